@@ -1,0 +1,198 @@
+//! SDK configuration: one shared HTTP client, the caller's and each account's credentials,
+//! timeouts, retries with state kept apart per account and Region, and the request limit.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use aws_config::identity::IdentityCache;
+use aws_config::retry::RetryConfig;
+use aws_config::sts::AssumeRoleProvider;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_sdk_macie2::config::retry::RetryPartition;
+use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use tokio::sync::Semaphore;
+
+use crate::config::Config;
+
+/// Organizations is served from this Region only.
+const ORGANIZATIONS_REGION: &str = "us-east-1";
+
+/// How an account's credentials are obtained.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum AccountCredentials {
+    /// The caller's own credentials (the account the scanner runs in).
+    Caller,
+    /// The management role's credentials (the account it belongs to).
+    ManagementRole(String),
+    /// The audit role, assumed from the management role or the caller.
+    AuditRole(String),
+}
+
+impl AccountCredentials {
+    /// The role ARN behind these credentials, if one is assumed.
+    pub fn role_arn(&self) -> Option<&str> {
+        match self {
+            AccountCredentials::Caller => None,
+            AccountCredentials::ManagementRole(arn) | AccountCredentials::AuditRole(arn) => {
+                Some(arn)
+            }
+        }
+    }
+}
+
+/// Everything needed to build SDK clients for any account and Region.
+#[derive(Debug, Clone)]
+pub struct AwsEnvironment {
+    caller: SdkConfig,
+    management: SdkConfig,
+    management_role_arn: Option<String>,
+    config: Arc<Config>,
+    requests: Arc<Semaphore>,
+}
+
+impl AwsEnvironment {
+    /// Loads the caller's configuration from the standard chain (environment, profiles, SSO,
+    /// container and instance roles) and `AWS_ENDPOINT_URL`, with one HTTP client for everything.
+    pub async fn load(config: Arc<Config>) -> AwsEnvironment {
+        let requests = &config.requests;
+        let http_client = aws_smithy_http_client::Builder::new()
+            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+            .build_https();
+        let retry = RetryConfig::standard()
+            .with_max_attempts(requests.max_attempts)
+            .with_initial_backoff(Duration::from_millis(requests.initial_backoff_ms))
+            .with_max_backoff(Duration::from_millis(requests.max_backoff_ms));
+        let timeouts = TimeoutConfig::builder()
+            .connect_timeout(Duration::from_millis(requests.connect_timeout_ms))
+            .operation_attempt_timeout(requests.attempt_timeout())
+            .operation_timeout(requests.operation_timeout())
+            .build();
+        let caller = aws_config::defaults(BehaviorVersion::latest())
+            .http_client(http_client)
+            .region(Region::new(config.access.home_region.clone()))
+            .retry_config(retry)
+            .timeout_config(timeouts)
+            .load()
+            .await;
+        let management_role_arn = config.access.management_role_arn.clone();
+        let management = match &management_role_arn {
+            Some(arn) => assume(&caller, arn, &config).await,
+            None => caller.clone(),
+        };
+        AwsEnvironment {
+            caller,
+            management,
+            management_role_arn,
+            requests: Arc::new(Semaphore::new(config.concurrency.requests)),
+            config,
+        }
+    }
+
+    /// The caller's own configuration.
+    pub fn caller(&self) -> &SdkConfig {
+        &self.caller
+    }
+
+    /// The configuration that reads the organization: the management role's, or the caller's.
+    pub fn management(&self) -> &SdkConfig {
+        &self.management
+    }
+
+    /// The management role, when one is configured.
+    pub fn management_role_arn(&self) -> Option<&str> {
+        self.management_role_arn.as_deref()
+    }
+
+    /// How the scanner acts in `account_id`, given the caller's and the management role's accounts.
+    pub fn credentials_for(&self, account_id: &str, caller_account: &str) -> AccountCredentials {
+        let access = &self.config.access;
+        if !access.assume_role_in_own_account {
+            if account_id == caller_account {
+                return AccountCredentials::Caller;
+            }
+            if let Some(arn) = &self.management_role_arn {
+                if arn_account(arn) == Some(account_id) {
+                    return AccountCredentials::ManagementRole(arn.clone());
+                }
+            }
+        }
+        AccountCredentials::AuditRole(format!(
+            "arn:aws:iam::{account_id}:role/{}",
+            access.role_name
+        ))
+    }
+
+    /// The SDK configuration for an account: its credentials are fetched on first use, cached,
+    /// and refreshed by the SDK before they expire.
+    pub async fn account_config(&self, credentials: &AccountCredentials) -> SdkConfig {
+        match credentials {
+            AccountCredentials::Caller => self.caller.clone(),
+            AccountCredentials::ManagementRole(_) => self.management.clone(),
+            AccountCredentials::AuditRole(arn) => assume(&self.management, arn, &self.config).await,
+        }
+    }
+
+    /// Runs one AWS call under the limit of requests in flight.
+    pub async fn limited<F: Future>(&self, call: F) -> F::Output {
+        // The semaphore is never closed, so acquiring only fails if it were; run unlimited then.
+        let _permit = self.requests.acquire().await.ok();
+        call.await
+    }
+
+    /// An STS client for `config`'s account.
+    pub fn sts(&self, config: &SdkConfig) -> aws_sdk_sts::Client {
+        aws_sdk_sts::Client::new(config)
+    }
+
+    /// An Organizations client reading through the management configuration.
+    pub fn organizations(&self) -> aws_sdk_organizations::Client {
+        let conf = aws_sdk_organizations::config::Builder::from(&self.management)
+            .region(Region::new(ORGANIZATIONS_REGION))
+            .build();
+        aws_sdk_organizations::Client::from_conf(conf)
+    }
+
+    /// A Macie client for one account and Region, with retry state of its own.
+    pub fn macie(
+        &self,
+        config: &SdkConfig,
+        account_id: &str,
+        region: &str,
+    ) -> aws_sdk_macie2::Client {
+        let conf = aws_sdk_macie2::config::Builder::from(config)
+            .region(Region::new(region.to_owned()))
+            .retry_partition(RetryPartition::new(format!("macie2/{account_id}/{region}")))
+            .build();
+        aws_sdk_macie2::Client::from_conf(conf)
+    }
+}
+
+/// The configuration of `source` with credentials from assuming `role_arn`, in a cache of its own.
+async fn assume(source: &SdkConfig, role_arn: &str, config: &Config) -> SdkConfig {
+    let access = &config.access;
+    let mut builder = AssumeRoleProvider::builder(role_arn)
+        .session_name(access.session_name.clone())
+        .session_length(Duration::from_secs(access.session_duration_seconds))
+        .configure(source);
+    if let Some(external_id) = &access.external_id {
+        builder = builder.external_id(external_id.clone());
+    }
+    let provider = builder.build().await;
+    // The default cache gives up on a credentials load after 5 s; AssumeRole under throttling
+    // and retries can legitimately take as long as any other call.
+    let cache = IdentityCache::lazy()
+        .load_timeout(config.requests.operation_timeout())
+        .build();
+    source
+        .to_builder()
+        .credentials_provider(SharedCredentialsProvider::new(provider))
+        .identity_cache(cache)
+        .build()
+}
+
+/// The account id in an ARN.
+pub fn arn_account(arn: &str) -> Option<&str> {
+    arn.split(':').nth(4).filter(|account| !account.is_empty())
+}

@@ -1,0 +1,7 @@
+//! The only part of the crate that knows the AWS SDK: clients, credentials, and error classification.
+
+pub mod clients;
+pub mod errors;
+pub mod observe;
+
+pub use clients::AwsEnvironment;

@@ -1,0 +1,62 @@
+//! The command line: every subcommand and flag.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+/// Audits an AWS Organization for Amazon Macie's sensitive data discovery results repository.
+#[derive(Debug, Parser)]
+#[command(name = "macie-audit", version, about, long_about = None)]
+pub struct Cli {
+    /// More log output (-v info, -vv debug, -vvv trace). Logs go to stderr.
+    #[arg(short, long, action = clap::ArgAction::Count, global = true)]
+    pub verbose: u8,
+
+    /// Only errors in the logs, and no progress bar.
+    #[arg(short, long, global = true, conflicts_with = "verbose")]
+    pub quiet: bool,
+
+    /// Log line format.
+    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    pub log_format: LogFormat,
+
+    /// What to do.
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+/// Log line formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log pipelines.
+    Json,
+}
+
+/// The subcommands.
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Scan the organization and write a run's evidence and reports.
+    Scan(ScanArgs),
+}
+
+/// Flags of `scan`; each overrides the configuration file.
+#[derive(Debug, Clone, Default, Args)]
+pub struct ScanArgs {
+    /// The configuration file [default: ./config.toml when it exists, else built-in defaults].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Where runs are written (overrides output.directory).
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+
+    /// Comma-separated Regions, or "all" (overrides scope.regions).
+    #[arg(long, value_name = "R1,R2")]
+    pub regions: Option<String>,
+
+    /// Comma-separated account ids to scan (overrides scope.accounts).
+    #[arg(long, value_name = "ID,ID")]
+    pub accounts: Option<String>,
+}

@@ -1,0 +1,506 @@
+//! The configuration file: serde types, defaults, and validation that names the key and the file.
+//!
+//! Every key has a default, so an empty file (or none at all) is a valid configuration. The
+//! documented default lives in `config.toml` at the root of the repository.
+
+use std::path::{Path, PathBuf};
+use std::time::Duration;
+
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+
+use crate::error::{Error, Result};
+use crate::regions;
+
+/// The whole configuration.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct Config {
+    /// How the scanner reaches the organization and its accounts.
+    pub access: AccessConfig,
+    /// Which accounts and Regions are audited.
+    pub scope: ScopeConfig,
+    /// How much work is in flight at once.
+    pub concurrency: ConcurrencyConfig,
+    /// Timeouts and retries of every AWS call.
+    pub requests: RequestsConfig,
+    /// Where reports go.
+    pub output: OutputConfig,
+}
+
+/// How the scanner reaches the organization and its accounts.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct AccessConfig {
+    /// The role assumed in every member account.
+    pub role_name: String,
+    /// The external id the audit role's trust policy requires, if any.
+    pub external_id: Option<String>,
+    /// The role session name, visible in CloudTrail.
+    pub session_name: String,
+    /// Lifetime of each assumed-role session; the SDK refreshes sessions before they expire.
+    pub session_duration_seconds: u64,
+    /// A role in the management account to assume first (role chaining from a security account).
+    pub management_role_arn: Option<String>,
+    /// Assume the audit role in the account the scanner runs in, instead of using the caller's credentials.
+    pub assume_role_in_own_account: bool,
+    /// The Region used for STS and Organizations.
+    pub home_region: String,
+}
+
+/// Which accounts and Regions are audited.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ScopeConfig {
+    /// Only these accounts (empty: every account of the organization).
+    pub accounts: Vec<String>,
+    /// Never these accounts; listed in the run metadata as excluded.
+    pub exclude_accounts: Vec<String>,
+    /// Region codes, or `["all"]` for every Region where Macie exists.
+    pub regions: Vec<String>,
+}
+
+/// How much work is in flight at once.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct ConcurrencyConfig {
+    /// Accounts scanned at the same time.
+    pub accounts: usize,
+    /// AWS requests in flight at the same time, across all accounts.
+    pub requests: usize,
+}
+
+/// Timeouts and retries of every AWS call.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RequestsConfig {
+    /// Attempts per call, the first included.
+    pub max_attempts: u32,
+    /// First retry delay; it grows exponentially, with jitter.
+    pub initial_backoff_ms: u64,
+    /// Longest delay between two attempts.
+    pub max_backoff_ms: u64,
+    /// Time allowed to open a connection.
+    pub connect_timeout_ms: u64,
+    /// Time allowed for one attempt.
+    pub attempt_timeout_ms: u64,
+    /// Time allowed for a call, all attempts and delays included.
+    pub operation_timeout_ms: u64,
+}
+
+/// Where reports go.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct OutputConfig {
+    /// Each run writes into a new directory below this one.
+    pub directory: PathBuf,
+}
+
+impl Default for Config {
+    fn default() -> Self {
+        Config {
+            access: AccessConfig::default(),
+            scope: ScopeConfig::default(),
+            concurrency: ConcurrencyConfig::default(),
+            requests: RequestsConfig::default(),
+            output: OutputConfig::default(),
+        }
+    }
+}
+
+impl Default for AccessConfig {
+    fn default() -> Self {
+        AccessConfig {
+            role_name: "OrganizationAccountAccessRole".into(),
+            external_id: None,
+            session_name: "macie-audit".into(),
+            session_duration_seconds: 3600,
+            management_role_arn: None,
+            assume_role_in_own_account: false,
+            home_region: "us-east-1".into(),
+        }
+    }
+}
+
+impl Default for ScopeConfig {
+    fn default() -> Self {
+        ScopeConfig {
+            accounts: Vec::new(),
+            exclude_accounts: Vec::new(),
+            regions: vec![ALL_REGIONS.into()],
+        }
+    }
+}
+
+impl Default for ConcurrencyConfig {
+    fn default() -> Self {
+        ConcurrencyConfig {
+            accounts: 16,
+            requests: 64,
+        }
+    }
+}
+
+impl Default for RequestsConfig {
+    fn default() -> Self {
+        RequestsConfig {
+            max_attempts: 8,
+            initial_backoff_ms: 500,
+            max_backoff_ms: 20_000,
+            connect_timeout_ms: 5_000,
+            attempt_timeout_ms: 20_000,
+            operation_timeout_ms: 120_000,
+        }
+    }
+}
+
+impl Default for OutputConfig {
+    fn default() -> Self {
+        OutputConfig {
+            directory: PathBuf::from("reports"),
+        }
+    }
+}
+
+/// The `regions` value that means every Region where Macie exists.
+pub const ALL_REGIONS: &str = "all";
+
+/// The configuration file read when `--config` is not given, if it exists.
+pub const DEFAULT_CONFIG_FILE: &str = "config.toml";
+
+/// A configuration together with where it came from.
+#[derive(Debug, Clone)]
+pub struct LoadedConfig {
+    /// The validated configuration.
+    pub config: Config,
+    /// The file it was read from; `None` for the built-in defaults.
+    pub path: Option<PathBuf>,
+    /// SHA-256 of the file's bytes (of the empty string for the built-in defaults).
+    pub sha256: String,
+}
+
+impl LoadedConfig {
+    /// Reads `path`, or `config.toml` in the working directory when it exists, or the defaults.
+    pub fn load(path: Option<&Path>) -> Result<LoadedConfig> {
+        let path = match path {
+            Some(path) => Some(path.to_path_buf()),
+            None => Some(PathBuf::from(DEFAULT_CONFIG_FILE)).filter(|p| p.is_file()),
+        };
+        let Some(path) = path else {
+            return Ok(LoadedConfig {
+                config: Config::default(),
+                path: None,
+                sha256: hex_sha256(b""),
+            });
+        };
+        let bytes = std::fs::read(&path)
+            .map_err(|e| Error::config(&path, format!("cannot read the configuration: {e}")))?;
+        let text = String::from_utf8(bytes.clone())
+            .map_err(|_| Error::config(&path, "the configuration is not UTF-8 text"))?;
+        let config = Config::parse(&text).map_err(|message| Error::config(&path, message))?;
+        Ok(LoadedConfig {
+            config,
+            path: Some(path),
+            sha256: hex_sha256(&bytes),
+        })
+    }
+
+    /// The name used for this configuration in messages.
+    pub fn display_path(&self) -> PathBuf {
+        self.path
+            .clone()
+            .unwrap_or_else(|| PathBuf::from("<built-in defaults>"))
+    }
+}
+
+impl Config {
+    /// Parses and validates TOML text; the error names the offending key.
+    pub fn parse(text: &str) -> std::result::Result<Config, String> {
+        let deserializer = toml::Deserializer::parse(text).map_err(|e| e.to_string())?;
+        let config: Config = serde_path_to_error::deserialize(deserializer).map_err(|e| {
+            let path = e.path().to_string();
+            let inner = e.into_inner().to_string();
+            if path == "." {
+                inner
+            } else {
+                format!("{path}: {inner}")
+            }
+        })?;
+        config.validate()?;
+        Ok(config)
+    }
+
+    /// Checks every value a type cannot express; the error names the key.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        let access = &self.access;
+        if !is_role_name(&access.role_name) {
+            return Err(format!(
+                "access.role_name: {:?} is not a valid IAM role name (1-64 of A-Z a-z 0-9 +=,.@_-)",
+                access.role_name
+            ));
+        }
+        if let Some(external_id) = &access.external_id {
+            let ok = (2..=1224).contains(&external_id.len())
+                && external_id
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || "+=,.@:/-_".contains(c));
+            if !ok {
+                return Err(
+                    "access.external_id: must be 2-1224 characters of A-Z a-z 0-9 +=,.@:/-_".into(),
+                );
+            }
+        }
+        let session_ok = (2..=64).contains(&access.session_name.len())
+            && access
+                .session_name
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "+=,.@-_".contains(c));
+        if !session_ok {
+            return Err(format!(
+                "access.session_name: {:?} must be 2-64 characters of A-Z a-z 0-9 +=,.@-_",
+                access.session_name
+            ));
+        }
+        if !(900..=43_200).contains(&access.session_duration_seconds) {
+            return Err(format!(
+                "access.session_duration_seconds: {} is outside 900..=43200",
+                access.session_duration_seconds
+            ));
+        }
+        if let Some(arn) = &access.management_role_arn {
+            if !is_role_arn(arn) {
+                return Err(format!(
+                    "access.management_role_arn: {arn:?} is not an IAM role ARN (arn:aws:iam::<12 digits>:role/<name>)"
+                ));
+            }
+            if access.session_duration_seconds > 3600 {
+                return Err(format!(
+                    "access.session_duration_seconds: {} exceeds the 1-hour limit of role chaining, which management_role_arn implies",
+                    access.session_duration_seconds
+                ));
+            }
+        }
+        if regions::find(&access.home_region).is_none() {
+            return Err(format!(
+                "access.home_region: unknown Region {:?}",
+                access.home_region
+            ));
+        }
+        validate_accounts("scope.accounts", &self.scope.accounts)?;
+        validate_accounts("scope.exclude_accounts", &self.scope.exclude_accounts)?;
+        validate_regions("scope.regions", &self.scope.regions)?;
+        if self.concurrency.accounts == 0 {
+            return Err("concurrency.accounts: must be at least 1".into());
+        }
+        if self.concurrency.requests == 0 {
+            return Err("concurrency.requests: must be at least 1".into());
+        }
+        let requests = &self.requests;
+        if requests.max_attempts == 0 {
+            return Err("requests.max_attempts: must be at least 1".into());
+        }
+        for (key, value) in [
+            ("requests.connect_timeout_ms", requests.connect_timeout_ms),
+            ("requests.attempt_timeout_ms", requests.attempt_timeout_ms),
+            (
+                "requests.operation_timeout_ms",
+                requests.operation_timeout_ms,
+            ),
+            ("requests.max_backoff_ms", requests.max_backoff_ms),
+        ] {
+            if value == 0 {
+                return Err(format!("{key}: must be at least 1"));
+            }
+        }
+        if requests.initial_backoff_ms > requests.max_backoff_ms {
+            return Err(
+                "requests.initial_backoff_ms: must not exceed requests.max_backoff_ms".into(),
+            );
+        }
+        if self.output.directory.as_os_str().is_empty() {
+            return Err("output.directory: must not be empty".into());
+        }
+        Ok(())
+    }
+
+    /// The Regions in scope, with `all` expanded, in the catalogue's stable order.
+    pub fn regions(&self) -> Vec<String> {
+        if self.scope.regions.iter().any(|r| r == ALL_REGIONS) {
+            return regions::all_names();
+        }
+        let mut wanted: Vec<String> = Vec::new();
+        for region in regions::MACIE_REGIONS {
+            if self.scope.regions.iter().any(|r| r == region.name) {
+                wanted.push(region.name.to_owned());
+            }
+        }
+        wanted
+    }
+}
+
+impl RequestsConfig {
+    /// The attempt timeout as a duration.
+    pub fn attempt_timeout(&self) -> Duration {
+        Duration::from_millis(self.attempt_timeout_ms)
+    }
+
+    /// The operation timeout as a duration.
+    pub fn operation_timeout(&self) -> Duration {
+        Duration::from_millis(self.operation_timeout_ms)
+    }
+}
+
+/// Parses a comma-separated flag value into its non-empty items.
+pub fn split_list(value: &str) -> Vec<String> {
+    value
+        .split(',')
+        .map(str::trim)
+        .filter(|item| !item.is_empty())
+        .map(str::to_owned)
+        .collect()
+}
+
+/// Checks a list of account ids; `key` names it in the message.
+pub fn validate_accounts(key: &str, accounts: &[String]) -> std::result::Result<(), String> {
+    for (index, account) in accounts.iter().enumerate() {
+        if !is_account_id(account) {
+            return Err(format!(
+                "{key}[{index}]: {account:?} is not an AWS account id (12 digits)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Checks a list of Regions (or `all`); `key` names it in the message.
+pub fn validate_regions(key: &str, list: &[String]) -> std::result::Result<(), String> {
+    if list.is_empty() {
+        return Err(format!("{key}: must name at least one Region, or \"all\""));
+    }
+    for (index, region) in list.iter().enumerate() {
+        if region != ALL_REGIONS && regions::find(region).is_none() {
+            return Err(format!(
+                "{key}[{index}]: unknown Region {region:?}; Macie exists in: {}",
+                regions::all_names().join(", ")
+            ));
+        }
+    }
+    if list.len() > 1 && list.iter().any(|r| r == ALL_REGIONS) {
+        return Err(format!(
+            "{key}: \"all\" cannot be combined with named Regions"
+        ));
+    }
+    Ok(())
+}
+
+/// Whether `value` is a 12-digit AWS account id.
+pub fn is_account_id(value: &str) -> bool {
+    value.len() == 12 && value.bytes().all(|b| b.is_ascii_digit())
+}
+
+fn is_role_name(value: &str) -> bool {
+    (1..=64).contains(&value.len())
+        && value
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || "+=,.@_-".contains(c))
+}
+
+/// Whether `value` is an IAM role ARN such as `arn:aws:iam::123456789012:role/path/Name`.
+pub fn is_role_arn(value: &str) -> bool {
+    let parts: Vec<&str> = value.splitn(6, ':').collect();
+    let [arn, partition, service, region, account, resource] = parts[..] else {
+        return false;
+    };
+    let Some(path_and_name) = resource.strip_prefix("role/") else {
+        return false;
+    };
+    let name = path_and_name.rsplit('/').next().unwrap_or_default();
+    arn == "arn"
+        && matches!(partition, "aws" | "aws-us-gov" | "aws-cn")
+        && service == "iam"
+        && region.is_empty()
+        && is_account_id(account)
+        && is_role_name(name)
+}
+
+/// Lower-case hex SHA-256 of `bytes`.
+pub fn hex_sha256(bytes: &[u8]) -> String {
+    let digest = Sha256::digest(bytes);
+    digest.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn empty_text_is_the_default() {
+        assert_eq!(Config::parse("").unwrap(), Config::default());
+    }
+
+    #[test]
+    fn the_documented_file_is_the_default() {
+        let text = include_str!("../config.toml");
+        assert_eq!(Config::parse(text).unwrap(), Config::default());
+    }
+
+    #[test]
+    fn unknown_key_is_named() {
+        let err = Config::parse("[concurrency]\naccount = 3\n").unwrap_err();
+        assert!(err.contains("concurrency"), "{err}");
+        assert!(err.contains("unknown field `account`"), "{err}");
+    }
+
+    #[test]
+    fn wrong_type_is_named() {
+        let err = Config::parse("[concurrency]\naccounts = \"many\"\n").unwrap_err();
+        assert!(err.starts_with("concurrency.accounts"), "{err}");
+    }
+
+    #[test]
+    fn impossible_values_are_named() {
+        for (text, key) in [
+            ("[concurrency]\naccounts = 0", "concurrency.accounts"),
+            ("[concurrency]\nrequests = 0", "concurrency.requests"),
+            ("[scope]\naccounts = [\"12345\"]", "scope.accounts[0]"),
+            (
+                "[scope]\nexclude_accounts = [\"111111111111\", \"x\"]",
+                "scope.exclude_accounts[1]",
+            ),
+            ("[scope]\nregions = [\"us-east-9\"]", "scope.regions[0]"),
+            ("[scope]\nregions = []", "scope.regions"),
+            (
+                "[access]\nmanagement_role_arn = \"arn:aws:iam::1:role/x\"",
+                "access.management_role_arn",
+            ),
+            (
+                "[access]\nsession_duration_seconds = 60",
+                "access.session_duration_seconds",
+            ),
+            ("[access]\nrole_name = \"a b\"", "access.role_name"),
+            ("[requests]\nmax_attempts = 0", "requests.max_attempts"),
+        ] {
+            let err = Config::parse(text).unwrap_err();
+            assert!(err.starts_with(key), "{text:?} gave {err:?}");
+        }
+    }
+
+    #[test]
+    fn role_arns() {
+        assert!(is_role_arn(
+            "arn:aws:iam::123456789012:role/OrganizationAccountAccessRole"
+        ));
+        assert!(is_role_arn("arn:aws:iam::123456789012:role/path/to/Audit"));
+        assert!(!is_role_arn("arn:aws:iam::123456789012:user/alice"));
+        assert!(!is_role_arn("arn:aws:iam:us-east-1:123456789012:role/x"));
+        assert!(!is_role_arn("arn:aws:iam::12345678901:role/x"));
+    }
+
+    #[test]
+    fn all_expands_in_catalogue_order() {
+        let mut config = Config::default();
+        assert_eq!(config.regions().len(), 22);
+        config.scope.regions = vec!["eu-west-1".into(), "us-east-1".into()];
+        assert_eq!(config.regions(), vec!["us-east-1", "eu-west-1"]);
+    }
+}

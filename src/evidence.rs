@@ -1,0 +1,351 @@
+//! The evidence model: what AWS said, with request ids and timestamps.
+//!
+//! Evidence is the contract between collection and evaluation. It is written as JSON Lines
+//! (`evidence.jsonl`): a `run` record first, then one `account` record per account of the
+//! organization, then one `account_region` record per account-Region that was examined. A past
+//! run is re-evaluated from this file alone.
+
+use std::collections::HashMap;
+use std::io::BufRead;
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+
+/// Version of the evidence format; bumped on incompatible changes.
+pub const EVIDENCE_SCHEMA_VERSION: u32 = 1;
+
+/// One line of `evidence.jsonl`.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "record", rename_all = "snake_case")]
+pub enum EvidenceRecord {
+    /// The run's header: when, by whom, over what scope.
+    Run(RunHeader),
+    /// An account of the organization and how it was reached.
+    Account(AccountEvidence),
+    /// What Macie said in one account and Region.
+    AccountRegion(AccountRegionEvidence),
+}
+
+/// When, by whom and over what scope a run was made.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct RunHeader {
+    /// [`EVIDENCE_SCHEMA_VERSION`] of the writer.
+    pub schema_version: u32,
+    /// The run's id (sortable UTC timestamp).
+    pub run_id: String,
+    /// The scanner's version.
+    pub tool_version: String,
+    /// When the scan started; the reference time of every rule (e.g. grace periods).
+    pub started_at: DateTime<Utc>,
+    /// SHA-256 of the configuration file's bytes.
+    pub config_sha256: String,
+    /// The Regions in scope, for every account.
+    pub regions: Vec<String>,
+    /// Who ran the scan.
+    pub caller: Observation<CallerIdentity>,
+    /// How the organization was listed.
+    pub organization: OrganizationListing,
+    /// Accounts the configuration left out of scope.
+    pub excluded_accounts: Vec<Account>,
+}
+
+/// How the population of accounts was established.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(tag = "mode", rename_all = "snake_case")]
+pub enum OrganizationListing {
+    /// Organizations ListAccounts, every page.
+    Organization {
+        /// The role used to list it, when one was assumed.
+        management_role_arn: Option<String>,
+        /// Pages fetched, each with its request id.
+        pages: Vec<Observation<u32>>,
+    },
+    /// The caller's account is not in an organization and is scanned alone.
+    Standalone {
+        /// The AWSOrganizationsNotInUseException that said so.
+        evidence: Observation<()>,
+    },
+}
+
+/// An account as Organizations lists it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Account {
+    /// 12-digit id.
+    pub id: String,
+    /// Display name (untrusted text).
+    pub name: String,
+    /// Root e-mail address, when known.
+    pub email: Option<String>,
+    /// `ACTIVE`, `SUSPENDED`, `PENDING_CLOSURE`…
+    pub status: String,
+}
+
+impl Account {
+    /// Whether the account can be scanned.
+    pub fn is_active(&self) -> bool {
+        self.status == "ACTIVE"
+    }
+}
+
+/// An account in scope, and how the scanner reached it.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct AccountEvidence {
+    /// The account.
+    pub account: Account,
+    /// The credentials used; `None` for an account that is not active (not scanned).
+    pub access: Option<AccountAccess>,
+}
+
+/// The credentials used in an account.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct AccountAccess {
+    /// The role assumed, or `None` when the caller's (or management role's) own credentials were used.
+    pub role_arn: Option<String>,
+    /// GetCallerIdentity with those credentials; an error here means the role could not be assumed.
+    pub identity: Observation<CallerIdentity>,
+}
+
+/// STS GetCallerIdentity.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct CallerIdentity {
+    /// The account the credentials act in.
+    pub account: String,
+    /// The principal's ARN.
+    pub arn: String,
+    /// The principal's unique id.
+    pub user_id: String,
+}
+
+/// What Macie said in one account and Region.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct AccountRegionEvidence {
+    /// The account.
+    pub account_id: String,
+    /// The Region.
+    pub region: String,
+    /// GetMacieSession.
+    pub macie_session: Observation<MacieSession>,
+    /// GetAdministratorAccount; `None` when not asked (Macie not enabled).
+    pub administrator: Option<Observation<Option<MacieAdministrator>>>,
+    /// GetClassificationExportConfiguration; `None` when not asked (Macie not enabled).
+    pub export_configuration: Option<Observation<Option<S3Destination>>>,
+}
+
+/// Macie's session in an account and Region.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct MacieSession {
+    /// `ENABLED` or `PAUSED`.
+    pub status: String,
+    /// When Macie was enabled.
+    pub created_at: Option<DateTime<Utc>>,
+    /// When the session last changed.
+    pub updated_at: Option<DateTime<Utc>>,
+}
+
+/// The Macie administrator of a member account.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct MacieAdministrator {
+    /// The administrator account.
+    pub account_id: String,
+    /// `Enabled`, `Paused`, `Invited`…
+    pub relationship_status: Option<String>,
+}
+
+/// Where Macie stores its sensitive data discovery results.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct S3Destination {
+    /// The repository bucket.
+    pub bucket_name: Option<String>,
+    /// The object key prefix.
+    pub key_prefix: Option<String>,
+    /// The KMS key that encrypts results.
+    pub kms_key_arn: Option<String>,
+    /// The account expected to own the bucket.
+    pub expected_bucket_owner: Option<String>,
+}
+
+/// One AWS call and what it answered.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct Observation<T> {
+    /// `service:Operation`.
+    pub operation: String,
+    /// AWS's request id, when it sent one.
+    pub request_id: Option<String>,
+    /// When the answer arrived (UTC).
+    pub observed_at: DateTime<Utc>,
+    /// The answer.
+    #[serde(flatten)]
+    pub outcome: Outcome<T>,
+}
+
+/// An AWS answer: the useful part of a response, or a classified error.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Outcome<T> {
+    /// The call succeeded.
+    Response(T),
+    /// The call failed after retries.
+    Error(ApiError),
+}
+
+impl<T> Observation<T> {
+    /// The response, if the call succeeded.
+    pub fn response(&self) -> Option<&T> {
+        match &self.outcome {
+            Outcome::Response(value) => Some(value),
+            Outcome::Error(_) => None,
+        }
+    }
+
+    /// The error, if the call failed.
+    pub fn error(&self) -> Option<&ApiError> {
+        match &self.outcome {
+            Outcome::Response(_) => None,
+            Outcome::Error(error) => Some(error),
+        }
+    }
+}
+
+/// An AWS error, classified once where it is observed.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct ApiError {
+    /// What the error means for the audit.
+    pub kind: ErrorKind,
+    /// AWS's error code, e.g. `AccessDeniedException`.
+    pub code: Option<String>,
+    /// AWS's message, or a description of a transport failure.
+    pub message: String,
+    /// The HTTP status, when a response arrived.
+    pub http_status: Option<u16>,
+}
+
+impl std::fmt::Display for ApiError {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match (&self.code, self.http_status) {
+            (Some(code), Some(status)) => write!(f, "{code} (HTTP {status}): {}", self.message),
+            (Some(code), None) => write!(f, "{code}: {}", self.message),
+            _ => f.write_str(&self.message),
+        }
+    }
+}
+
+/// What an AWS error means for the audit.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "snake_case")]
+pub enum ErrorKind {
+    /// Macie answered that it is not enabled: a fact about the account, not a failure to read.
+    MacieNotEnabled,
+    /// The Region is not enabled for the account (opt-in Region).
+    RegionDisabled,
+    /// The account is not in an organization.
+    OrganizationsNotInUse,
+    /// The credentials lack a permission.
+    AccessDenied,
+    /// The role could not be assumed (the account's credentials are unavailable).
+    AssumeRoleFailed,
+    /// The resource does not exist.
+    NotFound,
+    /// Throttled on every attempt.
+    Throttled,
+    /// The service failed on every attempt.
+    ServiceUnavailable,
+    /// No answer in time.
+    Timeout,
+    /// The network failed.
+    Network,
+    /// Anything else.
+    Other,
+}
+
+/// A whole run's evidence, loaded in memory for evaluation.
+#[derive(Debug, Clone, PartialEq)]
+pub struct RunEvidence {
+    /// The run's header.
+    pub header: RunHeader,
+    /// Every account in scope, in listing order.
+    pub accounts: Vec<AccountEvidence>,
+    /// Macie's evidence per (account id, Region).
+    pub account_regions: HashMap<(String, String), AccountRegionEvidence>,
+}
+
+impl RunEvidence {
+    /// Macie's evidence for an account and Region, if it was collected.
+    pub fn account_region(&self, account_id: &str, region: &str) -> Option<&AccountRegionEvidence> {
+        self.account_regions
+            .get(&(account_id.to_owned(), region.to_owned()))
+    }
+
+    /// Every record, in the order `evidence.jsonl` holds them.
+    pub fn records(&self) -> Vec<EvidenceRecord> {
+        let mut records = vec![EvidenceRecord::Run(self.header.clone())];
+        records.extend(self.accounts.iter().cloned().map(EvidenceRecord::Account));
+        for account in &self.accounts {
+            for region in &self.header.regions {
+                if let Some(evidence) = self.account_region(&account.account.id, region) {
+                    records.push(EvidenceRecord::AccountRegion(evidence.clone()));
+                }
+            }
+        }
+        records
+    }
+
+    /// Reads `evidence.jsonl`; the error names the file and line.
+    pub fn load(path: &Path) -> Result<RunEvidence> {
+        let file = std::fs::File::open(path).map_err(|e| Error::Evidence {
+            path: path.to_path_buf(),
+            message: format!("cannot open: {e}"),
+        })?;
+        Self::read(std::io::BufReader::new(file)).map_err(|message| Error::Evidence {
+            path: path.to_path_buf(),
+            message,
+        })
+    }
+
+    /// Parses evidence records from JSON Lines.
+    pub fn read(reader: impl BufRead) -> std::result::Result<RunEvidence, String> {
+        let mut header = None;
+        let mut accounts = Vec::new();
+        let mut account_regions = HashMap::new();
+        for (index, line) in reader.lines().enumerate() {
+            let line_number = index + 1;
+            let line = line.map_err(|e| format!("line {line_number}: {e}"))?;
+            if line.trim().is_empty() {
+                continue;
+            }
+            let record: EvidenceRecord = serde_json::from_str(&line)
+                .map_err(|e| format!("line {line_number}: not an evidence record: {e}"))?;
+            match record {
+                EvidenceRecord::Run(run) => {
+                    if header.is_some() {
+                        return Err(format!("line {line_number}: a second run record"));
+                    }
+                    if run.schema_version != EVIDENCE_SCHEMA_VERSION {
+                        return Err(format!(
+                            "line {line_number}: evidence schema version {} is not supported (expected {EVIDENCE_SCHEMA_VERSION})",
+                            run.schema_version
+                        ));
+                    }
+                    header = Some(run);
+                }
+                EvidenceRecord::Account(account) => accounts.push(account),
+                EvidenceRecord::AccountRegion(evidence) => {
+                    let key = (evidence.account_id.clone(), evidence.region.clone());
+                    if account_regions.insert(key, evidence).is_some() {
+                        return Err(format!(
+                            "line {line_number}: a second record for the same account and Region"
+                        ));
+                    }
+                }
+            }
+        }
+        let header = header.ok_or_else(|| "no run record: not an evidence file".to_owned())?;
+        Ok(RunEvidence {
+            header,
+            accounts,
+            account_regions,
+        })
+    }
+}

@@ -1,0 +1,126 @@
+//! Findings: one verdict per (rule, account, Region), with its status, severity and identity.
+
+use std::fmt;
+
+use serde::{Deserialize, Serialize};
+
+/// The verdict of one rule for one account and Region.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum Status {
+    /// The rule holds.
+    Pass,
+    /// The rule does not hold.
+    Fail,
+    /// The rule does not hold yet, but a grace period or a recommendation applies.
+    Warn,
+    /// The rule does not apply (e.g. no repository to check).
+    NotApplicable,
+    /// Not checked, on purpose: the account is not active or the Region is not enabled.
+    Skipped,
+    /// Not checked: something needed could not be read.
+    Error,
+}
+
+impl Status {
+    /// Every status, in report order.
+    pub const ALL: [Status; 6] = [
+        Status::Pass,
+        Status::Fail,
+        Status::Warn,
+        Status::NotApplicable,
+        Status::Skipped,
+        Status::Error,
+    ];
+
+    /// The status as it is written in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Status::Pass => "PASS",
+            Status::Fail => "FAIL",
+            Status::Warn => "WARN",
+            Status::NotApplicable => "NOT_APPLICABLE",
+            Status::Skipped => "SKIPPED",
+            Status::Error => "ERROR",
+        }
+    }
+}
+
+impl fmt::Display for Status {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// How much a failing rule matters.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Severity {
+    /// Exploitable now, or data exposed.
+    Critical,
+    /// Results are lost or unprotected.
+    High,
+    /// The control is missing.
+    Medium,
+    /// Defence in depth.
+    Low,
+    /// For information only.
+    Informational,
+}
+
+impl Severity {
+    /// The severity as it is written in reports.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Severity::Critical => "critical",
+            Severity::High => "high",
+            Severity::Medium => "medium",
+            Severity::Low => "low",
+            Severity::Informational => "informational",
+        }
+    }
+}
+
+impl fmt::Display for Severity {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// One verdict of one rule for one account and Region.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Finding {
+    /// The rule's stable id, e.g. `MACIE-002`.
+    pub rule_id: String,
+    /// The account judged.
+    pub account_id: String,
+    /// The account's name as Organizations reports it (untrusted text).
+    pub account_name: String,
+    /// The Region judged.
+    pub region: String,
+    /// The verdict.
+    pub status: Status,
+    /// The rule's severity.
+    pub severity: Severity,
+    /// The resource the verdict is about: a bucket or key ARN, or the Macie session ARN.
+    pub resource: String,
+    /// Why, in one sentence a person can act on.
+    pub message: String,
+}
+
+impl Finding {
+    /// The finding's identity, stable across runs: (rule, account, Region, resource).
+    pub fn identity(&self) -> (&str, &str, &str, &str) {
+        (
+            &self.rule_id,
+            &self.account_id,
+            &self.region,
+            &self.resource,
+        )
+    }
+}
+
+/// The ARN used as the resource of findings about an account-Region's Macie session.
+pub fn macie_session_arn(account_id: &str, region: &str) -> String {
+    format!("arn:aws:macie2:{region}:{account_id}:session")
+}

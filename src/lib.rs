@@ -1,0 +1,21 @@
+//! macie-audit: audits a whole AWS Organization for Amazon Macie storing its sensitive data
+//! discovery results in a safe repository (Trend Micro Conformity Macie2-002).
+//!
+//! Data flows one way: configuration → scope → collection → evidence → evaluation → findings →
+//! reports. Rules never call AWS; collection never decides a verdict; reports never recompute one.
+
+pub mod aws;
+pub mod cli;
+pub mod collect;
+pub mod config;
+pub mod error;
+pub mod evidence;
+pub mod findings;
+pub mod logging;
+pub mod regions;
+pub mod report;
+pub mod rules;
+pub mod scan;
+pub mod scope;
+
+pub use error::{Error, Result};

@@ -1,0 +1,30 @@
+//! Logs: `tracing` to stderr, quiet by default (warnings and errors), as text or JSON lines.
+
+use tracing_subscriber::EnvFilter;
+
+use crate::cli::LogFormat;
+
+/// Installs the global subscriber. `RUST_LOG`, when set, overrides the verbosity flags.
+pub fn init(verbose: u8, quiet: bool, format: LogFormat) {
+    let level = match (quiet, verbose) {
+        (true, _) => "error",
+        (false, 0) => "warn",
+        (false, 1) => "info",
+        (false, 2) => "debug",
+        _ => "trace",
+    };
+    // The SDK's own crates log at info on every retry; keep them one step quieter than ours.
+    let default = if verbose >= 2 {
+        level.to_owned()
+    } else {
+        format!("{level},aws_config=warn,aws_smithy_runtime=warn,aws_sdk_sts=warn")
+    };
+    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
+    let builder = tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(std::io::stderr);
+    let _ = match format {
+        LogFormat::Text => builder.with_target(false).try_init(),
+        LogFormat::Json => builder.json().flatten_event(true).try_init(),
+    };
+}

@@ -1,0 +1,49 @@
+//! The `macie-audit` binary: parse the command line, call the library, map the outcome to an exit code.
+
+use std::io::IsTerminal;
+use std::process::ExitCode;
+
+use clap::Parser;
+use clap::error::ErrorKind;
+use macie_audit::cli::{Cli, Command};
+use macie_audit::error::EXIT_USAGE;
+use macie_audit::{logging, scan};
+
+fn main() -> ExitCode {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(error) => {
+            let _ = error.print();
+            return match error.kind() {
+                ErrorKind::DisplayHelp | ErrorKind::DisplayVersion => ExitCode::SUCCESS,
+                _ => ExitCode::from(EXIT_USAGE),
+            };
+        }
+    };
+    logging::init(cli.verbose, cli.quiet, cli.log_format);
+    let runtime = match tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(error) => {
+            eprintln!("error: cannot start the async runtime: {error}");
+            return ExitCode::from(macie_audit::error::EXIT_INCOMPLETE);
+        }
+    };
+    match cli.command {
+        Command::Scan(args) => {
+            let show_progress = !cli.quiet && std::io::stderr().is_terminal();
+            match runtime.block_on(scan::scan(&args, show_progress)) {
+                Ok(outcome) => {
+                    print!("{}", outcome.summary);
+                    ExitCode::from(outcome.exit_code)
+                }
+                Err(error) => {
+                    eprintln!("error: {error}");
+                    ExitCode::from(error.exit_code())
+                }
+            }
+        }
+    }
+}

@@ -1,0 +1,95 @@
+//! `findings.csv`: RFC 4180, every field quoted, UTF-8, CRLF, one row per finding.
+//!
+//! Text cells that a spreadsheet would run as a formula (starting with `=`, `+`, `-`, `@`, tab,
+//! carriage return or line feed) are prefixed with a single quote, as OWASP recommends. Account
+//! names, bucket names and messages come from AWS and may be written by an attacker.
+
+use std::path::Path;
+
+use chrono::{DateTime, SecondsFormat, Utc};
+
+use super::write_atomically;
+use crate::error::Result;
+use crate::findings::Finding;
+use crate::rules;
+
+/// The file name of the CSV report in a run directory.
+pub const FILE_NAME: &str = "findings.csv";
+
+/// The header row.
+pub const COLUMNS: &[&str] = &[
+    "run_id",
+    "evaluated_at",
+    "account_id",
+    "account_name",
+    "region",
+    "rule_id",
+    "rule_title",
+    "status",
+    "severity",
+    "resource",
+    "message",
+    "remediation",
+    "conformity_rule",
+];
+
+/// Writes `findings` to `dir/findings.csv`.
+pub fn write(
+    dir: &Path,
+    run_id: &str,
+    evaluated_at: DateTime<Utc>,
+    findings: &[Finding],
+) -> Result<()> {
+    let evaluated_at = evaluated_at.to_rfc3339_opts(SecondsFormat::Secs, true);
+    write_atomically(&dir.join(FILE_NAME), |out| {
+        let mut writer = ::csv::WriterBuilder::new()
+            .quote_style(::csv::QuoteStyle::Always)
+            .terminator(::csv::Terminator::CRLF)
+            .from_writer(out);
+        writer.write_record(COLUMNS)?;
+        for finding in findings {
+            let rule = rules::rule(&finding.rule_id);
+            writer.write_record([
+                run_id,
+                &evaluated_at,
+                &finding.account_id,
+                &neutralise(&finding.account_name),
+                &finding.region,
+                &finding.rule_id,
+                &neutralise(rule.map(|r| r.title).unwrap_or_default()),
+                finding.status.as_str(),
+                finding.severity.as_str(),
+                &neutralise(&finding.resource),
+                &neutralise(&finding.message),
+                &neutralise(rule.map(|r| r.remediation).unwrap_or_default()),
+                rule.and_then(|r| r.conformity_rule).unwrap_or_default(),
+            ])?;
+        }
+        writer.flush()?;
+        Ok(())
+    })
+}
+
+/// Makes a text cell inert in spreadsheets.
+pub fn neutralise(text: &str) -> String {
+    match text.chars().next() {
+        Some('=' | '+' | '-' | '@' | '\t' | '\r' | '\n') => format!("'{text}"),
+        _ => text.to_owned(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn formulas_are_neutralised() {
+        assert_eq!(neutralise("=HYPERLINK(\"x\")"), "'=HYPERLINK(\"x\")");
+        assert_eq!(neutralise("+cmd"), "'+cmd");
+        assert_eq!(neutralise("@SUM(A1)"), "'@SUM(A1)");
+        assert_eq!(neutralise("-1"), "'-1");
+        assert_eq!(neutralise("\ttab"), "'\ttab");
+        assert_eq!(neutralise("prod"), "prod");
+        assert_eq!(neutralise(""), "");
+    }
+}

@@ -1,0 +1,233 @@
+//! The rule catalogue and evaluation: pure functions from evidence to findings.
+//!
+//! Verdict precedence (see the rule catalogue) is applied here once, for every rule: an account
+//! that is not active is SKIPPED, an account whose role could not be assumed is ERROR, a Region
+//! that is not enabled is SKIPPED; only then does each rule judge the evidence.
+
+mod macie_enabled;
+mod repository_configured;
+
+use chrono::{DateTime, Utc};
+use rayon::prelude::*;
+
+use crate::evidence::{AccountEvidence, AccountRegionEvidence, ApiError, ErrorKind, RunEvidence};
+use crate::findings::{Finding, Severity, Status, macie_session_arn};
+
+/// A rule of the catalogue.
+#[derive(Debug)]
+pub struct Rule {
+    /// Stable id, e.g. `MACIE-002`.
+    pub id: &'static str,
+    /// One-line title.
+    pub title: &'static str,
+    /// Severity of a failure.
+    pub severity: Severity,
+    /// Why the rule matters.
+    pub rationale: &'static str,
+    /// How to fix a failure, in general terms.
+    pub remediation: &'static str,
+    /// The Trend Micro Conformity rule it implements, if any.
+    pub conformity_rule: Option<&'static str>,
+    check: fn(&RuleInput<'_>) -> Verdict,
+}
+
+/// What a rule sees: one account-Region's evidence and the run's reference time.
+#[derive(Debug, Clone, Copy)]
+pub struct RuleInput<'a> {
+    /// The account-Region's Macie evidence.
+    pub evidence: &'a AccountRegionEvidence,
+    /// When the scan started.
+    pub scan_started_at: DateTime<Utc>,
+}
+
+/// A rule's judgement, before it is dressed as a finding.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Verdict {
+    /// The status.
+    pub status: Status,
+    /// Why.
+    pub message: String,
+}
+
+impl Verdict {
+    fn new(status: Status, message: impl Into<String>) -> Self {
+        Verdict {
+            status,
+            message: message.into(),
+        }
+    }
+}
+
+/// Every rule, in report order.
+pub static CATALOGUE: &[Rule] = &[macie_enabled::RULE, repository_configured::RULE];
+
+/// Looks a rule up by id.
+pub fn rule(id: &str) -> Option<&'static Rule> {
+    CATALOGUE.iter().find(|rule| rule.id == id)
+}
+
+/// Judges a whole run: one finding per rule, account in scope and Region, in a stable order.
+pub fn evaluate(run: &RunEvidence) -> Vec<Finding> {
+    let cells: Vec<(&AccountEvidence, &String)> = run
+        .accounts
+        .iter()
+        .flat_map(|account| {
+            run.header
+                .regions
+                .iter()
+                .map(move |region| (account, region))
+        })
+        .collect();
+    cells
+        .par_iter()
+        .flat_map_iter(|(account, region)| evaluate_account_region(run, account, region))
+        .collect()
+}
+
+/// Why an account-Region is not judged by the rules themselves.
+enum Gate<'a> {
+    Judge(&'a AccountRegionEvidence),
+    Skipped(String),
+    Error(String),
+}
+
+fn gate<'a>(run: &'a RunEvidence, account: &AccountEvidence, region: &str) -> Gate<'a> {
+    if !account.account.is_active() {
+        return Gate::Skipped(format!(
+            "Account is {}, not ACTIVE; it is not scanned.",
+            account.account.status
+        ));
+    }
+    let Some(access) = &account.access else {
+        return Gate::Error("The account was not reached before the scan ended.".into());
+    };
+    if let Some(error) = access.identity.error() {
+        let role = access
+            .role_arn
+            .as_deref()
+            .unwrap_or("the caller's credentials");
+        return Gate::Error(format!("Cannot act in the account with {role}: {error}"));
+    }
+    let Some(evidence) = run.account_region(&account.account.id, region) else {
+        return Gate::Error("The Region was not examined before the scan ended.".into());
+    };
+    if evidence
+        .macie_session
+        .error()
+        .is_some_and(|e| e.kind == ErrorKind::RegionDisabled)
+    {
+        return Gate::Skipped("Region not enabled for this account (opt-in Region).".into());
+    }
+    Gate::Judge(evidence)
+}
+
+fn evaluate_account_region(
+    run: &RunEvidence,
+    account: &AccountEvidence,
+    region: &str,
+) -> Vec<Finding> {
+    let gate = gate(run, account, region);
+    CATALOGUE
+        .iter()
+        .map(|rule| {
+            let verdict = match &gate {
+                Gate::Judge(evidence) => (rule.check)(&RuleInput {
+                    evidence,
+                    scan_started_at: run.header.started_at,
+                }),
+                Gate::Skipped(reason) => Verdict::new(Status::Skipped, reason.clone()),
+                Gate::Error(reason) => Verdict::new(Status::Error, reason.clone()),
+            };
+            Finding {
+                rule_id: rule.id.to_owned(),
+                account_id: account.account.id.clone(),
+                account_name: account.account.name.clone(),
+                region: region.to_owned(),
+                status: verdict.status,
+                severity: rule.severity,
+                resource: macie_session_arn(&account.account.id, region),
+                message: verdict.message,
+            }
+        })
+        .collect()
+}
+
+/// The verdict for a rule whose input could not be read.
+fn unreadable(what: &str, error: &ApiError) -> Verdict {
+    Verdict::new(Status::Error, format!("Cannot read {what}: {error}"))
+}
+
+#[cfg(test)]
+pub(crate) mod testing {
+    //! Evidence builders for the rules' unit tests.
+
+    use chrono::{DateTime, TimeZone, Utc};
+
+    use crate::evidence::{
+        AccountRegionEvidence, ApiError, ErrorKind, MacieAdministrator, MacieSession, Observation,
+        Outcome, S3Destination,
+    };
+
+    pub fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap()
+    }
+
+    pub fn ok<T>(operation: &str, value: T) -> Observation<T> {
+        Observation {
+            operation: operation.into(),
+            request_id: Some("req-1".into()),
+            observed_at: at(2026, 11, 1),
+            outcome: Outcome::Response(value),
+        }
+    }
+
+    pub fn err<T>(operation: &str, kind: ErrorKind, code: &str) -> Observation<T> {
+        Observation {
+            operation: operation.into(),
+            request_id: Some("req-2".into()),
+            observed_at: at(2026, 11, 1),
+            outcome: Outcome::Error(ApiError {
+                kind,
+                code: Some(code.into()),
+                message: "message".into(),
+                http_status: Some(400),
+            }),
+        }
+    }
+
+    pub fn session(status: &str, created_at: DateTime<Utc>) -> Observation<MacieSession> {
+        ok(
+            "macie2:GetMacieSession",
+            MacieSession {
+                status: status.into(),
+                created_at: Some(created_at),
+                updated_at: Some(created_at),
+            },
+        )
+    }
+
+    pub fn destination(bucket: Option<&str>, key: Option<&str>) -> S3Destination {
+        S3Destination {
+            bucket_name: bucket.map(Into::into),
+            key_prefix: None,
+            kms_key_arn: key.map(Into::into),
+            expected_bucket_owner: None,
+        }
+    }
+
+    pub fn evidence(
+        session: Observation<MacieSession>,
+        export: Option<Observation<Option<S3Destination>>>,
+    ) -> AccountRegionEvidence {
+        AccountRegionEvidence {
+            account_id: "111111111111".into(),
+            region: "us-east-1".into(),
+            macie_session: session,
+            administrator: Some(ok(
+                "macie2:GetAdministratorAccount",
+                None::<MacieAdministrator>,
+            )),
+            export_configuration: export,
+        }
+    }
+}

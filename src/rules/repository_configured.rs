@@ -1,0 +1,253 @@
+//! MACIE-002: the discovery results repository is configured (Conformity Macie2-002).
+
+use chrono::{DateTime, Duration, Utc};
+
+use super::{Rule, RuleInput, Verdict, unreadable};
+use crate::evidence::{ErrorKind, Outcome, S3Destination};
+use crate::findings::{Severity, Status};
+
+/// Days after enabling Macie within which the repository should be configured.
+pub const GRACE_PERIOD_DAYS: i64 = 30;
+
+pub(super) const RULE: Rule = Rule {
+    id: "MACIE-002",
+    title: "Discovery results repository is configured (Conformity Macie2-002)",
+    severity: Severity::Medium,
+    rationale: "Macie keeps sensitive data discovery results for only 90 days. Exporting them to an S3 bucket \
+                encrypted with a customer managed KMS key keeps them for as long as audits and investigations \
+                need, under keys the organization controls. Configure the repository within 30 days of \
+                enabling Macie.",
+    remediation: "Create a symmetric customer managed KMS key whose policy lets macie.amazonaws.com use it, a \
+                  private S3 bucket whose policy lets Macie write and denies non-TLS access, then run \
+                  aws macie2 put-classification-export-configuration --region <region> --configuration \
+                  's3Destination={bucketName=<bucket>,keyPrefix=<prefix>,kmsKeyArn=<key ARN>}' in every \
+                  account and Region where Macie is enabled.",
+    conformity_rule: Some("Macie2-002"),
+    check,
+};
+
+fn check(input: &RuleInput<'_>) -> Verdict {
+    let evidence = input.evidence;
+    let session = match &evidence.macie_session.outcome {
+        Outcome::Response(session) => session,
+        Outcome::Error(error) if error.kind == ErrorKind::MacieNotEnabled => {
+            return Verdict::new(
+                Status::NotApplicable,
+                "Macie is not enabled in this Region, so it produces no discovery results to store.",
+            );
+        }
+        Outcome::Error(error) => return unreadable("the Macie session", error),
+    };
+    let Some(export) = &evidence.export_configuration else {
+        return Verdict::new(Status::Error, "The export configuration was not read.");
+    };
+    let destination = match &export.outcome {
+        Outcome::Response(destination) => destination.as_ref(),
+        Outcome::Error(error) => {
+            return unreadable("the classification export configuration", error);
+        }
+    };
+    if let Some((bucket, key)) = destination.and_then(complete_repository) {
+        let prefix = destination
+            .and_then(|d| d.key_prefix.as_deref())
+            .unwrap_or_default();
+        return Verdict::new(
+            Status::Pass,
+            format!(
+                "Discovery results are exported to s3://{bucket}/{prefix}, encrypted with KMS key {key}."
+            ),
+        );
+    }
+    let gap = describe_gap(destination);
+    let membership = membership_note(input);
+    let Some(enabled_at) = session.created_at else {
+        return Verdict::new(
+            Status::Fail,
+            format!(
+                "{gap}{membership} Macie's enable date is unknown, so no grace period applies."
+            ),
+        );
+    };
+    let grace_end = enabled_at + Duration::days(GRACE_PERIOD_DAYS);
+    if input.scan_started_at < grace_end {
+        Verdict::new(
+            Status::Warn,
+            format!(
+                "{gap}{membership} Macie was enabled on {}; the {GRACE_PERIOD_DAYS}-day grace period ends on {}.",
+                day(enabled_at),
+                day(grace_end)
+            ),
+        )
+    } else {
+        Verdict::new(
+            Status::Fail,
+            format!(
+                "{gap}{membership} Macie was enabled on {}; the {GRACE_PERIOD_DAYS}-day grace period ended on {}.",
+                day(enabled_at),
+                day(grace_end)
+            ),
+        )
+    }
+}
+
+/// The bucket and key, when the destination names both.
+fn complete_repository(destination: &S3Destination) -> Option<(&str, &str)> {
+    let bucket = destination
+        .bucket_name
+        .as_deref()
+        .filter(|b| !b.trim().is_empty())?;
+    let key = destination
+        .kms_key_arn
+        .as_deref()
+        .filter(|k| !k.trim().is_empty())?;
+    Some((bucket, key))
+}
+
+fn describe_gap(destination: Option<&S3Destination>) -> String {
+    let bucket = destination
+        .and_then(|d| d.bucket_name.as_deref())
+        .filter(|b| !b.trim().is_empty());
+    match bucket {
+        Some(bucket) => format!(
+            "The repository names bucket {bucket} but no KMS key, so results are not encrypted with a customer managed key."
+        ),
+        None => "No discovery results repository is configured.".to_owned(),
+    }
+}
+
+fn membership_note(input: &RuleInput<'_>) -> String {
+    let administrator = input
+        .evidence
+        .administrator
+        .as_ref()
+        .and_then(|observation| observation.response())
+        .and_then(Option::as_ref);
+    match administrator {
+        Some(admin) => format!(
+            " This account is a Macie member of administrator {}; each member needs its own repository.",
+            admin.account_id
+        ),
+        None => String::new(),
+    }
+}
+
+fn day(t: DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d").to_string()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::{AccountRegionEvidence, MacieAdministrator};
+    use crate::rules::testing::*;
+
+    const STARTED: (i32, u32, u32) = (2026, 11, 1);
+
+    fn judge(evidence: &AccountRegionEvidence) -> Verdict {
+        check(&RuleInput {
+            evidence,
+            scan_started_at: at(STARTED.0, STARTED.1, STARTED.2),
+        })
+    }
+
+    fn configured(
+        created: DateTime<Utc>,
+        destination: Option<S3Destination>,
+    ) -> AccountRegionEvidence {
+        evidence(
+            session("ENABLED", created),
+            Some(ok(
+                "macie2:GetClassificationExportConfiguration",
+                destination,
+            )),
+        )
+    }
+
+    #[test]
+    fn bucket_and_key_pass() {
+        let key = "arn:aws:kms:us-east-1:111111111111:key/abc";
+        let v = judge(&configured(
+            at(2020, 1, 1),
+            Some(destination(Some("results"), Some(key))),
+        ));
+        assert_eq!(v.status, Status::Pass);
+        assert!(v.message.contains("s3://results/") && v.message.contains(key));
+    }
+
+    #[test]
+    fn not_enabled_is_not_applicable() {
+        let e = evidence(
+            err(
+                "macie2:GetMacieSession",
+                ErrorKind::MacieNotEnabled,
+                "AccessDeniedException",
+            ),
+            None,
+        );
+        assert_eq!(judge(&e).status, Status::NotApplicable);
+    }
+
+    #[test]
+    fn paused_is_still_judged() {
+        let e = evidence(
+            session("PAUSED", at(2020, 1, 1)),
+            Some(ok("macie2:GetClassificationExportConfiguration", None)),
+        );
+        assert_eq!(judge(&e).status, Status::Fail);
+    }
+
+    #[test]
+    fn missing_key_or_bucket_is_not_a_repository() {
+        for dest in [
+            destination(Some("results"), None),
+            destination(None, Some("arn:aws:kms:us-east-1:1:key/a")),
+            destination(Some(""), Some("")),
+        ] {
+            assert_eq!(
+                judge(&configured(at(2020, 1, 1), Some(dest))).status,
+                Status::Fail
+            );
+        }
+    }
+
+    #[test]
+    fn thirty_day_boundary() {
+        let started = at(STARTED.0, STARTED.1, STARTED.2);
+        let just_inside = started - Duration::days(30) + Duration::seconds(1);
+        let exactly = started - Duration::days(30);
+        let v = judge(&configured(just_inside, None));
+        assert_eq!(v.status, Status::Warn);
+        assert!(v.message.contains("ends on 2026-11-01"), "{}", v.message);
+        let v = judge(&configured(exactly, None));
+        assert_eq!(v.status, Status::Fail);
+        assert!(v.message.contains("ended on 2026-11-01"), "{}", v.message);
+    }
+
+    #[test]
+    fn unreadable_configuration_is_an_error() {
+        let e = evidence(
+            session("ENABLED", at(2020, 1, 1)),
+            Some(err(
+                "macie2:GetClassificationExportConfiguration",
+                ErrorKind::Throttled,
+                "ThrottlingException",
+            )),
+        );
+        assert_eq!(judge(&e).status, Status::Error);
+    }
+
+    #[test]
+    fn members_are_told_they_need_their_own() {
+        let mut e = configured(at(2020, 1, 1), None);
+        e.administrator = Some(ok(
+            "macie2:GetAdministratorAccount",
+            Some(MacieAdministrator {
+                account_id: "999999999999".into(),
+                relationship_status: Some("Enabled".into()),
+            }),
+        ));
+        let v = judge(&e);
+        assert_eq!(v.status, Status::Fail);
+        assert!(v.message.contains("member of administrator 999999999999"));
+    }
+}

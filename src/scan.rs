@@ -1,0 +1,110 @@
+//! The `scan` command: configuration → scope → collection → evidence → evaluation → reports.
+
+use std::collections::HashMap;
+use std::path::PathBuf;
+use std::sync::Arc;
+
+use chrono::Utc;
+use tracing::info;
+
+use crate::aws::AwsEnvironment;
+use crate::cli::ScanArgs;
+use crate::collect::{self, Progress};
+use crate::config::{self, Config, LoadedConfig};
+use crate::error::{Error, Result};
+use crate::evidence::{EVIDENCE_SCHEMA_VERSION, RunEvidence, RunHeader};
+use crate::report::{self, summary::Tally};
+use crate::{rules, scope};
+
+/// What a finished scan produced.
+#[derive(Debug)]
+pub struct ScanOutcome {
+    /// The run's directory.
+    pub run_dir: PathBuf,
+    /// The console summary.
+    pub summary: String,
+    /// The exit code the findings mean.
+    pub exit_code: u8,
+}
+
+/// Applies the command-line overrides to the configuration; a bad flag is a usage error.
+pub fn effective_config(args: &ScanArgs) -> Result<LoadedConfig> {
+    let mut loaded = LoadedConfig::load(args.config.as_deref())?;
+    let config = &mut loaded.config;
+    if let Some(dir) = &args.output_dir {
+        config.output.directory = dir.clone();
+    }
+    if let Some(regions) = &args.regions {
+        let regions = config::split_list(regions);
+        config::validate_regions("--regions", &regions).map_err(Error::Usage)?;
+        config.scope.regions = regions;
+    }
+    if let Some(accounts) = &args.accounts {
+        let accounts = config::split_list(accounts);
+        if accounts.is_empty() {
+            return Err(Error::Usage(
+                "--accounts: name at least one account id".into(),
+            ));
+        }
+        config::validate_accounts("--accounts", &accounts).map_err(Error::Usage)?;
+        config.scope.accounts = accounts;
+    }
+    config
+        .validate()
+        .map_err(|message| Error::config(loaded.display_path(), message))?;
+    Ok(loaded)
+}
+
+/// Runs a whole scan and writes its run directory.
+pub async fn scan(args: &ScanArgs, show_progress: bool) -> Result<ScanOutcome> {
+    let loaded = effective_config(args)?;
+    let config: Arc<Config> = Arc::new(loaded.config.clone());
+    let started_at = Utc::now();
+    let env = AwsEnvironment::load(config.clone()).await;
+    let plan = scope::plan(&env, &config).await?;
+    info!(
+        accounts = plan.accounts.len(),
+        excluded = plan.excluded.len(),
+        regions = plan.regions.len(),
+        "scope established"
+    );
+    let (run_id, run_dir) = report::create_run_directory(&config.output.directory, started_at)?;
+
+    let progress = Progress::new(plan.accounts.len(), plan.regions.len(), show_progress);
+    let collected = collect::collect(&env, &plan, &config, &progress).await;
+    progress.finish();
+
+    let mut accounts = Vec::with_capacity(collected.len());
+    let mut account_regions = HashMap::new();
+    for collection in collected {
+        for region in collection.regions {
+            account_regions.insert((region.account_id.clone(), region.region.clone()), region);
+        }
+        accounts.push(collection.account);
+    }
+    let run = RunEvidence {
+        header: RunHeader {
+            schema_version: EVIDENCE_SCHEMA_VERSION,
+            run_id: run_id.clone(),
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            started_at,
+            config_sha256: loaded.sha256.clone(),
+            regions: plan.regions.clone(),
+            caller: plan.caller.clone(),
+            organization: plan.listing.clone(),
+            excluded_accounts: plan.excluded.clone(),
+        },
+        accounts,
+        account_regions,
+    };
+    report::evidence::write(&run_dir, &run)?;
+
+    let findings = rules::evaluate(&run);
+    report::csv::write(&run_dir, &run_id, Utc::now(), &findings)?;
+    let tally = Tally::of(&findings);
+    Ok(ScanOutcome {
+        summary: report::summary::render(&run, &findings, &run_dir),
+        exit_code: tally.exit_code(),
+        run_dir,
+    })
+}
