@@ -51,6 +51,7 @@ from moto.iam.models import get_account_id_from  # noqa: E402
 from moto.kms import models as kms_models  # noqa: E402
 from moto.kms.models import kms_backends  # noqa: E402
 from moto.organizations.models import organizations_backends  # noqa: E402
+from moto.s3 import models as s3_models  # noqa: E402
 from moto.s3control.models import s3control_backends  # noqa: E402
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
@@ -95,6 +96,58 @@ def _generate_default_keys(self: Any, alias_name: str) -> str | None:
 
 
 kms_models.KmsBackend._generate_default_keys = _generate_default_keys
+
+
+def _bucket_get_permission(self: Any, action: str, resource: str) -> Any:
+    """Replacement for moto's FakeBucket.get_permission (used on object operations).
+
+    moto answers DENIED for any statement whose Condition it cannot evaluate, Allow statements
+    included, so the usual `Deny s3:* when aws:SecureTransport is false` statement (and every Macie
+    statement with aws:SourceAccount conditions) locks the owner out of its own objects.  Here only
+    a Deny statement that applies to everyone and whose conditions all hold denies; the emulator
+    stands in for HTTPS AWS, so aws:SecureTransport is true; any other condition key is unknown
+    and the statement is taken not to apply."""
+    from moto.iam.access_control import PermissionResult
+
+    if self.policy is None:
+        return PermissionResult.NEUTRAL
+    try:
+        policy = json.loads(self.policy)
+    except ValueError:
+        return PermissionResult.NEUTRAL
+    for st in _as_list(policy.get("Statement")):
+        if not isinstance(st, dict) or str(st.get("Effect", "")).lower() != "deny" or "NotAction" in st:
+            continue
+        principal = st.get("Principal")
+        if not (principal == "*" or (isinstance(principal, dict) and principal.get("AWS") in ("*", ["*"]))):
+            continue
+        if not action_matches(st.get("Action"), action):
+            continue
+        if not any(fnmatch.fnmatchcase(resource, str(r)) for r in _as_list(st.get("Resource"))):
+            continue
+        if _conditions_hold(st.get("Condition")):
+            return PermissionResult.DENIED
+    return PermissionResult.NEUTRAL
+
+
+def _conditions_hold(conditions: Any) -> bool:
+    if not conditions:
+        return True
+    if not isinstance(conditions, dict):
+        return False
+    for operator, entries in conditions.items():
+        if not isinstance(entries, dict):
+            return False
+        for key, expected in entries.items():
+            if operator == "Bool" and key.lower() == "aws:securetransport":
+                if "true" not in [str(v).lower() for v in _as_list(expected)]:
+                    return False
+            else:
+                return False
+    return True
+
+
+s3_models.FakeBucket.get_permission = _bucket_get_permission
 
 
 class CachingDispatcher(DomainDispatcherApplication):
@@ -1272,6 +1325,7 @@ class Seeder:
         self.creds: dict[str, dict] = {}
         self.clients: dict[tuple, Any] = {}
         self.keys: dict[tuple[str, str, str], str] = {}   # (account, region, alias) -> key ARN
+        self.org_id = ""
 
     # -- clients --
     def credentials(self, account: str) -> dict:
@@ -1314,7 +1368,7 @@ class Seeder:
     def substitute(self, text: str, values: dict[str, str]) -> str:
         text = PLACEHOLDER_KEY_RE.sub(lambda m: self.resolve_key_ref(f"key:{m.group(1)}:{m.group(2)}:{m.group(3)}",
                                                                      "", ""), text)
-        for k, v in values.items():
+        for k, v in {**values, "ORG_ID": self.org_id}.items():
             text = text.replace("${" + k + "}", v)
         return text
 
@@ -1348,7 +1402,8 @@ class Seeder:
 
         # 1. organization and accounts
         if org_enabled:
-            org.create_organization(FeatureSet=sc.get("organization", {}).get("feature_set", "ALL"))
+            self.org_id = org.create_organization(
+                FeatureSet=sc.get("organization", {}).get("feature_set", "ALL"))["Organization"]["Id"]
             for a in accounts:
                 if a["id"] == mgmt or not a.get("in_organization", True):
                     continue

@@ -1,0 +1,399 @@
+//! A fluent harness over the emulator and the `macie-audit` binary.
+//!
+//! ```ignore
+//! let emulator = Emulator::start();
+//! emulator.load_scenario(SCENARIO);
+//! let run = emulator.scan().regions("us-east-1").run();
+//! run.assert_exit(1).finding("111111111111", "us-east-1", "MACIE-002").assert_status("FAIL");
+//! ```
+
+#![allow(dead_code)]
+
+use std::collections::BTreeMap;
+use std::io::{BufRead, BufReader};
+use std::net::TcpListener;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+use serde_json::Value;
+
+/// The repository root.
+pub fn repo_root() -> PathBuf {
+    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}
+
+/// The Python interpreter of the emulator's virtual environment (`make venv` creates it).
+fn python() -> PathBuf {
+    if let Ok(python) = std::env::var("MACIE_AUDIT_PYTHON") {
+        return PathBuf::from(python);
+    }
+    let python = repo_root().join(".venv/bin/python");
+    assert!(
+        python.exists(),
+        "{} is missing: run `make venv` (or `make test`) to install the pinned emulator",
+        python.display()
+    );
+    python
+}
+
+fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|listener| listener.local_addr())
+        .map(|addr| addr.port())
+        .expect("a free local port")
+}
+
+/// A running emulator, stopped (by PID) when dropped.
+pub struct Emulator {
+    child: Child,
+    /// `http://127.0.0.1:PORT`.
+    pub endpoint: String,
+    /// Account name → id of the loaded scenario.
+    pub accounts: BTreeMap<String, String>,
+}
+
+impl Emulator {
+    /// Starts the emulator on a free port and waits until it answers.
+    pub fn start() -> Emulator {
+        let port = free_port();
+        let mut child = Command::new(python())
+            .arg(repo_root().join("tests/emulator/emulator.py"))
+            .args(["--port", &port.to_string(), "--quiet"])
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("start the emulator");
+        let stdout = child.stdout.take().expect("emulator stdout");
+        let (sender, receiver) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if line.starts_with("READY ") {
+                    let _ = sender.send(line);
+                }
+            }
+        });
+        let emulator = Emulator {
+            child,
+            endpoint: format!("http://127.0.0.1:{port}"),
+            accounts: BTreeMap::new(),
+        };
+        receiver
+            .recv_timeout(Duration::from_secs(60))
+            .expect("the emulator did not print READY within 60 s");
+        emulator
+    }
+
+    fn control(&self, path: &str) -> String {
+        format!("{}/_emulator/{path}", self.endpoint)
+    }
+
+    /// Seeds a scenario (TOML text); remembers its account names.
+    pub fn load_scenario(&mut self, scenario: &str) -> &mut Self {
+        let response: Value = ureq::post(&self.control("scenario"))
+            .set("Content-Type", "application/toml")
+            .timeout(Duration::from_secs(300))
+            .send_string(scenario)
+            .unwrap_or_else(|e| panic!("seeding failed: {}", describe(e)))
+            .into_json()
+            .expect("seed response JSON");
+        if let Some(accounts) = response["accounts"].as_object() {
+            for (name, id) in accounts {
+                self.accounts
+                    .insert(name.clone(), id.as_str().unwrap_or_default().to_owned());
+            }
+        }
+        self
+    }
+
+    /// Replaces the fault settings (latency, throttling and 5xx fractions, seed).
+    pub fn faults(&self, faults: Value) -> &Self {
+        ureq::post(&self.control("faults"))
+            .send_json(faults)
+            .unwrap_or_else(|e| panic!("setting faults failed: {}", describe(e)));
+        self
+    }
+
+    /// The emulator's call counters.
+    pub fn counters(&self) -> Counters {
+        Counters(
+            ureq::get(&self.control("counters"))
+                .call()
+                .expect("counters")
+                .into_json()
+                .expect("counters JSON"),
+        )
+    }
+
+    /// Zeroes the call counters.
+    pub fn reset_counters(&self) -> &Self {
+        ureq::post(&self.control("counters/reset"))
+            .send_string("")
+            .expect("reset counters");
+        self
+    }
+
+    /// Sets a Macie session's createdAt.
+    pub fn set_macie_created_at(&self, account: &str, region: &str, created_at: &str) -> &Self {
+        ureq::post(&self.control("macie"))
+            .send_json(
+                serde_json::json!({"account": account, "region": region, "created_at": created_at}),
+            )
+            .unwrap_or_else(|e| panic!("setting createdAt failed: {}", describe(e)));
+        self
+    }
+
+    /// The id of a scenario account by name.
+    pub fn id(&self, name: &str) -> String {
+        self.accounts
+            .get(name)
+            .unwrap_or_else(|| panic!("no account named {name:?} in the scenario"))
+            .clone()
+    }
+
+    /// A scan of this emulator, to be configured and run.
+    pub fn scan(&self) -> Scan {
+        Scan::new(&self.endpoint)
+    }
+
+    /// Environment for an AWS SDK pointed at the emulator with the management account's keys.
+    pub fn sdk_env(&self) -> Vec<(String, String)> {
+        aws_env(&self.endpoint)
+    }
+}
+
+impl Drop for Emulator {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+fn describe(error: ureq::Error) -> String {
+    match error {
+        ureq::Error::Status(code, response) => {
+            format!(
+                "HTTP {code}: {}",
+                response.into_string().unwrap_or_default()
+            )
+        }
+        other => other.to_string(),
+    }
+}
+
+/// The environment every scan runs with: static test keys, the emulator endpoint, and nothing
+/// from the developer's own AWS setup.
+fn aws_env(endpoint: &str) -> Vec<(String, String)> {
+    [
+        ("AWS_ENDPOINT_URL", endpoint),
+        ("AWS_ACCESS_KEY_ID", "testing"),
+        ("AWS_SECRET_ACCESS_KEY", "testing"),
+        ("AWS_REGION", "us-east-1"),
+        ("AWS_CONFIG_FILE", "/dev/null"),
+        ("AWS_SHARED_CREDENTIALS_FILE", "/dev/null"),
+        ("AWS_EC2_METADATA_DISABLED", "true"),
+    ]
+    .into_iter()
+    .map(|(k, v)| (k.to_owned(), v.to_owned()))
+    .collect()
+}
+
+/// Call counters read from the emulator.
+#[derive(Debug, Clone)]
+pub struct Counters(pub Value);
+
+impl Counters {
+    /// Calls of an operation label such as `sts:AssumeRole`, faulted ones included.
+    pub fn operation(&self, label: &str) -> u64 {
+        self.0["operations"][label].as_u64().unwrap_or(0)
+    }
+
+    /// AssumeRole calls whose target role is in `account`.
+    pub fn assume_role_into(&self, account: &str) -> u64 {
+        self.0["assume_role_targets"][account].as_u64().unwrap_or(0)
+    }
+
+    /// Calls that the emulator answered with an injected fault.
+    pub fn faulted(&self, label: &str) -> u64 {
+        self.0["faulted"][label].as_u64().unwrap_or(0)
+    }
+
+    /// Calls of an operation made in `account`.
+    pub fn in_account(&self, account: &str, label: &str) -> u64 {
+        self.0["by_account"][account][label].as_u64().unwrap_or(0)
+    }
+}
+
+/// A scan to run: configuration text, flags, and where its output goes.
+pub struct Scan {
+    endpoint: String,
+    config: String,
+    args: Vec<String>,
+    workdir: tempfile::TempDir,
+    extra_env: Vec<(String, String)>,
+}
+
+/// Configuration for tests: quick retries, so that throttling tests stay fast.
+pub const TEST_CONFIG: &str = r#"
+[requests]
+max_attempts = 10
+initial_backoff_ms = 5
+max_backoff_ms = 50
+attempt_timeout_ms = 10000
+operation_timeout_ms = 60000
+"#;
+
+impl Scan {
+    fn new(endpoint: &str) -> Scan {
+        Scan {
+            endpoint: endpoint.to_owned(),
+            config: TEST_CONFIG.to_owned(),
+            args: Vec::new(),
+            workdir: tempfile::tempdir().expect("temporary directory"),
+            extra_env: Vec::new(),
+        }
+    }
+
+    /// Replaces the configuration file's text.
+    pub fn config(mut self, text: &str) -> Scan {
+        self.config = text.to_owned();
+        self
+    }
+
+    /// Restricts the scan to these Regions (`--regions`).
+    pub fn regions(mut self, regions: &str) -> Scan {
+        self.args.extend(["--regions".into(), regions.into()]);
+        self
+    }
+
+    /// Adds a flag or argument.
+    pub fn arg(mut self, arg: &str) -> Scan {
+        self.args.push(arg.into());
+        self
+    }
+
+    /// Adds an environment variable.
+    pub fn env(mut self, key: &str, value: &str) -> Scan {
+        self.extra_env.push((key.into(), value.into()));
+        self
+    }
+
+    /// Runs `macie-audit scan` and collects what it wrote.
+    pub fn run(self) -> ScanRun {
+        let config_path = self.workdir.path().join("config.toml");
+        std::fs::write(&config_path, &self.config).expect("write config");
+        let output_dir = self.workdir.path().join("reports");
+        let mut command = Command::new(env!("CARGO_BIN_EXE_macie-audit"));
+        command
+            .current_dir(self.workdir.path())
+            .arg("scan")
+            .arg("--config")
+            .arg(&config_path)
+            .arg("--output-dir")
+            .arg(&output_dir)
+            .args(&self.args)
+            .env_clear()
+            .env("PATH", std::env::var("PATH").unwrap_or_default())
+            .envs(aws_env(&self.endpoint))
+            .envs(self.extra_env.iter().cloned());
+        let output = command.output().expect("run macie-audit");
+        ScanRun::new(self.workdir, output_dir, output)
+    }
+}
+
+/// A finished scan: its exit code, output and run directory.
+pub struct ScanRun {
+    _workdir: tempfile::TempDir,
+    /// The run directory, if one was written.
+    pub run_dir: Option<PathBuf>,
+    /// Exit code.
+    pub code: i32,
+    /// Standard output.
+    pub stdout: String,
+    /// Standard error.
+    pub stderr: String,
+}
+
+impl ScanRun {
+    fn new(
+        workdir: tempfile::TempDir,
+        output_dir: PathBuf,
+        output: std::process::Output,
+    ) -> ScanRun {
+        let run_dir = std::fs::read_dir(&output_dir).ok().and_then(|entries| {
+            entries
+                .filter_map(Result::ok)
+                .map(|e| e.path())
+                .filter(|p| p.is_dir())
+                .max()
+        });
+        ScanRun {
+            _workdir: workdir,
+            run_dir,
+            code: output.status.code().unwrap_or(-1),
+            stdout: String::from_utf8_lossy(&output.stdout).into_owned(),
+            stderr: String::from_utf8_lossy(&output.stderr).into_owned(),
+        }
+    }
+
+    /// Asserts the exit code.
+    pub fn assert_exit(&self, code: i32) -> &Self {
+        assert_eq!(
+            self.code, code,
+            "exit code\n--- stdout\n{}\n--- stderr\n{}",
+            self.stdout, self.stderr
+        );
+        self
+    }
+
+    /// The run directory, which must exist.
+    pub fn dir(&self) -> &Path {
+        self.run_dir
+            .as_deref()
+            .expect("the scan wrote no run directory")
+    }
+
+    /// Every row of `findings.csv`, as column → value maps.
+    pub fn findings(&self) -> Vec<BTreeMap<String, String>> {
+        let mut reader =
+            csv::Reader::from_path(self.dir().join("findings.csv")).expect("findings.csv");
+        let headers = reader.headers().expect("CSV header").clone();
+        reader
+            .records()
+            .map(|record| {
+                let record = record.expect("CSV row");
+                headers
+                    .iter()
+                    .zip(record.iter())
+                    .map(|(h, v)| (h.to_owned(), v.to_owned()))
+                    .collect()
+            })
+            .collect()
+    }
+
+    /// The one finding of a rule in an account and Region.
+    pub fn finding(&self, account: &str, region: &str, rule: &str) -> BTreeMap<String, String> {
+        let matches: Vec<_> = self
+            .findings()
+            .into_iter()
+            .filter(|f| f["account_id"] == account && f["region"] == region && f["rule_id"] == rule)
+            .collect();
+        assert_eq!(
+            matches.len(),
+            1,
+            "findings for {account} {region} {rule}: {matches:?}"
+        );
+        matches.into_iter().next().unwrap_or_default()
+    }
+
+    /// The status of a rule in an account and Region.
+    pub fn status(&self, account: &str, region: &str, rule: &str) -> String {
+        self.finding(account, region, rule)["status"].clone()
+    }
+
+    /// The run's evidence, read back through the library.
+    pub fn evidence(&self) -> macie_audit::evidence::RunEvidence {
+        macie_audit::evidence::RunEvidence::load(&self.dir().join("evidence.jsonl"))
+            .expect("evidence.jsonl")
+    }
+}

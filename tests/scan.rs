@@ -1,0 +1,449 @@
+//! End-to-end scans of emulated organizations: every status, the grace period boundary,
+//! pagination, denied and disabled accounts, throttling, and the cost in AWS calls.
+
+mod common;
+
+use std::collections::BTreeMap;
+
+use common::Emulator;
+use serde_json::json;
+
+const KEY: &str = "arn:aws:kms:us-east-1:111111111111:key/11111111-2222-3333-4444-555555555555";
+
+/// One account per status, in two Regions, one of them opt-in.
+const EVERY_STATUS: &str = r#"
+[organization]
+enabled = true
+
+[[accounts]]
+id = "123456789012"
+name = "management"
+[[accounts.macie]]
+region = "us-east-1"
+created_days_ago = 400
+export = { bucket = "org-macie-results", kms_key_arn = "arn:aws:kms:us-east-1:111111111111:key/11111111-2222-3333-4444-555555555555" }
+
+[[accounts]]
+id = "111111111111"
+name = "compliant"
+[[accounts.macie]]
+region = "us-east-1"
+created_days_ago = 100
+export = { bucket = "org-macie-results", key_prefix = "macie/", kms_key_arn = "arn:aws:kms:us-east-1:111111111111:key/11111111-2222-3333-4444-555555555555" }
+[[accounts.macie]]
+region = "af-south-1"
+created_days_ago = 100
+export = { bucket = "org-macie-results-af", kms_key_arn = "arn:aws:kms:af-south-1:111111111111:key/11111111-2222-3333-4444-555555555555" }
+
+[[accounts]]
+id = "222222222222"
+name = "no-repository-old"
+[[accounts.macie]]
+region = "us-east-1"
+created_days_ago = 45
+
+[[accounts]]
+id = "333333333333"
+name = "no-repository-new"
+[[accounts.macie]]
+region = "us-east-1"
+created_days_ago = 10
+
+[[accounts]]
+id = "444444444444"
+name = "paused"
+[[accounts.macie]]
+region = "us-east-1"
+status = "PAUSED"
+created_days_ago = 90
+export = { bucket = "org-macie-results", kms_key_arn = "arn:aws:kms:us-east-1:111111111111:key/11111111-2222-3333-4444-555555555555" }
+
+[[accounts]]
+id = "555555555555"
+name = "denied"
+assume_role = "deny"
+
+[[accounts]]
+id = "666666666666"
+name = "suspended"
+status = "SUSPENDED"
+
+[[accounts]]
+id = "777777777777"
+name = "opt-in-disabled"
+disabled_regions = ["af-south-1"]
+[[accounts.macie]]
+region = "us-east-1"
+created_days_ago = 60
+export = { bucket = "org-macie-results", kms_key_arn = "arn:aws:kms:us-east-1:111111111111:key/11111111-2222-3333-4444-555555555555" }
+
+[[accounts]]
+id = "888888888888"
+name = "member"
+[[accounts.macie]]
+region = "us-east-1"
+created_days_ago = 200
+administrator = "111111111111"
+"#;
+
+fn statuses(run: &common::ScanRun) -> BTreeMap<(String, String, String), String> {
+    run.findings()
+        .into_iter()
+        .map(|f| {
+            (
+                (
+                    f["account_id"].clone(),
+                    f["region"].clone(),
+                    f["rule_id"].clone(),
+                ),
+                f["status"].clone(),
+            )
+        })
+        .collect()
+}
+
+#[test]
+fn every_status_from_a_mixed_organization() {
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(EVERY_STATUS);
+    let run = emulator.scan().regions("us-east-1,af-south-1").run();
+    run.assert_exit(2);
+
+    let expect = |account: &str, region: &str, rule: &str, status: &str| {
+        assert_eq!(
+            run.status(account, region, rule),
+            status,
+            "{account} {region} {rule}: {:?}",
+            run.finding(account, region, rule)
+        );
+    };
+    // The management account is scanned with the caller's own credentials.
+    expect("123456789012", "us-east-1", "MACIE-001", "PASS");
+    expect("123456789012", "us-east-1", "MACIE-002", "PASS");
+    expect("123456789012", "af-south-1", "MACIE-001", "FAIL");
+    expect("123456789012", "af-south-1", "MACIE-002", "NOT_APPLICABLE");
+    expect("111111111111", "us-east-1", "MACIE-002", "PASS");
+    expect("111111111111", "af-south-1", "MACIE-002", "PASS");
+    expect("222222222222", "us-east-1", "MACIE-001", "PASS");
+    expect("222222222222", "us-east-1", "MACIE-002", "FAIL");
+    expect("333333333333", "us-east-1", "MACIE-002", "WARN");
+    expect("444444444444", "us-east-1", "MACIE-001", "FAIL");
+    expect("444444444444", "us-east-1", "MACIE-002", "PASS");
+    for region in ["us-east-1", "af-south-1"] {
+        for rule in ["MACIE-001", "MACIE-002"] {
+            expect("555555555555", region, rule, "ERROR");
+            expect("666666666666", region, rule, "SKIPPED");
+        }
+    }
+    expect("777777777777", "us-east-1", "MACIE-002", "PASS");
+    expect("777777777777", "af-south-1", "MACIE-001", "SKIPPED");
+    expect("777777777777", "af-south-1", "MACIE-002", "SKIPPED");
+    expect("888888888888", "us-east-1", "MACIE-002", "FAIL");
+
+    let denied = run.finding("555555555555", "us-east-1", "MACIE-001");
+    assert!(denied["message"].contains("AccessDenied"), "{denied:?}");
+    assert!(
+        denied["message"].contains("OrganizationAccountAccessRole"),
+        "{denied:?}"
+    );
+    assert!(run.finding("666666666666", "us-east-1", "MACIE-001")["message"].contains("SUSPENDED"));
+    assert!(
+        run.finding("777777777777", "af-south-1", "MACIE-001")["message"]
+            .contains("Region not enabled")
+    );
+    let member = run.finding("888888888888", "us-east-1", "MACIE-002");
+    assert!(
+        member["message"].contains("member of administrator 111111111111"),
+        "{member:?}"
+    );
+    let warn = run.finding("333333333333", "us-east-1", "MACIE-002");
+    assert!(warn["message"].contains("grace period ends on"), "{warn:?}");
+
+    // The whole population: every account in scope, every Region, every rule.
+    assert_eq!(run.findings().len(), 9 * 2 * 2);
+
+    // The evidence alone reproduces the findings.
+    let evidence = run.evidence();
+    let replayed = macie_audit::rules::evaluate(&evidence);
+    let replayed: BTreeMap<_, _> = replayed
+        .into_iter()
+        .map(|f| {
+            (
+                (f.account_id, f.region, f.rule_id),
+                f.status.as_str().to_owned(),
+            )
+        })
+        .collect();
+    assert_eq!(replayed, statuses(&run));
+
+    // Evidence keeps the request ids and the identity used in each account.
+    let session = &evidence
+        .account_region("222222222222", "us-east-1")
+        .expect("evidence for 222222222222")
+        .macie_session;
+    assert!(
+        session
+            .request_id
+            .as_deref()
+            .is_some_and(|id| !id.is_empty())
+    );
+    let access = evidence
+        .accounts
+        .iter()
+        .find(|a| a.account.id == "111111111111")
+        .and_then(|a| a.access.clone())
+        .expect("access evidence");
+    assert_eq!(
+        access.role_arn.as_deref(),
+        Some("arn:aws:iam::111111111111:role/OrganizationAccountAccessRole")
+    );
+    assert!(
+        access
+            .identity
+            .response()
+            .is_some_and(|id| id.account == "111111111111")
+    );
+    assert!(run.stdout.contains("INCOMPLETE"), "{}", run.stdout);
+}
+
+#[test]
+fn grace_period_boundary_is_thirty_days() {
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(
+        r#"
+[[accounts]]
+id = "111111111111"
+name = "just-inside"
+[[accounts.macie]]
+region = "us-east-1"
+created_days_ago = 29.95
+
+[[accounts]]
+id = "222222222222"
+name = "just-outside"
+[[accounts.macie]]
+region = "us-east-1"
+created_days_ago = 30.05
+"#,
+    );
+    let run = emulator
+        .scan()
+        .regions("us-east-1")
+        .arg("--accounts")
+        .arg("111111111111,222222222222")
+        .run();
+    run.assert_exit(1);
+    assert_eq!(run.status("111111111111", "us-east-1", "MACIE-002"), "WARN");
+    assert_eq!(run.status("222222222222", "us-east-1", "MACIE-002"), "FAIL");
+    assert!(
+        run.finding("222222222222", "us-east-1", "MACIE-002")["message"]
+            .contains("grace period ended on")
+    );
+}
+
+#[test]
+fn pagination_lists_every_account_and_assumes_each_role_once() {
+    let mut emulator = Emulator::start();
+    let mut scenario = String::new();
+    for n in 1..=45u64 {
+        scenario.push_str(&format!(
+            "[[accounts]]\nid = \"{:012}\"\nname = \"member-{n}\"\n[[accounts.macie]]\nregion = \"eu-west-1\"\ncreated_days_ago = 5\n\n",
+            100_000_000_000 + n
+        ));
+    }
+    emulator.load_scenario(&scenario);
+    emulator.reset_counters();
+    let run = emulator
+        .scan()
+        .regions("us-east-1,us-west-2,eu-west-1,eu-central-1")
+        .run();
+    run.assert_exit(1);
+
+    let accounts: std::collections::BTreeSet<String> = run
+        .findings()
+        .into_iter()
+        .map(|f| f["account_id"].clone())
+        .collect();
+    assert_eq!(accounts.len(), 46, "45 members and the management account");
+    let counters = emulator.counters();
+    assert_eq!(
+        counters.operation("organizations:ListAccounts"),
+        3,
+        "pages of 20: {:?}",
+        counters.0
+    );
+    for n in 1..=45u64 {
+        let id = format!("{:012}", 100_000_000_000 + n);
+        assert_eq!(counters.assume_role_into(&id), 1, "AssumeRole into {id}");
+        assert_eq!(run.status(&id, "eu-west-1", "MACIE-002"), "WARN");
+        assert_eq!(run.status(&id, "us-east-1", "MACIE-001"), "FAIL");
+    }
+    assert_eq!(
+        counters.assume_role_into("123456789012"),
+        0,
+        "the caller's own account uses its credentials"
+    );
+    assert_eq!(counters.operation("sts:AssumeRole"), 45);
+    // Macie off: one call; Macie on: session, administrator and export configuration.
+    assert_eq!(counters.operation("macie2:GetMacieSession"), 46 * 4);
+    assert_eq!(
+        counters.operation("macie2:GetClassificationExportConfiguration"),
+        45
+    );
+    assert_eq!(counters.operation("macie2:GetAdministratorAccount"), 45);
+}
+
+#[test]
+fn throttling_changes_no_verdict() {
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(EVERY_STATUS);
+    let clean = emulator.scan().regions("us-east-1,af-south-1").run();
+    emulator.reset_counters();
+    emulator.faults(json!({"throttle_fraction": 0.3, "seed": 7}));
+    let throttled = emulator.scan().regions("us-east-1,af-south-1").run();
+    let counters = emulator.counters();
+    let faulted: u64 = counters.0["faulted"]
+        .as_object()
+        .map(|ops| ops.values().filter_map(|v| v.as_u64()).sum())
+        .unwrap_or(0);
+    assert!(
+        faulted > 5,
+        "the emulator throttled some calls: {:?}",
+        counters.0
+    );
+    assert_eq!(throttled.code, clean.code);
+    assert_eq!(statuses(&throttled), statuses(&clean));
+}
+
+#[test]
+fn server_errors_are_retried_too() {
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(EVERY_STATUS);
+    let clean = emulator.scan().regions("us-east-1").run();
+    emulator.faults(json!({"error_fraction": 0.2, "seed": 11}));
+    let flaky = emulator.scan().regions("us-east-1").run();
+    assert_eq!(statuses(&flaky), statuses(&clean));
+}
+
+#[test]
+fn persistent_throttling_is_an_error_not_a_verdict() {
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(EVERY_STATUS);
+    emulator.faults(json!({"throttle_fraction": 1.0, "seed": 1, "operations": ["macie2:GetClassificationExportConfiguration"]}));
+    let run = emulator
+        .scan()
+        .config(&format!(
+            "{}\n",
+            common::TEST_CONFIG.replace("max_attempts = 10", "max_attempts = 2")
+        ))
+        .regions("us-east-1")
+        .run();
+    run.assert_exit(2);
+    assert_eq!(run.status("111111111111", "us-east-1", "MACIE-001"), "PASS");
+    let finding = run.finding("111111111111", "us-east-1", "MACIE-002");
+    assert_eq!(finding["status"], "ERROR");
+    assert!(
+        finding["message"].contains("ThrottlingException"),
+        "{finding:?}"
+    );
+}
+
+#[test]
+fn compliant_organization_exits_zero() {
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(EVERY_STATUS);
+    emulator
+        .scan()
+        .regions("us-east-1,af-south-1")
+        .arg("--accounts")
+        .arg("111111111111")
+        .run()
+        .assert_exit(0);
+}
+
+#[test]
+fn excluded_accounts_have_no_rows_but_are_listed() {
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(EVERY_STATUS);
+    let run = emulator
+        .scan()
+        .config(&format!(
+            "{}\n[scope]\nexclude_accounts = [\"555555555555\"]\n",
+            common::TEST_CONFIG
+        ))
+        .regions("us-east-1")
+        .run();
+    assert!(
+        run.findings()
+            .iter()
+            .all(|f| f["account_id"] != "555555555555")
+    );
+    let evidence = run.evidence();
+    assert!(
+        evidence
+            .header
+            .excluded_accounts
+            .iter()
+            .any(|a| a.id == "555555555555")
+    );
+    // Without the denied account, the run is complete: FAILs remain.
+    run.assert_exit(1);
+}
+
+#[test]
+fn standalone_account_is_scanned_alone() {
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(
+        r#"
+[organization]
+enabled = false
+
+[[accounts]]
+id = "123456789012"
+name = "standalone"
+[[accounts.macie]]
+region = "eu-west-1"
+created_days_ago = 3
+"#,
+    );
+    let run = emulator.scan().regions("eu-west-1").run();
+    run.assert_exit(0);
+    let findings = run.findings();
+    assert_eq!(findings.len(), 2);
+    assert_eq!(run.status("123456789012", "eu-west-1", "MACIE-002"), "WARN");
+    assert!(matches!(
+        run.evidence().header.organization,
+        macie_audit::evidence::OrganizationListing::Standalone { .. }
+    ));
+}
+
+#[test]
+fn csv_has_the_documented_columns() {
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(EVERY_STATUS);
+    let run = emulator.scan().regions("us-east-1").run();
+    let text = std::fs::read_to_string(run.dir().join("findings.csv")).expect("findings.csv");
+    let header = text.lines().next().unwrap_or_default();
+    for column in [
+        "account_id",
+        "account_name",
+        "region",
+        "rule_id",
+        "status",
+        "severity",
+        "resource",
+        "message",
+    ] {
+        assert!(header.contains(&format!("\"{column}\"")), "{header}");
+    }
+    assert!(text.contains("\r\n"), "CRLF line ends");
+    let finding = run.finding("222222222222", "us-east-1", "MACIE-002");
+    assert_eq!(
+        finding["resource"],
+        "arn:aws:macie2:us-east-1:222222222222:session"
+    );
+    assert_eq!(finding["severity"], "medium");
+    assert_eq!(finding["account_name"], "no-repository-old");
+    assert_eq!(finding["conformity_rule"], "Macie2-002");
+    let _ = KEY;
+}
