@@ -1,0 +1,339 @@
+//! The emulator answers as AWS does, as the Rust SDK sees it: where moto is wrong or silent, our
+//! fidelity layer must make the SDK observe AWS's real status codes, error codes and shapes.
+
+mod common;
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::{BehaviorVersion, Region, SdkConfig};
+use aws_credential_types::Credentials;
+use aws_sdk_macie2::types::{ClassificationExportConfiguration, MacieStatus, S3Destination};
+use common::Emulator;
+use macie_audit::aws::errors::classify;
+use macie_audit::evidence::ErrorKind;
+use serde_json::json;
+
+const SCENARIO: &str = r#"
+[[accounts]]
+id = "111111111111"
+name = "member"
+disabled_regions = ["af-south-1"]
+[[accounts.macie]]
+region = "us-east-1"
+created_at = "2026-01-15T08:30:00Z"
+administrator = "123456789012"
+
+[[accounts]]
+id = "222222222222"
+name = "denied"
+assume_role = "deny"
+"#;
+
+async fn sdk_config(emulator: &Emulator, credentials: Credentials, region: &str) -> SdkConfig {
+    aws_config::defaults(BehaviorVersion::latest())
+        .endpoint_url(&emulator.endpoint)
+        .region(Region::new(region.to_owned()))
+        .credentials_provider(credentials)
+        .retry_config(
+            RetryConfig::standard()
+                .with_max_attempts(2)
+                .with_initial_backoff(Duration::from_millis(5)),
+        )
+        .load()
+        .await
+}
+
+fn management_keys() -> Credentials {
+    Credentials::new("testing", "testing", None, None, "test")
+}
+
+async fn member_keys(emulator: &Emulator, account: &str) -> Credentials {
+    let sts = aws_sdk_sts::Client::new(&sdk_config(emulator, management_keys(), "us-east-1").await);
+    let assumed = sts
+        .assume_role()
+        .role_arn(format!(
+            "arn:aws:iam::{account}:role/OrganizationAccountAccessRole"
+        ))
+        .role_session_name("fidelity")
+        .send()
+        .await
+        .expect("AssumeRole");
+    let c = assumed.credentials().expect("credentials");
+    Credentials::new(
+        c.access_key_id(),
+        c.secret_access_key(),
+        Some(c.session_token().to_owned()),
+        None,
+        "assumed",
+    )
+}
+
+async fn macie(
+    emulator: &Emulator,
+    credentials: Credentials,
+    region: &str,
+) -> aws_sdk_macie2::Client {
+    aws_sdk_macie2::Client::new(&sdk_config(emulator, credentials, region).await)
+}
+
+#[tokio::test]
+async fn macie_is_off_until_enabled_and_says_so_like_aws() {
+    let emulator = Emulator::start();
+    let client = macie(&emulator, management_keys(), "eu-west-1").await;
+
+    let error = client
+        .get_macie_session()
+        .send()
+        .await
+        .expect_err("Macie is off");
+    let classified = classify(&error);
+    assert_eq!(classified.code.as_deref(), Some("AccessDeniedException"));
+    assert_eq!(classified.http_status, Some(403));
+    assert_eq!(classified.kind, ErrorKind::MacieNotEnabled);
+
+    let error = client
+        .get_classification_export_configuration()
+        .send()
+        .await
+        .expect_err("Macie is off");
+    let classified = classify(&error);
+    assert_eq!(
+        classified.code.as_deref(),
+        Some("ResourceNotFoundException")
+    );
+    assert_eq!(
+        classified.kind,
+        ErrorKind::MacieNotEnabled,
+        "{classified:?}"
+    );
+
+    client.enable_macie().send().await.expect("EnableMacie");
+    let session = client
+        .get_macie_session()
+        .send()
+        .await
+        .expect("GetMacieSession");
+    assert_eq!(session.status(), Some(&MacieStatus::Enabled));
+    assert!(
+        session.created_at().is_some(),
+        "createdAt parses as RFC 3339"
+    );
+    use aws_sdk_macie2::operation::RequestId;
+    assert!(session.request_id().is_some_and(|id| !id.is_empty()));
+
+    let again = client
+        .enable_macie()
+        .send()
+        .await
+        .expect_err("already enabled");
+    assert_eq!(classify(&again).code.as_deref(), Some("ConflictException"));
+}
+
+#[tokio::test]
+async fn export_configuration_round_trips() {
+    let emulator = Emulator::start();
+    let client = macie(&emulator, management_keys(), "us-east-1").await;
+    client.enable_macie().send().await.expect("EnableMacie");
+
+    let empty = client
+        .get_classification_export_configuration()
+        .send()
+        .await
+        .expect("nothing configured is a 200");
+    assert!(
+        empty
+            .configuration()
+            .and_then(|c| c.s3_destination())
+            .is_none()
+    );
+
+    let destination = S3Destination::builder()
+        .bucket_name("results")
+        .key_prefix("macie/")
+        .kms_key_arn("arn:aws:kms:us-east-1:123456789012:key/abc")
+        .build();
+    client
+        .put_classification_export_configuration()
+        .configuration(
+            ClassificationExportConfiguration::builder()
+                .s3_destination(destination)
+                .build(),
+        )
+        .send()
+        .await
+        .expect("PutClassificationExportConfiguration");
+    let read = client
+        .get_classification_export_configuration()
+        .send()
+        .await
+        .expect("GetClassificationExportConfiguration");
+    let s3 = read
+        .configuration()
+        .and_then(|c| c.s3_destination())
+        .expect("a destination");
+    assert_eq!(s3.bucket_name(), Some("results"));
+    assert_eq!(s3.key_prefix(), Some("macie/"));
+    assert_eq!(
+        s3.kms_key_arn(),
+        Some("arn:aws:kms:us-east-1:123456789012:key/abc")
+    );
+
+    let no_key = S3Destination::builder()
+        .bucket_name("results")
+        .kms_key_arn("")
+        .build();
+    let error = client
+        .put_classification_export_configuration()
+        .configuration(
+            ClassificationExportConfiguration::builder()
+                .s3_destination(no_key)
+                .build(),
+        )
+        .send()
+        .await
+        .expect_err("kmsKeyArn is required");
+    assert_eq!(
+        classify(&error).code.as_deref(),
+        Some("ValidationException")
+    );
+}
+
+#[tokio::test]
+async fn scenario_state_membership_created_at_and_disabled_regions() {
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(SCENARIO);
+    let keys = member_keys(&emulator, "111111111111").await;
+
+    let client = macie(&emulator, keys.clone(), "us-east-1").await;
+    let session = client
+        .get_macie_session()
+        .send()
+        .await
+        .expect("GetMacieSession");
+    let created = session.created_at().expect("createdAt");
+    assert_eq!(created.secs(), 1_768_465_800, "2026-01-15T08:30:00Z");
+    let admin = client
+        .get_administrator_account()
+        .send()
+        .await
+        .expect("GetAdministratorAccount");
+    assert_eq!(
+        admin.administrator().and_then(|a| a.account_id()),
+        Some("123456789012")
+    );
+
+    let management = macie(&emulator, management_keys(), "us-east-1").await;
+    let no_admin = management.get_administrator_account().send().await;
+    // The management account has Macie off: AWS answers "not enabled" there too.
+    assert_eq!(
+        classify(&no_admin.expect_err("Macie is off")).kind,
+        ErrorKind::MacieNotEnabled
+    );
+
+    let disabled = macie(&emulator, keys, "af-south-1").await;
+    let error = disabled
+        .get_macie_session()
+        .send()
+        .await
+        .expect_err("Region disabled");
+    let classified = classify(&error);
+    assert_eq!(
+        classified.code.as_deref(),
+        Some("UnrecognizedClientException")
+    );
+    assert_eq!(classified.kind, ErrorKind::RegionDisabled);
+}
+
+#[tokio::test]
+async fn denied_assume_role_and_no_organization() {
+    let mut emulator = Emulator::start();
+    let orgs = aws_sdk_organizations::Client::new(
+        &sdk_config(&emulator, management_keys(), "us-east-1").await,
+    );
+    let error = orgs
+        .list_accounts()
+        .send()
+        .await
+        .expect_err("no organization yet");
+    let classified = classify(&error);
+    assert_eq!(
+        classified.code.as_deref(),
+        Some("AWSOrganizationsNotInUseException")
+    );
+    assert_eq!(classified.kind, ErrorKind::OrganizationsNotInUse);
+
+    emulator.load_scenario(SCENARIO);
+    let sts =
+        aws_sdk_sts::Client::new(&sdk_config(&emulator, management_keys(), "us-east-1").await);
+    let error = sts
+        .assume_role()
+        .role_arn("arn:aws:iam::222222222222:role/OrganizationAccountAccessRole")
+        .role_session_name("fidelity")
+        .send()
+        .await
+        .expect_err("denied");
+    let classified = classify(&error);
+    assert_eq!(classified.code.as_deref(), Some("AccessDenied"));
+    assert_eq!(classified.http_status, Some(403));
+    assert!(
+        classified
+            .message
+            .contains("is not authorized to perform: sts:AssumeRole")
+    );
+
+    let accounts = orgs.list_accounts().send().await.expect("ListAccounts");
+    let ids: Vec<_> = accounts.accounts().iter().filter_map(|a| a.id()).collect();
+    assert!(
+        ids.contains(&"111111111111")
+            && ids.contains(&"222222222222")
+            && ids.contains(&"123456789012")
+    );
+}
+
+#[tokio::test]
+async fn injected_throttling_is_what_the_sdk_retries() {
+    let emulator = Emulator::start();
+    emulator.faults(json!({"throttle_fraction": 1.0, "seed": 3}));
+    let client = macie(&emulator, management_keys(), "us-east-1").await;
+    let error = client
+        .get_macie_session()
+        .send()
+        .await
+        .expect_err("always throttled");
+    let classified = classify(&error);
+    assert_eq!(classified.code.as_deref(), Some("ThrottlingException"));
+    assert_eq!(classified.http_status, Some(429));
+    assert_eq!(classified.kind, ErrorKind::Throttled);
+    let counters = emulator.counters();
+    assert_eq!(
+        counters.operation("macie2:GetMacieSession"),
+        2,
+        "two attempts: {:?}",
+        counters.0
+    );
+    assert_eq!(counters.faulted("macie2:GetMacieSession"), 2);
+
+    emulator.faults(
+        json!({"throttle_fraction": 1.0, "seed": 3, "operations": ["organizations:ListAccounts"]}),
+    );
+    let orgs = aws_sdk_organizations::Client::new(
+        &sdk_config(&emulator, management_keys(), "us-east-1").await,
+    );
+    let error = orgs.list_accounts().send().await.expect_err("throttled");
+    assert_eq!(
+        classify(&error).code.as_deref(),
+        Some("TooManyRequestsException")
+    );
+    assert_eq!(classify(&error).kind, ErrorKind::Throttled);
+
+    emulator.faults(json!({"error_fraction": 1.0, "seed": 3}));
+    let error = client
+        .get_macie_session()
+        .send()
+        .await
+        .expect_err("always failing");
+    let classified = classify(&error);
+    assert_eq!(classified.http_status, Some(500));
+    assert_eq!(classified.kind, ErrorKind::ServiceUnavailable);
+}
