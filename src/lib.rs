@@ -12,6 +12,7 @@ pub mod error;
 pub mod evidence;
 pub mod findings;
 pub mod logging;
+pub mod policy;
 pub mod regions;
 pub mod report;
 pub mod rules;

@@ -1,0 +1,1 @@
+//! IAM policy documents: parsing, and evaluation of one request against them.
