@@ -1,5 +1,7 @@
 //! Logs: `tracing` to stderr, quiet by default (warnings and errors), as text or JSON lines.
 
+use std::io::IsTerminal;
+
 use tracing_subscriber::EnvFilter;
 
 use crate::cli::LogFormat;
@@ -13,15 +15,17 @@ pub fn init(verbose: u8, quiet: bool, format: LogFormat) {
         (false, 2) => "debug",
         _ => "trace",
     };
-    // The SDK's own crates log at info on every retry; keep them one step quieter than ours.
+    // The SDK's crates warn about conditions the scanner records as evidence (a refused
+    // AssumeRole, a retried throttle); below -vv they would only repeat the reports.
     let default = if verbose >= 2 {
         level.to_owned()
     } else {
-        format!("{level},aws_config=warn,aws_smithy_runtime=warn,aws_sdk_sts=warn")
+        format!("{level},aws_config=error,aws_smithy_runtime=error,aws_sdk_sts=error")
     };
     let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new(default));
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
+        .with_ansi(std::io::stderr().is_terminal())
         .with_writer(std::io::stderr);
     let _ = match format {
         LogFormat::Text => builder.with_target(false).try_init(),

@@ -24,7 +24,6 @@ import collections  # noqa: E402
 import datetime as dt  # noqa: E402
 import fnmatch  # noqa: E402
 import functools  # noqa: E402
-import gzip  # noqa: E402
 import http  # noqa: E402
 import io  # noqa: E402
 import json  # noqa: E402
@@ -47,7 +46,7 @@ warnings.filterwarnings("ignore")
 import botocore.loaders  # noqa: E402
 import moto.organizations.utils as org_utils  # noqa: E402
 from moto.core import DEFAULT_ACCOUNT_ID  # noqa: E402
-from moto.iam.models import get_account_id_from  # noqa: E402
+from moto.iam.models import get_account_id_from, iam_backends  # noqa: E402
 from moto.kms import models as kms_models  # noqa: E402
 from moto.kms.models import kms_backends  # noqa: E402
 from moto.organizations.models import organizations_backends  # noqa: E402
@@ -243,8 +242,10 @@ def rest_json_error(status: int, code: str, message: str) -> Reply:
     return json_reply(status, {"message": message}, [("x-amzn-ErrorType", code)])
 
 
-def json_error(status: int, code: str, message: str, extra: dict | None = None) -> Reply:
-    body = {"__type": code, "message": message}
+def json_error(status: int, code: str, message: str, extra: dict | None = None,
+               message_key: str = "message") -> Reply:
+    """awsJson1.1 error.  Organizations spells the member `Message`, KMS `message`."""
+    body = {"__type": code, message_key: message}
     body.update(extra or {})
     return json_reply(status, body, [("x-amzn-ErrorType", code)], "application/x-amz-json-1.1")
 
@@ -410,6 +411,26 @@ def s3_operation(method: str, path: str, query: dict[str, list[str]], headers: d
     return f"{method}Object"
 
 
+# moto serialises some S3 outputs under "<Operation>Response" instead of the element name AWS uses;
+# the Rust SDK checks the root element and fails to parse them.
+S3_ROOT_ELEMENTS = {
+    "GetBucketVersioning": "VersioningConfiguration",
+    "GetBucketNotificationConfiguration": "NotificationConfiguration",
+    "GetBucketAccelerateConfiguration": "AccelerateConfiguration",
+    "GetObjectAttributes": "GetObjectAttributesResponse",
+}
+
+
+def fix_s3_root(operation: str, body: bytes) -> bytes:
+    want = S3_ROOT_ELEMENTS[operation].encode()
+    m = re.search(rb"<([A-Za-z0-9]+)([ >/])", body.split(b"?>", 1)[-1])
+    if not m or m.group(1) == want:
+        return body
+    got = m.group(1)
+    body = re.sub(rb"<" + got + rb"([ >/])", b"<" + want + rb"\1", body, count=1)
+    return body.replace(b"</" + got + b">", b"</" + want + b">")
+
+
 class AwsRequest:
     """What the layer knows about one AWS request."""
 
@@ -462,7 +483,7 @@ class Counters:
         self.reset()
 
     def reset(self) -> None:
-        with getattr(self, "lock"):
+        with self.lock:
             self.operations: collections.Counter = collections.Counter()
             self.faulted: collections.Counter = collections.Counter()
             self.by_account: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
@@ -663,8 +684,6 @@ class Macie:
                 if not s.export:
                     return json_reply(200, {})
                 return json_reply(200, {"configuration": {"s3Destination": dict(s.export)}})
-            if op == "GetInvitationsCount" and s is None:
-                return rest_json_error(403, "AccessDeniedException", MACIE_NOT_ENABLED)
             if s is None:
                 if op is None:
                     return rest_json_error(404, "ResourceNotFoundException",
@@ -883,10 +902,8 @@ class Layer:
         req.body = body
         auth = environ.get("HTTP_AUTHORIZATION", "")
         m = CREDENTIAL_RE.search(auth)
-        if not m and "X-Amz-Credential" in req.query:
-            m = re.match(r"([^/]+)/(\d{8})/([^/]+)/([^/]+)/aws4_request", req.query["X-Amz-Credential"][0])
-            if m:
-                m = CREDENTIAL_RE.search("Credential=" + req.query["X-Amz-Credential"][0])
+        if not m and "X-Amz-Credential" in req.query:  # presigned URL
+            m = CREDENTIAL_RE.search("Credential=" + req.query["X-Amz-Credential"][0])
         if m:
             req.access_key, _, req.region, req.service = m.group(1), m.group(2), m.group(3), m.group(4).lower()
         else:
@@ -941,7 +958,7 @@ class Layer:
         if req.protocol == PROTO_QUERY:
             return query_error(status, req.service, code, message, sender)
         if req.protocol == PROTO_JSON:
-            return json_error(status, code, message)
+            return json_error(status, code, message, message_key="Message" if req.service == "organizations" else "message")
         return rest_json_error(status, code, message)
 
     def fault_reply(self, req: AwsRequest, kind: str) -> Reply:
@@ -980,6 +997,15 @@ class Layer:
         return rest_json_error(403, "UnrecognizedClientException",
                                "The security token included in the request is invalid.")
 
+    def role_exists(self, role_arn: str) -> bool:
+        """AWS refuses AssumeRole into a role that does not exist; moto hands out credentials for any ARN."""
+        m = re.match(r"^arn:aws[a-z-]*:iam::(\d{12}):role/(?:.*/)?([^/]+)$", role_arn)
+        if not m:
+            return False
+        with self.moto_lock:
+            backend = iam_backends[m.group(1)][PARTITION]
+            return any(r.name == m.group(2) for r in backend.roles.values())
+
     @staticmethod
     def role_arn_account(role_arn: str | None) -> str | None:
         if not role_arn:
@@ -997,7 +1023,7 @@ class Layer:
             if op in ORG_NO_ORG_ALLOWED:
                 return None
             return json_error(400, "AWSOrganizationsNotInUseException",
-                              "Your account is not a member of an organization.")
+                              "Your account is not a member of an organization.", message_key="Message")
         if owner is not None and not is_management and op not in ORG_MEMBER_ALLOWED:
             master_id = owner[0]
             master = organizations_backends[master_id][PARTITION]
@@ -1006,24 +1032,31 @@ class Layer:
                 # delegated administrator: moto keeps the organization in the management account
                 req.environ["HTTP_X_MOTO_ACCOUNT_ID"] = master_id
             else:
-                return json_error(400, "AccessDeniedException", "You don't have permissions to access this resource.")
+                return json_error(400, "AccessDeniedException", "You don't have permissions to access this resource.",
+                                  message_key="Message")
         if op in ("ListAccounts", "ListAccountsForParent") and isinstance(req.json_body, dict):
             mr = req.json_body.get("MaxResults")
             if mr is not None:
                 if not isinstance(mr, int) or mr > 20:
                     return json_error(400, "InvalidInputException",
                                       "You provided a value that exceeds the maximum allowed value.",
-                                      {"Reason": "MAX_VALUE_EXCEEDED"})
+                                      {"Reason": "MAX_VALUE_EXCEEDED"}, message_key="Message")
                 if mr < 1:
                     return json_error(400, "InvalidInputException",
                                       "You provided a value that is less than the minimum allowed value.",
-                                      {"Reason": "MIN_VALUE_EXCEEDED"})
+                                      {"Reason": "MIN_VALUE_EXCEEDED"}, message_key="Message")
         return None
 
     def kms_check(self, req: AwsRequest) -> Reply | None:
         body = req.json_body
         if not isinstance(body, dict):
             return None
+        if req.operation in ("GetKeyPolicy", "PutKeyPolicy") and not body.get("PolicyName"):
+            # PolicyName is optional (default "default") since 2023; moto still requires it
+            body["PolicyName"] = "default"
+            data = json.dumps(body).encode("utf-8")
+            req.environ["wsgi.input"] = io.BytesIO(data)
+            req.environ["CONTENT_LENGTH"] = str(len(data))
         key_id = body.get("KeyId")
         if not isinstance(key_id, str):
             return None
@@ -1110,7 +1143,8 @@ class Layer:
                     return self.fault_reply(req, fault).send(start_response, head)
             if self.rules_active and not self.seeding:
                 reply = self.region_disabled_reply(req)
-                if reply is None and target and target in self.deny_assume:
+                if reply is None and target and (target in self.deny_assume or
+                                                 not self.role_exists(req.param("RoleArn") or "")):
                     caller = self.caller_arn(req.access_key, req.account)
                     reply = query_error(403, "sts", "AccessDenied",
                                         f"User: {caller} is not authorized to perform: sts:AssumeRole on "
@@ -1121,17 +1155,23 @@ class Layer:
             if req.service == "macie2":
                 return self.macie.handle(req).send(start_response, head)
             if req.service == "organizations" and req.protocol == PROTO_JSON:
-                reply = self.organizations_check(req)
+                with self.moto_lock:
+                    reply = self.organizations_check(req)
                 if reply is not None:
                     return reply.send(start_response, head)
             if req.service == "kms" and req.protocol == PROTO_JSON:
-                reply = self.kms_check(req)
+                with self.moto_lock:
+                    reply = self.kms_check(req)
                 if reply is not None:
                     return reply.send(start_response, head)
 
             status, headers, out = self.forward(environ)
             if target and status.startswith("200"):
                 self.learn_assumed_key(out)
+            if req.protocol == PROTO_S3 and req.operation in S3_ROOT_ELEMENTS and status.startswith("200") and out:
+                out = fix_s3_root(req.operation, out)
+                headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+                headers.append(("Content-Length", str(len(out))))
             start_response(status, headers)
             return [out]
         except Exception as exc:  # never let a layer bug kill the connection silently
@@ -1239,7 +1279,7 @@ def _check_keys(where: str, table: dict, allowed: set[str]) -> None:
 
 
 ACCOUNT_KEYS = {"id", "name", "email", "status", "assume_role", "disabled_regions", "macie", "buckets", "keys",
-                "in_organization", "delegated_administrator_for", "account_block_public_access"}
+                "in_organization", "delegated_administrator_for", "account_block_public_access", "roles"}
 MACIE_KEYS = {"region", "status", "created_at", "created_days_ago", "updated_at", "administrator",
               "relationship_status", "export", "finding_publishing_frequency"}
 EXPORT_KEYS = {"bucket", "key_prefix", "kms_key_arn", "expected_bucket_owner"}
@@ -1253,7 +1293,7 @@ KEY_KEYS = {"alias", "region", "policy", "state", "rotation", "spec", "usage", "
 def validate_scenario(sc: dict) -> dict:
     _check_keys("scenario", sc, {"organization", "accounts", "description", "name"})
     org = sc.get("organization", {})
-    _check_keys("[organization]", org, {"enabled", "feature_set"})
+    _check_keys("[organization]", org, {"enabled", "feature_set", "roles"})
     accounts = sc.get("accounts", [])
     if not isinstance(accounts, list):
         raise ScenarioError("accounts: expected [[accounts]] tables")
@@ -1426,6 +1466,14 @@ class Seeder:
             for a in accounts:
                 for service in a.get("delegated_administrator_for", []):
                     org.register_delegated_administrator(AccountId=a["id"], ServicePrincipal=service)
+
+        # IAM roles the scanner may assume besides OrganizationAccountAccessRole
+        trust = json.dumps({"Version": "2012-10-17", "Statement": [{
+            "Effect": "Allow", "Principal": {"AWS": f"arn:aws:iam::{mgmt}:root"}, "Action": "sts:AssumeRole"}]})
+        for a in accounts:
+            names = list(sc.get("organization", {}).get("roles", [])) + list(a.get("roles", []))
+            for role in dict.fromkeys(names):
+                self.client(a["id"], "iam", "us-east-1").create_role(RoleName=role, AssumeRolePolicyDocument=trust)
 
         # 2. KMS keys (first: buckets and Macie refer to them)
         created: list[tuple[dict, dict, str, str]] = []

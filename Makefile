@@ -1,0 +1,37 @@
+# macie-audit: build, demo and tests. `make help` lists the targets.
+
+VENV   := .venv
+PYTHON := $(VENV)/bin/python
+STAMP  := $(VENV)/.installed
+
+.PHONY: help demo test venv lint clean
+
+help:
+	@echo "make demo   scan the bundled demo organization (emulated) and write a run under reports/"
+	@echo "make test   run every test (installs the pinned emulator into $(VENV) first)"
+	@echo "make lint   cargo fmt --check and clippy with warnings denied"
+	@echo "make venv   install the pinned emulator (moto) into $(VENV)"
+
+# The emulator: moto server, pinned, in a project-local virtual environment.
+$(STAMP): tests/emulator/requirements.txt
+	python3 -m venv $(VENV)
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/emulator/requirements.txt
+	touch $(STAMP)
+
+venv: $(STAMP)
+
+demo: $(STAMP)
+	cargo build --release --quiet
+	scripts/demo.sh
+
+test: $(STAMP)
+	cargo test --all-targets
+	$(PYTHON) tests/emulator/selfcheck.py
+
+lint:
+	cargo fmt --all -- --check
+	cargo clippy --all-targets -- -D warnings
+
+clean:
+	cargo clean
+	rm -rf $(VENV)
