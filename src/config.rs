@@ -24,8 +24,29 @@ pub struct Config {
     pub concurrency: ConcurrencyConfig,
     /// Timeouts and retries of every AWS call.
     pub requests: RequestsConfig,
+    /// How the rules judge what they find.
+    pub rules: RulesConfig,
     /// Where reports go.
     pub output: OutputConfig,
+}
+
+/// How the rules judge what they find.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RulesConfig {
+    /// Whose repository a Macie member account is judged by.
+    pub macie_members: MemberRepository,
+}
+
+/// Whose repository a Macie member account is judged by.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(rename_all = "lowercase")]
+pub enum MemberRepository {
+    /// Every account-Region must have its own repository, as Conformity checks.
+    #[default]
+    Own,
+    /// A member is judged by its Macie administrator's repository in the same Region.
+    Administrator,
 }
 
 /// How the scanner reaches the organization and its accounts.
@@ -103,6 +124,7 @@ impl Default for Config {
             scope: ScopeConfig::default(),
             concurrency: ConcurrencyConfig::default(),
             requests: RequestsConfig::default(),
+            rules: RulesConfig::default(),
             output: OutputConfig::default(),
         }
     }

@@ -12,6 +12,7 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use crate::config::RulesConfig;
 use crate::error::{Error, Result};
 
 /// Version of the evidence format; bumped on incompatible changes.
@@ -27,6 +28,10 @@ pub enum EvidenceRecord {
     Account(AccountEvidence),
     /// What Macie said in one account and Region.
     AccountRegion(AccountRegionEvidence),
+    /// A repository bucket named by at least one export configuration, read once.
+    Bucket(BucketEvidence),
+    /// A repository key named by at least one export configuration, read once.
+    Key(KeyEvidence),
 }
 
 /// When, by whom and over what scope a run was made.
@@ -50,6 +55,9 @@ pub struct RunHeader {
     pub organization: OrganizationListing,
     /// Accounts the configuration left out of scope.
     pub excluded_accounts: Vec<Account>,
+    /// The rule settings the run was judged with.
+    #[serde(default)]
+    pub rules: RulesConfig,
 }
 
 /// How the population of accounts was established.
@@ -97,6 +105,9 @@ pub struct AccountEvidence {
     pub account: Account,
     /// The credentials used; `None` for an account that is not active (not scanned).
     pub access: Option<AccountAccess>,
+    /// ListBuckets with the account's credentials: the buckets it owns (maps repositories to owners).
+    #[serde(default)]
+    pub buckets: Option<Observation<Vec<String>>>,
 }
 
 /// The credentials used in an account.
@@ -167,6 +178,135 @@ pub struct S3Destination {
     pub expected_bucket_owner: Option<String>,
 }
 
+/// Who owns a repository bucket, as far as the organization can tell.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum BucketOwner {
+    /// An account in scope listed it in ListBuckets.
+    Account {
+        /// The owning account.
+        account_id: String,
+    },
+    /// No account in scope owns it: it is missing, or owned outside the organization (or by an
+    /// account that is excluded or could not be reached).
+    Unknown,
+}
+
+/// A repository bucket's evidence, read with its owner's credentials.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct BucketEvidence {
+    /// The bucket's name.
+    pub name: String,
+    /// Its owner.
+    pub owner: BucketOwner,
+    /// Why the bucket's configuration could not be read, when it could not.
+    pub unverifiable: Option<String>,
+    /// HeadBucket from an account that does not own it (only when the owner is unknown): a 404
+    /// says the bucket does not exist, a 403 that someone else owns it.
+    pub probe: Option<Observation<()>>,
+    /// GetBucketLocation: the bucket's Region (an empty constraint is us-east-1, `EU` eu-west-1).
+    pub location: Option<Observation<String>>,
+    /// GetPublicAccessBlock on the bucket; `None` inside when it has no bucket-level configuration.
+    pub public_access_block: Option<Observation<Option<PublicAccessBlock>>>,
+    /// S3 Control GetPublicAccessBlock of the owning account, read only when the bucket level
+    /// does not already block everything.
+    pub account_public_access_block: Option<Observation<Option<PublicAccessBlock>>>,
+    /// GetBucketPolicyStatus: whether S3 considers the policy public.
+    pub policy_status: Option<Observation<bool>>,
+    /// GetBucketPolicy; `None` inside when the bucket has no policy.
+    pub policy: Option<Observation<Option<String>>>,
+    /// GetBucketEncryption; `None` inside when there is no default encryption.
+    pub encryption: Option<Observation<Option<BucketEncryption>>>,
+    /// GetBucketVersioning: `Enabled`, `Suspended`, or `None` when never enabled.
+    pub versioning: Option<Observation<Option<String>>>,
+    /// GetObjectLockConfiguration: whether Object Lock is enabled.
+    pub object_lock: Option<Observation<bool>>,
+}
+
+/// The four S3 Block Public Access settings.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
+pub struct PublicAccessBlock {
+    /// BlockPublicAcls.
+    pub block_public_acls: bool,
+    /// IgnorePublicAcls.
+    pub ignore_public_acls: bool,
+    /// BlockPublicPolicy.
+    pub block_public_policy: bool,
+    /// RestrictPublicBuckets.
+    pub restrict_public_buckets: bool,
+}
+
+impl PublicAccessBlock {
+    /// Each setting on when it is on at either level.
+    pub fn union(self, other: PublicAccessBlock) -> PublicAccessBlock {
+        PublicAccessBlock {
+            block_public_acls: self.block_public_acls || other.block_public_acls,
+            ignore_public_acls: self.ignore_public_acls || other.ignore_public_acls,
+            block_public_policy: self.block_public_policy || other.block_public_policy,
+            restrict_public_buckets: self.restrict_public_buckets || other.restrict_public_buckets,
+        }
+    }
+
+    /// The names of the settings that are off.
+    pub fn missing(self) -> Vec<&'static str> {
+        [
+            ("BlockPublicAcls", self.block_public_acls),
+            ("IgnorePublicAcls", self.ignore_public_acls),
+            ("BlockPublicPolicy", self.block_public_policy),
+            ("RestrictPublicBuckets", self.restrict_public_buckets),
+        ]
+        .into_iter()
+        .filter(|(_, on)| !on)
+        .map(|(name, _)| name)
+        .collect()
+    }
+}
+
+/// A bucket's default encryption.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct BucketEncryption {
+    /// `AES256`, `aws:kms` or `aws:kms:dsse`.
+    pub algorithm: String,
+    /// The KMS key id, ARN or alias, for SSE-KMS.
+    pub kms_key_id: Option<String>,
+}
+
+/// A repository key's evidence, read with its owner's credentials.
+#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+pub struct KeyEvidence {
+    /// The key ARN as the export configuration names it.
+    pub arn: String,
+    /// The account in the ARN.
+    pub owner_account: String,
+    /// The Region in the ARN.
+    pub region: String,
+    /// Why the key could not be read, when it could not.
+    pub unverifiable: Option<String>,
+    /// DescribeKey.
+    pub metadata: Option<Observation<KeyMetadata>>,
+    /// GetKeyPolicy (the `default` policy).
+    pub policy: Option<Observation<String>>,
+    /// GetKeyRotationStatus.
+    pub rotation_enabled: Option<Observation<bool>>,
+}
+
+/// What DescribeKey says of a key.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct KeyMetadata {
+    /// The key's ARN (the key's own, even when asked through an alias).
+    pub arn: String,
+    /// `Enabled`, `Disabled`, `PendingDeletion`…
+    pub state: String,
+    /// `CUSTOMER` or `AWS`.
+    pub manager: String,
+    /// `SYMMETRIC_DEFAULT`, `RSA_2048`…
+    pub spec: String,
+    /// `ENCRYPT_DECRYPT`, `SIGN_VERIFY`…
+    pub usage: String,
+    /// Whether it is a multi-Region key.
+    pub multi_region: bool,
+}
+
 /// One AWS call and what it answered.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 pub struct Observation<T> {
@@ -197,6 +337,19 @@ impl<T> Observation<T> {
         match &self.outcome {
             Outcome::Response(value) => Some(value),
             Outcome::Error(_) => None,
+        }
+    }
+
+    /// The same observation with its response transformed.
+    pub fn map_response<U>(self, map: impl FnOnce(T) -> U) -> Observation<U> {
+        Observation {
+            operation: self.operation,
+            request_id: self.request_id,
+            observed_at: self.observed_at,
+            outcome: match self.outcome {
+                Outcome::Response(value) => Outcome::Response(map(value)),
+                Outcome::Error(error) => Outcome::Error(error),
+            },
         }
     }
 
@@ -269,6 +422,10 @@ pub struct RunEvidence {
     pub accounts: Vec<AccountEvidence>,
     /// Macie's evidence per (account id, Region).
     pub account_regions: HashMap<(String, String), AccountRegionEvidence>,
+    /// Repository buckets by name.
+    pub buckets: HashMap<String, BucketEvidence>,
+    /// Repository keys by ARN as configured.
+    pub keys: HashMap<String, KeyEvidence>,
 }
 
 impl RunEvidence {
@@ -276,6 +433,16 @@ impl RunEvidence {
     pub fn account_region(&self, account_id: &str, region: &str) -> Option<&AccountRegionEvidence> {
         self.account_regions
             .get(&(account_id.to_owned(), region.to_owned()))
+    }
+
+    /// A repository bucket's evidence.
+    pub fn bucket(&self, name: &str) -> Option<&BucketEvidence> {
+        self.buckets.get(name)
+    }
+
+    /// A repository key's evidence.
+    pub fn key(&self, arn: &str) -> Option<&KeyEvidence> {
+        self.keys.get(arn)
     }
 
     /// Every record, in the order `evidence.jsonl` holds them.
@@ -289,6 +456,12 @@ impl RunEvidence {
                 }
             }
         }
+        let mut buckets: Vec<_> = self.buckets.values().cloned().collect();
+        buckets.sort_by(|a, b| a.name.cmp(&b.name));
+        records.extend(buckets.into_iter().map(EvidenceRecord::Bucket));
+        let mut keys: Vec<_> = self.keys.values().cloned().collect();
+        keys.sort_by(|a, b| a.arn.cmp(&b.arn));
+        records.extend(keys.into_iter().map(EvidenceRecord::Key));
         records
     }
 
@@ -309,6 +482,8 @@ impl RunEvidence {
         let mut header = None;
         let mut accounts = Vec::new();
         let mut account_regions = HashMap::new();
+        let mut buckets = HashMap::new();
+        let mut keys = HashMap::new();
         for (index, line) in reader.lines().enumerate() {
             let line_number = index + 1;
             let line = line.map_err(|e| format!("line {line_number}: {e}"))?;
@@ -339,6 +514,22 @@ impl RunEvidence {
                         ));
                     }
                 }
+                EvidenceRecord::Bucket(bucket) => {
+                    if let Some(previous) = buckets.insert(bucket.name.clone(), bucket) {
+                        return Err(format!(
+                            "line {line_number}: a second record for bucket {}",
+                            previous.name
+                        ));
+                    }
+                }
+                EvidenceRecord::Key(key) => {
+                    if let Some(previous) = keys.insert(key.arn.clone(), key) {
+                        return Err(format!(
+                            "line {line_number}: a second record for key {}",
+                            previous.arn
+                        ));
+                    }
+                }
             }
         }
         let header = header.ok_or_else(|| "no run record: not an evidence file".to_owned())?;
@@ -346,6 +537,8 @@ impl RunEvidence {
             header,
             accounts,
             account_regions,
+            buckets,
+            keys,
         })
     }
 }

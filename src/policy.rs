@@ -96,11 +96,13 @@ pub struct Policy {
 impl Policy {
     /// Parses a policy document (JSON text).
     ///
-    /// Fails on invalid JSON and on shapes AWS would reject: a missing or empty `Statement`,
-    /// unknown top-level or statement keys, an `Effect` other than `Allow`/`Deny`, both or
-    /// neither of `Action`/`NotAction`, both `Principal` and `NotPrincipal`, both `Resource` and
-    /// `NotResource`, or values of the wrong JSON type. Unknown condition operators are kept
-    /// (see the module documentation).
+    /// # Errors
+    ///
+    /// A [`PolicyError`] naming the statement at fault, on invalid JSON and on shapes AWS would
+    /// reject: a missing or empty `Statement`, unknown top-level or statement keys, an `Effect`
+    /// other than `Allow`/`Deny`, both or neither of `Action`/`NotAction`, both `Principal` and
+    /// `NotPrincipal`, both `Resource` and `NotResource`, or values of the wrong JSON type.
+    /// Unknown condition operators are kept (see the module documentation).
     pub fn parse(text: &str) -> Result<Policy, PolicyError> {
         let document: Value =
             serde_json::from_str(text).map_err(|e| PolicyError(format!("not valid JSON: {e}")))?;
@@ -109,6 +111,7 @@ impl Policy {
 
     /// Evaluates one request: any matching `Deny` gives [`Decision::ExplicitDeny`], otherwise
     /// any matching `Allow` gives [`Decision::Allow`], otherwise [`Decision::ImplicitDeny`].
+    #[must_use]
     pub fn evaluate(&self, request: &Request<'_>) -> Evaluation {
         let mut allowed_by = Vec::new();
         let mut denied_by = Vec::new();
@@ -1393,23 +1396,30 @@ mod tests {
             "]".repeat(10_000)
         ));
         let contexts: &[&[(&str, &str)]] = &[NONE, &[("", ""), ("k", "\u{0}")]];
+        let mut parsed = 0;
         for text in &inputs {
-            if let Ok(policy) = Policy::parse(text) {
-                for principal in [
-                    Principal::Anonymous,
-                    Principal::Aws(""),
-                    Principal::Service(""),
-                ] {
-                    for context in contexts {
-                        policy.evaluate(&Request {
-                            principal,
-                            action: "",
-                            resource: ":::::::",
-                            context,
-                        });
-                    }
+            let Ok(policy) = Policy::parse(text) else {
+                continue;
+            };
+            parsed += 1;
+            for principal in [
+                Principal::Anonymous,
+                Principal::Aws(""),
+                Principal::Service(""),
+            ] {
+                for context in contexts {
+                    let evaluation = policy.evaluate(&Request {
+                        principal,
+                        action: "",
+                        resource: ":::::::",
+                        context,
+                    });
+                    let denied = evaluation.decision == ExplicitDeny;
+                    assert_eq!(denied, !evaluation.denied_by.is_empty(), "{text}");
                 }
             }
         }
+        // Only the three well-formed (if odd) documents parse; the deep ones are refused.
+        assert_eq!(parsed, 3);
     }
 }

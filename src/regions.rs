@@ -114,6 +114,38 @@ pub fn all_names() -> Vec<String> {
         .collect()
 }
 
+/// Whether results from Macie in `macie_region` may be stored in a bucket in `bucket_region`.
+///
+/// Results from a default Region must go to a bucket in a default Region; results from an opt-in
+/// Region to a bucket in that same Region or in a default Region. Regions Macie does not serve are
+/// judged by whether AWS lists them as opt-in.
+pub fn repository_region_allowed(macie_region: &str, bucket_region: &str) -> bool {
+    let bucket_is_default = !is_opt_in(bucket_region);
+    if is_opt_in(macie_region) {
+        bucket_region == macie_region || bucket_is_default
+    } else {
+        bucket_is_default
+    }
+}
+
+/// Whether an account must opt in to `region` before using it.
+pub fn is_opt_in(region: &str) -> bool {
+    /// Opt-in Regions without a Macie endpoint, which can still hold buckets.
+    const OTHER_OPT_IN: &[&str] = &[
+        "ap-south-2",
+        "ap-southeast-3",
+        "ap-southeast-4",
+        "ap-southeast-5",
+        "ap-southeast-7",
+        "ca-west-1",
+        "eu-central-2",
+        "eu-south-2",
+        "me-central-1",
+        "mx-central-1",
+    ];
+    find(region).map_or_else(|| OTHER_OPT_IN.contains(&region), |r| r.opt_in)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -122,5 +154,15 @@ mod tests {
     fn twenty_two_regions_five_opt_in() {
         assert_eq!(MACIE_REGIONS.len(), 22);
         assert_eq!(MACIE_REGIONS.iter().filter(|r| r.opt_in).count(), 5);
+    }
+
+    #[test]
+    fn repository_region_rule() {
+        assert!(repository_region_allowed("us-east-1", "eu-west-1"));
+        assert!(!repository_region_allowed("us-east-1", "af-south-1"));
+        assert!(repository_region_allowed("af-south-1", "af-south-1"));
+        assert!(repository_region_allowed("af-south-1", "us-east-1"));
+        assert!(!repository_region_allowed("af-south-1", "me-south-1"));
+        assert!(!repository_region_allowed("eu-west-1", "eu-central-2"));
     }
 }

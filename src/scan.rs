@@ -74,9 +74,9 @@ pub async fn scan(args: &ScanArgs, show_progress: bool) -> Result<ScanOutcome> {
     let collected = collect::collect(&env, &plan, &config, &progress).await;
     progress.finish();
 
-    let mut accounts = Vec::with_capacity(collected.len());
+    let mut accounts = Vec::with_capacity(collected.accounts.len());
     let mut account_regions = HashMap::new();
-    for collection in collected {
+    for collection in collected.accounts {
         for region in collection.regions {
             account_regions.insert((region.account_id.clone(), region.region.clone()), region);
         }
@@ -93,9 +93,20 @@ pub async fn scan(args: &ScanArgs, show_progress: bool) -> Result<ScanOutcome> {
             caller: plan.caller.clone(),
             organization: plan.listing.clone(),
             excluded_accounts: plan.excluded.clone(),
+            rules: config.rules.clone(),
         },
         accounts,
         account_regions,
+        buckets: collected
+            .buckets
+            .into_iter()
+            .map(|b| (b.name.clone(), b))
+            .collect(),
+        keys: collected
+            .keys
+            .into_iter()
+            .map(|k| (k.arn.clone(), k))
+            .collect(),
     };
     report::evidence::write(&run_dir, &run)?;
 

@@ -154,6 +154,45 @@ impl AwsEnvironment {
         aws_sdk_organizations::Client::from_conf(conf)
     }
 
+    /// An S3 client for one account and Region, with retry state of its own; path-style
+    /// addressing when the endpoint is overridden.
+    pub fn s3(&self, config: &SdkConfig, account_id: &str, region: &str) -> aws_sdk_s3::Client {
+        let conf = aws_sdk_s3::config::Builder::from(config)
+            .region(Region::new(region.to_owned()))
+            .force_path_style(config.endpoint_url().is_some())
+            .retry_partition(RetryPartition::new(format!("s3/{account_id}/{region}")))
+            .build();
+        aws_sdk_s3::Client::from_conf(conf)
+    }
+
+    /// An S3 Control client for one account, in the home Region.
+    pub fn s3control(&self, config: &SdkConfig, account_id: &str) -> aws_sdk_s3control::Client {
+        let region = self.config.access.home_region.clone();
+        let mut conf = aws_sdk_s3control::config::Builder::from(config)
+            .region(Region::new(region.clone()))
+            .retry_partition(RetryPartition::new(format!(
+                "s3control/{account_id}/{region}"
+            )));
+        if let Some(endpoint) = config.endpoint_url() {
+            conf = conf.endpoint_resolver(FixedS3ControlEndpoint(endpoint.to_owned()));
+        }
+        aws_sdk_s3control::Client::from_conf(conf.build())
+    }
+
+    /// A KMS client for one account and Region, with retry state of its own.
+    pub fn kms(&self, config: &SdkConfig, account_id: &str, region: &str) -> aws_sdk_kms::Client {
+        let conf = aws_sdk_kms::config::Builder::from(config)
+            .region(Region::new(region.to_owned()))
+            .retry_partition(RetryPartition::new(format!("kms/{account_id}/{region}")))
+            .build();
+        aws_sdk_kms::Client::from_conf(conf)
+    }
+
+    /// The home Region (STS, ListBuckets, S3 Control).
+    pub fn home_region(&self) -> &str {
+        &self.config.access.home_region
+    }
+
     /// A Macie client for one account and Region, with retry state of its own.
     pub fn macie(
         &self,
@@ -166,6 +205,25 @@ impl AwsEnvironment {
             .retry_partition(RetryPartition::new(format!("macie2/{account_id}/{region}")))
             .build();
         aws_sdk_macie2::Client::from_conf(conf)
+    }
+}
+
+/// S3 Control puts the account id in the host name (`<account>.s3-control.<region>…`), which
+/// cannot resolve against an overridden endpoint such as an emulator's; there the endpoint is
+/// used as given, with the account id still sent in its header.
+#[derive(Debug)]
+struct FixedS3ControlEndpoint(String);
+
+impl aws_sdk_s3control::config::endpoint::ResolveEndpoint for FixedS3ControlEndpoint {
+    fn resolve_endpoint<'a>(
+        &'a self,
+        _params: &'a aws_sdk_s3control::config::endpoint::Params,
+    ) -> aws_sdk_s3control::config::endpoint::EndpointFuture<'a> {
+        aws_sdk_s3control::config::endpoint::EndpointFuture::ready(Ok(
+            aws_sdk_s3control::config::endpoint::Endpoint::builder()
+                .url(self.0.clone())
+                .build(),
+        ))
     }
 }
 

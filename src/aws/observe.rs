@@ -37,3 +37,32 @@ where
         },
     }
 }
+
+/// Like [`observation`], for calls whose "not configured" answer is an error code: those codes
+/// become `None`, a fact rather than a failure.
+pub fn observation_or_absent<O, E, T>(
+    operation: &str,
+    result: Result<O, SdkError<E, HttpResponse>>,
+    absent_codes: &[&str],
+    extract: impl FnOnce(O) -> T,
+) -> Observation<Option<T>>
+where
+    O: RequestId,
+    E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+{
+    if let Err(SdkError::ServiceError(service)) = &result {
+        if service
+            .err()
+            .code()
+            .is_some_and(|code| absent_codes.contains(&code))
+        {
+            return Observation {
+                operation: operation.to_owned(),
+                request_id: service.raw().headers().request_id().map(str::to_owned),
+                observed_at: Utc::now(),
+                outcome: Outcome::Response(None),
+            };
+        }
+    }
+    observation(operation, result, |output| Some(extract(output)))
+}

@@ -1,56 +1,83 @@
-//! Asynchronous collection: every account in scope, every Region, within the concurrency limits.
+//! Asynchronous collection: every account in scope, every Region, then every repository bucket
+//! and key, within the concurrency limits.
 //!
 //! Collection never decides a verdict: it records what AWS answered.
 
 mod macie;
 mod progress;
+pub mod repository;
 
+use aws_config::SdkConfig;
 use futures::StreamExt;
 use futures::future::join_all;
 
 pub use progress::Progress;
 
 use crate::aws::AwsEnvironment;
+use crate::aws::observe::observation;
 use crate::config::Config;
-use crate::evidence::{AccountAccess, AccountEvidence, AccountRegionEvidence, ErrorKind};
+use crate::evidence::{
+    Account, AccountAccess, AccountEvidence, AccountRegionEvidence, BucketEvidence, ErrorKind,
+    KeyEvidence, Observation,
+};
 use crate::scope::{ScanPlan, caller_identity};
 
 /// The evidence of one account: how it was reached and what each Region said.
 #[derive(Debug, Clone)]
 pub struct AccountCollection {
-    /// The account and its access.
+    /// The account, its access and its buckets.
     pub account: AccountEvidence,
     /// One record per Region examined.
     pub regions: Vec<AccountRegionEvidence>,
+    /// The account's SDK configuration, when it could be reached (repositories are read with it).
+    sdk_config: Option<SdkConfig>,
 }
 
-/// Collects every account of the plan, `config.concurrency.accounts` at a time, in listing order.
+/// Everything a scan collected.
+#[derive(Debug, Clone)]
+pub struct Collection {
+    /// Every account in scope, in listing order.
+    pub accounts: Vec<AccountCollection>,
+    /// Every repository bucket, once.
+    pub buckets: Vec<BucketEvidence>,
+    /// Every repository key, once.
+    pub keys: Vec<KeyEvidence>,
+}
+
+/// Collects every account of the plan, `config.concurrency.accounts` at a time, then the
+/// repositories their export configurations name.
 pub async fn collect(
     env: &AwsEnvironment,
     plan: &ScanPlan,
     config: &Config,
     progress: &Progress,
-) -> Vec<AccountCollection> {
+) -> Collection {
     let mut collected: Vec<(usize, AccountCollection)> =
         futures::stream::iter(plan.accounts.iter().enumerate())
             .map(|(index, account)| async move {
-                let collection = collect_account(env, plan, account, progress).await;
-                (index, collection)
+                (index, collect_account(env, plan, account, progress).await)
             })
             .buffer_unordered(config.concurrency.accounts)
             .collect()
             .await;
     collected.sort_by_key(|(index, _)| *index);
-    collected
+    let accounts: Vec<AccountCollection> = collected
         .into_iter()
         .map(|(_, collection)| collection)
-        .collect()
+        .collect();
+    let (buckets, keys) =
+        repository::collect_repositories(env, &accounts, config.concurrency.accounts).await;
+    Collection {
+        accounts,
+        buckets,
+        keys,
+    }
 }
 
 async fn collect_account(
     env: &AwsEnvironment,
     plan: &ScanPlan,
-    account: &crate::evidence::Account,
+    account: &Account,
     progress: &Progress,
 ) -> AccountCollection {
     if !account.is_active() {
@@ -59,43 +86,93 @@ async fn collect_account(
             account: AccountEvidence {
                 account: account.clone(),
                 access: None,
+                buckets: None,
             },
             regions: Vec::new(),
+            sdk_config: None,
         };
     }
     let credentials = env.credentials_for(&account.id, plan.caller_account());
     let sdk_config = env.account_config(&credentials).await;
-    // The first call assumes the role; the Regions below reuse the cached credentials.
+    // The first call assumes the role; everything below reuses the cached credentials.
     let identity = caller_identity(env, &sdk_config).await;
     let reached = identity.error().is_none();
     let access = AccountAccess {
         role_arn: credentials.role_arn().map(str::to_owned),
         identity,
     };
-    let regions = if reached {
+    if !reached {
+        progress.account_done(plan.regions.len(), true);
+        return AccountCollection {
+            account: AccountEvidence {
+                account: account.clone(),
+                access: Some(access),
+                buckets: None,
+            },
+            regions: Vec::new(),
+            sdk_config: None,
+        };
+    }
+    let (buckets, regions) = tokio::join!(
+        list_buckets(env, &sdk_config, &account.id),
         join_all(plan.regions.iter().map(|region| {
             let client = env.macie(&sdk_config, &account.id, region);
             macie::collect_region(env, client, &account.id, region)
         }))
-        .await
-    } else {
-        Vec::new()
-    };
-    let errors = !reached
-        || regions.iter().any(|r| {
-            r.macie_session.error().is_some_and(|e| {
-                !matches!(
-                    e.kind,
-                    ErrorKind::MacieNotEnabled | ErrorKind::RegionDisabled
-                )
-            })
-        });
+    );
+    let errors = regions.iter().any(|r| {
+        r.macie_session.error().is_some_and(|e| {
+            !matches!(
+                e.kind,
+                ErrorKind::MacieNotEnabled | ErrorKind::RegionDisabled
+            )
+        })
+    });
     progress.account_done(plan.regions.len(), errors);
     AccountCollection {
         account: AccountEvidence {
             account: account.clone(),
             access: Some(access),
+            buckets: Some(buckets),
         },
         regions,
+        sdk_config: Some(sdk_config),
+    }
+}
+
+/// ListBuckets, every page: the buckets the account owns, whatever their Region.
+async fn list_buckets(
+    env: &AwsEnvironment,
+    sdk_config: &SdkConfig,
+    account_id: &str,
+) -> Observation<Vec<String>> {
+    let s3 = env.s3(sdk_config, account_id, env.home_region());
+    let mut names = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let result = env
+            .limited(
+                s3.list_buckets()
+                    .set_continuation_token(token.clone())
+                    .send(),
+            )
+            .await;
+        let mut next = None;
+        let page = observation("s3:ListBuckets", result, |output| {
+            next = output.continuation_token().map(str::to_owned);
+            output
+                .buckets()
+                .iter()
+                .filter_map(|bucket| bucket.name().map(str::to_owned))
+                .collect::<Vec<_>>()
+        });
+        match page.response() {
+            Some(page_names) => names.extend(page_names.iter().cloned()),
+            None => return page,
+        }
+        match next.filter(|t| !t.is_empty()) {
+            Some(next) => token = Some(next),
+            None => return page.map_response(|_| names),
+        }
     }
 }

@@ -50,7 +50,9 @@ mod tests {
 
     fn judge(evidence: &crate::evidence::AccountRegionEvidence) -> Verdict {
         check(&RuleInput {
+            run: &run_of(evidence),
             evidence,
+            members: crate::config::MemberRepository::Own,
             scan_started_at: at(2026, 11, 1),
         })
     }

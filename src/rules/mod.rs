@@ -4,12 +4,17 @@
 //! that is not active is SKIPPED, an account whose role could not be assumed is ERROR, a Region
 //! that is not enabled is SKIPPED; only then does each rule judge the evidence.
 
+mod bucket_protected;
+mod key_usable;
 mod macie_enabled;
+mod repository;
 mod repository_configured;
+mod repository_hardening;
 
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
+use crate::config::MemberRepository;
 use crate::evidence::{AccountEvidence, AccountRegionEvidence, ApiError, ErrorKind, RunEvidence};
 use crate::findings::{Finding, Severity, Status, macie_session_arn};
 
@@ -31,13 +36,17 @@ pub struct Rule {
     check: fn(&RuleInput<'_>) -> Verdict,
 }
 
-/// What a rule sees: one account-Region's evidence and the run's reference time.
+/// What a rule sees: one account-Region's evidence, the run it belongs to, and the settings.
 #[derive(Debug, Clone, Copy)]
 pub struct RuleInput<'a> {
+    /// The whole run (repository buckets and keys, other accounts' configurations).
+    pub run: &'a RunEvidence,
     /// The account-Region's Macie evidence.
     pub evidence: &'a AccountRegionEvidence,
     /// When the scan started.
     pub scan_started_at: DateTime<Utc>,
+    /// Whose repository a Macie member is judged by.
+    pub members: MemberRepository,
 }
 
 /// A rule's judgement, before it is dressed as a finding.
@@ -47,6 +56,8 @@ pub struct Verdict {
     pub status: Status,
     /// Why.
     pub message: String,
+    /// The resource judged, when it is not the account-Region's Macie session.
+    pub resource: Option<String>,
 }
 
 impl Verdict {
@@ -54,12 +65,24 @@ impl Verdict {
         Verdict {
             status,
             message: message.into(),
+            resource: None,
         }
+    }
+
+    fn about(mut self, resource: impl Into<String>) -> Self {
+        self.resource = Some(resource.into());
+        self
     }
 }
 
 /// Every rule, in report order.
-pub static CATALOGUE: &[Rule] = &[macie_enabled::RULE, repository_configured::RULE];
+pub static CATALOGUE: &[Rule] = &[
+    macie_enabled::RULE,
+    repository_configured::RULE,
+    key_usable::RULE,
+    bucket_protected::RULE,
+    repository_hardening::RULE,
+];
 
 /// Looks a rule up by id.
 pub fn rule(id: &str) -> Option<&'static Rule> {
@@ -132,8 +155,10 @@ fn evaluate_account_region(
         .map(|rule| {
             let verdict = match &gate {
                 Gate::Judge(evidence) => (rule.check)(&RuleInput {
+                    run,
                     evidence,
                     scan_started_at: run.header.started_at,
+                    members: run.header.rules.macie_members,
                 }),
                 Gate::Skipped(reason) => Verdict::new(Status::Skipped, reason.clone()),
                 Gate::Error(reason) => Verdict::new(Status::Error, reason.clone()),
@@ -145,7 +170,9 @@ fn evaluate_account_region(
                 region: region.to_owned(),
                 status: verdict.status,
                 severity: rule.severity,
-                resource: macie_session_arn(&account.account.id, region),
+                resource: verdict
+                    .resource
+                    .unwrap_or_else(|| macie_session_arn(&account.account.id, region)),
                 message: verdict.message,
             }
         })
@@ -164,9 +191,47 @@ pub(crate) mod testing {
     use chrono::{DateTime, TimeZone, Utc};
 
     use crate::evidence::{
-        AccountRegionEvidence, ApiError, ErrorKind, MacieAdministrator, MacieSession, Observation,
-        Outcome, S3Destination,
+        AccountRegionEvidence, ApiError, CallerIdentity, ErrorKind, MacieAdministrator,
+        MacieSession, Observation, OrganizationListing, Outcome, RunEvidence, RunHeader,
+        S3Destination,
     };
+
+    /// A run holding one account-Region's evidence and nothing else.
+    pub fn run_of(evidence: &AccountRegionEvidence) -> RunEvidence {
+        let mut run = RunEvidence {
+            header: RunHeader {
+                schema_version: crate::evidence::EVIDENCE_SCHEMA_VERSION,
+                run_id: "test".into(),
+                tool_version: "0".into(),
+                started_at: at(2026, 11, 1),
+                config_sha256: String::new(),
+                regions: vec![evidence.region.clone()],
+                caller: ok(
+                    "sts:GetCallerIdentity",
+                    CallerIdentity {
+                        account: "123456789012".into(),
+                        arn: "arn:aws:iam::123456789012:root".into(),
+                        user_id: "AIDA".into(),
+                    },
+                ),
+                organization: OrganizationListing::Organization {
+                    management_role_arn: None,
+                    pages: Vec::new(),
+                },
+                excluded_accounts: Vec::new(),
+                rules: Default::default(),
+            },
+            accounts: Vec::new(),
+            account_regions: Default::default(),
+            buckets: Default::default(),
+            keys: Default::default(),
+        };
+        run.account_regions.insert(
+            (evidence.account_id.clone(), evidence.region.clone()),
+            evidence.clone(),
+        );
+        run
+    }
 
     pub fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
         Utc.with_ymd_and_hms(y, m, d, 0, 0, 0).unwrap()

@@ -38,15 +38,11 @@ fn check(input: &RuleInput<'_>) -> Verdict {
         }
         Outcome::Error(error) => return unreadable("the Macie session", error),
     };
-    let Some(export) = &evidence.export_configuration else {
-        return Verdict::new(Status::Error, "The export configuration was not read.");
+    let export = match super::repository::export(input) {
+        Ok(export) => export,
+        Err(verdict) => return verdict,
     };
-    let destination = match &export.outcome {
-        Outcome::Response(destination) => destination.as_ref(),
-        Outcome::Error(error) => {
-            return unreadable("the classification export configuration", error);
-        }
-    };
+    let destination = export.destination;
     if let Some((bucket, key)) = destination.and_then(complete_repository) {
         let prefix = destination
             .and_then(|d| d.key_prefix.as_deref())
@@ -116,16 +112,10 @@ fn describe_gap(destination: Option<&S3Destination>) -> String {
 }
 
 fn membership_note(input: &RuleInput<'_>) -> String {
-    let administrator = input
-        .evidence
-        .administrator
-        .as_ref()
-        .and_then(|observation| observation.response())
-        .and_then(Option::as_ref);
-    match administrator {
+    match super::repository::administrator_of(input.evidence) {
         Some(admin) => format!(
-            " This account is a Macie member of administrator {}; each member needs its own repository.",
-            admin.account_id
+            " This account is a Macie member of administrator {admin}; each member needs its own repository \
+             (rules.macie_members = \"own\")."
         ),
         None => String::new(),
     }
@@ -145,7 +135,9 @@ mod tests {
 
     fn judge(evidence: &AccountRegionEvidence) -> Verdict {
         check(&RuleInput {
+            run: &run_of(evidence),
             evidence,
+            members: crate::config::MemberRepository::Own,
             scan_started_at: at(STARTED.0, STARTED.1, STARTED.2),
         })
     }

@@ -1,0 +1,268 @@
+//! MACIE-004: the repository bucket is protected and writable.
+
+use super::repository::{
+    Repository, borrow_context, list, macie_context, macie_principal, repository,
+};
+use super::{Rule, RuleInput, Verdict};
+use crate::evidence::{BucketEvidence, BucketOwner, ErrorKind, Outcome, PublicAccessBlock};
+use crate::findings::{Severity, Status};
+use crate::policy::{Decision, Policy, Principal, Request};
+use crate::regions;
+
+pub(super) const RULE: Rule = Rule {
+    id: "MACIE-004",
+    title: "Repository bucket is protected and writable",
+    severity: Severity::High,
+    rationale: "Discovery results say where sensitive data lives. The repository bucket must exist, belong to \
+                the expected account, block all public access, refuse unencrypted transport, and let Macie \
+                write under the configured prefix; otherwise results leak or are silently lost.",
+    remediation: "Turn on all four Block Public Access settings (aws s3api put-public-access-block --bucket \
+                  <bucket> --public-access-block-configuration BlockPublicAcls=true,IgnorePublicAcls=true,\
+                  BlockPublicPolicy=true,RestrictPublicBuckets=true) and attach a bucket policy that denies \
+                  s3:* when aws:SecureTransport is false and allows the Macie service principal s3:PutObject \
+                  on arn:aws:s3:::<bucket>/<prefix>* and s3:GetBucketLocation on the bucket, with \
+                  aws:SourceAccount and aws:SourceArn conditions (aws s3api put-bucket-policy).",
+    conformity_rule: None,
+    check,
+};
+
+fn check(input: &RuleInput<'_>) -> Verdict {
+    let repository = match repository(input) {
+        Ok(repository) => repository,
+        Err(verdict) => return verdict,
+    };
+    let note = repository.note.clone();
+    let bucket_arn = repository.bucket_arn();
+    let verdict = |status, message: String| Verdict::new(status, message).about(bucket_arn.clone());
+    let Some(bucket) = input.run.bucket(repository.bucket) else {
+        return verdict(
+            Status::Error,
+            format!("Bucket {} was not read.{note}", repository.bucket),
+        );
+    };
+    if bucket
+        .probe
+        .as_ref()
+        .and_then(|p| p.error())
+        .is_some_and(|e| e.kind == ErrorKind::NotFound)
+    {
+        return verdict(
+            Status::Fail,
+            format!(
+                "Bucket {} does not exist: Macie cannot write results.{note}",
+                bucket.name
+            ),
+        );
+    }
+    if let Some(reason) = &bucket.unverifiable {
+        return verdict(
+            Status::Error,
+            format!("Bucket {}: {reason}.{note}", bucket.name),
+        );
+    }
+    let bucket_region = match bucket.location.as_ref().map(|l| &l.outcome) {
+        Some(Outcome::Response(region)) => region.as_str(),
+        Some(Outcome::Error(error)) if error.kind == ErrorKind::NotFound => {
+            return verdict(
+                Status::Fail,
+                format!(
+                    "Bucket {} does not exist: Macie cannot write results.{note}",
+                    bucket.name
+                ),
+            );
+        }
+        Some(Outcome::Error(error)) => {
+            return verdict(
+                Status::Error,
+                format!("Cannot locate bucket {}: {error}.{note}", bucket.name),
+            );
+        }
+        None => {
+            return verdict(
+                Status::Error,
+                format!("Bucket {} was not located.{note}", bucket.name),
+            );
+        }
+    };
+
+    let mut problems = Vec::new();
+    let mut unknowns = Vec::new();
+    if let (Some(expected), BucketOwner::Account { account_id }) =
+        (repository.expected_owner, &bucket.owner)
+    {
+        if expected != account_id {
+            problems.push(format!(
+                "it is owned by {account_id}, not the expected owner {expected}"
+            ));
+        }
+    }
+    judge_public_access(bucket, &mut problems, &mut unknowns);
+    match bucket.policy_status.as_ref().map(|s| &s.outcome) {
+        Some(Outcome::Response(true)) => {
+            problems.push("S3 reports its bucket policy as public".into())
+        }
+        Some(Outcome::Response(false)) => {}
+        Some(Outcome::Error(error)) => {
+            unknowns.push(format!("cannot read the policy status: {error}"))
+        }
+        None => unknowns.push("the policy status was not read".into()),
+    }
+    match bucket.policy.as_ref().map(|p| &p.outcome) {
+        Some(Outcome::Response(Some(text))) => match Policy::parse(text) {
+            Ok(policy) => judge_policy(&policy, &repository, &mut problems),
+            Err(error) => unknowns.push(format!("the bucket policy cannot be read: {error}")),
+        },
+        Some(Outcome::Response(None)) => problems.push(
+            "it has no bucket policy, so Macie cannot write to it and non-TLS access is not denied"
+                .into(),
+        ),
+        Some(Outcome::Error(error)) => {
+            unknowns.push(format!("cannot read the bucket policy: {error}"))
+        }
+        None => unknowns.push("the bucket policy was not read".into()),
+    }
+    if !regions::repository_region_allowed(repository.region, bucket_region) {
+        problems.push(format!(
+            "it is in {bucket_region}, which cannot receive results from Macie in {}: results from a default \
+             Region must go to a default Region, from an opt-in Region to that Region or a default one",
+            repository.region
+        ));
+    }
+
+    if !problems.is_empty() {
+        return verdict(
+            Status::Fail,
+            list(
+                &format!("Bucket {} is not a safe, writable repository", bucket.name),
+                &problems,
+                &note,
+            ),
+        );
+    }
+    if !unknowns.is_empty() {
+        return verdict(
+            Status::Error,
+            list(&format!("Bucket {}", bucket.name), &unknowns, &note),
+        );
+    }
+    verdict(
+        Status::Pass,
+        format!(
+            "Bucket {} in {bucket_region} blocks all public access, denies non-TLS requests and lets {} write \
+             under \"{}\".{note}",
+            bucket.name,
+            macie_principal(repository.region),
+            repository.prefix
+        ),
+    )
+}
+
+/// All four Block Public Access settings, each on at the bucket or the owning account's level.
+fn judge_public_access(
+    bucket: &BucketEvidence,
+    problems: &mut Vec<String>,
+    unknowns: &mut Vec<String>,
+) {
+    let bucket_level = match bucket.public_access_block.as_ref().map(|o| &o.outcome) {
+        Some(Outcome::Response(block)) => block.unwrap_or_default(),
+        Some(Outcome::Error(error)) => {
+            unknowns.push(format!(
+                "cannot read its Block Public Access settings: {error}"
+            ));
+            return;
+        }
+        None => {
+            unknowns.push("its Block Public Access settings were not read".into());
+            return;
+        }
+    };
+    let account_level = match bucket
+        .account_public_access_block
+        .as_ref()
+        .map(|o| &o.outcome)
+    {
+        Some(Outcome::Response(block)) => block.unwrap_or_default(),
+        Some(Outcome::Error(error)) if !bucket_level.missing().is_empty() => {
+            unknowns.push(format!(
+                "cannot read the account's Block Public Access settings: {error}"
+            ));
+            return;
+        }
+        _ => PublicAccessBlock::default(),
+    };
+    let missing = bucket_level.union(account_level).missing();
+    if !missing.is_empty() {
+        problems.push(format!(
+            "Block Public Access is off for {} (at both the bucket and the account level)",
+            missing.join(", ")
+        ));
+    }
+}
+
+fn judge_policy(policy: &Policy, repository: &Repository<'_>, problems: &mut Vec<String>) {
+    let bucket_arn = repository.bucket_arn();
+    let insecure = [("aws:SecureTransport", "false")];
+    let object = format!("{bucket_arn}/{}any-object", repository.prefix);
+    let denies_insecure = [Principal::Anonymous, Principal::Aws("999999999999")]
+        .iter()
+        .all(|principal| {
+            policy
+                .evaluate(&Request {
+                    principal: *principal,
+                    action: "s3:GetObject",
+                    resource: &object,
+                    context: &insecure,
+                })
+                .decision
+                == Decision::ExplicitDeny
+        });
+    if !denies_insecure {
+        problems.push(
+            "its policy does not deny requests made without TLS (aws:SecureTransport false)".into(),
+        );
+    }
+
+    let principal = macie_principal(repository.region);
+    let mut context = macie_context(repository, true);
+    context.push(("s3:x-amz-server-side-encryption".into(), "aws:kms".into()));
+    context.push((
+        "s3:x-amz-server-side-encryption-aws-kms-key-id".into(),
+        repository.key_arn.to_owned(),
+    ));
+    let context = borrow_context(&context);
+    let results_object = format!(
+        "{bucket_arn}/{}AWSLogs/{}/Macie/{}/macie-audit-probe.jsonl.gz",
+        repository.prefix, repository.macie_account, repository.region
+    );
+    for (action, resource, what) in [
+        (
+            "s3:PutObject",
+            results_object.as_str(),
+            format!("under \"{}\"", repository.prefix),
+        ),
+        (
+            "s3:GetBucketLocation",
+            bucket_arn.as_str(),
+            "on the bucket".to_owned(),
+        ),
+    ] {
+        let decision = policy
+            .evaluate(&Request {
+                principal: Principal::Service(&principal),
+                action,
+                resource,
+                context: &context,
+            })
+            .decision;
+        match decision {
+            Decision::Allow => {}
+            Decision::ExplicitDeny => {
+                problems.push(format!("its policy denies {principal} {action} {what}"))
+            }
+            Decision::ImplicitDeny => problems.push(format!(
+                "its policy does not allow {principal} {action} {what} for account {}",
+                repository.macie_account
+            )),
+        }
+    }
+}

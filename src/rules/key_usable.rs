@@ -1,0 +1,194 @@
+//! MACIE-003: the repository key is usable by Macie.
+
+use super::repository::{borrow_context, list, macie_context, macie_principal, repository};
+use super::{Rule, RuleInput, Verdict, unreadable};
+use crate::evidence::{ErrorKind, Outcome};
+use crate::findings::{Severity, Status};
+use crate::policy::{Decision, Policy, Principal, Request};
+
+pub(super) const RULE: Rule = Rule {
+    id: "MACIE-003",
+    title: "Repository key is usable by Macie",
+    severity: Severity::High,
+    rationale: "Macie encrypts every discovery result with the repository's KMS key. A key that is missing, \
+                disabled, pending deletion, AWS managed, asymmetric, in another Region than the bucket, or \
+                whose policy does not let Macie use it makes every export fail: the configuration looks \
+                compliant while no result is kept.",
+    remediation: "Use a symmetric (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT) customer managed key in the bucket's \
+                  Region, enabled, whose key policy allows the Macie service principal kms:GenerateDataKey \
+                  and kms:Encrypt with aws:SourceAccount and aws:SourceArn conditions \
+                  (aws kms put-key-policy --key-id <key> --policy-name default --policy file://policy.json).",
+    conformity_rule: None,
+    check,
+};
+
+/// The actions Macie needs on the key.
+const ACTIONS: [&str; 2] = ["kms:GenerateDataKey", "kms:Encrypt"];
+
+fn check(input: &RuleInput<'_>) -> Verdict {
+    let repository = match repository(input) {
+        Ok(repository) => repository,
+        Err(verdict) => return verdict,
+    };
+    let resource = repository.key_arn.to_owned();
+    let note = repository.note.clone();
+    let verdict = |status, message: String| Verdict::new(status, message).about(resource.clone());
+    let Some(key) = input.run.key(repository.key_arn) else {
+        return verdict(
+            Status::Error,
+            format!("The key {} was not read.{note}", repository.key_arn),
+        );
+    };
+    if let Some(reason) = &key.unverifiable {
+        return verdict(Status::Error, format!("Key {}: {reason}.{note}", key.arn));
+    }
+    let metadata = match key.metadata.as_ref().map(|m| &m.outcome) {
+        Some(Outcome::Response(metadata)) => metadata,
+        Some(Outcome::Error(error)) if error.kind == ErrorKind::NotFound => {
+            return verdict(
+                Status::Fail,
+                format!(
+                    "Key {} does not exist: Macie cannot encrypt results.{note}",
+                    key.arn
+                ),
+            );
+        }
+        Some(Outcome::Error(error)) => {
+            return unreadable("the key (kms:DescribeKey)", error).about(resource.clone());
+        }
+        None => {
+            return verdict(
+                Status::Error,
+                format!("Key {} was not described.{note}", key.arn),
+            );
+        }
+    };
+
+    let mut problems = Vec::new();
+    if metadata.state != "Enabled" {
+        problems.push(format!("the key is {}, not Enabled", metadata.state));
+    }
+    if metadata.manager == "AWS" {
+        problems.push("it is an AWS managed key; Macie needs a customer managed key".to_owned());
+    }
+    if metadata.spec != "SYMMETRIC_DEFAULT" || metadata.usage != "ENCRYPT_DECRYPT" {
+        problems.push(format!(
+            "it is a {} key for {}, not a symmetric encryption key",
+            metadata.spec, metadata.usage
+        ));
+    }
+    let bucket_region = input
+        .run
+        .bucket(repository.bucket)
+        .and_then(|b| b.location.as_ref())
+        .and_then(|l| l.response());
+    if let Some(bucket_region) = bucket_region {
+        if bucket_region != &key.region {
+            problems.push(format!(
+                "the key is in {} but the bucket {} is in {bucket_region}; they must share a Region",
+                key.region, repository.bucket
+            ));
+        }
+    }
+
+    let mut warnings = Vec::new();
+    let mut unreadable_policy = None;
+    match key.policy.as_ref().map(|p| &p.outcome) {
+        Some(Outcome::Response(text)) => match Policy::parse(text) {
+            Ok(policy) => judge_policy(
+                &policy,
+                &repository,
+                key.arn.as_str(),
+                &mut problems,
+                &mut warnings,
+            ),
+            Err(error) => {
+                unreadable_policy = Some(format!("the key policy cannot be read: {error}"))
+            }
+        },
+        Some(Outcome::Error(error)) => {
+            unreadable_policy = Some(format!("cannot read the key policy: {error}"))
+        }
+        None => unreadable_policy = Some("the key policy was not read".to_owned()),
+    }
+
+    if !problems.is_empty() {
+        return verdict(
+            Status::Fail,
+            list(
+                &format!("Key {} is not usable by Macie", key.arn),
+                &problems,
+                &note,
+            ),
+        );
+    }
+    if let Some(reason) = unreadable_policy {
+        return verdict(Status::Error, format!("Key {}: {reason}.{note}", key.arn));
+    }
+    if !warnings.is_empty() {
+        return verdict(
+            Status::Warn,
+            list(
+                &format!("Key {} is usable by Macie, but", key.arn),
+                &warnings,
+                &note,
+            ),
+        );
+    }
+    verdict(
+        Status::Pass,
+        format!(
+            "Key {} is an enabled, symmetric, customer managed key in {} whose policy lets {} encrypt, \
+             with confused-deputy conditions.{note}",
+            key.arn,
+            key.region,
+            macie_principal(repository.region)
+        ),
+    )
+}
+
+fn judge_policy(
+    policy: &Policy,
+    repository: &super::repository::Repository<'_>,
+    key_arn: &str,
+    problems: &mut Vec<String>,
+    warnings: &mut Vec<String>,
+) {
+    let principal = macie_principal(repository.region);
+    let with_source = macie_context(repository, true);
+    let without_source = macie_context(repository, false);
+    let mut unconditioned = Vec::new();
+    for action in ACTIONS {
+        let request = |context: &[(&str, &str)]| {
+            policy
+                .evaluate(&Request {
+                    principal: Principal::Service(&principal),
+                    action,
+                    resource: key_arn,
+                    context,
+                })
+                .decision
+        };
+        match request(&borrow_context(&with_source)) {
+            Decision::Allow => {
+                if request(&borrow_context(&without_source)) == Decision::Allow {
+                    unconditioned.push(action);
+                }
+            }
+            Decision::ExplicitDeny => {
+                problems.push(format!("the key policy denies {principal} {action}"))
+            }
+            Decision::ImplicitDeny => problems.push(format!(
+                "the key policy does not allow {principal} {action} for account {}",
+                repository.macie_account
+            )),
+        }
+    }
+    if !unconditioned.is_empty() {
+        warnings.push(format!(
+            "the key policy allows {principal} {} without aws:SourceAccount / aws:SourceArn conditions \
+             (confused deputy)",
+            unconditioned.join(" and ")
+        ));
+    }
+}

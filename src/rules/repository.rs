@@ -1,0 +1,189 @@
+//! What the repository rules share: which export configuration judges an account-Region (its
+//! own, or its Macie administrator's), the repository it names, and Macie's requests to it.
+
+use super::{RuleInput, Verdict, unreadable};
+use crate::config::MemberRepository;
+use crate::evidence::{AccountRegionEvidence, ErrorKind, Outcome, S3Destination};
+use crate::findings::Status;
+use crate::regions;
+
+/// The export configuration that judges an account-Region, and whose it is.
+pub(super) struct Export<'a> {
+    /// The destination, when one is configured.
+    pub destination: Option<&'a S3Destination>,
+    /// The account whose Macie writes to it.
+    pub macie_account: &'a str,
+    /// Said in messages when the destination is not the account's own.
+    pub note: String,
+}
+
+/// A configured repository: both a bucket and a key.
+pub(super) struct Repository<'a> {
+    /// The bucket.
+    pub bucket: &'a str,
+    /// The key ARN as configured.
+    pub key_arn: &'a str,
+    /// The object key prefix ("" when none).
+    pub prefix: &'a str,
+    /// The account the configuration expects to own the bucket.
+    pub expected_owner: Option<&'a str>,
+    /// The account whose Macie writes to it.
+    pub macie_account: &'a str,
+    /// The Region of the Macie configuration.
+    pub region: &'a str,
+    /// Said in messages when the repository is an administrator's.
+    pub note: String,
+}
+
+impl Repository<'_> {
+    /// The bucket's ARN.
+    pub fn bucket_arn(&self) -> String {
+        format!("arn:aws:s3:::{}", self.bucket)
+    }
+}
+
+/// The Macie administrator of a member account, when the account is one.
+pub(super) fn administrator_of(evidence: &AccountRegionEvidence) -> Option<&str> {
+    evidence
+        .administrator
+        .as_ref()
+        .and_then(|observation| observation.response())
+        .and_then(Option::as_ref)
+        .filter(|admin| {
+            admin
+                .relationship_status
+                .as_deref()
+                .is_none_or(|status| status.eq_ignore_ascii_case("Enabled"))
+        })
+        .map(|admin| admin.account_id.as_str())
+}
+
+/// The export configuration that judges this account-Region: its own, or (with the
+/// administrator option, for a member) its administrator's in the same Region.
+/// Callers have checked that Macie's session was read.
+pub(super) fn export<'a>(input: &RuleInput<'a>) -> Result<Export<'a>, Verdict> {
+    let own = input.evidence;
+    let (source, macie_account, note) = match (input.members, administrator_of(own)) {
+        (MemberRepository::Administrator, Some(admin)) => {
+            let note =
+                format!(" Judged by Macie administrator {admin}'s repository, as configured.");
+            match input.run.account_region(admin, &own.region) {
+                Some(evidence) => (evidence, admin, note),
+                None => {
+                    return Err(Verdict::new(
+                        Status::Error,
+                        format!(
+                            "Not verifiable from the organization: this account is a Macie member of {admin}, \
+                             whose configuration in {} was not collected (out of scope or unreachable).{note}",
+                            own.region
+                        ),
+                    ));
+                }
+            }
+        }
+        _ => (own, own.account_id.as_str(), String::new()),
+    };
+    let Some(observation) = &source.export_configuration else {
+        return Err(Verdict::new(
+            Status::Error,
+            format!("The export configuration was not read.{note}"),
+        ));
+    };
+    match &observation.outcome {
+        Outcome::Response(destination) => Ok(Export {
+            destination: destination.as_ref(),
+            macie_account,
+            note,
+        }),
+        Outcome::Error(error) => Err(unreadable("the classification export configuration", error)),
+    }
+}
+
+/// The repository an account-Region's Macie exports to, or the verdict that stands instead:
+/// NOT_APPLICABLE when Macie is off or no complete repository is configured, ERROR when unknown.
+pub(super) fn repository<'a>(input: &RuleInput<'a>) -> Result<Repository<'a>, Verdict> {
+    match &input.evidence.macie_session.outcome {
+        Outcome::Response(_) => {}
+        Outcome::Error(error) if error.kind == ErrorKind::MacieNotEnabled => {
+            return Err(Verdict::new(
+                Status::NotApplicable,
+                "Macie is not enabled in this Region, so there is no repository to check.",
+            ));
+        }
+        Outcome::Error(error) => return Err(unreadable("the Macie session", error)),
+    }
+    let export = export(input)?;
+    let destination = export.destination;
+    let bucket = destination
+        .and_then(|d| d.bucket_name.as_deref())
+        .filter(|b| !b.trim().is_empty());
+    let key = destination
+        .and_then(|d| d.kms_key_arn.as_deref())
+        .filter(|k| !k.trim().is_empty());
+    let (Some(bucket), Some(key_arn)) = (bucket, key) else {
+        return Err(Verdict::new(
+            Status::NotApplicable,
+            format!(
+                "No discovery results repository (bucket and KMS key) is configured; MACIE-002 reports it.{}",
+                export.note
+            ),
+        ));
+    };
+    Ok(Repository {
+        bucket,
+        key_arn,
+        prefix: destination
+            .and_then(|d| d.key_prefix.as_deref())
+            .unwrap_or_default(),
+        expected_owner: destination
+            .and_then(|d| d.expected_bucket_owner.as_deref())
+            .filter(|o| !o.is_empty()),
+        macie_account: export.macie_account,
+        region: &input.evidence.region,
+        note: export.note,
+    })
+}
+
+/// The service principal Macie uses in a Region: Region-specific in opt-in Regions.
+pub(super) fn macie_principal(region: &str) -> String {
+    if regions::is_opt_in(region) {
+        format!("macie.{region}.amazonaws.com")
+    } else {
+        "macie.amazonaws.com".to_owned()
+    }
+}
+
+/// The condition keys Macie's requests carry, with or without the confused-deputy keys.
+pub(super) fn macie_context(
+    repository: &Repository<'_>,
+    with_source: bool,
+) -> Vec<(String, String)> {
+    let mut context = vec![("aws:SecureTransport".to_owned(), "true".to_owned())];
+    if with_source {
+        context.push((
+            "aws:SourceAccount".into(),
+            repository.macie_account.to_owned(),
+        ));
+        context.push((
+            "aws:SourceArn".into(),
+            format!(
+                "arn:aws:macie2:{}:{}:export-configuration:*",
+                repository.region, repository.macie_account
+            ),
+        ));
+    }
+    context
+}
+
+/// Borrows an owned context for a policy request.
+pub(super) fn borrow_context(context: &[(String, String)]) -> Vec<(&str, &str)> {
+    context
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect()
+}
+
+/// A message listing problems, ending with the note.
+pub(super) fn list(intro: &str, problems: &[String], note: &str) -> String {
+    format!("{intro}: {}.{note}", problems.join("; "))
+}

@@ -1,0 +1,186 @@
+//! MACIE-005: repository hardening (default encryption, versioning or Object Lock, key rotation).
+
+use super::repository::{Repository, list, repository};
+use super::{Rule, RuleInput, Verdict};
+use crate::evidence::{BucketEvidence, KeyEvidence, Outcome};
+use crate::findings::{Severity, Status};
+
+pub(super) const RULE: Rule = Rule {
+    id: "MACIE-005",
+    title: "Repository hardening",
+    severity: Severity::Low,
+    rationale: "Defence in depth for the evidence itself: default SSE-KMS encryption with the repository key \
+                protects objects written by anyone else, versioning or Object Lock keeps results from being \
+                overwritten or deleted, and automatic key rotation limits the life of key material.",
+    remediation: "aws s3api put-bucket-encryption --bucket <bucket> --server-side-encryption-configuration \
+                  '{\"Rules\":[{\"ApplyServerSideEncryptionByDefault\":{\"SSEAlgorithm\":\"aws:kms\",\
+                  \"KMSMasterKeyID\":\"<key ARN>\"},\"BucketKeyEnabled\":true}]}'; aws s3api \
+                  put-bucket-versioning --bucket <bucket> --versioning-configuration Status=Enabled; \
+                  aws kms enable-key-rotation --key-id <key ARN>.",
+    conformity_rule: None,
+    check,
+};
+
+/// One hardening item's result.
+enum Item {
+    Ok,
+    Weak(String),
+    Missing(String),
+    Unknown(String),
+}
+
+fn check(input: &RuleInput<'_>) -> Verdict {
+    let repository = match repository(input) {
+        Ok(repository) => repository,
+        Err(verdict) => return verdict,
+    };
+    let note = repository.note.clone();
+    let bucket_arn = repository.bucket_arn();
+    let verdict = |status, message: String| Verdict::new(status, message).about(bucket_arn.clone());
+    let bucket = input.run.bucket(repository.bucket);
+    let key = input.run.key(repository.key_arn);
+    let items = [
+        encryption_item(bucket, key, &repository),
+        retention_item(bucket),
+        rotation_item(key),
+    ];
+    let pick = |wanted: fn(&Item) -> Option<&String>| -> Vec<String> {
+        items.iter().filter_map(wanted).cloned().collect()
+    };
+    let missing = pick(|i| {
+        if let Item::Missing(m) = i {
+            Some(m)
+        } else {
+            None
+        }
+    });
+    let weak = pick(|i| if let Item::Weak(m) = i { Some(m) } else { None });
+    let unknown = pick(|i| {
+        if let Item::Unknown(m) = i {
+            Some(m)
+        } else {
+            None
+        }
+    });
+    let subject = format!("Repository {} / {}", repository.bucket, repository.key_arn);
+    if !missing.is_empty() {
+        let all: Vec<String> = missing.into_iter().chain(weak).collect();
+        return verdict(
+            Status::Fail,
+            list(&format!("{subject} lacks hardening"), &all, &note),
+        );
+    }
+    if !unknown.is_empty() {
+        return verdict(Status::Error, list(&subject, &unknown, &note));
+    }
+    if !weak.is_empty() {
+        return verdict(
+            Status::Warn,
+            list(&format!("{subject} is hardened, but"), &weak, &note),
+        );
+    }
+    verdict(
+        Status::Pass,
+        format!(
+            "{subject}: default SSE-KMS with the repository key, versioning or Object Lock on, key rotation on.{note}"
+        ),
+    )
+}
+
+fn encryption_item(
+    bucket: Option<&BucketEvidence>,
+    key: Option<&KeyEvidence>,
+    repository: &Repository<'_>,
+) -> Item {
+    let Some(bucket) = bucket else {
+        return Item::Unknown("the bucket was not read".into());
+    };
+    if let Some(reason) = &bucket.unverifiable {
+        return Item::Unknown(format!("default encryption: {reason}"));
+    }
+    match bucket.encryption.as_ref().map(|e| &e.outcome) {
+        Some(Outcome::Response(None)) => {
+            Item::Missing("the bucket has no default encryption".into())
+        }
+        Some(Outcome::Response(Some(encryption)))
+            if !encryption.algorithm.starts_with("aws:kms") =>
+        {
+            Item::Missing(format!(
+                "default encryption is {}, not SSE-KMS",
+                encryption.algorithm
+            ))
+        }
+        Some(Outcome::Response(Some(encryption))) => {
+            let key_arn = key
+                .and_then(|k| k.metadata.as_ref())
+                .and_then(|m| m.response())
+                .map(|m| m.arn.as_str());
+            let configured = encryption.kms_key_id.as_deref().unwrap_or_default();
+            if same_key(configured, repository.key_arn, key_arn) {
+                Item::Ok
+            } else {
+                Item::Weak(format!(
+                    "default encryption uses KMS key {}, not the repository key",
+                    if configured.is_empty() {
+                        "aws/s3"
+                    } else {
+                        configured
+                    }
+                ))
+            }
+        }
+        Some(Outcome::Error(error)) => {
+            Item::Unknown(format!("cannot read default encryption: {error}"))
+        }
+        None => Item::Unknown("default encryption was not read".into()),
+    }
+}
+
+/// Whether a bucket's default encryption key (id, ARN or alias) is the repository key.
+fn same_key(configured: &str, repository_arn: &str, described_arn: Option<&str>) -> bool {
+    if configured.is_empty() {
+        return false;
+    }
+    let key_id = |arn: &str| arn.rsplit('/').next().unwrap_or_default().to_owned();
+    [Some(repository_arn), described_arn]
+        .into_iter()
+        .flatten()
+        .any(|arn| configured == arn || (!configured.contains(':') && configured == key_id(arn)))
+}
+
+fn retention_item(bucket: Option<&BucketEvidence>) -> Item {
+    let Some(bucket) = bucket else {
+        return Item::Unknown("the bucket was not read".into());
+    };
+    if let Some(reason) = &bucket.unverifiable {
+        return Item::Unknown(format!("versioning: {reason}"));
+    }
+    let versioning = bucket.versioning.as_ref().map(|v| &v.outcome);
+    let object_lock = bucket.object_lock.as_ref().map(|o| &o.outcome);
+    match (versioning, object_lock) {
+        (Some(Outcome::Response(Some(status))), _) if status == "Enabled" => Item::Ok,
+        (_, Some(Outcome::Response(true))) => Item::Ok,
+        (Some(Outcome::Response(_)), Some(Outcome::Response(false))) => {
+            Item::Missing("neither versioning nor Object Lock is enabled on the bucket".into())
+        }
+        (Some(Outcome::Error(error)), _) | (_, Some(Outcome::Error(error))) => {
+            Item::Unknown(format!("cannot read versioning or Object Lock: {error}"))
+        }
+        _ => Item::Unknown("versioning and Object Lock were not read".into()),
+    }
+}
+
+fn rotation_item(key: Option<&KeyEvidence>) -> Item {
+    let Some(key) = key else {
+        return Item::Unknown("the key was not read".into());
+    };
+    if let Some(reason) = &key.unverifiable {
+        return Item::Unknown(format!("key rotation: {reason}"));
+    }
+    match key.rotation_enabled.as_ref().map(|r| &r.outcome) {
+        Some(Outcome::Response(true)) => Item::Ok,
+        Some(Outcome::Response(false)) => Item::Missing("automatic key rotation is off".into()),
+        Some(Outcome::Error(error)) => Item::Unknown(format!("cannot read key rotation: {error}")),
+        None => Item::Unknown("key rotation was not read (the key could not be described)".into()),
+    }
+}
