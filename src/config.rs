@@ -13,7 +13,7 @@ use crate::error::{Error, Result};
 use crate::regions;
 
 /// The whole configuration.
-#[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
+#[derive(Debug, Clone, Default, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
 pub struct Config {
     /// How the scanner reaches the organization and its accounts.
@@ -115,19 +115,6 @@ pub struct RequestsConfig {
 pub struct OutputConfig {
     /// Each run writes into a new directory below this one.
     pub directory: PathBuf,
-}
-
-impl Default for Config {
-    fn default() -> Self {
-        Config {
-            access: AccessConfig::default(),
-            scope: ScopeConfig::default(),
-            concurrency: ConcurrencyConfig::default(),
-            requests: RequestsConfig::default(),
-            rules: RulesConfig::default(),
-            output: OutputConfig::default(),
-        }
-    }
 }
 
 impl Default for AccessConfig {

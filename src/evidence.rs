@@ -19,6 +19,8 @@ use crate::error::{Error, Result};
 pub const EVIDENCE_SCHEMA_VERSION: u32 = 1;
 
 /// One line of `evidence.jsonl`.
+// Records exist one at a time, while a line is written or read: boxing would buy nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
 pub enum EvidenceRecord {

@@ -106,6 +106,10 @@ pub struct Finding {
     pub resource: String,
     /// Why, in one sentence a person can act on.
     pub message: String,
+    /// What to do about it: concrete steps and AWS CLI commands for this account, Region, bucket
+    /// and key. Empty when there is nothing to fix.
+    #[serde(default)]
+    pub remediation: String,
 }
 
 impl Finding {

@@ -8,10 +8,43 @@ use std::collections::BTreeMap;
 use common::Emulator;
 use serde_json::json;
 
-const KEY: &str = "arn:aws:kms:us-east-1:111111111111:key/11111111-2222-3333-4444-555555555555";
+/// The account-Regions that export to the sound central repositories of account 111111111111.
+const REPOSITORY_USERS: &[&str] = &[
+    "123456789012",
+    "111111111111",
+    "444444444444",
+    "777777777777",
+];
 
-/// One account per status, in two Regions, one of them opt-in.
-const EVERY_STATUS: &str = r#"
+/// One account per status, in two Regions, one of them opt-in; every configured repository is
+/// sound, so the repository rules pass wherever a repository is configured.
+fn every_status() -> String {
+    let export = |region: &str| {
+        let bucket = if region == "us-east-1" {
+            "org-macie-results"
+        } else {
+            "org-macie-results-af"
+        };
+        format!(
+            "export = {{ bucket = \"{bucket}\", key_prefix = \"macie/\", kms_key_arn = \"key:111111111111:{region}:org\" }}"
+        )
+    };
+    let repository = |region: &str, bucket: &str| {
+        let principal = if region == "us-east-1" {
+            "macie.amazonaws.com".to_owned()
+        } else {
+            format!("macie.{region}.amazonaws.com")
+        };
+        format!(
+            "\n[[accounts.keys]]\nalias = \"org\"\nregion = \"{region}\"\npolicy = '''{}'''\nrotation = true\n\n\
+             [[accounts.buckets]]\nname = \"{bucket}\"\nregion = \"{region}\"\nblock_public_access = true\n\
+             versioning = true\nencryption = {{ sse = \"aws:kms\", kms_key = \"key:org\" }}\npolicy = '''{}'''\n",
+            common::key_policy(REPOSITORY_USERS, true, &principal),
+            common::bucket_policy(REPOSITORY_USERS, "false", "macie/", &principal),
+        )
+    };
+    format!(
+        r#"
 [organization]
 enabled = true
 
@@ -21,7 +54,7 @@ name = "management"
 [[accounts.macie]]
 region = "us-east-1"
 created_days_ago = 400
-export = { bucket = "org-macie-results", kms_key_arn = "arn:aws:kms:us-east-1:111111111111:key/11111111-2222-3333-4444-555555555555" }
+{export_us}
 
 [[accounts]]
 id = "111111111111"
@@ -29,11 +62,13 @@ name = "compliant"
 [[accounts.macie]]
 region = "us-east-1"
 created_days_ago = 100
-export = { bucket = "org-macie-results", key_prefix = "macie/", kms_key_arn = "arn:aws:kms:us-east-1:111111111111:key/11111111-2222-3333-4444-555555555555" }
+{export_us}
 [[accounts.macie]]
 region = "af-south-1"
 created_days_ago = 100
-export = { bucket = "org-macie-results-af", kms_key_arn = "arn:aws:kms:af-south-1:111111111111:key/11111111-2222-3333-4444-555555555555" }
+{export_af}
+{repository_us}
+{repository_af}
 
 [[accounts]]
 id = "222222222222"
@@ -56,7 +91,7 @@ name = "paused"
 region = "us-east-1"
 status = "PAUSED"
 created_days_ago = 90
-export = { bucket = "org-macie-results", kms_key_arn = "arn:aws:kms:us-east-1:111111111111:key/11111111-2222-3333-4444-555555555555" }
+{export_us}
 
 [[accounts]]
 id = "555555555555"
@@ -75,7 +110,7 @@ disabled_regions = ["af-south-1"]
 [[accounts.macie]]
 region = "us-east-1"
 created_days_ago = 60
-export = { bucket = "org-macie-results", kms_key_arn = "arn:aws:kms:us-east-1:111111111111:key/11111111-2222-3333-4444-555555555555" }
+{export_us}
 
 [[accounts]]
 id = "888888888888"
@@ -84,7 +119,13 @@ name = "member"
 region = "us-east-1"
 created_days_ago = 200
 administrator = "111111111111"
-"#;
+"#,
+        export_us = export("us-east-1"),
+        export_af = export("af-south-1"),
+        repository_us = repository("us-east-1", "org-macie-results"),
+        repository_af = repository("af-south-1", "org-macie-results-af"),
+    )
+}
 
 fn statuses(run: &common::ScanRun) -> BTreeMap<(String, String, String), String> {
     run.findings()
@@ -105,7 +146,7 @@ fn statuses(run: &common::ScanRun) -> BTreeMap<(String, String, String), String>
 #[test]
 fn every_status_from_a_mixed_organization() {
     let mut emulator = Emulator::start();
-    emulator.load_scenario(EVERY_STATUS);
+    emulator.load_scenario(&every_status());
     let run = emulator.scan().regions("us-east-1,af-south-1").run();
     run.assert_exit(2);
 
@@ -139,6 +180,21 @@ fn every_status_from_a_mixed_organization() {
     expect("777777777777", "af-south-1", "MACIE-001", "SKIPPED");
     expect("777777777777", "af-south-1", "MACIE-002", "SKIPPED");
     expect("888888888888", "us-east-1", "MACIE-002", "FAIL");
+    for (account, region) in [
+        ("123456789012", "us-east-1"),
+        ("111111111111", "us-east-1"),
+        ("111111111111", "af-south-1"),
+        ("444444444444", "us-east-1"),
+        ("777777777777", "us-east-1"),
+    ] {
+        for rule in ["MACIE-003", "MACIE-004", "MACIE-005"] {
+            expect(account, region, rule, "PASS");
+        }
+    }
+    for rule in ["MACIE-003", "MACIE-004", "MACIE-005"] {
+        expect("222222222222", "us-east-1", rule, "NOT_APPLICABLE");
+        expect("123456789012", "af-south-1", rule, "NOT_APPLICABLE");
+    }
 
     let denied = run.finding("555555555555", "us-east-1", "MACIE-001");
     assert!(denied["message"].contains("AccessDenied"), "{denied:?}");
@@ -299,7 +355,7 @@ fn pagination_lists_every_account_and_assumes_each_role_once() {
 #[test]
 fn throttling_changes_no_verdict() {
     let mut emulator = Emulator::start();
-    emulator.load_scenario(EVERY_STATUS);
+    emulator.load_scenario(&every_status());
     let clean = emulator.scan().regions("us-east-1,af-south-1").run();
     emulator.reset_counters();
     emulator.faults(json!({"throttle_fraction": 0.3, "seed": 7}));
@@ -321,7 +377,7 @@ fn throttling_changes_no_verdict() {
 #[test]
 fn server_errors_are_retried_too() {
     let mut emulator = Emulator::start();
-    emulator.load_scenario(EVERY_STATUS);
+    emulator.load_scenario(&every_status());
     let clean = emulator.scan().regions("us-east-1").run();
     emulator.faults(json!({"error_fraction": 0.2, "seed": 11}));
     let flaky = emulator.scan().regions("us-east-1").run();
@@ -331,7 +387,7 @@ fn server_errors_are_retried_too() {
 #[test]
 fn persistent_throttling_is_an_error_not_a_verdict() {
     let mut emulator = Emulator::start();
-    emulator.load_scenario(EVERY_STATUS);
+    emulator.load_scenario(&every_status());
     emulator.faults(json!({"throttle_fraction": 1.0, "seed": 1, "operations": ["macie2:GetClassificationExportConfiguration"]}));
     let run = emulator
         .scan()
@@ -354,7 +410,7 @@ fn persistent_throttling_is_an_error_not_a_verdict() {
 #[test]
 fn compliant_organization_exits_zero() {
     let mut emulator = Emulator::start();
-    emulator.load_scenario(EVERY_STATUS);
+    emulator.load_scenario(&every_status());
     emulator
         .scan()
         .regions("us-east-1,af-south-1")
@@ -367,7 +423,7 @@ fn compliant_organization_exits_zero() {
 #[test]
 fn excluded_accounts_have_no_rows_but_are_listed() {
     let mut emulator = Emulator::start();
-    emulator.load_scenario(EVERY_STATUS);
+    emulator.load_scenario(&every_status());
     let run = emulator
         .scan()
         .config(&format!(
@@ -412,7 +468,7 @@ created_days_ago = 3
     let run = emulator.scan().regions("eu-west-1").run();
     run.assert_exit(0);
     let findings = run.findings();
-    assert_eq!(findings.len(), 2);
+    assert_eq!(findings.len(), macie_audit::rules::CATALOGUE.len());
     assert_eq!(run.status("123456789012", "eu-west-1", "MACIE-002"), "WARN");
     assert!(matches!(
         run.evidence().header.organization,
@@ -423,7 +479,7 @@ created_days_ago = 3
 #[test]
 fn csv_has_the_documented_columns() {
     let mut emulator = Emulator::start();
-    emulator.load_scenario(EVERY_STATUS);
+    emulator.load_scenario(&every_status());
     let run = emulator.scan().regions("us-east-1").run();
     let text = std::fs::read_to_string(run.dir().join("findings.csv")).expect("findings.csv");
     let header = text.lines().next().unwrap_or_default();
@@ -448,5 +504,4 @@ fn csv_has_the_documented_columns() {
     assert_eq!(finding["severity"], "medium");
     assert_eq!(finding["account_name"], "no-repository-old");
     assert_eq!(finding["conformity_rule"], "Macie2-002");
-    let _ = KEY;
 }

@@ -112,10 +112,10 @@ impl AwsEnvironment {
             if account_id == caller_account {
                 return AccountCredentials::Caller;
             }
-            if let Some(arn) = &self.management_role_arn {
-                if arn_account(arn) == Some(account_id) {
-                    return AccountCredentials::ManagementRole(arn.clone());
-                }
+            if let Some(arn) = &self.management_role_arn
+                && arn_account(arn) == Some(account_id)
+            {
+                return AccountCredentials::ManagementRole(arn.clone());
             }
         }
         AccountCredentials::AuditRole(format!(

@@ -50,19 +50,18 @@ where
     O: RequestId,
     E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
 {
-    if let Err(SdkError::ServiceError(service)) = &result {
-        if service
+    if let Err(SdkError::ServiceError(service)) = &result
+        && service
             .err()
             .code()
             .is_some_and(|code| absent_codes.contains(&code))
-        {
-            return Observation {
-                operation: operation.to_owned(),
-                request_id: service.raw().headers().request_id().map(str::to_owned),
-                observed_at: Utc::now(),
-                outcome: Outcome::Response(None),
-            };
-        }
+    {
+        return Observation {
+            operation: operation.to_owned(),
+            request_id: service.raw().headers().request_id().map(str::to_owned),
+            observed_at: Utc::now(),
+            outcome: Outcome::Response(None),
+        };
     }
     observation(operation, result, |output| Some(extract(output)))
 }

@@ -61,7 +61,7 @@ pub fn write(
                 finding.severity.as_str(),
                 &neutralise(&finding.resource),
                 &neutralise(&finding.message),
-                &neutralise(rule.map(|r| r.remediation).unwrap_or_default()),
+                &neutralise(&finding.remediation),
                 rule.and_then(|r| r.conformity_rule).unwrap_or_default(),
             ])?;
         }

@@ -3,7 +3,7 @@
 use super::repository::{
     Repository, borrow_context, list, macie_context, macie_principal, repository,
 };
-use super::{Rule, RuleInput, Verdict};
+use super::{Rule, RuleInput, Verdict, remediation};
 use crate::evidence::{BucketEvidence, BucketOwner, ErrorKind, Outcome, PublicAccessBlock};
 use crate::findings::{Severity, Status};
 use crate::policy::{Decision, Policy, Principal, Request};
@@ -52,7 +52,8 @@ fn check(input: &RuleInput<'_>) -> Verdict {
                 "Bucket {} does not exist: Macie cannot write results.{note}",
                 bucket.name
             ),
-        );
+        )
+        .fix(missing_bucket_steps(&repository, false));
     }
     if let Some(reason) = &bucket.unverifiable {
         return verdict(
@@ -69,7 +70,8 @@ fn check(input: &RuleInput<'_>) -> Verdict {
                     "Bucket {} does not exist: Macie cannot write results.{note}",
                     bucket.name
                 ),
-            );
+            )
+            .fix(missing_bucket_steps(&repository, false));
         }
         Some(Outcome::Error(error)) => {
             return verdict(
@@ -89,12 +91,11 @@ fn check(input: &RuleInput<'_>) -> Verdict {
     let mut unknowns = Vec::new();
     if let (Some(expected), BucketOwner::Account { account_id }) =
         (repository.expected_owner, &bucket.owner)
+        && expected != account_id
     {
-        if expected != account_id {
-            problems.push(format!(
-                "it is owned by {account_id}, not the expected owner {expected}"
-            ));
-        }
+        problems.push(format!(
+            "it is owned by {account_id}, not the expected owner {expected}"
+        ));
     }
     judge_public_access(bucket, &mut problems, &mut unknowns);
     match bucket.policy_status.as_ref().map(|s| &s.outcome) {
@@ -130,6 +131,7 @@ fn check(input: &RuleInput<'_>) -> Verdict {
     }
 
     if !problems.is_empty() {
+        let fixes = bucket_fixes(bucket, &repository, &problems);
         return verdict(
             Status::Fail,
             list(
@@ -137,7 +139,8 @@ fn check(input: &RuleInput<'_>) -> Verdict {
                 &problems,
                 &note,
             ),
-        );
+        )
+        .fix(fixes);
     }
     if !unknowns.is_empty() {
         return verdict(
@@ -155,6 +158,93 @@ fn check(input: &RuleInput<'_>) -> Verdict {
             repository.prefix
         ),
     )
+}
+
+/// The steps that fix the problems found, in the bucket owner's account.
+fn bucket_fixes(
+    bucket: &BucketEvidence,
+    repository: &Repository<'_>,
+    problems: &[String],
+) -> Vec<String> {
+    let region = bucket
+        .location
+        .as_ref()
+        .and_then(|l| l.response())
+        .map_or(repository.region, String::as_str);
+    let owner = match &bucket.owner {
+        BucketOwner::Account { account_id } => account_id.as_str(),
+        BucketOwner::Unknown => repository
+            .expected_owner
+            .unwrap_or(repository.macie_account),
+    };
+    let mentions = |word: &str| problems.iter().any(|p| p.contains(word));
+    let mut fixes = Vec::new();
+    if mentions("expected owner") {
+        fixes.push(format!(
+            "Confirm who should own {bucket}; then point the configuration at a bucket owned by {expected}, or \
+             correct expectedBucketOwner. In account {macie}: aws macie2 put-classification-export-configuration \
+             --region {region} --configuration 's3Destination={{bucketName={bucket},keyPrefix={prefix},kmsKeyArn={key},expectedBucketOwner={owner}}}'",
+            bucket = bucket.name,
+            expected = repository.expected_owner.unwrap_or_default(),
+            macie = repository.macie_account,
+            region = repository.region,
+            prefix = repository.prefix,
+            key = repository.key_arn,
+        ));
+    }
+    if mentions("Block Public Access") {
+        fixes.push(remediation::put_public_access_block(
+            owner,
+            &bucket.name,
+            region,
+        ));
+    }
+    if mentions("policy") {
+        fixes.push(remediation::put_bucket_policy(
+            owner,
+            &bucket.name,
+            region,
+            repository,
+        ));
+    }
+    if mentions("cannot receive results") {
+        fixes.extend(missing_bucket_steps(repository, true));
+    }
+    fixes
+}
+
+/// Steps: create the repository bucket with its protections in the account whose Macie writes
+/// to it: the configured name, or (`new_name`) a new bucket in Macie's own Region, which the
+/// configuration is then pointed at.
+fn missing_bucket_steps(repository: &Repository<'_>, new_name: bool) -> Vec<String> {
+    let account = repository.macie_account;
+    let region = repository.region;
+    let bucket = if new_name {
+        remediation::suggested_bucket(account, region)
+    } else {
+        repository.bucket.to_owned()
+    };
+    let location = if region == "us-east-1" {
+        String::new()
+    } else {
+        format!(" --create-bucket-configuration LocationConstraint={region}")
+    };
+    let mut steps = vec![
+        format!(
+            "In account {account}: aws s3api create-bucket --bucket {bucket} --region {region}{location}"
+        ),
+        remediation::put_public_access_block(account, &bucket, region),
+        remediation::put_bucket_policy(account, &bucket, region, repository),
+    ];
+    if new_name {
+        steps.push(format!(
+            "In account {account}: aws macie2 put-classification-export-configuration --region {region} \
+             --configuration 's3Destination={{bucketName={bucket},keyPrefix={},kmsKeyArn={}}}' \
+             (the key must be in {region} too)",
+            repository.prefix, repository.key_arn
+        ));
+    }
+    steps
 }
 
 /// All four Block Public Access settings, each on at the bucket or the owning account's level.

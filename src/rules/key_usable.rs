@@ -1,7 +1,7 @@
 //! MACIE-003: the repository key is usable by Macie.
 
 use super::repository::{borrow_context, list, macie_context, macie_principal, repository};
-use super::{Rule, RuleInput, Verdict, unreadable};
+use super::{Rule, RuleInput, Verdict, remediation, unreadable};
 use crate::evidence::{ErrorKind, Outcome};
 use crate::findings::{Severity, Status};
 use crate::policy::{Decision, Policy, Principal, Request};
@@ -51,7 +51,13 @@ fn check(input: &RuleInput<'_>) -> Verdict {
                     "Key {} does not exist: Macie cannot encrypt results.{note}",
                     key.arn
                 ),
-            );
+            )
+            .fix(new_key_steps(
+                &key.arn,
+                &key.owner_account,
+                &key.region,
+                &repository,
+            ));
         }
         Some(Outcome::Error(error)) => {
             return unreadable("the key (kms:DescribeKey)", error).about(resource.clone());
@@ -64,31 +70,57 @@ fn check(input: &RuleInput<'_>) -> Verdict {
         }
     };
 
+    let owner = key.owner_account.as_str();
     let mut problems = Vec::new();
-    if metadata.state != "Enabled" {
-        problems.push(format!("the key is {}, not Enabled", metadata.state));
+    let mut fixes = Vec::new();
+    let mut needs_new_key = false;
+    match metadata.state.as_str() {
+        "Enabled" => {}
+        "PendingDeletion" => {
+            problems.push("the key is PendingDeletion, not Enabled".to_owned());
+            fixes.push(format!(
+                "In account {owner}: aws kms cancel-key-deletion --region {region} --key-id {arn}; \
+                 aws kms enable-key --region {region} --key-id {arn}",
+                region = key.region,
+                arn = key.arn
+            ));
+        }
+        state => {
+            problems.push(format!("the key is {state}, not Enabled"));
+            fixes.push(format!(
+                "In account {owner}: aws kms enable-key --region {} --key-id {}",
+                key.region, key.arn
+            ));
+        }
     }
     if metadata.manager == "AWS" {
         problems.push("it is an AWS managed key; Macie needs a customer managed key".to_owned());
+        needs_new_key = true;
     }
     if metadata.spec != "SYMMETRIC_DEFAULT" || metadata.usage != "ENCRYPT_DECRYPT" {
         problems.push(format!(
             "it is a {} key for {}, not a symmetric encryption key",
             metadata.spec, metadata.usage
         ));
+        needs_new_key = true;
     }
     let bucket_region = input
         .run
         .bucket(repository.bucket)
         .and_then(|b| b.location.as_ref())
         .and_then(|l| l.response());
-    if let Some(bucket_region) = bucket_region {
-        if bucket_region != &key.region {
-            problems.push(format!(
-                "the key is in {} but the bucket {} is in {bucket_region}; they must share a Region",
-                key.region, repository.bucket
-            ));
-        }
+    if let Some(bucket_region) = bucket_region
+        && bucket_region != &key.region
+    {
+        problems.push(format!(
+            "the key is in {} but the bucket {} is in {bucket_region}; they must share a Region",
+            key.region, repository.bucket
+        ));
+        needs_new_key = true;
+    }
+    if needs_new_key {
+        let region = bucket_region.map_or(key.region.as_str(), String::as_str);
+        fixes.extend(new_key_steps(&key.arn, owner, region, &repository));
     }
 
     let mut warnings = Vec::new();
@@ -112,6 +144,18 @@ fn check(input: &RuleInput<'_>) -> Verdict {
         None => unreadable_policy = Some("the key policy was not read".to_owned()),
     }
 
+    let policy_fix = || {
+        remediation::put_key_policy(
+            owner,
+            &key.arn,
+            &key.region,
+            repository.macie_account,
+            repository.region,
+        )
+    };
+    if problems.iter().any(|p| p.contains("key policy")) {
+        fixes.push(policy_fix());
+    }
     if !problems.is_empty() {
         return verdict(
             Status::Fail,
@@ -120,7 +164,8 @@ fn check(input: &RuleInput<'_>) -> Verdict {
                 &problems,
                 &note,
             ),
-        );
+        )
+        .fix(fixes);
     }
     if let Some(reason) = unreadable_policy {
         return verdict(Status::Error, format!("Key {}: {reason}.{note}", key.arn));
@@ -133,7 +178,8 @@ fn check(input: &RuleInput<'_>) -> Verdict {
                 &warnings,
                 &note,
             ),
-        );
+        )
+        .fix(vec![policy_fix()]);
     }
     verdict(
         Status::Pass,
@@ -145,6 +191,28 @@ fn check(input: &RuleInput<'_>) -> Verdict {
             macie_principal(repository.region)
         ),
     )
+}
+
+/// Steps: create a sound key and point the export configuration at it.
+fn new_key_steps(
+    replaced: &str,
+    owner: &str,
+    region: &str,
+    repository: &super::repository::Repository<'_>,
+) -> Vec<String> {
+    vec![
+        format!("Replace key {replaced} with a symmetric customer managed key in {region}:"),
+        format!(
+            "In account {owner}: aws kms create-key --region {region} --key-spec SYMMETRIC_DEFAULT --key-usage \
+             ENCRYPT_DECRYPT --description \"Macie discovery results\" and give it the Macie statement: {}",
+            remediation::key_statement(repository.macie_account, repository.region)
+        ),
+        format!(
+            "In account {}: aws macie2 put-classification-export-configuration --region {} --configuration \
+             's3Destination={{bucketName={},keyPrefix={},kmsKeyArn=<the new key ARN>}}'",
+            repository.macie_account, repository.region, repository.bucket, repository.prefix
+        ),
+    ]
 }
 
 fn judge_policy(

@@ -20,7 +20,12 @@ fn check(input: &RuleInput<'_>) -> Verdict {
     let session = match &input.evidence.macie_session.outcome {
         Outcome::Response(session) => session,
         Outcome::Error(error) if error.kind == ErrorKind::MacieNotEnabled => {
-            return Verdict::new(Status::Fail, "Macie is not enabled in this Region.");
+            return Verdict::new(Status::Fail, "Macie is not enabled in this Region.").fix(vec![
+                format!(
+                    "In account {}: aws macie2 enable-macie --region {}",
+                    input.evidence.account_id, input.evidence.region
+                ),
+            ]);
         }
         Outcome::Error(error) => return unreadable("the Macie session", error),
     };
@@ -35,7 +40,11 @@ fn check(input: &RuleInput<'_>) -> Verdict {
         "PAUSED" => Verdict::new(
             Status::Fail,
             "Macie is paused: it keeps its configuration but runs no discovery or jobs.",
-        ),
+        )
+        .fix(vec![format!(
+            "In account {}: aws macie2 update-macie-session --region {} --status ENABLED",
+            input.evidence.account_id, input.evidence.region
+        )]),
         other => Verdict::new(
             Status::Fail,
             format!("Macie's status is {other:?}, not ENABLED."),

@@ -7,6 +7,7 @@
 mod bucket_protected;
 mod key_usable;
 mod macie_enabled;
+mod remediation;
 mod repository;
 mod repository_configured;
 mod repository_hardening;
@@ -58,6 +59,8 @@ pub struct Verdict {
     pub message: String,
     /// The resource judged, when it is not the account-Region's Macie session.
     pub resource: Option<String>,
+    /// Steps that fix it, one per line.
+    pub remediation: Vec<String>,
 }
 
 impl Verdict {
@@ -66,7 +69,13 @@ impl Verdict {
             status,
             message: message.into(),
             resource: None,
+            remediation: Vec::new(),
         }
+    }
+
+    fn fix(mut self, steps: Vec<String>) -> Self {
+        self.remediation = steps;
+        self
     }
 
     fn about(mut self, resource: impl Into<String>) -> Self {
@@ -174,6 +183,7 @@ fn evaluate_account_region(
                     .resource
                     .unwrap_or_else(|| macie_session_arn(&account.account.id, region)),
                 message: verdict.message,
+                remediation: verdict.remediation.join("\n"),
             }
         })
         .collect()

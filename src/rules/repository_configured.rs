@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Duration, Utc};
 
-use super::{Rule, RuleInput, Verdict, unreadable};
+use super::{Rule, RuleInput, Verdict, remediation, unreadable};
 use crate::evidence::{ErrorKind, Outcome, S3Destination};
 use crate::findings::{Severity, Status};
 
@@ -50,19 +50,30 @@ fn check(input: &RuleInput<'_>) -> Verdict {
         return Verdict::new(
             Status::Pass,
             format!(
-                "Discovery results are exported to s3://{bucket}/{prefix}, encrypted with KMS key {key}."
+                "Discovery results are exported to s3://{bucket}/{prefix}, encrypted with KMS key {key}.{}",
+                export.note
             ),
         );
     }
     let gap = describe_gap(destination);
-    let membership = membership_note(input);
+    let existing_bucket = destination
+        .and_then(|d| d.bucket_name.as_deref())
+        .filter(|b| !b.trim().is_empty());
+    let fix =
+        remediation::create_repository(export.macie_account, &evidence.region, existing_bucket);
+    let membership = if export.note.is_empty() {
+        membership_note(input)
+    } else {
+        export.note
+    };
     let Some(enabled_at) = session.created_at else {
         return Verdict::new(
             Status::Fail,
             format!(
                 "{gap}{membership} Macie's enable date is unknown, so no grace period applies."
             ),
-        );
+        )
+        .fix(fix);
     };
     let grace_end = enabled_at + Duration::days(GRACE_PERIOD_DAYS);
     if input.scan_started_at < grace_end {
@@ -74,6 +85,7 @@ fn check(input: &RuleInput<'_>) -> Verdict {
                 day(grace_end)
             ),
         )
+        .fix(fix)
     } else {
         Verdict::new(
             Status::Fail,
@@ -83,6 +95,7 @@ fn check(input: &RuleInput<'_>) -> Verdict {
                 day(grace_end)
             ),
         )
+        .fix(fix)
     }
 }
 

@@ -2,7 +2,7 @@
 
 use super::repository::{Repository, list, repository};
 use super::{Rule, RuleInput, Verdict};
-use crate::evidence::{BucketEvidence, KeyEvidence, Outcome};
+use crate::evidence::{BucketEvidence, BucketOwner, KeyEvidence, Outcome};
 use crate::findings::{Severity, Status};
 
 pub(super) const RULE: Rule = Rule {
@@ -63,12 +63,44 @@ fn check(input: &RuleInput<'_>) -> Verdict {
         }
     });
     let subject = format!("Repository {} / {}", repository.bucket, repository.key_arn);
+    let bucket_owner = match bucket.map(|b| &b.owner) {
+        Some(BucketOwner::Account { account_id }) => account_id.as_str(),
+        _ => repository.macie_account,
+    };
+    let bucket_region = bucket
+        .and_then(|b| b.location.as_ref())
+        .and_then(|l| l.response())
+        .map_or(repository.region, String::as_str);
+    let key_owner = key.map_or(repository.macie_account, |k| k.owner_account.as_str());
+    let key_region = key.map_or(repository.region, |k| k.region.as_str());
+    let steps = [
+        format!(
+            "In account {bucket_owner}: aws s3api put-bucket-encryption --region {bucket_region} --bucket {} --server-side-encryption-configuration \
+             '{{\"Rules\":[{{\"ApplyServerSideEncryptionByDefault\":{{\"SSEAlgorithm\":\"aws:kms\",\"KMSMasterKeyID\":\"{}\"}},\"BucketKeyEnabled\":true}}]}}'",
+            repository.bucket, repository.key_arn
+        ),
+        format!(
+            "In account {bucket_owner}: aws s3api put-bucket-versioning --region {bucket_region} --bucket {} --versioning-configuration Status=Enabled",
+            repository.bucket
+        ),
+        format!(
+            "In account {key_owner}: aws kms enable-key-rotation --region {key_region} --key-id {}",
+            repository.key_arn
+        ),
+    ];
+    let fixes: Vec<String> = items
+        .iter()
+        .zip(steps)
+        .filter(|(item, _)| matches!(item, Item::Missing(_) | Item::Weak(_)))
+        .map(|(_, step)| step)
+        .collect();
     if !missing.is_empty() {
         let all: Vec<String> = missing.into_iter().chain(weak).collect();
         return verdict(
             Status::Fail,
             list(&format!("{subject} lacks hardening"), &all, &note),
-        );
+        )
+        .fix(fixes);
     }
     if !unknown.is_empty() {
         return verdict(Status::Error, list(&subject, &unknown, &note));
@@ -77,7 +109,8 @@ fn check(input: &RuleInput<'_>) -> Verdict {
         return verdict(
             Status::Warn,
             list(&format!("{subject} is hardened, but"), &weak, &note),
-        );
+        )
+        .fix(fixes);
     }
     verdict(
         Status::Pass,

@@ -397,3 +397,50 @@ impl ScanRun {
             .expect("evidence.jsonl")
     }
 }
+
+/// A key policy: the owner administers it, Macie may use it for `sources` (with conditions unless
+/// `conditions` is false).
+pub fn key_policy(sources: &[&str], conditions: bool, principal: &str) -> String {
+    let sources = sources
+        .iter()
+        .map(|s| format!("\"{s}\""))
+        .collect::<Vec<_>>()
+        .join(",");
+    let condition = if conditions {
+        format!(
+            r#","Condition":{{"StringEquals":{{"aws:SourceAccount":[{sources}]}},"ArnLike":{{"aws:SourceArn":["arn:aws:macie2:*:*:export-configuration:*","arn:aws:macie2:*:*:classification-job/*"]}}}}"#
+        )
+    } else {
+        String::new()
+    };
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"Admin","Effect":"Allow","Principal":{{"AWS":"arn:aws:iam::${{ACCOUNT}}:root"}},"Action":"kms:*","Resource":"*"}},{{"Sid":"Macie","Effect":"Allow","Principal":{{"Service":"{principal}"}},"Action":["kms:GenerateDataKey","kms:Encrypt"],"Resource":"*"{condition}}}]}}"#
+    )
+}
+
+/// A bucket policy for Macie's service `principal`: deny non-TLS (unless `tls_deny` is "none", or "true" for the wrong way round),
+/// let Macie write under `put_prefix` for `sources`.
+pub fn bucket_policy(
+    sources: &[&str],
+    tls_deny: &str,
+    put_prefix: &str,
+    principal: &str,
+) -> String {
+    let sources = sources
+        .iter()
+        .map(|s| format!("\"{s}\""))
+        .collect::<Vec<_>>()
+        .join(",");
+    let condition = format!(
+        r#""Condition":{{"StringEquals":{{"aws:SourceAccount":[{sources}]}},"ArnLike":{{"aws:SourceArn":["arn:aws:macie2:*:*:export-configuration:*","arn:aws:macie2:*:*:classification-job/*"]}}}}"#
+    );
+    let deny = match tls_deny {
+        "none" => String::new(),
+        value => format!(
+            r#"{{"Sid":"DenyInsecure","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::${{BUCKET}}","arn:aws:s3:::${{BUCKET}}/*"],"Condition":{{"Bool":{{"aws:SecureTransport":"{value}"}}}}}},"#
+        ),
+    };
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{deny}{{"Sid":"MaciePut","Effect":"Allow","Principal":{{"Service":"{principal}"}},"Action":"s3:PutObject","Resource":"arn:aws:s3:::${{BUCKET}}/{put_prefix}*",{condition}}},{{"Sid":"MacieLocation","Effect":"Allow","Principal":{{"Service":"{principal}"}},"Action":"s3:GetBucketLocation","Resource":"arn:aws:s3:::${{BUCKET}}",{condition}}}]}}"#
+    )
+}

@@ -1,0 +1,681 @@
+//! The full Macie2-002 evidence chain against emulated organizations: every FAIL reason of the
+//! repository rules, a central cross-account repository, an owner outside the organization, and
+//! the cost of reading each bucket and key once.
+
+mod common;
+
+use common::{Emulator, bucket_policy, key_policy};
+
+const LOG_ARCHIVE: &str = "333333333333";
+
+/// Knobs of one account's own repository; the default is sound.
+#[derive(Clone)]
+struct Repo {
+    bucket_region: &'static str,
+    key_region: &'static str,
+    macie_region: &'static str,
+    bucket_policy: Option<String>,
+    key_policy: Option<String>,
+    block_public_access: &'static str,
+    key_state: &'static str,
+    key_spec: &'static str,
+    key_manager: &'static str,
+    rotation: bool,
+    versioning: bool,
+    encryption: &'static str,
+    export_bucket: Option<String>,
+    export_key: Option<String>,
+    expected_owner: Option<&'static str>,
+    create_bucket: bool,
+}
+
+impl Repo {
+    fn sound() -> Repo {
+        Repo {
+            bucket_region: "us-east-1",
+            key_region: "us-east-1",
+            macie_region: "us-east-1",
+            bucket_policy: None,
+            key_policy: None,
+            block_public_access: "true",
+            key_state: "Enabled",
+            key_spec: "SYMMETRIC_DEFAULT",
+            key_manager: "CUSTOMER",
+            rotation: true,
+            versioning: true,
+            encryption: r#"{ sse = "aws:kms", kms_key = "key:results" }"#,
+            export_bucket: None,
+            export_key: None,
+            expected_owner: None,
+            create_bucket: true,
+        }
+    }
+
+    fn toml(&self, id: &str, name: &str) -> String {
+        let bucket = format!("results-{id}");
+        let bucket_policy = self
+            .bucket_policy
+            .clone()
+            .unwrap_or_else(|| bucket_policy(&[id], "false", "macie/", "macie.amazonaws.com"));
+        let key_policy = self
+            .key_policy
+            .clone()
+            .unwrap_or_else(|| key_policy(&[id], true, "macie.amazonaws.com"));
+        let export_bucket = self.export_bucket.clone().unwrap_or_else(|| bucket.clone());
+        let export_key = self
+            .export_key
+            .clone()
+            .unwrap_or_else(|| format!("key:{id}:{}:results", self.key_region));
+        let expected = self
+            .expected_owner
+            .map(|o| format!(", expected_bucket_owner = \"{o}\""))
+            .unwrap_or_default();
+        let encryption = if self.encryption.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "encryption = {}\n",
+                self.encryption.replace(
+                    "key:results",
+                    &format!("key:{id}:{}:results", self.key_region)
+                )
+            )
+        };
+        let bucket_table = if self.create_bucket {
+            format!(
+                "[[accounts.buckets]]\nname = \"{bucket}\"\nregion = \"{}\"\nblock_public_access = {}\npolicy = '''{bucket_policy}'''\nversioning = {}\n{encryption}\n",
+                self.bucket_region, self.block_public_access, self.versioning
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            r#"[[accounts]]
+id = "{id}"
+name = "{name}"
+[[accounts.macie]]
+region = "{macie_region}"
+created_days_ago = 100
+export = {{ bucket = "{export_bucket}", key_prefix = "macie/", kms_key_arn = "{export_key}"{expected} }}
+
+[[accounts.keys]]
+alias = "results"
+region = "{key_region}"
+policy = '''{key_policy}'''
+state = "{key_state}"
+rotation = {rotation}
+spec = "{key_spec}"
+manager = "{key_manager}"
+
+{bucket_table}
+"#,
+            macie_region = self.macie_region,
+            key_region = self.key_region,
+            key_state = self.key_state,
+            rotation = self.rotation,
+            key_spec = self.key_spec,
+            key_manager = self.key_manager,
+        )
+    }
+}
+
+/// The central log-archive account with its bucket and key, used by `users`.
+fn log_archive(users: &[&str]) -> String {
+    format!(
+        r#"[[accounts]]
+id = "{LOG_ARCHIVE}"
+name = "log-archive"
+
+[[accounts.keys]]
+alias = "central"
+region = "us-east-1"
+policy = '''{key_policy}'''
+rotation = true
+
+[[accounts.buckets]]
+name = "central-macie-results"
+region = "us-east-1"
+block_public_access = true
+policy = '''{bucket_policy}'''
+versioning = true
+encryption = {{ sse = "aws:kms", kms_key = "key:central" }}
+"#,
+        key_policy = key_policy(users, true, "macie.amazonaws.com"),
+        bucket_policy = bucket_policy(users, "false", "macie/", "macie.amazonaws.com"),
+    )
+}
+
+fn central_user(id: &str, name: &str, regions: &[&str]) -> String {
+    let mut text = format!("[[accounts]]\nid = \"{id}\"\nname = \"{name}\"\n");
+    for region in regions {
+        text.push_str(&format!(
+            "[[accounts.macie]]\nregion = \"{region}\"\ncreated_days_ago = 100\nexport = {{ bucket = \"central-macie-results\", key_prefix = \"macie/\", kms_key_arn = \"key:{LOG_ARCHIVE}:us-east-1:central\", expected_bucket_owner = \"{LOG_ARCHIVE}\" }}\n"
+        ));
+    }
+    text
+}
+
+fn scan(scenario: &str, regions: &str) -> (Emulator, common::ScanRun) {
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(scenario);
+    emulator.reset_counters();
+    let run = emulator.scan().regions(regions).run();
+    (emulator, run)
+}
+
+/// Every FAIL or WARN finding says how to fix it, naming its own account, Region, bucket or key.
+fn assert_remediation_is_concrete(run: &common::ScanRun) {
+    for finding in run.findings() {
+        if !matches!(finding["status"].as_str(), "FAIL" | "WARN") {
+            continue;
+        }
+        let remediation = &finding["remediation"];
+        let what = format!(
+            "{} {} {}: {remediation}",
+            finding["account_id"], finding["rule_id"], finding["status"]
+        );
+        assert!(remediation.contains("aws "), "no command: {what}");
+        assert!(
+            !remediation.contains("<bucket>") && !remediation.contains("<region>"),
+            "placeholder left: {what}"
+        );
+        let resource = &finding["resource"];
+        let named = if resource.starts_with("arn:aws:macie2:") {
+            remediation.contains(&finding["account_id"])
+        } else {
+            resource.strip_prefix("arn:aws:s3:::").map_or_else(
+                || remediation.contains(resource.as_str()),
+                |bucket| remediation.contains(bucket),
+            )
+        };
+        assert!(
+            named || finding["rule_id"] == "MACIE-004",
+            "does not name {resource}: {what}"
+        );
+        assert!(remediation.contains("--region"), "no Region: {what}");
+        assert!(remediation.contains("In account "), "no account: {what}");
+    }
+}
+
+fn assert_finding(
+    run: &common::ScanRun,
+    account: &str,
+    region: &str,
+    rule: &str,
+    status: &str,
+    words: &[&str],
+) {
+    let finding = run.finding(account, region, rule);
+    assert_eq!(finding["status"], status, "{account} {rule}: {finding:#?}");
+    for word in words {
+        assert!(
+            finding["message"].contains(word),
+            "{account} {rule} message lacks {word:?}: {}",
+            finding["message"]
+        );
+    }
+}
+
+#[test]
+fn central_cross_account_repository_passes_and_is_read_once() {
+    let users = ["111111111111", "222222222222", "444444444444"];
+    let mut scenario = log_archive(&users);
+    for (n, id) in users.iter().enumerate() {
+        scenario.push_str(&central_user(
+            id,
+            &format!("workload-{n}"),
+            &["us-east-1", "us-west-2", "eu-west-1"],
+        ));
+    }
+    let (emulator, run) = scan(&scenario, "us-east-1,us-west-2,eu-west-1");
+    for id in users {
+        for region in ["us-east-1", "us-west-2", "eu-west-1"] {
+            for rule in ["MACIE-002", "MACIE-003", "MACIE-004", "MACIE-005"] {
+                assert_finding(&run, id, region, rule, "PASS", &[]);
+            }
+        }
+    }
+    let key = run.finding("111111111111", "eu-west-1", "MACIE-003");
+    assert!(
+        key["resource"].starts_with(&format!("arn:aws:kms:us-east-1:{LOG_ARCHIVE}:key/")),
+        "{key:?}"
+    );
+    assert_eq!(
+        run.finding("111111111111", "eu-west-1", "MACIE-004")["resource"],
+        "arn:aws:s3:::central-macie-results"
+    );
+
+    // Nine account-Regions point at one bucket and one key: each evidence call once.
+    let counters = emulator.counters();
+    for operation in [
+        "s3:GetBucketPolicy",
+        "s3:GetPublicAccessBlock",
+        "s3:GetBucketPolicyStatus",
+        "s3:GetBucketEncryption",
+        "s3:GetBucketVersioning",
+        "s3:GetObjectLockConfiguration",
+        "s3:GetBucketLocation",
+        "kms:DescribeKey",
+        "kms:GetKeyPolicy",
+        "kms:GetKeyRotationStatus",
+    ] {
+        assert_eq!(
+            counters.operation(operation),
+            1,
+            "{operation}: {:?}",
+            counters.0["operations"]
+        );
+    }
+    // Read with the owner's credentials.
+    assert_eq!(counters.in_account(LOG_ARCHIVE, "s3:GetBucketPolicy"), 1);
+    assert_eq!(counters.in_account(LOG_ARCHIVE, "kms:GetKeyPolicy"), 1);
+    // One ListBuckets per reachable account builds the bucket → owner map.
+    assert_eq!(
+        counters.operation("s3:ListBuckets"),
+        5,
+        "{:?}",
+        counters.0["operations"]
+    );
+    run.assert_exit(1);
+}
+
+#[test]
+fn every_key_failure_is_named() {
+    let cases: Vec<(&str, Repo, &[&str])> = vec![
+        (
+            "100000000001",
+            Repo {
+                export_key: Some(
+                    "arn:aws:kms:us-east-1:100000000001:key/00000000-0000-0000-0000-000000000000"
+                        .into(),
+                ),
+                ..Repo::sound()
+            },
+            &["does not exist"],
+        ),
+        (
+            "100000000002",
+            Repo {
+                key_state: "Disabled",
+                ..Repo::sound()
+            },
+            &["Disabled"],
+        ),
+        (
+            "100000000003",
+            Repo {
+                key_state: "PendingDeletion",
+                ..Repo::sound()
+            },
+            &["PendingDeletion"],
+        ),
+        (
+            "100000000004",
+            Repo {
+                key_manager: "AWS",
+                ..Repo::sound()
+            },
+            &["AWS managed"],
+        ),
+        (
+            "100000000005",
+            Repo {
+                key_spec: "RSA_2048",
+                encryption: "",
+                ..Repo::sound()
+            },
+            &["RSA_2048"],
+        ),
+        (
+            "100000000006",
+            Repo {
+                key_region: "eu-west-1",
+                encryption: "",
+                ..Repo::sound()
+            },
+            &["eu-west-1", "share a Region"],
+        ),
+        (
+            "100000000007",
+            Repo {
+                key_policy: Some(key_policy(&["100000000007"], true, "macie2.amazonaws.com")),
+                ..Repo::sound()
+            },
+            &["does not allow macie.amazonaws.com kms:GenerateDataKey"],
+        ),
+        (
+            "100000000008",
+            Repo {
+                key_policy: Some(key_policy(&["999999999999"], true, "macie.amazonaws.com")),
+                ..Repo::sound()
+            },
+            &["for account 100000000008"],
+        ),
+    ];
+    let mut scenario = String::new();
+    for (id, repo, _) in &cases {
+        scenario.push_str(&repo.toml(id, &format!("key-case-{id}")));
+    }
+    let warn = Repo {
+        key_policy: Some(key_policy(&["100000000009"], false, "macie.amazonaws.com")),
+        ..Repo::sound()
+    };
+    scenario.push_str(&warn.toml("100000000009", "key-no-conditions"));
+    scenario.push_str(&Repo::sound().toml("100000000010", "key-sound"));
+
+    let (_emulator, run) = scan(&scenario, "us-east-1");
+    for (id, _, words) in &cases {
+        assert_finding(&run, id, "us-east-1", "MACIE-003", "FAIL", words);
+        let finding = run.finding(id, "us-east-1", "MACIE-003");
+        assert!(
+            finding["resource"].starts_with("arn:aws:kms:"),
+            "{finding:?}"
+        );
+    }
+    assert_finding(
+        &run,
+        "100000000009",
+        "us-east-1",
+        "MACIE-003",
+        "WARN",
+        &["confused deputy"],
+    );
+    assert_finding(&run, "100000000010", "us-east-1", "MACIE-003", "PASS", &[]);
+    assert_finding(&run, "100000000010", "us-east-1", "MACIE-004", "PASS", &[]);
+    assert_finding(&run, "100000000010", "us-east-1", "MACIE-005", "PASS", &[]);
+    assert_remediation_is_concrete(&run);
+    let disabled = run.finding("100000000002", "us-east-1", "MACIE-003");
+    assert!(disabled["remediation"].contains(
+        "aws kms enable-key --region us-east-1 --key-id arn:aws:kms:us-east-1:100000000002:key/"
+    ));
+}
+
+#[test]
+fn every_bucket_failure_is_named() {
+    let cases: Vec<(&str, Repo, &[&str])> = vec![
+        (
+            "200000000001",
+            Repo {
+                create_bucket: false,
+                export_bucket: Some("no-such-bucket-anywhere".into()),
+                ..Repo::sound()
+            },
+            &["does not exist"],
+        ),
+        (
+            "200000000002",
+            Repo {
+                expected_owner: Some("200000000003"),
+                ..Repo::sound()
+            },
+            &["not the expected owner 200000000003"],
+        ),
+        (
+            "200000000003",
+            Repo {
+                block_public_access: "{ block_public_acls = true, ignore_public_acls = true, block_public_policy = false, restrict_public_buckets = true }",
+                ..Repo::sound()
+            },
+            &["BlockPublicPolicy"],
+        ),
+        (
+            "200000000004",
+            Repo {
+                block_public_access: "false",
+                ..Repo::sound()
+            },
+            &["BlockPublicAcls", "RestrictPublicBuckets"],
+        ),
+        (
+            "200000000005",
+            Repo {
+                bucket_policy: Some(bucket_policy(
+                    &["200000000005"],
+                    "none",
+                    "macie/",
+                    "macie.amazonaws.com",
+                )),
+                ..Repo::sound()
+            },
+            &["does not deny requests made without TLS"],
+        ),
+        (
+            "200000000006",
+            Repo {
+                bucket_policy: Some(bucket_policy(
+                    &["200000000006"],
+                    "true",
+                    "macie/",
+                    "macie.amazonaws.com",
+                )),
+                ..Repo::sound()
+            },
+            &["does not deny requests made without TLS"],
+        ),
+        (
+            "200000000007",
+            Repo {
+                bucket_policy: Some(bucket_policy(
+                    &["200000000007"],
+                    "false",
+                    "other/",
+                    "macie.amazonaws.com",
+                )),
+                ..Repo::sound()
+            },
+            &["s3:PutObject under \"macie/\""],
+        ),
+        (
+            "200000000008",
+            Repo {
+                bucket_policy: Some(String::new()),
+                ..Repo::sound()
+            },
+            &["no bucket policy"],
+        ),
+        (
+            "200000000009",
+            Repo {
+                bucket_region: "af-south-1",
+                key_region: "af-south-1",
+                ..Repo::sound()
+            },
+            &[
+                "af-south-1",
+                "cannot receive results from Macie in us-east-1",
+            ],
+        ),
+    ];
+    let mut scenario = String::new();
+    for (id, repo, _) in &cases {
+        scenario.push_str(
+            &repo
+                .toml(id, &format!("bucket-case-{id}"))
+                .replace("policy = ''''''\n", ""),
+        );
+    }
+    // Public: a policy granting everyone read, with Block Public Access off so it can be set.
+    let public_policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::${BUCKET}/*"}]}"#;
+    scenario.push_str(
+        &Repo {
+            bucket_policy: Some(public_policy.into()),
+            block_public_access: "false",
+            ..Repo::sound()
+        }
+        .toml("200000000010", "bucket-public"),
+    );
+    // Bucket level off, account level on: the account's settings cover it.
+    scenario.push_str(
+        &Repo {
+            block_public_access: "false",
+            ..Repo::sound()
+        }
+        .toml("200000000011", "account-level-block")
+        .replace(
+            "name = \"account-level-block\"\n",
+            "name = \"account-level-block\"\naccount_block_public_access = true\n",
+        ),
+    );
+    let (_emulator, run) = scan(&scenario, "us-east-1");
+    for (id, _, words) in &cases {
+        assert_finding(&run, id, "us-east-1", "MACIE-004", "FAIL", words);
+    }
+    assert_finding(
+        &run,
+        "200000000010",
+        "us-east-1",
+        "MACIE-004",
+        "FAIL",
+        &["public"],
+    );
+    assert_finding(&run, "200000000011", "us-east-1", "MACIE-004", "PASS", &[]);
+    assert_eq!(
+        run.finding("200000000001", "us-east-1", "MACIE-004")["resource"],
+        "arn:aws:s3:::no-such-bucket-anywhere"
+    );
+    assert_remediation_is_concrete(&run);
+    let blocked = run.finding("200000000003", "us-east-1", "MACIE-004");
+    assert!(
+        blocked["remediation"]
+            .contains("put-public-access-block --region us-east-1 --bucket results-200000000003")
+    );
+}
+
+#[test]
+fn hardening_items_are_named() {
+    let bare = Repo {
+        versioning: false,
+        rotation: false,
+        encryption: "",
+        ..Repo::sound()
+    };
+    let other_key = Repo {
+        encryption: r#"{ sse = "AES256" }"#,
+        ..Repo::sound()
+    };
+    let mut scenario = bare.toml("300000000001", "bare");
+    scenario.push_str(&other_key.toml("300000000002", "sse-s3"));
+    let (_emulator, run) = scan(&scenario, "us-east-1");
+    assert_finding(
+        &run,
+        "300000000001",
+        "us-east-1",
+        "MACIE-005",
+        "FAIL",
+        &[
+            "no default encryption",
+            "neither versioning nor Object Lock",
+            "key rotation is off",
+        ],
+    );
+    assert_finding(
+        &run,
+        "300000000002",
+        "us-east-1",
+        "MACIE-005",
+        "FAIL",
+        &["AES256, not SSE-KMS"],
+    );
+    let finding = run.finding("300000000001", "us-east-1", "MACIE-005");
+    assert_eq!(finding["severity"], "low");
+    assert!(
+        finding["remediation"]
+            .contains("put-bucket-versioning --region us-east-1 --bucket results-300000000001")
+    );
+    assert!(finding["remediation"].contains("enable-key-rotation --region us-east-1"));
+    assert_remediation_is_concrete(&run);
+}
+
+#[test]
+fn owner_outside_the_organization_is_not_verifiable() {
+    let outsider = r#"
+[[accounts]]
+id = "900000000009"
+name = "partner"
+in_organization = false
+[[accounts.keys]]
+alias = "partner"
+region = "us-east-1"
+policy = '''{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"*"},"Action":"kms:*","Resource":"*"}]}'''
+[[accounts.buckets]]
+name = "partner-macie-results"
+region = "us-east-1"
+block_public_access = true
+
+[[accounts]]
+id = "111111111111"
+name = "uses-partner"
+[[accounts.macie]]
+region = "us-east-1"
+created_days_ago = 100
+export = { bucket = "partner-macie-results", kms_key_arn = "key:900000000009:us-east-1:partner" }
+"#;
+    let (_emulator, run) = scan(outsider, "us-east-1");
+    assert_finding(&run, "111111111111", "us-east-1", "MACIE-002", "PASS", &[]);
+    for rule in ["MACIE-003", "MACIE-004", "MACIE-005"] {
+        assert_finding(
+            &run,
+            "111111111111",
+            "us-east-1",
+            rule,
+            "ERROR",
+            &["not verifiable from the organization"],
+        );
+    }
+    run.assert_exit(2);
+}
+
+#[test]
+fn members_judged_by_their_administrator_when_configured() {
+    let mut scenario = log_archive(&["111111111111"]);
+    scenario.push_str(&central_user("111111111111", "macie-admin", &["us-east-1"]));
+    scenario.push_str(
+        r#"
+[[accounts]]
+id = "222222222222"
+name = "member"
+[[accounts.macie]]
+region = "us-east-1"
+created_days_ago = 100
+administrator = "111111111111"
+"#,
+    );
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(&scenario);
+    let own = emulator.scan().regions("us-east-1").run();
+    assert_finding(
+        &own,
+        "222222222222",
+        "us-east-1",
+        "MACIE-002",
+        "FAIL",
+        &["member of administrator 111111111111"],
+    );
+    assert_finding(
+        &own,
+        "222222222222",
+        "us-east-1",
+        "MACIE-004",
+        "NOT_APPLICABLE",
+        &[],
+    );
+
+    let by_admin = emulator
+        .scan()
+        .config(&format!(
+            "{}\n[rules]\nmacie_members = \"administrator\"\n",
+            common::TEST_CONFIG
+        ))
+        .regions("us-east-1")
+        .run();
+    for rule in ["MACIE-002", "MACIE-003", "MACIE-004", "MACIE-005"] {
+        assert_finding(
+            &by_admin,
+            "222222222222",
+            "us-east-1",
+            rule,
+            "PASS",
+            &["administrator 111111111111"],
+        );
+    }
+}
