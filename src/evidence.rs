@@ -34,6 +34,17 @@ pub enum EvidenceRecord {
     Bucket(BucketEvidence),
     /// A repository key named by at least one export configuration, read once.
     Key(KeyEvidence),
+    /// The run's end: written last, so a file without it is from a run that did not finish.
+    RunEnd(RunEnd),
+}
+
+/// How a run ended.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct RunEnd {
+    /// When collection finished (UTC).
+    pub ended_at: DateTime<Utc>,
+    /// Whether the run was interrupted before it examined everything in scope.
+    pub interrupted: bool,
 }
 
 /// When, by whom and over what scope a run was made.
@@ -60,6 +71,12 @@ pub struct RunHeader {
     /// The rule settings the run was judged with.
     #[serde(default)]
     pub rules: RulesConfig,
+    /// The command line, with secrets removed.
+    #[serde(default)]
+    pub command_line: Vec<String>,
+    /// The configuration file, when one was read.
+    #[serde(default)]
+    pub config_path: Option<String>,
 }
 
 /// How the population of accounts was established.
@@ -428,6 +445,8 @@ pub struct RunEvidence {
     pub buckets: HashMap<String, BucketEvidence>,
     /// Repository keys by ARN as configured.
     pub keys: HashMap<String, KeyEvidence>,
+    /// How the run ended; `None` when the file stops before the end (a crashed run).
+    pub end: Option<RunEnd>,
 }
 
 impl RunEvidence {
@@ -464,6 +483,7 @@ impl RunEvidence {
         let mut keys: Vec<_> = self.keys.values().cloned().collect();
         keys.sort_by(|a, b| a.arn.cmp(&b.arn));
         records.extend(keys.into_iter().map(EvidenceRecord::Key));
+        records.extend(self.end.clone().map(EvidenceRecord::RunEnd));
         records
     }
 
@@ -486,6 +506,7 @@ impl RunEvidence {
         let mut account_regions = HashMap::new();
         let mut buckets = HashMap::new();
         let mut keys = HashMap::new();
+        let mut end = None;
         for (index, line) in reader.lines().enumerate() {
             let line_number = index + 1;
             let line = line.map_err(|e| format!("line {line_number}: {e}"))?;
@@ -524,6 +545,7 @@ impl RunEvidence {
                         ));
                     }
                 }
+                EvidenceRecord::RunEnd(run_end) => end = Some(run_end),
                 EvidenceRecord::Key(key) => {
                     if let Some(previous) = keys.insert(key.arn.clone(), key) {
                         return Err(format!(
@@ -541,6 +563,7 @@ impl RunEvidence {
             account_regions,
             buckets,
             keys,
+            end,
         })
     }
 }

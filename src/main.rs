@@ -7,6 +7,7 @@ use clap::Parser;
 use clap::error::ErrorKind;
 use macie_audit::cli::{Cli, Command};
 use macie_audit::error::EXIT_USAGE;
+use macie_audit::report::metadata::sanitise_command_line;
 use macie_audit::{logging, scan};
 
 fn main() -> ExitCode {
@@ -34,7 +35,8 @@ fn main() -> ExitCode {
     match cli.command {
         Command::Scan(args) => {
             let show_progress = !cli.quiet && std::io::stderr().is_terminal();
-            match runtime.block_on(scan::scan(&args, show_progress)) {
+            let command_line = sanitise_command_line(std::env::args());
+            match runtime.block_on(scan::scan(&args, &command_line, show_progress)) {
                 Ok(outcome) => {
                     print!("{}", outcome.summary);
                     ExitCode::from(outcome.exit_code)

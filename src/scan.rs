@@ -12,7 +12,7 @@ use crate::cli::ScanArgs;
 use crate::collect::{self, Progress};
 use crate::config::{self, Config, LoadedConfig};
 use crate::error::{Error, Result};
-use crate::evidence::{EVIDENCE_SCHEMA_VERSION, RunEvidence, RunHeader};
+use crate::evidence::{EVIDENCE_SCHEMA_VERSION, RunEnd, RunEvidence, RunHeader};
 use crate::report::{self, summary::Tally};
 use crate::{rules, scope};
 
@@ -56,7 +56,11 @@ pub fn effective_config(args: &ScanArgs) -> Result<LoadedConfig> {
 }
 
 /// Runs a whole scan and writes its run directory.
-pub async fn scan(args: &ScanArgs, show_progress: bool) -> Result<ScanOutcome> {
+pub async fn scan(
+    args: &ScanArgs,
+    command_line: &[String],
+    show_progress: bool,
+) -> Result<ScanOutcome> {
     let loaded = effective_config(args)?;
     let config: Arc<Config> = Arc::new(loaded.config.clone());
     let started_at = Utc::now();
@@ -94,6 +98,8 @@ pub async fn scan(args: &ScanArgs, show_progress: bool) -> Result<ScanOutcome> {
             organization: plan.listing.clone(),
             excluded_accounts: plan.excluded.clone(),
             rules: config.rules.clone(),
+            command_line: command_line.to_vec(),
+            config_path: loaded.path.as_ref().map(|p| p.display().to_string()),
         },
         accounts,
         account_regions,
@@ -107,11 +113,17 @@ pub async fn scan(args: &ScanArgs, show_progress: bool) -> Result<ScanOutcome> {
             .into_iter()
             .map(|k| (k.arn.clone(), k))
             .collect(),
+        end: Some(RunEnd {
+            ended_at: Utc::now(),
+            interrupted: false,
+        }),
     };
-    report::evidence::write(&run_dir, &run)?;
 
     let findings = rules::evaluate(&run);
-    report::csv::write(&run_dir, &run_id, Utc::now(), &findings)?;
+    let metadata = report::write_all(&run_dir, &run, &findings)?;
+    if metadata.complete {
+        report::update_latest(&config.output.directory, &run_id)?;
+    }
     let tally = Tally::of(&findings);
     Ok(ScanOutcome {
         summary: report::summary::render(&run, &findings, &run_dir),

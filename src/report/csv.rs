@@ -6,9 +6,9 @@
 
 use std::path::Path;
 
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::SecondsFormat;
 
-use super::write_atomically;
+use super::{ReportInput, write_atomically};
 use crate::error::Result;
 use crate::findings::Finding;
 use crate::rules;
@@ -33,14 +33,16 @@ pub const COLUMNS: &[&str] = &[
     "conformity_rule",
 ];
 
-/// Writes `findings` to `dir/findings.csv`.
-pub fn write(
-    dir: &Path,
-    run_id: &str,
-    evaluated_at: DateTime<Utc>,
-    findings: &[Finding],
-) -> Result<()> {
-    let evaluated_at = evaluated_at.to_rfc3339_opts(SecondsFormat::Secs, true);
+/// Writes the findings to `dir/findings.csv`. `evaluated_at` is the run's end (its start for a
+/// run that did not finish), so re-rendering a run gives the same file.
+pub fn write(dir: &Path, input: &ReportInput<'_>) -> Result<()> {
+    let metadata = input.metadata;
+    let run_id = metadata.run_id.as_str();
+    let evaluated_at = metadata
+        .ended_at
+        .unwrap_or(metadata.started_at)
+        .to_rfc3339_opts(SecondsFormat::Secs, true);
+    let findings: &[Finding] = input.findings;
     write_atomically(&dir.join(FILE_NAME), |out| {
         let mut writer = ::csv::WriterBuilder::new()
             .quote_style(::csv::QuoteStyle::Always)

@@ -2,6 +2,11 @@
 
 pub mod csv;
 pub mod evidence;
+pub mod html;
+pub mod manifest;
+pub mod metadata;
+pub mod ocsf;
+pub mod sarif;
 pub mod summary;
 
 use std::fs;
@@ -11,6 +16,72 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
+use crate::evidence::RunEvidence;
+use crate::findings::Finding;
+use metadata::RunMetadata;
+
+/// Everything a report renders: the run's evidence, its findings, and its metadata.
+#[derive(Debug, Clone, Copy)]
+pub struct ReportInput<'a> {
+    /// The evidence.
+    pub run: &'a RunEvidence,
+    /// The findings, one per rule, account in scope and Region.
+    pub findings: &'a [Finding],
+    /// The run's metadata (`run.json`).
+    pub metadata: &'a RunMetadata,
+}
+
+/// The name of the pointer to the newest complete run in an output directory.
+pub const LATEST: &str = "latest";
+
+/// Writes every report of a run into `dir`, then the checksum manifest over them. Renderers run
+/// in parallel; the first error is returned after all have finished.
+pub fn write_all(dir: &Path, run: &RunEvidence, findings: &[Finding]) -> Result<RunMetadata> {
+    let metadata = RunMetadata::new(run, findings);
+    let input = ReportInput {
+        run,
+        findings,
+        metadata: &metadata,
+    };
+    let writers: [&(dyn Fn() -> Result<()> + Sync); 6] = [
+        &|| evidence::write(dir, run),
+        &|| csv::write(dir, &input),
+        &|| sarif::write(dir, &input),
+        &|| ocsf::write(dir, &input),
+        &|| html::write(dir, &input),
+        &|| metadata.write(dir),
+    ];
+    let results: Vec<Result<()>> = {
+        use rayon::prelude::*;
+        writers.par_iter().map(|write| write()).collect()
+    };
+    results.into_iter().collect::<Result<Vec<()>>>()?;
+    manifest::write(dir)?;
+    Ok(metadata)
+}
+
+/// Points `output_dir/latest` at `run_id` (a relative symbolic link, replaced atomically).
+pub fn update_latest(output_dir: &Path, run_id: &str) -> Result<()> {
+    let link = output_dir.join(LATEST);
+    let temporary = output_dir.join(format!(".{LATEST}.tmp-{}", std::process::id()));
+    let _ = fs::remove_file(&temporary);
+    #[cfg(unix)]
+    std::os::unix::fs::symlink(run_id, &temporary).map_err(|e| Error::output(&temporary, e))?;
+    #[cfg(not(unix))]
+    fs::write(&temporary, run_id).map_err(|e| Error::output(&temporary, e))?;
+    fs::rename(&temporary, &link).map_err(|e| Error::output(&link, e))
+}
+
+/// The run directory `output_dir/latest` points at, if any.
+pub fn latest(output_dir: &Path) -> Option<PathBuf> {
+    let link = output_dir.join(LATEST);
+    let target = fs::read_link(&link).ok().or_else(|| {
+        fs::read_to_string(&link)
+            .ok()
+            .map(|s| PathBuf::from(s.trim()))
+    })?;
+    Some(output_dir.join(target)).filter(|dir| dir.is_dir())
+}
 
 /// Creates a new run directory below `output_dir`, named by the run id (sortable UTC time).
 /// Returns the run id and the directory; a second run in the same second gets a suffix.

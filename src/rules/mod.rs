@@ -230,11 +230,14 @@ pub(crate) mod testing {
                 },
                 excluded_accounts: Vec::new(),
                 rules: Default::default(),
+                command_line: Vec::new(),
+                config_path: None,
             },
             accounts: Vec::new(),
             account_regions: Default::default(),
             buckets: Default::default(),
             keys: Default::default(),
+            end: None,
         };
         run.account_regions.insert(
             (evidence.account_id.clone(), evidence.region.clone()),

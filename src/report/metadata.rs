@@ -1,0 +1,333 @@
+//! `run.json`: who ran the scan, when, with what identity and configuration, over what scope,
+//! and whether it is complete — the audit trail of a run.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::Path;
+
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+
+use super::summary::Tally;
+use super::write_atomically;
+use crate::config::RulesConfig;
+use crate::error::Result;
+use crate::evidence::{OrganizationListing, RunEvidence};
+use crate::findings::{Finding, Status};
+
+/// The file name of the run metadata in a run directory.
+pub const FILE_NAME: &str = "run.json";
+
+/// The run's metadata.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct RunMetadata {
+    /// The scanner.
+    pub tool: Tool,
+    /// The run's id.
+    pub run_id: String,
+    /// When the scan started (UTC).
+    pub started_at: DateTime<Utc>,
+    /// When collection ended (UTC); `None` for a run that did not finish.
+    pub ended_at: Option<DateTime<Utc>>,
+    /// The command line, secrets removed.
+    pub command_line: Vec<String>,
+    /// The configuration used.
+    pub configuration: Configuration,
+    /// The principal that ran the scan (sts:GetCallerIdentity).
+    pub principal: Option<Principal>,
+    /// How the organization was listed.
+    pub organization: Organization,
+    /// The Regions in scope.
+    pub regions: Vec<String>,
+    /// Every account in scope: how it was reached and what became of it.
+    pub accounts: Vec<AccountScope>,
+    /// Accounts the configuration excluded.
+    pub excluded_accounts: Vec<ExcludedAccount>,
+    /// Population counts.
+    pub counts: Counts,
+    /// Whether every account-Region in scope was evaluated (no ERROR, not interrupted).
+    pub complete: bool,
+    /// Whether the run was interrupted.
+    pub interrupted: bool,
+    /// The rule settings.
+    pub rules: RulesConfig,
+}
+
+/// The scanner.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Tool {
+    /// `macie-audit`.
+    pub name: String,
+    /// Its version.
+    pub version: String,
+}
+
+/// The configuration used.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Configuration {
+    /// The file, when one was read.
+    pub path: Option<String>,
+    /// SHA-256 of its bytes.
+    pub sha256: String,
+}
+
+/// A principal as STS describes it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Principal {
+    /// Its ARN.
+    pub arn: String,
+    /// Its account.
+    pub account: String,
+}
+
+/// How the organization was listed.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Organization {
+    /// `organization` or `standalone`.
+    pub mode: String,
+    /// The management role assumed to list it, if any.
+    pub management_role_arn: Option<String>,
+}
+
+/// What became of an account in scope.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct AccountScope {
+    /// Account id.
+    pub id: String,
+    /// Account name.
+    pub name: String,
+    /// Organizations status.
+    pub status: String,
+    /// The role assumed, if one was.
+    pub role_arn: Option<String>,
+    /// The identity the scanner acted as (GetCallerIdentity ARN), when reached.
+    pub identity_arn: Option<String>,
+    /// `evaluated`, `skipped` or `error`.
+    pub outcome: String,
+    /// Why it was skipped or is in error.
+    pub reason: Option<String>,
+}
+
+/// An excluded account.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct ExcludedAccount {
+    /// Account id.
+    pub id: String,
+    /// Account name.
+    pub name: String,
+}
+
+/// Population counts.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Counts {
+    /// Accounts in scope.
+    pub accounts_in_scope: usize,
+    /// Accounts whose every Region was evaluated.
+    pub accounts_evaluated: usize,
+    /// Accounts skipped (not active).
+    pub accounts_skipped: usize,
+    /// Accounts with at least one ERROR.
+    pub accounts_errored: usize,
+    /// Accounts excluded by configuration.
+    pub accounts_excluded: usize,
+    /// Account-Regions in scope.
+    pub account_regions_in_scope: usize,
+    /// Account-Regions evaluated without error.
+    pub account_regions_evaluated: usize,
+    /// Account-Regions skipped (account not active, Region not enabled).
+    pub account_regions_skipped: usize,
+    /// Account-Regions with at least one ERROR.
+    pub account_regions_errored: usize,
+    /// Findings by status.
+    pub findings: BTreeMap<Status, usize>,
+}
+
+impl RunMetadata {
+    /// Describes a run from its evidence and findings.
+    pub fn new(run: &RunEvidence, findings: &[Finding]) -> RunMetadata {
+        let header = &run.header;
+        let tally = Tally::of(findings);
+        let mut counts = Counts {
+            accounts_in_scope: run.accounts.len(),
+            accounts_excluded: header.excluded_accounts.len(),
+            account_regions_in_scope: run.accounts.len() * header.regions.len(),
+            findings: Status::ALL
+                .iter()
+                .map(|status| (*status, tally.count(*status)))
+                .filter(|(_, count)| *count > 0)
+                .collect(),
+            ..Counts::default()
+        };
+        let mut by_cell: BTreeMap<(&str, &str), BTreeSet<Status>> = BTreeMap::new();
+        for finding in findings {
+            by_cell
+                .entry((&finding.account_id, &finding.region))
+                .or_default()
+                .insert(finding.status);
+        }
+        let mut accounts = Vec::with_capacity(run.accounts.len());
+        for account in &run.accounts {
+            let id = account.account.id.as_str();
+            let mut reason = None;
+            let mut errored = false;
+            let mut skipped_regions = 0;
+            for region in &header.regions {
+                let statuses = by_cell
+                    .get(&(id, region.as_str()))
+                    .cloned()
+                    .unwrap_or_default();
+                if statuses.contains(&Status::Error) {
+                    counts.account_regions_errored += 1;
+                    errored = true;
+                    if reason.is_none() {
+                        reason = findings
+                            .iter()
+                            .find(|f| {
+                                f.account_id == id
+                                    && f.region == *region
+                                    && f.status == Status::Error
+                            })
+                            .map(|f| f.message.clone());
+                    }
+                } else if !statuses.is_empty() && statuses.iter().all(|s| *s == Status::Skipped) {
+                    counts.account_regions_skipped += 1;
+                    skipped_regions += 1;
+                } else {
+                    counts.account_regions_evaluated += 1;
+                }
+            }
+            let outcome = if !account.account.is_active() {
+                counts.accounts_skipped += 1;
+                reason = Some(format!("account status {}", account.account.status));
+                "skipped"
+            } else if errored {
+                counts.accounts_errored += 1;
+                "error"
+            } else {
+                counts.accounts_evaluated += 1;
+                if skipped_regions > 0 {
+                    reason = Some(format!("{skipped_regions} Region(s) not enabled"));
+                }
+                "evaluated"
+            };
+            let access = account.access.as_ref();
+            accounts.push(AccountScope {
+                id: id.to_owned(),
+                name: account.account.name.clone(),
+                status: account.account.status.clone(),
+                role_arn: access.and_then(|a| a.role_arn.clone()),
+                identity_arn: access
+                    .and_then(|a| a.identity.response())
+                    .map(|identity| identity.arn.clone()),
+                outcome: outcome.to_owned(),
+                reason,
+            });
+        }
+        let interrupted = run.end.as_ref().is_none_or(|end| end.interrupted);
+        let (mode, management_role_arn) = match &header.organization {
+            OrganizationListing::Organization {
+                management_role_arn,
+                ..
+            } => ("organization", management_role_arn.clone()),
+            OrganizationListing::Standalone { .. } => ("standalone", None),
+        };
+        RunMetadata {
+            tool: Tool {
+                name: "macie-audit".into(),
+                version: header.tool_version.clone(),
+            },
+            run_id: header.run_id.clone(),
+            started_at: header.started_at,
+            ended_at: run.end.as_ref().map(|end| end.ended_at),
+            command_line: header.command_line.clone(),
+            configuration: Configuration {
+                path: header.config_path.clone(),
+                sha256: header.config_sha256.clone(),
+            },
+            principal: header.caller.response().map(|caller| Principal {
+                arn: caller.arn.clone(),
+                account: caller.account.clone(),
+            }),
+            organization: Organization {
+                mode: mode.into(),
+                management_role_arn,
+            },
+            regions: header.regions.clone(),
+            accounts,
+            excluded_accounts: header
+                .excluded_accounts
+                .iter()
+                .map(|a| ExcludedAccount {
+                    id: a.id.clone(),
+                    name: a.name.clone(),
+                })
+                .collect(),
+            complete: tally.complete() && !interrupted,
+            interrupted,
+            counts,
+            rules: header.rules.clone(),
+        }
+    }
+
+    /// Writes `dir/run.json`.
+    pub fn write(&self, dir: &Path) -> Result<()> {
+        write_atomically(&dir.join(FILE_NAME), |out| {
+            serde_json::to_writer_pretty(&mut *out, self)?;
+            out.write_all(b"\n")
+        })
+    }
+}
+
+/// The command line as given, with the values of secret-looking flags replaced.
+pub fn sanitise_command_line(args: impl IntoIterator<Item = String>) -> Vec<String> {
+    const SECRET_WORDS: &[&str] = &["secret", "token", "password", "credential"];
+    let mut out = Vec::new();
+    let mut redact_next = false;
+    for arg in args {
+        if redact_next {
+            out.push("<redacted>".into());
+            redact_next = false;
+            continue;
+        }
+        let lower = arg.to_ascii_lowercase();
+        let secret_flag = lower.starts_with("--") && SECRET_WORDS.iter().any(|w| lower.contains(w));
+        match arg.split_once('=') {
+            Some((flag, _)) if secret_flag => out.push(format!("{flag}=<redacted>")),
+            _ => {
+                redact_next = secret_flag;
+                out.push(arg);
+            }
+        }
+    }
+    out
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn secrets_are_redacted() {
+        let args = [
+            "macie-audit",
+            "scan",
+            "--session-token",
+            "abc",
+            "--api-secret=xyz",
+            "--regions",
+            "us-east-1",
+        ]
+        .map(String::from);
+        assert_eq!(
+            sanitise_command_line(args),
+            vec![
+                "macie-audit",
+                "scan",
+                "--session-token",
+                "<redacted>",
+                "--api-secret=<redacted>",
+                "--regions",
+                "us-east-1"
+            ]
+        );
+    }
+}

@@ -1,0 +1,181 @@
+//! `findings.sarif`: SARIF 2.1.0 for code-scanning tools (GitHub code scanning among them).
+//!
+//! Cloud resources have no source file: each result gets a stable relative pseudo-path
+//! (`aws/<account>/<region>/<service>`, line 1) as its physical location, the resource ARN as a
+//! logical location, and a fingerprint of its identity so alerts do not duplicate across runs.
+
+use std::path::Path;
+
+use chrono::SecondsFormat;
+use serde_json::{Value, json};
+
+use super::{ReportInput, write_atomically};
+use crate::config::hex_sha256;
+use crate::error::Result;
+use crate::findings::{Finding, Severity, Status};
+use crate::rules::{CATALOGUE, Rule};
+
+/// The file name of the SARIF report in a run directory.
+pub const FILE_NAME: &str = "findings.sarif";
+
+/// The SARIF schema this report conforms to.
+pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
+
+/// The key of the fingerprint in `partialFingerprints`.
+pub const FINGERPRINT_KEY: &str = "macieAuditFindingIdentity/v1";
+
+/// Writes `dir/findings.sarif`.
+pub fn write(dir: &Path, input: &ReportInput<'_>) -> Result<()> {
+    let document = document(input);
+    write_atomically(&dir.join(FILE_NAME), |out| {
+        serde_json::to_writer(&mut *out, &document)?;
+        out.write_all(b"\n")
+    })
+}
+
+/// The SARIF log of a run.
+pub fn document(input: &ReportInput<'_>) -> Value {
+    let metadata = input.metadata;
+    let time = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
+    let results: Vec<Value> = input
+        .findings
+        .iter()
+        .filter(|f| matches!(f.status, Status::Fail | Status::Warn | Status::Error))
+        .map(result)
+        .collect();
+    let notifications: Vec<Value> = metadata
+        .accounts
+        .iter()
+        .filter(|account| account.outcome != "evaluated")
+        .map(|account| {
+            json!({
+                "level": if account.outcome == "error" { "error" } else { "note" },
+                "descriptor": {"id": if account.outcome == "error" { "account-not-evaluated" } else { "account-skipped" }},
+                "message": {"text": format!(
+                    "Account {} ({}) was {}: {}",
+                    account.id,
+                    account.name,
+                    if account.outcome == "error" { "not fully evaluated" } else { "skipped" },
+                    account.reason.as_deref().unwrap_or("no reason recorded")
+                )},
+            })
+        })
+        .collect();
+    let mut invocation = json!({
+        "executionSuccessful": metadata.complete,
+        "startTimeUtc": time(metadata.started_at),
+        "toolExecutionNotifications": notifications,
+    });
+    if let Some(ended) = metadata.ended_at {
+        invocation["endTimeUtc"] = json!(time(ended));
+    }
+    json!({
+        "$schema": SCHEMA,
+        "version": "2.1.0",
+        "runs": [{
+            "tool": {"driver": {
+                "name": "macie-audit",
+                "version": metadata.tool.version,
+                "semanticVersion": metadata.tool.version,
+                "informationUri": "https://github.com/macie-audit/macie-audit",
+                "rules": CATALOGUE.iter().map(rule).collect::<Vec<_>>(),
+            }},
+            "automationDetails": {"id": format!("macie-audit/{}", metadata.run_id)},
+            "invocations": [invocation],
+            "results": results,
+            "properties": {
+                "complete": metadata.complete,
+                "regions": metadata.regions,
+            },
+        }],
+    })
+}
+
+fn rule(rule: &Rule) -> Value {
+    let help = format!("{}\n\nRemediation: {}", rule.rationale, rule.remediation);
+    let mut tags = vec!["security", "aws", "macie"];
+    if rule.conformity_rule.is_some() {
+        tags.push("conformity");
+    }
+    json!({
+        "id": rule.id,
+        "name": rule.id.replace('-', ""),
+        "shortDescription": {"text": rule.title},
+        "fullDescription": {"text": rule.rationale},
+        "help": {"text": help, "markdown": format!("**{}**\n\n{}\n\n**Remediation:** {}", rule.title, rule.rationale, rule.remediation)},
+        "defaultConfiguration": {"level": level(rule.severity)},
+        "properties": {
+            "security-severity": security_severity(rule.severity),
+            "problem.severity": level(rule.severity),
+            "precision": "very-high",
+            "tags": tags,
+            "conformity-rule": rule.conformity_rule,
+        },
+    })
+}
+
+fn result(finding: &Finding) -> Value {
+    let service = if finding.resource.starts_with("arn:aws:s3:::") {
+        "s3"
+    } else if finding.resource.starts_with("arn:aws:kms:") {
+        "kms"
+    } else {
+        "macie2"
+    };
+    let (kind, level) = match finding.status {
+        Status::Fail => ("fail", level(finding.severity)),
+        Status::Warn => ("fail", "note"),
+        _ => ("open", "none"),
+    };
+    let mut text = format!("[{}] {}", finding.status, finding.message);
+    if !finding.remediation.is_empty() {
+        text.push_str(&format!("\n\nRemediation:\n{}", finding.remediation));
+    }
+    json!({
+        "ruleId": finding.rule_id,
+        "kind": kind,
+        "level": level,
+        "message": {"text": text},
+        "locations": [{
+            "physicalLocation": {
+                "artifactLocation": {"uri": format!("aws/{}/{}/{service}", finding.account_id, finding.region)},
+                "region": {"startLine": 1},
+            },
+            "logicalLocations": [{"kind": "resource", "fullyQualifiedName": finding.resource}],
+        }],
+        "partialFingerprints": {FINGERPRINT_KEY: fingerprint(finding)},
+        "properties": {
+            "status": finding.status,
+            "severity": finding.severity,
+            "accountId": finding.account_id,
+            "accountName": finding.account_name,
+            "region": finding.region,
+            "resource": finding.resource,
+        },
+    })
+}
+
+/// A stable hash of a finding's identity (rule, account, Region, resource).
+pub fn fingerprint(finding: &Finding) -> String {
+    let (rule, account, region, resource) = finding.identity();
+    hex_sha256(format!("{rule}|{account}|{region}|{resource}").as_bytes())
+}
+
+fn level(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical | Severity::High => "error",
+        Severity::Medium => "warning",
+        Severity::Low | Severity::Informational => "note",
+    }
+}
+
+/// GitHub's scale: ≥ 9 critical, 7–8.9 high, 4–6.9 medium, < 4 low.
+fn security_severity(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical => "9.5",
+        Severity::High => "8.0",
+        Severity::Medium => "5.5",
+        Severity::Low => "3.0",
+        Severity::Informational => "1.0",
+    }
+}
