@@ -39,6 +39,20 @@ pub enum LogFormat {
 pub enum Command {
     /// Scan the organization and write a run's evidence and reports.
     Scan(ScanArgs),
+    /// Re-evaluate and re-render a past run from its evidence alone (no AWS access).
+    Report(ReportArgs),
+}
+
+/// Arguments of `report`.
+#[derive(Debug, Clone, Args)]
+pub struct ReportArgs {
+    /// A run directory, or its evidence.jsonl.
+    #[arg(value_name = "RUN_DIR|EVIDENCE")]
+    pub source: PathBuf,
+
+    /// Where to write the reports [default: the run's own directory; its evidence is kept as is].
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
 }
 
 /// Flags of `scan`; each overrides the configuration file.

@@ -14,6 +14,7 @@ pub mod findings;
 pub mod logging;
 pub mod policy;
 pub mod regions;
+pub mod replay;
 pub mod report;
 pub mod rules;
 pub mod scan;

@@ -8,7 +8,7 @@ use clap::error::ErrorKind;
 use macie_audit::cli::{Cli, Command};
 use macie_audit::error::EXIT_USAGE;
 use macie_audit::report::metadata::sanitise_command_line;
-use macie_audit::{logging, scan};
+use macie_audit::{Error, logging, replay, scan};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -41,11 +41,20 @@ fn main() -> ExitCode {
                     print!("{}", outcome.summary);
                     ExitCode::from(outcome.exit_code)
                 }
-                Err(error) => {
-                    eprintln!("error: {error}");
-                    ExitCode::from(error.exit_code())
-                }
+                Err(error) => fail(&error),
             }
         }
+        Command::Report(args) => match replay::report(&args) {
+            Ok(outcome) => {
+                print!("{}", outcome.summary);
+                ExitCode::from(outcome.exit_code)
+            }
+            Err(error) => fail(&error),
+        },
     }
+}
+
+fn fail(error: &Error) -> ExitCode {
+    eprintln!("error: {error}");
+    ExitCode::from(error.exit_code())
 }

@@ -120,7 +120,7 @@ pub async fn scan(
     };
 
     let findings = rules::evaluate(&run);
-    let metadata = report::write_all(&run_dir, &run, &findings)?;
+    let metadata = report::write_all(&run_dir, &run, &findings, report::EvidenceFile::Write)?;
     if metadata.complete {
         report::update_latest(&config.output.directory, &run_id)?;
     }

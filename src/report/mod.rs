@@ -34,9 +34,24 @@ pub struct ReportInput<'a> {
 /// The name of the pointer to the newest complete run in an output directory.
 pub const LATEST: &str = "latest";
 
+/// Whether `write_all` writes `evidence.jsonl` too (a scan, or a re-render elsewhere) or keeps
+/// the one already in the directory (a re-render in place).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum EvidenceFile {
+    /// Write it.
+    Write,
+    /// Keep the existing file untouched.
+    Keep,
+}
+
 /// Writes every report of a run into `dir`, then the checksum manifest over them. Renderers run
 /// in parallel; the first error is returned after all have finished.
-pub fn write_all(dir: &Path, run: &RunEvidence, findings: &[Finding]) -> Result<RunMetadata> {
+pub fn write_all(
+    dir: &Path,
+    run: &RunEvidence,
+    findings: &[Finding],
+    evidence_file: EvidenceFile,
+) -> Result<RunMetadata> {
     let metadata = RunMetadata::new(run, findings);
     let input = ReportInput {
         run,
@@ -44,7 +59,10 @@ pub fn write_all(dir: &Path, run: &RunEvidence, findings: &[Finding]) -> Result<
         metadata: &metadata,
     };
     let writers: [&(dyn Fn() -> Result<()> + Sync); 6] = [
-        &|| evidence::write(dir, run),
+        &|| match evidence_file {
+            EvidenceFile::Write => evidence::write(dir, run),
+            EvidenceFile::Keep => Ok(()),
+        },
         &|| csv::write(dir, &input),
         &|| sarif::write(dir, &input),
         &|| ocsf::write(dir, &input),
@@ -134,4 +152,28 @@ pub fn write_atomically(
         return Err(Error::output(path, error));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_failed_write_keeps_the_previous_file_and_leaves_no_temporary() {
+        let dir = tempfile::tempdir().expect("temp");
+        let path = dir.path().join("report.txt");
+        write_atomically(&path, |out| out.write_all(b"complete report")).expect("first write");
+        let failed = write_atomically(&path, |out| {
+            out.write_all(b"half a rep")?;
+            Err(std::io::Error::other("disk full"))
+        });
+        assert!(failed.is_err());
+        assert_eq!(fs::read_to_string(&path).expect("read"), "complete report");
+        let names: Vec<_> = fs::read_dir(dir.path())
+            .expect("dir")
+            .filter_map(|e| e.ok())
+            .map(|e| e.file_name())
+            .collect();
+        assert_eq!(names.len(), 1, "{names:?}");
+    }
 }

@@ -143,6 +143,14 @@ impl Emulator {
         self
     }
 
+    /// Changes an account's rules at run time (`assume_role`, `disabled_regions`).
+    pub fn set_account(&self, rules: Value) -> &Self {
+        ureq::post(&self.control("account"))
+            .send_json(rules)
+            .unwrap_or_else(|e| panic!("setting account rules failed: {}", describe(e)));
+        self
+    }
+
     /// The id of a scenario account by name.
     pub fn id(&self, name: &str) -> String {
         self.accounts
