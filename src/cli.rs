@@ -4,6 +4,8 @@ use std::path::PathBuf;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
+use crate::findings::Severity;
+
 /// Audits an AWS Organization for Amazon Macie's sensitive data discovery results repository.
 #[derive(Debug, Parser)]
 #[command(name = "macie-audit", version, about, long_about = None)]
@@ -53,10 +55,38 @@ pub struct ReportArgs {
     /// Where to write the reports [default: the run's own directory; its evidence is kept as is].
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
+
+    /// Suppressions, baseline and the severity gate.
+    #[command(flatten)]
+    pub triage: TriageArgs,
+}
+
+/// What happens to findings after evaluation: exceptions, drift, and which ones fail the run.
+#[derive(Debug, Clone, Args)]
+pub struct TriageArgs {
+    /// Exit 1 only for FAIL findings at or above this severity.
+    #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = Severity::Low)]
+    pub fail_on: Severity,
+
+    /// WARN findings (at or above --fail-on) fail the run too.
+    #[arg(long)]
+    pub fail_on_warn: bool,
+
+    /// Only failures NEW against the baseline fail the run (needs --baseline).
+    #[arg(long, requires = "baseline")]
+    pub fail_on_new: bool,
+
+    /// Compare with a previous run: its directory, or "latest" (the newest complete run in the output directory).
+    #[arg(long, value_name = "RUN_DIR|latest")]
+    pub baseline: Option<String>,
+
+    /// Suppressions file (TOML): accepted exceptions with justification, owner and expiry.
+    #[arg(long, value_name = "FILE")]
+    pub suppressions: Option<PathBuf>,
 }
 
 /// Flags of `scan`; each overrides the configuration file.
-#[derive(Debug, Clone, Default, Args)]
+#[derive(Debug, Clone, Args)]
 pub struct ScanArgs {
     /// The configuration file [default: ./config.toml when it exists, else built-in defaults].
     #[arg(long, value_name = "PATH")]
@@ -73,4 +103,20 @@ pub struct ScanArgs {
     /// Comma-separated account ids to scan (overrides scope.accounts).
     #[arg(long, value_name = "ID,ID")]
     pub accounts: Option<String>,
+
+    /// Suppressions, baseline and the severity gate.
+    #[command(flatten)]
+    pub triage: TriageArgs,
+
+    /// Upload the whole run directory to this S3 location after writing it, and verify it.
+    #[arg(long, value_name = "s3://BUCKET/PREFIX")]
+    pub upload: Option<String>,
+
+    /// KMS key (id, ARN or alias) for SSE-KMS on uploaded objects [default: the bucket's default].
+    #[arg(long, value_name = "KEY", requires = "upload")]
+    pub upload_kms_key: Option<String>,
+
+    /// Object Lock retention (compliance mode) of uploaded objects, in days.
+    #[arg(long, value_name = "DAYS", requires = "upload", value_parser = clap::value_parser!(u32).range(1..=36500))]
+    pub upload_retain_days: Option<u32>,
 }

@@ -10,6 +10,8 @@ pub const EXIT_FAILURES: u8 = 1;
 pub const EXIT_INCOMPLETE: u8 = 2;
 /// Exit code: the command line or the configuration is wrong; nothing was scanned.
 pub const EXIT_USAGE: u8 = 3;
+/// Exit code: interrupted (Ctrl-C, SIGTERM); the reports cover what was finished.
+pub const EXIT_INTERRUPTED: u8 = 130;
 
 /// Everything that can stop a command before it produces its result.
 #[derive(Debug, thiserror::Error)]

@@ -4,6 +4,9 @@ use std::fmt;
 
 use serde::{Deserialize, Serialize};
 
+use crate::triage::baseline::BaselineState;
+use crate::triage::suppressions::AppliedSuppression;
+
 /// The verdict of one rule for one account and Region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "SCREAMING_SNAKE_CASE")]
@@ -52,8 +55,20 @@ impl fmt::Display for Status {
     }
 }
 
-/// How much a failing rule matters.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
+/// How much a failing rule matters. Ordered from critical (smallest) to informational.
+#[derive(
+    Debug,
+    Clone,
+    Copy,
+    PartialEq,
+    Eq,
+    Hash,
+    PartialOrd,
+    Ord,
+    Deserialize,
+    Serialize,
+    clap::ValueEnum,
+)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Exploitable now, or data exposed.
@@ -110,6 +125,12 @@ pub struct Finding {
     /// and key. Empty when there is nothing to fix.
     #[serde(default)]
     pub remediation: String,
+    /// Where it stands against the baseline run, when one was given.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub baseline: Option<BaselineState>,
+    /// The suppression that accepts it, if any: it keeps its status and does not fail the run.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suppression: Option<AppliedSuppression>,
 }
 
 impl Finding {

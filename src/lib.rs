@@ -12,6 +12,7 @@ pub mod error;
 pub mod evidence;
 pub mod findings;
 pub mod logging;
+pub mod permissions;
 pub mod policy;
 pub mod regions;
 pub mod replay;
@@ -19,5 +20,7 @@ pub mod report;
 pub mod rules;
 pub mod scan;
 pub mod scope;
+pub mod triage;
+pub mod upload;
 
 pub use error::{Error, Result};

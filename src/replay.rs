@@ -5,9 +5,9 @@ use std::path::{Path, PathBuf};
 use crate::cli::ReportArgs;
 use crate::error::{Error, Result};
 use crate::evidence::RunEvidence;
-use crate::report::summary::Tally;
 use crate::report::{self, EvidenceFile};
 use crate::rules;
+use crate::triage::TriageInputs;
 
 /// What a re-render produced.
 #[derive(Debug)]
@@ -28,6 +28,10 @@ pub fn report(args: &ReportArgs) -> Result<ReportOutcome> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
+    // `--baseline latest` means the newest complete run beside the source run.
+    let reports_dir = source_dir
+        .parent()
+        .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
     let (output_dir, evidence_file) = match &args.output_dir {
         Some(dir) if !same_directory(dir, &source_dir) => {
             std::fs::create_dir_all(dir).map_err(|e| Error::output(dir, e))?;
@@ -35,11 +39,20 @@ pub fn report(args: &ReportArgs) -> Result<ReportOutcome> {
         }
         _ => (source_dir, EvidenceFile::Keep),
     };
-    let findings = rules::evaluate(&run);
-    report::write_all(&output_dir, &run, &findings, evidence_file)?;
+    let triage_inputs = TriageInputs::load(&args.triage, &reports_dir)?;
+    let mut findings = rules::evaluate(&run);
+    let triage = triage_inputs.apply(&mut findings, run.header.started_at.date_naive());
+    let metadata = report::write_all(&output_dir, &run, &findings, &triage, evidence_file)?;
     Ok(ReportOutcome {
-        summary: report::summary::render(&run, &findings, &output_dir),
-        exit_code: Tally::of(&findings).exit_code(),
+        summary: report::summary::render(
+            &run,
+            &findings,
+            &metadata,
+            &output_dir,
+            &[],
+            metadata.exit_code,
+        ),
+        exit_code: metadata.exit_code,
         output_dir,
     })
 }

@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::Utc;
-use tracing::info;
+use tracing::{error, info};
 
 use crate::aws::AwsEnvironment;
 use crate::cli::ScanArgs;
@@ -13,7 +13,9 @@ use crate::collect::{self, Progress};
 use crate::config::{self, Config, LoadedConfig};
 use crate::error::{Error, Result};
 use crate::evidence::{EVIDENCE_SCHEMA_VERSION, RunEnd, RunEvidence, RunHeader};
-use crate::report::{self, summary::Tally};
+use crate::report;
+use crate::triage::TriageInputs;
+use crate::upload::{self, UploadOptions, UploadTarget};
 use crate::{rules, scope};
 
 /// What a finished scan produced.
@@ -33,6 +35,11 @@ pub fn effective_config(args: &ScanArgs) -> Result<LoadedConfig> {
     let config = &mut loaded.config;
     if let Some(dir) = &args.output_dir {
         config.output.directory = dir.clone();
+    }
+    if let Some(upload) = &args.upload {
+        upload
+            .parse::<crate::upload::UploadTarget>()
+            .map_err(|message| Error::Usage(format!("--upload: {message}")))?;
     }
     if let Some(regions) = &args.regions {
         let regions = config::split_list(regions);
@@ -63,6 +70,7 @@ pub async fn scan(
 ) -> Result<ScanOutcome> {
     let loaded = effective_config(args)?;
     let config: Arc<Config> = Arc::new(loaded.config.clone());
+    let triage_inputs = TriageInputs::load(&args.triage, &config.output.directory)?;
     let started_at = Utc::now();
     let env = AwsEnvironment::load(config.clone()).await;
     let plan = scope::plan(&env, &config).await?;
@@ -119,15 +127,44 @@ pub async fn scan(
         }),
     };
 
-    let findings = rules::evaluate(&run);
-    let metadata = report::write_all(&run_dir, &run, &findings, report::EvidenceFile::Write)?;
+    let mut findings = rules::evaluate(&run);
+    let triage = triage_inputs.apply(&mut findings, started_at.date_naive());
+    let metadata = report::write_all(
+        &run_dir,
+        &run,
+        &findings,
+        &triage,
+        report::EvidenceFile::Write,
+    )?;
     if metadata.complete {
         report::update_latest(&config.output.directory, &run_id)?;
     }
-    let tally = Tally::of(&findings);
+    let mut notes = Vec::new();
+    let mut exit_code = metadata.exit_code;
+    if let Some(target) = &args.upload {
+        let target: UploadTarget = target
+            .parse()
+            .map_err(|message| Error::Usage(format!("--upload: {message}")))?;
+        let options = UploadOptions {
+            kms_key: args.upload_kms_key.clone(),
+            retain_days: args.upload_retain_days,
+        };
+        match upload::upload_run(&env, &run_dir, &target, &options).await {
+            Ok(receipt) => notes.push(format!(
+                "uploaded: {} ({} objects, verified against SHA256SUMS)",
+                receipt.location, receipt.objects
+            )),
+            Err(reason) => {
+                error!(%reason, "upload failed; the local run is kept");
+                notes.push(format!("upload FAILED: {reason}"));
+                exit_code = exit_code.max(crate::error::EXIT_INCOMPLETE);
+            }
+        }
+    }
+    let summary = report::summary::render(&run, &findings, &metadata, &run_dir, &notes, exit_code);
     Ok(ScanOutcome {
-        summary: report::summary::render(&run, &findings, &run_dir),
-        exit_code: tally.exit_code(),
+        summary,
+        exit_code,
         run_dir,
     })
 }

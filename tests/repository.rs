@@ -498,7 +498,11 @@ fn every_bucket_failure_is_named() {
     let no_location = bucket_policy(&["200000000012"], "false", "macie/", "macie.amazonaws.com")
         .replace("\"s3:GetBucketLocation\"", "\"s3:GetBucketAcl\"");
     scenario.push_str(
-        &Repo { bucket_policy: Some(no_location), ..Repo::sound() }.toml("200000000012", "bucket-no-location"),
+        &Repo {
+            bucket_policy: Some(no_location),
+            ..Repo::sound()
+        }
+        .toml("200000000012", "bucket-no-location"),
     );
     // Public: a policy granting everyone read, with Block Public Access off so it can be set.
     let public_policy = r#"{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":"*","Action":"s3:GetObject","Resource":"arn:aws:s3:::${BUCKET}/*"}]}"#;
@@ -535,7 +539,14 @@ fn every_bucket_failure_is_named() {
         &["public"],
     );
     assert_finding(&run, "200000000011", "us-east-1", "MACIE-004", "PASS", &[]);
-    assert_finding(&run, "200000000012", "us-east-1", "MACIE-004", "FAIL", &["s3:GetBucketLocation on the bucket"]);
+    assert_finding(
+        &run,
+        "200000000012",
+        "us-east-1",
+        "MACIE-004",
+        "FAIL",
+        &["s3:GetBucketLocation on the bucket"],
+    );
     assert_eq!(
         run.finding("200000000001", "us-east-1", "MACIE-004")["resource"],
         "arn:aws:s3:::no-such-bucket-anywhere"

@@ -31,6 +31,11 @@ pub const COLUMNS: &[&str] = &[
     "message",
     "remediation",
     "conformity_rule",
+    "baseline_state",
+    "suppressed",
+    "suppression_justification",
+    "suppression_owner",
+    "suppression_expires",
 ];
 
 /// Writes the findings to `dir/findings.csv`. `evaluated_at` is the run's end (its start for a
@@ -51,6 +56,7 @@ pub fn write(dir: &Path, input: &ReportInput<'_>) -> Result<()> {
         writer.write_record(COLUMNS)?;
         for finding in findings {
             let rule = rules::rule(&finding.rule_id);
+            let suppression = finding.suppression.as_ref();
             writer.write_record([
                 run_id,
                 &evaluated_at,
@@ -65,6 +71,21 @@ pub fn write(dir: &Path, input: &ReportInput<'_>) -> Result<()> {
                 &neutralise(&finding.message),
                 &neutralise(&finding.remediation),
                 rule.and_then(|r| r.conformity_rule).unwrap_or_default(),
+                finding.baseline.map(|b| b.as_str()).unwrap_or_default(),
+                if finding.suppression.is_some() {
+                    "SUPPRESSED"
+                } else {
+                    ""
+                },
+                &neutralise(
+                    suppression
+                        .map(|s| s.justification.as_str())
+                        .unwrap_or_default(),
+                ),
+                &neutralise(suppression.map(|s| s.owner.as_str()).unwrap_or_default()),
+                &suppression
+                    .map(|s| s.expires.to_string())
+                    .unwrap_or_default(),
             ])?;
         }
         writer.flush()?;

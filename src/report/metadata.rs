@@ -13,6 +13,7 @@ use crate::config::RulesConfig;
 use crate::error::Result;
 use crate::evidence::{OrganizationListing, RunEvidence};
 use crate::findings::{Finding, Status};
+use crate::triage::Triage;
 
 /// The file name of the run metadata in a run directory.
 pub const FILE_NAME: &str = "run.json";
@@ -50,6 +51,10 @@ pub struct RunMetadata {
     pub interrupted: bool,
     /// The rule settings.
     pub rules: RulesConfig,
+    /// Suppressions, baseline comparison and the severity gate applied.
+    pub triage: Triage,
+    /// The exit code the run's findings mean under the gate.
+    pub exit_code: u8,
 }
 
 /// The scanner.
@@ -143,7 +148,7 @@ pub struct Counts {
 
 impl RunMetadata {
     /// Describes a run from its evidence and findings.
-    pub fn new(run: &RunEvidence, findings: &[Finding]) -> RunMetadata {
+    pub fn new(run: &RunEvidence, findings: &[Finding], triage: &Triage) -> RunMetadata {
         let header = &run.header;
         let tally = Tally::of(findings);
         let mut counts = Counts {
@@ -265,6 +270,8 @@ impl RunMetadata {
             interrupted,
             counts,
             rules: header.rules.clone(),
+            triage: triage.clone(),
+            exit_code: triage.gate.exit_code(findings, interrupted),
         }
     }
 

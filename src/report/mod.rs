@@ -18,6 +18,7 @@ use chrono::{DateTime, Utc};
 use crate::error::{Error, Result};
 use crate::evidence::RunEvidence;
 use crate::findings::Finding;
+use crate::triage::Triage;
 use metadata::RunMetadata;
 
 /// Everything a report renders: the run's evidence, its findings, and its metadata.
@@ -27,7 +28,7 @@ pub struct ReportInput<'a> {
     pub run: &'a RunEvidence,
     /// The findings, one per rule, account in scope and Region.
     pub findings: &'a [Finding],
-    /// The run's metadata (`run.json`).
+    /// The run's metadata (`run.json`), triage included.
     pub metadata: &'a RunMetadata,
 }
 
@@ -50,9 +51,10 @@ pub fn write_all(
     dir: &Path,
     run: &RunEvidence,
     findings: &[Finding],
+    triage: &Triage,
     evidence_file: EvidenceFile,
 ) -> Result<RunMetadata> {
-    let metadata = RunMetadata::new(run, findings);
+    let metadata = RunMetadata::new(run, findings, triage);
     let input = ReportInput {
         run,
         findings,

@@ -99,7 +99,11 @@ fn event(finding: &Finding, time: i64, input: &ReportInput<'_>) -> Value {
             "region": finding.region,
             "cloud_partition": "aws",
         }],
-        "unmapped": {"macie_audit_status": finding.status},
+        "unmapped": {
+            "macie_audit_status": finding.status,
+            "baseline_state": finding.baseline.map(|b| b.as_str()),
+            "suppression": finding.suppression,
+        },
     })
 }
 

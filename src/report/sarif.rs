@@ -14,6 +14,7 @@ use crate::config::hex_sha256;
 use crate::error::Result;
 use crate::findings::{Finding, Severity, Status};
 use crate::rules::{CATALOGUE, Rule};
+use crate::triage::baseline::BaselineState;
 
 /// The file name of the SARIF report in a run directory.
 pub const FILE_NAME: &str = "findings.sarif";
@@ -41,7 +42,7 @@ pub fn document(input: &ReportInput<'_>) -> Value {
         .findings
         .iter()
         .filter(|f| matches!(f.status, Status::Fail | Status::Warn | Status::Error))
-        .map(result)
+        .map(|finding| result(finding, metadata.triage.baseline.is_some()))
         .collect();
     let notifications: Vec<Value> = metadata
         .accounts
@@ -114,7 +115,7 @@ fn rule(rule: &Rule) -> Value {
     })
 }
 
-fn result(finding: &Finding) -> Value {
+fn result(finding: &Finding, with_baseline: bool) -> Value {
     let service = if finding.resource.starts_with("arn:aws:s3:::") {
         "s3"
     } else if finding.resource.starts_with("arn:aws:kms:") {
@@ -131,7 +132,7 @@ fn result(finding: &Finding) -> Value {
     if !finding.remediation.is_empty() {
         text.push_str(&format!("\n\nRemediation:\n{}", finding.remediation));
     }
-    json!({
+    let mut result = json!({
         "ruleId": finding.rule_id,
         "kind": kind,
         "level": level,
@@ -152,7 +153,22 @@ fn result(finding: &Finding) -> Value {
             "region": finding.region,
             "resource": finding.resource,
         },
-    })
+    });
+    if with_baseline {
+        result["baselineState"] = json!(match finding.baseline {
+            Some(BaselineState::Unchanged) => "unchanged",
+            _ => "new",
+        });
+    }
+    if let Some(suppression) = &finding.suppression {
+        result["suppressions"] = json!([{
+            "kind": "external",
+            "status": "accepted",
+            "justification": suppression.justification,
+            "properties": {"owner": suppression.owner, "expires": suppression.expires.to_string(), "entry": suppression.entry},
+        }]);
+    }
+    result
 }
 
 /// A stable hash of a finding's identity (rule, account, Region, resource).

@@ -4,7 +4,8 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::Path;
 
-use crate::error::{EXIT_COMPLIANT, EXIT_FAILURES, EXIT_INCOMPLETE};
+use super::metadata::RunMetadata;
+use crate::error::{EXIT_COMPLIANT, EXIT_FAILURES, EXIT_INTERRUPTED};
 use crate::evidence::RunEvidence;
 use crate::findings::{Finding, Status};
 use crate::rules::CATALOGUE;
@@ -50,55 +51,38 @@ impl Tally {
     pub fn complete(&self) -> bool {
         self.count(Status::Error) == 0
     }
-
-    /// 0 complete and compliant; 1 complete with a FAIL; 2 incomplete, whatever else.
-    pub fn exit_code(&self) -> u8 {
-        if !self.complete() {
-            EXIT_INCOMPLETE
-        } else if self.count(Status::Fail) > 0 {
-            EXIT_FAILURES
-        } else {
-            EXIT_COMPLIANT
-        }
-    }
 }
 
 /// Renders the console summary.
-pub fn render(run: &RunEvidence, findings: &[Finding], run_dir: &Path) -> String {
+/// `notes` are lines about what happened after the reports were written (an upload); `exit_code`
+/// is the process's, which such a step may have raised.
+pub fn render(
+    run: &RunEvidence,
+    findings: &[Finding],
+    metadata: &RunMetadata,
+    run_dir: &Path,
+    notes: &[String],
+    exit_code: u8,
+) -> String {
     let tally = Tally::of(findings);
     let mut out = String::new();
-    let active = run
-        .accounts
-        .iter()
-        .filter(|a| a.account.is_active())
-        .count();
-    let unreachable = run
-        .accounts
-        .iter()
-        .filter(|a| {
-            a.access
-                .as_ref()
-                .is_some_and(|access| access.identity.error().is_some())
-        })
-        .count();
+    let counts = &metadata.counts;
+    let state = if metadata.interrupted {
+        "INTERRUPTED, INCOMPLETE"
+    } else if metadata.complete {
+        "complete"
+    } else {
+        "INCOMPLETE"
+    };
+    let _ = writeln!(out, "macie-audit run {} — {state}", run.header.run_id);
     let _ = writeln!(
         out,
-        "macie-audit run {} — {}",
-        run.header.run_id,
-        if tally.complete() {
-            "complete"
-        } else {
-            "INCOMPLETE"
-        }
-    );
-    let _ = writeln!(
-        out,
-        "  accounts: {} in scope ({} active, {} not active, {} unreachable), {} excluded; Regions: {}",
-        run.accounts.len(),
-        active,
-        run.accounts.len() - active,
-        unreachable,
-        run.header.excluded_accounts.len(),
+        "  accounts: {} in scope ({} evaluated, {} skipped, {} with errors), {} excluded; Regions: {}",
+        counts.accounts_in_scope,
+        counts.accounts_evaluated,
+        counts.accounts_skipped,
+        counts.accounts_errored,
+        counts.accounts_excluded,
         run.header.regions.len()
     );
     let _ = writeln!(
@@ -121,12 +105,36 @@ pub fn render(run: &RunEvidence, findings: &[Finding], run_dir: &Path) -> String
             rule.title
         );
     }
-    let verdict = match tally.exit_code() {
-        EXIT_COMPLIANT => "compliant",
+    if let Some(baseline) = &metadata.triage.baseline {
+        let _ = writeln!(
+            out,
+            "  baseline {}: {} new, {} unchanged, {} resolved",
+            baseline.run_id,
+            baseline.new,
+            baseline.unchanged,
+            baseline.resolved.len()
+        );
+    }
+    if let Some(suppressions) = &metadata.triage.suppressions {
+        let _ = writeln!(
+            out,
+            "  suppressions: {} findings suppressed; {} expired, {} malformed, {} unused entries",
+            suppressions.suppressed,
+            suppressions.expired.len(),
+            suppressions.malformed.len(),
+            suppressions.unused.len()
+        );
+    }
+    let verdict = match exit_code {
+        EXIT_COMPLIANT => "compliant at the chosen gate",
         EXIT_FAILURES => "failures found",
-        _ => "incomplete: some account-Regions could not be checked",
+        EXIT_INTERRUPTED => "interrupted: the reports cover what was finished",
+        _ => "incomplete: some account-Regions could not be checked, or a step above failed",
     };
     let _ = writeln!(out, "  reports: {}", run_dir.display());
-    let _ = writeln!(out, "  result: {verdict} (exit {})", tally.exit_code());
+    for note in notes {
+        let _ = writeln!(out, "  {note}");
+    }
+    let _ = writeln!(out, "  result: {verdict} (exit {exit_code})");
     out
 }

@@ -184,6 +184,8 @@ fn evaluate_account_region(
                     .unwrap_or_else(|| macie_session_arn(&account.account.id, region)),
                 message: verdict.message,
                 remediation: verdict.remediation.join("\n"),
+                baseline: None,
+                suppression: None,
             }
         })
         .collect()

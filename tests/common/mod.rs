@@ -143,6 +143,14 @@ impl Emulator {
         self
     }
 
+    /// Changes a Macie session (`enabled`, `created_days_ago`, `status`, …) through the control API.
+    pub fn set_macie(&self, session: Value) -> &Self {
+        ureq::post(&self.control("macie"))
+            .send_json(session)
+            .unwrap_or_else(|e| panic!("setting Macie failed: {}", describe(e)));
+        self
+    }
+
     /// Changes an account's rules at run time (`assume_role`, `disabled_regions`).
     pub fn set_account(&self, rules: Value) -> &Self {
         ureq::post(&self.control("account"))
@@ -239,6 +247,7 @@ pub struct Scan {
     args: Vec<String>,
     workdir: tempfile::TempDir,
     extra_env: Vec<(String, String)>,
+    output_dir: Option<PathBuf>,
 }
 
 /// Configuration for tests: quick retries, so that throttling tests stay fast.
@@ -259,6 +268,7 @@ impl Scan {
             args: Vec::new(),
             workdir: tempfile::tempdir().expect("temporary directory"),
             extra_env: Vec::new(),
+            output_dir: None,
         }
     }
 
@@ -280,6 +290,12 @@ impl Scan {
         self
     }
 
+    /// Writes runs below `dir` (shared between scans, for baselines) instead of a fresh directory.
+    pub fn output_dir(mut self, dir: &Path) -> Scan {
+        self.output_dir = Some(dir.to_path_buf());
+        self
+    }
+
     /// Adds an environment variable.
     pub fn env(mut self, key: &str, value: &str) -> Scan {
         self.extra_env.push((key.into(), value.into()));
@@ -290,7 +306,10 @@ impl Scan {
     pub fn run(self) -> ScanRun {
         let config_path = self.workdir.path().join("config.toml");
         std::fs::write(&config_path, &self.config).expect("write config");
-        let output_dir = self.workdir.path().join("reports");
+        let output_dir = self
+            .output_dir
+            .clone()
+            .unwrap_or_else(|| self.workdir.path().join("reports"));
         let mut command = Command::new(env!("CARGO_BIN_EXE_macie-audit"));
         command
             .current_dir(self.workdir.path())
@@ -328,11 +347,12 @@ impl ScanRun {
         output_dir: PathBuf,
         output: std::process::Output,
     ) -> ScanRun {
+        // The newest run directory (run ids sort by time; `latest` is a link, not a directory).
         let run_dir = std::fs::read_dir(&output_dir).ok().and_then(|entries| {
             entries
                 .filter_map(Result::ok)
+                .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
                 .map(|e| e.path())
-                .filter(|p| p.is_dir())
                 .max()
         });
         ScanRun {

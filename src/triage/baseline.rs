@@ -1,0 +1,216 @@
+//! Baseline and drift: compare a run with a previous one by finding identity (rule, account,
+//! Region, resource). A failing finding (FAIL or WARN) is NEW or UNCHANGED; one that failed before
+//! and is now gone or passing is RESOLVED.
+
+use std::collections::HashMap;
+use std::path::{Path, PathBuf};
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, Result};
+use crate::evidence::RunEvidence;
+use crate::findings::{Finding, Status};
+use crate::report;
+use crate::rules;
+
+/// Where a finding stands against the baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BaselineState {
+    /// Failing now, not before.
+    New,
+    /// Failing now and before.
+    Unchanged,
+    /// Failing before, passing (or not applicable) now.
+    Resolved,
+}
+
+impl BaselineState {
+    /// The state as reports write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BaselineState::New => "NEW",
+            BaselineState::Unchanged => "UNCHANGED",
+            BaselineState::Resolved => "RESOLVED",
+        }
+    }
+}
+
+/// A previous run's failing findings, by identity.
+#[derive(Debug, Clone)]
+pub struct Baseline {
+    /// The previous run's id.
+    pub run_id: String,
+    /// Its directory.
+    pub dir: PathBuf,
+    failing: HashMap<(String, String, String, String), Finding>,
+}
+
+/// The comparison of a run with its baseline.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct BaselineReport {
+    /// The baseline run's id.
+    pub run_id: String,
+    /// Failing findings that are new.
+    pub new: usize,
+    /// Failing findings that were failing before.
+    pub unchanged: usize,
+    /// Findings that were failing and are now gone or passing.
+    pub resolved: Vec<Finding>,
+}
+
+fn is_failing(finding: &Finding) -> bool {
+    matches!(finding.status, Status::Fail | Status::Warn)
+}
+
+fn identity(finding: &Finding) -> (String, String, String, String) {
+    let (rule, account, region, resource) = finding.identity();
+    (
+        rule.to_owned(),
+        account.to_owned(),
+        region.to_owned(),
+        resource.to_owned(),
+    )
+}
+
+impl Baseline {
+    /// Loads a previous run: a run directory, or `latest` (the newest complete run in `output_dir`).
+    /// Its findings are re-evaluated from its evidence, so identities are exact.
+    pub fn load(spec: &str, output_dir: &Path) -> Result<Baseline> {
+        let dir = if spec == "latest" {
+            report::latest(output_dir).ok_or_else(|| {
+                Error::Usage(format!(
+                    "--baseline latest: no complete run in {} yet",
+                    output_dir.display()
+                ))
+            })?
+        } else {
+            PathBuf::from(spec)
+        };
+        let evidence = dir.join(report::evidence::FILE_NAME);
+        if !evidence.is_file() {
+            return Err(Error::Usage(format!(
+                "--baseline {spec}: {} is not a run directory (no {})",
+                dir.display(),
+                report::evidence::FILE_NAME
+            )));
+        }
+        let run = RunEvidence::load(&evidence)?;
+        Ok(Baseline::from_findings(
+            run.header.run_id.clone(),
+            dir,
+            rules::evaluate(&run),
+        ))
+    }
+
+    /// A baseline made of already evaluated findings.
+    pub fn from_findings(run_id: String, dir: PathBuf, findings: Vec<Finding>) -> Baseline {
+        let failing = findings
+            .into_iter()
+            .filter(is_failing)
+            .map(|finding| (identity(&finding), finding))
+            .collect();
+        Baseline {
+            run_id,
+            dir,
+            failing,
+        }
+    }
+}
+
+/// Marks every current finding against the baseline and lists what was resolved.
+pub fn compare(findings: &mut [Finding], baseline: &Baseline) -> BaselineReport {
+    let mut report = BaselineReport {
+        run_id: baseline.run_id.clone(),
+        ..BaselineReport::default()
+    };
+    let mut seen = std::collections::HashSet::new();
+    for finding in findings.iter_mut() {
+        let key = identity(finding);
+        let before = baseline.failing.contains_key(&key);
+        if before {
+            seen.insert(key);
+        }
+        finding.baseline = match (is_failing(finding), before) {
+            (true, true) => {
+                report.unchanged += 1;
+                Some(BaselineState::Unchanged)
+            }
+            (true, false) => {
+                report.new += 1;
+                Some(BaselineState::New)
+            }
+            (false, true) if matches!(finding.status, Status::Pass | Status::NotApplicable) => {
+                report.resolved.push(finding.clone());
+                Some(BaselineState::Resolved)
+            }
+            _ => None,
+        };
+    }
+    let mut gone: Vec<Finding> = baseline
+        .failing
+        .iter()
+        .filter(|(key, _)| !seen.contains(*key))
+        .map(|(_, finding)| finding.clone())
+        .collect();
+    gone.sort_by(|a, b| a.identity().cmp(&b.identity()));
+    for finding in &mut gone {
+        finding.baseline = Some(BaselineState::Resolved);
+    }
+    report.resolved.extend(gone);
+    report
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::findings::Severity;
+
+    fn finding(account: &str, status: Status) -> Finding {
+        Finding {
+            rule_id: "MACIE-002".into(),
+            account_id: account.into(),
+            account_name: account.into(),
+            region: "us-east-1".into(),
+            status,
+            severity: Severity::Medium,
+            resource: format!("arn:aws:macie2:us-east-1:{account}:session"),
+            message: String::new(),
+            remediation: String::new(),
+            baseline: None,
+            suppression: None,
+        }
+    }
+
+    #[test]
+    fn new_unchanged_and_resolved() {
+        let baseline = Baseline::from_findings(
+            "old".into(),
+            PathBuf::new(),
+            vec![
+                finding("1", Status::Fail),
+                finding("2", Status::Fail),
+                finding("3", Status::Warn),
+                finding("4", Status::Pass),
+            ],
+        );
+        let mut now = vec![
+            finding("1", Status::Fail),
+            finding("2", Status::Pass),
+            finding("4", Status::Fail),
+            finding("5", Status::Error),
+        ];
+        let report = compare(&mut now, &baseline);
+        assert_eq!(now[0].baseline, Some(BaselineState::Unchanged));
+        assert_eq!(now[1].baseline, Some(BaselineState::Resolved));
+        assert_eq!(now[2].baseline, Some(BaselineState::New));
+        assert_eq!(now[3].baseline, None);
+        assert_eq!((report.new, report.unchanged), (1, 1));
+        let resolved: Vec<&str> = report
+            .resolved
+            .iter()
+            .map(|f| f.account_id.as_str())
+            .collect();
+        assert_eq!(resolved, vec!["2", "3"], "now passing, and gone");
+    }
+}

@@ -1,0 +1,150 @@
+//! The severity gate: which findings fail the run, and the exit code that follows.
+
+use serde::{Deserialize, Serialize};
+
+use crate::error::{EXIT_COMPLIANT, EXIT_FAILURES, EXIT_INCOMPLETE, EXIT_INTERRUPTED};
+use crate::findings::{Finding, Severity, Status};
+use crate::triage::baseline::BaselineState;
+
+/// Which findings fail the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub struct GatePolicy {
+    /// FAIL findings at or above this severity fail the run.
+    pub fail_on: Severity,
+    /// WARN findings (at or above `fail_on`) fail the run too.
+    pub fail_on_warn: bool,
+    /// Only findings NEW against the baseline fail the run.
+    pub fail_on_new: bool,
+}
+
+impl Default for GatePolicy {
+    fn default() -> Self {
+        GatePolicy {
+            fail_on: Severity::Low,
+            fail_on_warn: false,
+            fail_on_new: false,
+        }
+    }
+}
+
+impl GatePolicy {
+    /// Whether this finding fails the run.
+    pub fn fails(&self, finding: &Finding) -> bool {
+        let status_fails = match finding.status {
+            Status::Fail => true,
+            Status::Warn => self.fail_on_warn,
+            _ => false,
+        };
+        // Severity orders from critical (smallest) to informational.
+        status_fails
+            && finding.severity <= self.fail_on
+            && finding.suppression.is_none()
+            && (!self.fail_on_new || finding.baseline == Some(BaselineState::New))
+    }
+
+    /// 130 interrupted; 2 incomplete (any ERROR); 1 a finding fails the gate; 0 otherwise.
+    pub fn exit_code(&self, findings: &[Finding], interrupted: bool) -> u8 {
+        if interrupted {
+            EXIT_INTERRUPTED
+        } else if findings.iter().any(|f| f.status == Status::Error) {
+            EXIT_INCOMPLETE
+        } else if findings.iter().any(|f| self.fails(f)) {
+            EXIT_FAILURES
+        } else {
+            EXIT_COMPLIANT
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::triage::suppressions::AppliedSuppression;
+
+    fn finding(status: Status, severity: Severity) -> Finding {
+        Finding {
+            rule_id: "MACIE-004".into(),
+            account_id: "111111111111".into(),
+            account_name: "a".into(),
+            region: "us-east-1".into(),
+            status,
+            severity,
+            resource: "arn:aws:s3:::b".into(),
+            message: String::new(),
+            remediation: String::new(),
+            baseline: None,
+            suppression: None,
+        }
+    }
+
+    #[test]
+    fn severity_threshold() {
+        let high = GatePolicy {
+            fail_on: Severity::High,
+            ..GatePolicy::default()
+        };
+        assert_eq!(
+            high.exit_code(&[finding(Status::Fail, Severity::Medium)], false),
+            0
+        );
+        assert_eq!(
+            high.exit_code(&[finding(Status::Fail, Severity::High)], false),
+            1
+        );
+        assert_eq!(
+            high.exit_code(&[finding(Status::Fail, Severity::Critical)], false),
+            1
+        );
+        let default = GatePolicy::default();
+        assert_eq!(
+            default.exit_code(&[finding(Status::Fail, Severity::Low)], false),
+            1
+        );
+        assert_eq!(
+            default.exit_code(&[finding(Status::Fail, Severity::Informational)], false),
+            0
+        );
+    }
+
+    #[test]
+    fn warn_only_with_the_flag() {
+        let warn = [finding(Status::Warn, Severity::Medium)];
+        assert_eq!(GatePolicy::default().exit_code(&warn, false), 0);
+        let strict = GatePolicy {
+            fail_on_warn: true,
+            ..GatePolicy::default()
+        };
+        assert_eq!(strict.exit_code(&warn, false), 1);
+    }
+
+    #[test]
+    fn suppressed_and_old_findings_do_not_fail() {
+        let mut suppressed = finding(Status::Fail, Severity::High);
+        suppressed.suppression = Some(AppliedSuppression {
+            entry: 1,
+            justification: "accepted".into(),
+            owner: "sec".into(),
+            expires: chrono::NaiveDate::from_ymd_opt(2099, 1, 1).unwrap_or_default(),
+        });
+        assert_eq!(GatePolicy::default().exit_code(&[suppressed], false), 0);
+        let mut old = finding(Status::Fail, Severity::High);
+        old.baseline = Some(BaselineState::Unchanged);
+        let new_only = GatePolicy {
+            fail_on_new: true,
+            ..GatePolicy::default()
+        };
+        assert_eq!(new_only.exit_code(&[old.clone()], false), 0);
+        old.baseline = Some(BaselineState::New);
+        assert_eq!(new_only.exit_code(&[old], false), 1);
+    }
+
+    #[test]
+    fn errors_and_interruptions_win() {
+        let findings = [
+            finding(Status::Fail, Severity::High),
+            finding(Status::Error, Severity::High),
+        ];
+        assert_eq!(GatePolicy::default().exit_code(&findings, false), 2);
+        assert_eq!(GatePolicy::default().exit_code(&findings, true), 130);
+    }
+}
