@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod evidence;
 pub mod findings;
+pub mod interrupt;
 pub mod logging;
 pub mod permissions;
 pub mod policy;

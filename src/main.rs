@@ -7,6 +7,7 @@ use clap::Parser;
 use clap::error::ErrorKind;
 use macie_audit::cli::{Cli, Command};
 use macie_audit::error::EXIT_USAGE;
+use macie_audit::interrupt::{self, Cancellation};
 use macie_audit::report::metadata::sanitise_command_line;
 use macie_audit::{Error, logging, replay, scan};
 
@@ -36,7 +37,14 @@ fn main() -> ExitCode {
         Command::Scan(args) => {
             let show_progress = !cli.quiet && std::io::stderr().is_terminal();
             let command_line = sanitise_command_line(std::env::args());
-            match runtime.block_on(scan::scan(&args, &command_line, show_progress)) {
+            let cancellation = Cancellation::new();
+            runtime.spawn(interrupt::listen(cancellation.clone()));
+            match runtime.block_on(scan::scan(
+                &args,
+                &command_line,
+                show_progress,
+                &cancellation,
+            )) {
                 Ok(outcome) => {
                     print!("{}", outcome.summary);
                     ExitCode::from(outcome.exit_code)

@@ -13,6 +13,7 @@ use crate::collect::{self, Progress};
 use crate::config::{self, Config, LoadedConfig};
 use crate::error::{Error, Result};
 use crate::evidence::{EVIDENCE_SCHEMA_VERSION, RunEnd, RunEvidence, RunHeader};
+use crate::interrupt::Cancellation;
 use crate::report;
 use crate::triage::TriageInputs;
 use crate::upload::{self, UploadOptions, UploadTarget};
@@ -67,6 +68,7 @@ pub async fn scan(
     args: &ScanArgs,
     command_line: &[String],
     show_progress: bool,
+    cancellation: &Cancellation,
 ) -> Result<ScanOutcome> {
     let loaded = effective_config(args)?;
     let config: Arc<Config> = Arc::new(loaded.config.clone());
@@ -83,7 +85,7 @@ pub async fn scan(
     let (run_id, run_dir) = report::create_run_directory(&config.output.directory, started_at)?;
 
     let progress = Progress::new(plan.accounts.len(), plan.regions.len(), show_progress);
-    let collected = collect::collect(&env, &plan, &config, &progress).await;
+    let collected = collect::collect(&env, &plan, &config, &progress, cancellation).await;
     progress.finish();
 
     let mut accounts = Vec::with_capacity(collected.accounts.len());
@@ -123,7 +125,7 @@ pub async fn scan(
             .collect(),
         end: Some(RunEnd {
             ended_at: Utc::now(),
-            interrupted: false,
+            interrupted: cancellation.is_cancelled(),
         }),
     };
 

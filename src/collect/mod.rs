@@ -8,6 +8,8 @@ mod progress;
 pub mod repository;
 
 use aws_config::SdkConfig;
+use std::sync::Mutex;
+
 use futures::StreamExt;
 use futures::future::join_all;
 
@@ -20,6 +22,7 @@ use crate::evidence::{
     Account, AccountAccess, AccountEvidence, AccountRegionEvidence, BucketEvidence, ErrorKind,
     KeyEvidence, Observation,
 };
+use crate::interrupt::{Cancellation, GRACE_PERIOD};
 use crate::scope::{ScanPlan, caller_identity};
 
 /// The evidence of one account: how it was reached and what each Region said.
@@ -45,32 +48,65 @@ pub struct Collection {
 }
 
 /// Collects every account of the plan, `config.concurrency.accounts` at a time, then the
-/// repositories their export configurations name.
+/// repositories their export configurations name. Once `cancellation` is raised no account is
+/// started; accounts in flight have [`GRACE_PERIOD`] to finish, and whatever is not finished is
+/// recorded as not reached.
 pub async fn collect(
     env: &AwsEnvironment,
     plan: &ScanPlan,
     config: &Config,
     progress: &Progress,
+    cancellation: &Cancellation,
 ) -> Collection {
-    let mut collected: Vec<(usize, AccountCollection)> =
-        futures::stream::iter(plan.accounts.iter().enumerate())
-            .map(|(index, account)| async move {
-                (index, collect_account(env, plan, account, progress).await)
-            })
-            .buffer_unordered(config.concurrency.accounts)
-            .collect()
-            .await;
+    let finished: Mutex<Vec<(usize, AccountCollection)>> = Mutex::new(Vec::new());
+    let accounts = futures::stream::iter(plan.accounts.iter().enumerate())
+        .take_while(|_| std::future::ready(!cancellation.is_cancelled()))
+        .map(|(index, account)| async move {
+            (index, collect_account(env, plan, account, progress).await)
+        })
+        .buffer_unordered(config.concurrency.accounts)
+        .for_each(|done| {
+            if let Ok(mut finished) = finished.lock() {
+                finished.push(done);
+            }
+            std::future::ready(())
+        });
+    tokio::select! {
+        () = accounts => {}
+        () = cancellation.cancelled_for(GRACE_PERIOD) => {}
+    }
+    let mut collected = finished.into_inner().unwrap_or_default();
     collected.sort_by_key(|(index, _)| *index);
-    let accounts: Vec<AccountCollection> = collected
-        .into_iter()
-        .map(|(_, collection)| collection)
-        .collect();
-    let (buckets, keys) =
-        repository::collect_repositories(env, &accounts, config.concurrency.accounts).await;
+    let mut reached = collected.into_iter().peekable();
+    let mut accounts = Vec::with_capacity(plan.accounts.len());
+    for (index, account) in plan.accounts.iter().enumerate() {
+        match reached.next_if(|(i, _)| *i == index) {
+            Some((_, collection)) => accounts.push(collection),
+            None => accounts.push(not_reached(account)),
+        }
+    }
+    let (buckets, keys) = if cancellation.is_cancelled() {
+        (Vec::new(), Vec::new())
+    } else {
+        repository::collect_repositories(env, &accounts, config.concurrency.accounts).await
+    };
     Collection {
         accounts,
         buckets,
         keys,
+    }
+}
+
+/// An account the scan did not get to (interrupted): no access evidence, so every rule is ERROR.
+fn not_reached(account: &Account) -> AccountCollection {
+    AccountCollection {
+        account: AccountEvidence {
+            account: account.clone(),
+            access: None,
+            buckets: None,
+        },
+        regions: Vec::new(),
+        sdk_config: None,
     }
 }
 
@@ -82,15 +118,7 @@ async fn collect_account(
 ) -> AccountCollection {
     if !account.is_active() {
         progress.account_done(plan.regions.len(), false);
-        return AccountCollection {
-            account: AccountEvidence {
-                account: account.clone(),
-                access: None,
-                buckets: None,
-            },
-            regions: Vec::new(),
-            sdk_config: None,
-        };
+        return not_reached(account);
     }
     let credentials = env.credentials_for(&account.id, plan.caller_account());
     let sdk_config = env.account_config(&credentials).await;

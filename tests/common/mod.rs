@@ -304,6 +304,11 @@ impl Scan {
 
     /// Runs `macie-audit scan` and collects what it wrote.
     pub fn run(self) -> ScanRun {
+        self.spawn().wait()
+    }
+
+    /// Starts `macie-audit scan` without waiting for it.
+    pub fn spawn(self) -> RunningScan {
         let config_path = self.workdir.path().join("config.toml");
         std::fs::write(&config_path, &self.config).expect("write config");
         let output_dir = self
@@ -322,9 +327,41 @@ impl Scan {
             .env_clear()
             .env("PATH", std::env::var("PATH").unwrap_or_default())
             .envs(aws_env(&self.endpoint))
-            .envs(self.extra_env.iter().cloned());
-        let output = command.output().expect("run macie-audit");
-        ScanRun::new(self.workdir, output_dir, output)
+            .envs(self.extra_env.iter().cloned())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::piped());
+        let child = command.spawn().expect("run macie-audit");
+        RunningScan {
+            child,
+            workdir: self.workdir,
+            output_dir,
+        }
+    }
+}
+
+/// A scan still running.
+pub struct RunningScan {
+    child: Child,
+    workdir: tempfile::TempDir,
+    output_dir: PathBuf,
+}
+
+impl RunningScan {
+    /// Sends a signal (`INT`, `TERM`) to the scanner.
+    pub fn signal(&self, name: &str) -> &Self {
+        let status = Command::new("kill")
+            .arg(format!("-{name}"))
+            .arg(self.child.id().to_string())
+            .status()
+            .expect("kill");
+        assert!(status.success(), "kill -{name} failed");
+        self
+    }
+
+    /// Waits for the scanner to exit and collects what it wrote.
+    pub fn wait(self) -> ScanRun {
+        let output = self.child.wait_with_output().expect("wait for macie-audit");
+        ScanRun::new(self.workdir, self.output_dir, output)
     }
 }
 

@@ -1,0 +1,126 @@
+//! Interruption: a SIGINT or SIGTERM in the middle of a slow scan gives a valid INCOMPLETE run
+//! and exit code 130; a second signal exits at once without corrupting what was written.
+
+mod common;
+
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+use common::Emulator;
+use serde_json::json;
+
+fn slow_organization() -> Emulator {
+    let mut emulator = Emulator::start();
+    let mut scenario = String::new();
+    for n in 1..=30u64 {
+        scenario.push_str(&format!(
+            "[[accounts]]\nid = \"{:012}\"\nname = \"slow-{n}\"\n[[accounts.macie]]\nregion = \"us-east-1\"\ncreated_days_ago = 50\n\n",
+            700_000_000_000 + n
+        ));
+    }
+    emulator.load_scenario(&scenario);
+    emulator.faults(json!({"latency_ms": 150}));
+    emulator
+}
+
+const SLOW_CONFIG: &str = "[concurrency]\naccounts = 2\nrequests = 4\n";
+
+#[test]
+fn sigint_mid_scan_writes_an_interrupted_run_and_exits_130() {
+    let emulator = slow_organization();
+    for signal in ["INT", "TERM"] {
+        let running = emulator
+            .scan()
+            .config(&format!("{}\n{SLOW_CONFIG}", common::TEST_CONFIG))
+            .regions("us-east-1,eu-west-1")
+            .spawn();
+        std::thread::sleep(Duration::from_secs(3));
+        let signalled = Instant::now();
+        running.signal(signal);
+        let run = running.wait();
+        assert!(
+            signalled.elapsed() < Duration::from_secs(15),
+            "stopped within the grace period"
+        );
+        run.assert_exit(130);
+        assert!(run.stdout.contains("INTERRUPTED"), "{}", run.stdout);
+
+        let dir = run.dir();
+        let check = Command::new("sha256sum")
+            .args(["-c", "SHA256SUMS"])
+            .current_dir(dir)
+            .output()
+            .expect("sha256sum");
+        assert!(
+            check.status.success(),
+            "{}",
+            String::from_utf8_lossy(&check.stdout)
+        );
+        let meta: serde_json::Value =
+            serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).expect("run.json"))
+                .expect("JSON");
+        assert_eq!(meta["interrupted"], true);
+        assert_eq!(meta["complete"], false);
+        let findings = run.findings();
+        assert_eq!(
+            findings.len(),
+            31 * 2 * macie_audit::rules::CATALOGUE.len(),
+            "the whole population, still"
+        );
+        let errors = findings.iter().filter(|f| f["status"] == "ERROR").count();
+        let judged = findings.iter().filter(|f| f["status"] == "FAIL").count();
+        assert!(errors > 0, "accounts not reached are ERROR");
+        assert!(judged > 0, "accounts finished before the signal are judged");
+        assert!(
+            findings
+                .iter()
+                .any(|f| f["message"].contains("not reached before the scan ended"))
+        );
+        let sarif: serde_json::Value = serde_json::from_str(
+            &std::fs::read_to_string(dir.join("findings.sarif")).expect("sarif"),
+        )
+        .expect("JSON");
+        assert_eq!(
+            sarif["runs"][0]["invocations"][0]["executionSuccessful"],
+            false
+        );
+        assert!(
+            macie_audit::report::latest(&dir.parent().expect("output dir").to_path_buf()).is_none()
+        );
+    }
+}
+
+#[test]
+fn a_second_signal_exits_at_once() {
+    let emulator = slow_organization();
+    let running = emulator
+        .scan()
+        .config(&format!("{}\n{SLOW_CONFIG}", common::TEST_CONFIG))
+        .regions("us-east-1,eu-west-1")
+        .spawn();
+    std::thread::sleep(Duration::from_secs(3));
+    running.signal("INT");
+    std::thread::sleep(Duration::from_millis(200));
+    let signalled = Instant::now();
+    running.signal("INT");
+    let run = running.wait();
+    assert!(
+        signalled.elapsed() < Duration::from_secs(3),
+        "exited at once"
+    );
+    run.assert_exit(130);
+    // Whatever was written is whole: files under their final names parse.
+    if let Some(dir) = &run.run_dir {
+        for entry in std::fs::read_dir(dir).expect("dir").filter_map(Result::ok) {
+            let name = entry.file_name().to_string_lossy().into_owned();
+            if name.ends_with(".json") || name.ends_with(".sarif") {
+                let text = std::fs::read_to_string(entry.path()).expect("read");
+                serde_json::from_str::<serde_json::Value>(&text)
+                    .unwrap_or_else(|e| panic!("{name} is corrupt: {e}"));
+            }
+            if name == "evidence.jsonl" {
+                macie_audit::evidence::RunEvidence::load(&entry.path()).expect("evidence parses");
+            }
+        }
+    }
+}
