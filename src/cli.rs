@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::findings::Severity;
+use crate::scope::Shard;
 
 /// Audits an AWS Organization for Amazon Macie's sensitive data discovery results repository.
 #[derive(Debug, Parser)]
@@ -43,6 +44,56 @@ pub enum Command {
     Scan(ScanArgs),
     /// Re-evaluate and re-render a past run from its evidence alone (no AWS access).
     Report(ReportArgs),
+    /// Write a commented default configuration file.
+    Init(InitArgs),
+    /// Validate the configuration; with --probe, try the access it describes.
+    CheckConfig(CheckConfigArgs),
+    /// Combine the runs of shards (scan --shard K/N) into one run with all reports.
+    Merge(MergeArgs),
+}
+
+/// Arguments of `merge`.
+#[derive(Debug, Clone, Args)]
+pub struct MergeArgs {
+    /// The shards' run directories.
+    #[arg(value_name = "RUN_DIR", required = true, num_args = 1..)]
+    pub runs: Vec<PathBuf>,
+
+    /// Where the merged run is written [default: reports].
+    #[arg(long, value_name = "DIR", default_value = "reports")]
+    pub output_dir: PathBuf,
+
+    /// Suppressions, baseline and the severity gate for the merged run.
+    #[command(flatten)]
+    pub triage: TriageArgs,
+}
+
+/// Arguments of `init`.
+#[derive(Debug, Clone, Args)]
+pub struct InitArgs {
+    /// Where to write it.
+    #[arg(long, value_name = "PATH", default_value = "config.toml")]
+    pub path: PathBuf,
+
+    /// Overwrite an existing file.
+    #[arg(long)]
+    pub force: bool,
+}
+
+/// Arguments of `check-config`.
+#[derive(Debug, Clone, Args)]
+pub struct CheckConfigArgs {
+    /// The configuration file [default: ./config.toml when it exists, else built-in defaults].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Also try the access: the caller's identity, listing the organization, and one account's audit role.
+    #[arg(long)]
+    pub probe: bool,
+
+    /// The account whose audit role --probe tries [default: the first active account other than the caller's].
+    #[arg(long, value_name = "ID", requires = "probe")]
+    pub account: Option<String>,
 }
 
 /// Arguments of `report`.
@@ -103,6 +154,11 @@ pub struct ScanArgs {
     /// Comma-separated account ids to scan (overrides scope.accounts).
     #[arg(long, value_name = "ID,ID")]
     pub accounts: Option<String>,
+
+    /// Scan only shard K of N (a deterministic split of the accounts), for parallel runners;
+    /// combine the shards' runs with `merge`.
+    #[arg(long, value_name = "K/N")]
+    pub shard: Option<Shard>,
 
     /// Suppressions, baseline and the severity gate.
     #[command(flatten)]

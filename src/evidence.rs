@@ -77,6 +77,9 @@ pub struct RunHeader {
     /// The configuration file, when one was read.
     #[serde(default)]
     pub config_path: Option<String>,
+    /// The shard this run covers, when it covers one.
+    #[serde(default)]
+    pub shard: Option<crate::scope::Shard>,
 }
 
 /// How the population of accounts was established.

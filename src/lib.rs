@@ -13,6 +13,7 @@ pub mod evidence;
 pub mod findings;
 pub mod interrupt;
 pub mod logging;
+pub mod merge;
 pub mod permissions;
 pub mod policy;
 pub mod regions;
@@ -21,6 +22,7 @@ pub mod report;
 pub mod rules;
 pub mod scan;
 pub mod scope;
+pub mod setup;
 pub mod triage;
 pub mod upload;
 

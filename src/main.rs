@@ -9,7 +9,7 @@ use macie_audit::cli::{Cli, Command};
 use macie_audit::error::EXIT_USAGE;
 use macie_audit::interrupt::{self, Cancellation};
 use macie_audit::report::metadata::sanitise_command_line;
-use macie_audit::{Error, logging, replay, scan};
+use macie_audit::{Error, logging, merge, replay, scan, setup};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -52,6 +52,28 @@ fn main() -> ExitCode {
                 Err(error) => fail(&error),
             }
         }
+        Command::Init(args) => match setup::init(&args) {
+            Ok(message) => {
+                print!("{message}");
+                ExitCode::SUCCESS
+            }
+            Err(error) => fail(&error),
+        },
+        Command::CheckConfig(args) => match runtime.block_on(setup::check_config(&args)) {
+            Ok(outcome) => {
+                print!("{}", outcome.report);
+                ExitCode::from(outcome.exit_code)
+            }
+            Err(error) => fail(&error),
+        },
+        Command::Merge(args) => match merge::merge(&args, &sanitise_command_line(std::env::args()))
+        {
+            Ok(outcome) => {
+                print!("{}", outcome.summary);
+                ExitCode::from(outcome.exit_code)
+            }
+            Err(error) => fail(&error),
+        },
         Command::Report(args) => match replay::report(&args) {
             Ok(outcome) => {
                 print!("{}", outcome.summary);

@@ -75,7 +75,7 @@ pub async fn scan(
     let triage_inputs = TriageInputs::load(&args.triage, &config.output.directory)?;
     let started_at = Utc::now();
     let env = AwsEnvironment::load(config.clone()).await;
-    let plan = scope::plan(&env, &config).await?;
+    let plan = scope::plan(&env, &config, args.shard).await?;
     info!(
         accounts = plan.accounts.len(),
         excluded = plan.excluded.len(),
@@ -96,6 +96,8 @@ pub async fn scan(
         }
         accounts.push(collection.account);
     }
+    // A stable order whatever the listing's (and the same as `merge` gives).
+    accounts.sort_by(|a, b| a.account.id.cmp(&b.account.id));
     let run = RunEvidence {
         header: RunHeader {
             schema_version: EVIDENCE_SCHEMA_VERSION,
@@ -110,6 +112,7 @@ pub async fn scan(
             rules: config.rules.clone(),
             command_line: command_line.to_vec(),
             config_path: loaded.path.as_ref().map(|p| p.display().to_string()),
+            shard: args.shard,
         },
         accounts,
         account_regions,

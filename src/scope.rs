@@ -1,6 +1,8 @@
 //! Which accounts and Regions a run covers: the organization's listing, filtered by configuration.
 
 use aws_sdk_organizations::types::Account as OrgAccount;
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
 use tracing::warn;
 
 use crate::aws::AwsEnvironment;
@@ -24,6 +26,49 @@ pub struct ScanPlan {
     pub excluded: Vec<Account>,
     /// Regions in scope.
     pub regions: Vec<String>,
+    /// Accounts in scope that belong to other shards: not scanned, but their role may be assumed
+    /// to read a repository they own.
+    pub other_shards: Vec<Account>,
+}
+
+/// One of N deterministic slices of the accounts in scope, for parallel runners.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Shard {
+    /// 1-based index of this shard.
+    pub index: u32,
+    /// Number of shards.
+    pub count: u32,
+}
+
+impl Shard {
+    /// Whether the account belongs to this shard: by a hash of its id, so that the split does not
+    /// depend on the listing's order.
+    pub fn contains(&self, account_id: &str) -> bool {
+        let digest = Sha256::digest(account_id.as_bytes());
+        let mut bytes = [0u8; 8];
+        bytes.copy_from_slice(&digest[..8]);
+        u64::from_be_bytes(bytes) % u64::from(self.count) == u64::from(self.index - 1)
+    }
+}
+
+impl std::str::FromStr for Shard {
+    type Err = String;
+
+    fn from_str(value: &str) -> std::result::Result<Self, Self::Err> {
+        let parse = |part: &str| part.trim().parse::<u32>().ok();
+        match value.split_once('/').map(|(k, n)| (parse(k), parse(n))) {
+            Some((Some(index), Some(count))) if count >= 1 && (1..=count).contains(&index) => {
+                Ok(Shard { index, count })
+            }
+            _ => Err(format!("{value:?} is not K/N with 1 <= K <= N (e.g. 2/3)")),
+        }
+    }
+}
+
+impl std::fmt::Display for Shard {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}/{}", self.index, self.count)
+    }
 }
 
 impl ScanPlan {
@@ -37,7 +82,7 @@ impl ScanPlan {
 }
 
 /// Establishes who runs the scan and which accounts and Regions it covers.
-pub async fn plan(env: &AwsEnvironment, config: &Config) -> Result<ScanPlan> {
+pub async fn plan(env: &AwsEnvironment, config: &Config, shard: Option<Shard>) -> Result<ScanPlan> {
     let caller = caller_identity(env, env.caller()).await;
     let caller_identity = match &caller.outcome {
         Outcome::Response(identity) => identity.clone(),
@@ -54,12 +99,17 @@ pub async fn plan(env: &AwsEnvironment, config: &Config) -> Result<ScanPlan> {
             warn!(account = %wanted, "scope.accounts names an account the organization does not list");
         }
     }
+    let (accounts, other_shards) = match shard {
+        Some(shard) => accounts.into_iter().partition(|a| shard.contains(&a.id)),
+        None => (accounts, Vec::new()),
+    };
     Ok(ScanPlan {
         caller,
         listing,
         accounts,
         excluded,
         regions: config.regions(),
+        other_shards,
     })
 }
 
@@ -172,6 +222,33 @@ mod tests {
             name: id.into(),
             email: None,
             status: "ACTIVE".into(),
+        }
+    }
+
+    #[test]
+    fn shards_split_every_account_exactly_once() {
+        let shards: Vec<Shard> = ["1/3", "2/3", "3/3"]
+            .iter()
+            .map(|s| s.parse().expect("shard"))
+            .collect();
+        for n in 0..300u64 {
+            let id = format!("{:012}", 100_000_000_000 + n);
+            assert_eq!(shards.iter().filter(|s| s.contains(&id)).count(), 1, "{id}");
+        }
+        let sizes: Vec<usize> = shards
+            .iter()
+            .map(|s| {
+                (0..300u64)
+                    .filter(|n| s.contains(&format!("{:012}", 100_000_000_000 + n)))
+                    .count()
+            })
+            .collect();
+        assert!(
+            sizes.iter().all(|&size| size > 60),
+            "roughly even: {sizes:?}"
+        );
+        for bad in ["0/3", "4/3", "1/0", "x/2", "3"] {
+            assert!(bad.parse::<Shard>().is_err(), "{bad}");
         }
     }
 

@@ -19,6 +19,7 @@ use macie_audit::findings::{Finding, Status};
 use macie_audit::report::ReportInput;
 use macie_audit::report::html;
 use macie_audit::report::metadata::RunMetadata;
+use macie_audit::triage::Triage;
 
 // ---------------------------------------------------------------------------------------------
 // Synthetic evidence.
@@ -147,7 +148,10 @@ fn repository_key(arn: &str, owner: &str, region: &str) -> KeyEvidence {
         policy: Some(ok(
             "kms:GetKeyPolicy",
             "req-key-policy",
-            "{\"Version\":\"2012-10-17\",\"Statement\":[]}".into(),
+            "{\"Version\":\"2012-10-17\",\"Statement\":[{\"Effect\":\"Allow\",\
+             \"Principal\":{\"Service\":\"macie.amazonaws.com\"},\
+             \"Action\":[\"kms:GenerateDataKey\",\"kms:Encrypt\"],\"Resource\":\"*\"}]}"
+                .into(),
         )),
         rotation_enabled: Some(ok("kms:GetKeyRotationStatus", "req-rotation", true)),
     }
@@ -343,7 +347,7 @@ struct Rendered {
 
 fn render(run: &RunEvidence) -> Rendered {
     let findings = macie_audit::rules::evaluate(run);
-    let metadata = RunMetadata::new(run, &findings);
+    let metadata = RunMetadata::new(run, &findings, &Triage::default());
     let input = ReportInput {
         run,
         findings: &findings,
@@ -525,7 +529,11 @@ fn sections_counts_and_evidence_links_are_complete() {
     assert!(html.starts_with("<!DOCTYPE html>"), "{}", &html[..60]);
     assert!(html.contains("<html lang=\"en\">"));
     assert!(html.contains("<meta charset=\"utf-8\">"));
-    assert!(html.contains("http-equiv=\"Content-Security-Policy\" content=\"default-src 'none';"));
+    assert!(
+        html.contains(
+            "http-equiv=\"Content-Security-Policy\" content=\"default-src &#39;none&#39;;"
+        )
+    );
     for section in [
         "summary", "matrix", "rules", "findings", "scope", "evidence",
     ] {
@@ -794,7 +802,7 @@ fn one_hundred_thousand_findings_render() {
     let run = synthetic(&accounts, &regions, "org-macie-results");
     let findings = macie_audit::rules::evaluate(&run);
     assert_eq!(findings.len(), 100_000);
-    let metadata = RunMetadata::new(&run, &findings);
+    let metadata = RunMetadata::new(&run, &findings, &Triage::default());
     let input = ReportInput {
         run: &run,
         findings: &findings,

@@ -88,7 +88,14 @@ pub async fn collect(
     let (buckets, keys) = if cancellation.is_cancelled() {
         (Vec::new(), Vec::new())
     } else {
-        repository::collect_repositories(env, &accounts, config.concurrency.accounts).await
+        repository::collect_repositories(
+            env,
+            &accounts,
+            &plan.other_shards,
+            plan.caller_account(),
+            config.concurrency.accounts,
+        )
+        .await
     };
     Collection {
         accounts,

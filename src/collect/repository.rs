@@ -1,7 +1,7 @@
 //! Repository evidence: every distinct bucket and key named by an export configuration, read
 //! once per run with the credentials of the account that owns it.
 
-use std::collections::{BTreeMap, HashMap};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 
 use aws_config::SdkConfig;
 use futures::StreamExt;
@@ -10,7 +10,7 @@ use super::AccountCollection;
 use crate::aws::AwsEnvironment;
 use crate::aws::observe::{observation, observation_or_absent};
 use crate::evidence::{
-    BucketEncryption, BucketEvidence, BucketOwner, KeyEvidence, KeyMetadata, Observation,
+    Account, BucketEncryption, BucketEvidence, BucketOwner, KeyEvidence, KeyMetadata, Observation,
     PublicAccessBlock,
 };
 
@@ -19,6 +19,9 @@ use crate::evidence::{
 struct BucketReference {
     /// An account whose configuration names the bucket: it probes a bucket no account in scope owns.
     referrer: String,
+    /// Accounts likely to own it (the expected owner, the key's account), tried when the bucket's
+    /// owner is in scope but in another shard.
+    likely_owners: BTreeSet<String>,
 }
 
 /// The account owning each bucket, from the accounts' ListBuckets answers.
@@ -40,7 +43,7 @@ fn bucket_owners(accounts: &[AccountCollection]) -> HashMap<&str, &str> {
 /// The complete repositories (bucket and key) named by the collected export configurations.
 fn references(accounts: &[AccountCollection]) -> (BTreeMap<String, BucketReference>, Vec<String>) {
     let mut buckets = BTreeMap::new();
-    let mut keys = std::collections::BTreeSet::new();
+    let mut keys = BTreeSet::new();
     for collection in accounts {
         for region in &collection.regions {
             let destination = region
@@ -63,33 +66,81 @@ fn references(accounts: &[AccountCollection]) -> (BTreeMap<String, BucketReferen
             ) else {
                 continue;
             };
-            buckets
+            let reference = buckets
                 .entry(bucket.to_owned())
                 .or_insert_with(|| BucketReference {
                     referrer: region.account_id.clone(),
+                    likely_owners: BTreeSet::new(),
                 });
+            reference
+                .likely_owners
+                .extend(destination.expected_bucket_owner.iter().cloned());
+            if let Some((_, account)) = parse_key_arn(key) {
+                reference.likely_owners.insert(account.to_owned());
+            }
             keys.insert(key.to_owned());
         }
     }
     (buckets, keys.into_iter().collect())
 }
 
-/// Reads every repository bucket and key once, `concurrency` at a time.
+/// Reads every repository bucket and key once, `concurrency` at a time. A repository owned by an
+/// account of `other_shards` (in scope, scanned by another shard) is read with that account's role.
 pub async fn collect_repositories(
     env: &AwsEnvironment,
     accounts: &[AccountCollection],
+    other_shards: &[Account],
+    caller_account: &str,
     concurrency: usize,
 ) -> (Vec<BucketEvidence>, Vec<KeyEvidence>) {
-    let owners = bucket_owners(accounts);
-    let configs: HashMap<&str, &SdkConfig> = accounts
+    let (buckets, keys) = references(accounts);
+    let mut owners: HashMap<String, String> = bucket_owners(accounts)
+        .into_iter()
+        .map(|(bucket, owner)| (bucket.to_owned(), owner.to_owned()))
+        .collect();
+    let mut configs: HashMap<String, SdkConfig> = accounts
         .iter()
         .filter_map(|c| {
             c.sdk_config
-                .as_ref()
-                .map(|conf| (c.account.account.id.as_str(), conf))
+                .clone()
+                .map(|conf| (c.account.account.id.clone(), conf))
         })
         .collect();
-    let (buckets, keys) = references(accounts);
+
+    // Owners in other shards: the likely owners of unresolved buckets, and the keys' accounts.
+    let mut wanted: BTreeSet<&str> = buckets
+        .iter()
+        .filter(|(name, _)| !owners.contains_key(*name))
+        .flat_map(|(_, reference)| reference.likely_owners.iter().map(String::as_str))
+        .collect();
+    wanted.extend(
+        keys.iter()
+            .filter_map(|arn| parse_key_arn(arn).map(|(_, account)| account)),
+    );
+    for account in other_shards
+        .iter()
+        .filter(|a| a.is_active() && wanted.contains(a.id.as_str()))
+    {
+        if configs.contains_key(&account.id) {
+            continue;
+        }
+        let credentials = env.credentials_for(&account.id, caller_account);
+        let conf = env.account_config(&credentials).await;
+        let listed = super::list_buckets(env, &conf, &account.id).await;
+        if let Some(names) = listed.response() {
+            for name in names {
+                owners
+                    .entry(name.clone())
+                    .or_insert_with(|| account.id.clone());
+            }
+            configs.insert(account.id.clone(), conf);
+        }
+    }
+    let owners: HashMap<&str, &str> = owners
+        .iter()
+        .map(|(b, o)| (b.as_str(), o.as_str()))
+        .collect();
+    let configs: HashMap<&str, &SdkConfig> = configs.iter().map(|(a, c)| (a.as_str(), c)).collect();
 
     let bucket_reads = futures::stream::iter(buckets)
         .map(|(name, reference)| {

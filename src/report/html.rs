@@ -796,6 +796,8 @@ impl<'a> Report<'a> {
                 },
             },
         ];
+        let mut run_facts = run_facts;
+        run_facts.extend(triage_facts(meta));
         let counts_facts = vec![
             Fact {
                 label: "Accounts in scope",
@@ -941,6 +943,74 @@ impl<'a> Report<'a> {
             keys,
         }
     }
+}
+
+/// What triage decided (`run.json` `triage`): the gate, the baseline, the suppressions.
+fn triage_facts(meta: &RunMetadata) -> Vec<Fact> {
+    let triage = &meta.triage;
+    let gate = &triage.gate;
+    let mut facts = vec![
+        Fact {
+            label: "Severity gate",
+            value: format!(
+                "FAIL at or above {} fails the run; WARN {}; {}",
+                gate.fail_on.as_str(),
+                if gate.fail_on_warn {
+                    "fails it too"
+                } else {
+                    "does not"
+                },
+                if gate.fail_on_new {
+                    "only findings NEW against the baseline count"
+                } else {
+                    "every finding counts"
+                }
+            ),
+        },
+        Fact {
+            label: "Exit code",
+            value: meta.exit_code.to_string(),
+        },
+    ];
+    if let Some(baseline) = &triage.baseline {
+        facts.push(Fact {
+            label: "Baseline",
+            value: format!(
+                "run {}: {} new, {} unchanged, {} resolved failing findings",
+                baseline.run_id,
+                baseline.new,
+                baseline.unchanged,
+                baseline.resolved.len()
+            ),
+        });
+    }
+    if let Some(suppressions) = &triage.suppressions {
+        let mut value = format!(
+            "{} (SHA-256 {}): {} finding{} suppressed",
+            suppressions.path,
+            suppressions.sha256,
+            suppressions.suppressed,
+            if suppressions.suppressed == 1 {
+                ""
+            } else {
+                "s"
+            }
+        );
+        for (what, entries) in [
+            ("expired, not applied", &suppressions.expired),
+            ("malformed, not applied", &suppressions.malformed),
+            ("unused", &suppressions.unused),
+        ] {
+            if !entries.is_empty() {
+                value.push_str(&format!("; {what}: {}", entries.join("; ")));
+            }
+        }
+        facts.push(Fact {
+            label: "Suppressions",
+            value,
+        });
+    }
+    facts
 }
 
 /// Anchors of the evidence a finding rests on.

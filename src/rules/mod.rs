@@ -234,6 +234,7 @@ pub(crate) mod testing {
                 rules: Default::default(),
                 command_line: Vec::new(),
                 config_path: None,
+                shard: None,
             },
             accounts: Vec::new(),
             account_regions: Default::default(),

@@ -1,0 +1,176 @@
+//! The `merge` command: combine the runs of shards (`scan --shard K/N`) into one run with all
+//! reports, as if one runner had scanned everything.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use chrono::Utc;
+
+use crate::cli::MergeArgs;
+use crate::error::{Error, Result};
+use crate::evidence::{BucketEvidence, KeyEvidence, RunEnd, RunEvidence};
+use crate::report::{self, EvidenceFile};
+use crate::rules;
+use crate::triage::TriageInputs;
+
+/// What a merge produced.
+#[derive(Debug)]
+pub struct MergeOutcome {
+    /// The merged run's directory.
+    pub run_dir: PathBuf,
+    /// The console summary.
+    pub summary: String,
+    /// The exit code the merged findings mean.
+    pub exit_code: u8,
+}
+
+/// Loads the shards, checks they belong together, and writes the merged run.
+pub fn merge(args: &MergeArgs, command_line: &[String]) -> Result<MergeOutcome> {
+    let shards: Vec<(PathBuf, RunEvidence)> = args
+        .runs
+        .iter()
+        .map(|dir| {
+            let path = if dir.is_dir() {
+                dir.join(report::evidence::FILE_NAME)
+            } else {
+                dir.clone()
+            };
+            RunEvidence::load(&path).map(|run| (dir.clone(), run))
+        })
+        .collect::<Result<_>>()?;
+    let triage_inputs = TriageInputs::load(&args.triage, &args.output_dir)?;
+    let merged = combine(&shards, command_line)?;
+    let (run_id, run_dir) =
+        report::create_run_directory(&args.output_dir, merged.header.started_at)?;
+    let mut merged = merged;
+    merged.header.run_id = run_id.clone();
+    let mut findings = rules::evaluate(&merged);
+    let triage = triage_inputs.apply(&mut findings, merged.header.started_at.date_naive());
+    let metadata = report::write_all(&run_dir, &merged, &findings, &triage, EvidenceFile::Write)?;
+    if metadata.complete {
+        report::update_latest(&args.output_dir, &run_id)?;
+    }
+    Ok(MergeOutcome {
+        summary: report::summary::render(
+            &merged,
+            &findings,
+            &metadata,
+            &run_dir,
+            &[],
+            metadata.exit_code,
+        ),
+        exit_code: metadata.exit_code,
+        run_dir,
+    })
+}
+
+/// Combines shard runs. Refuses runs made with different configurations, Regions or shard counts,
+/// the same shard twice, and accounts scanned by more than one of them.
+pub fn combine(shards: &[(PathBuf, RunEvidence)], command_line: &[String]) -> Result<RunEvidence> {
+    let Some((first_dir, first)) = shards.first() else {
+        return Err(Error::Usage(
+            "merge: name at least one run directory".into(),
+        ));
+    };
+    let refuse = |dir: &Path, why: String| Error::Usage(format!("merge: {} {why}", dir.display()));
+    let mut seen_shards = BTreeSet::new();
+    let mut seen_accounts: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for (dir, run) in shards {
+        let header = &run.header;
+        if header.config_sha256 != first.header.config_sha256 {
+            return Err(refuse(
+                dir,
+                format!(
+                    "was made with another configuration (sha256 {} vs {} in {})",
+                    header.config_sha256,
+                    first.header.config_sha256,
+                    first_dir.display()
+                ),
+            ));
+        }
+        if header.regions != first.header.regions || header.rules != first.header.rules {
+            return Err(refuse(dir, "covers other Regions or rule settings".into()));
+        }
+        if header.shard.map(|s| s.count) != first.header.shard.map(|s| s.count) {
+            return Err(refuse(
+                dir,
+                "belongs to another sharding (a different shard count)".into(),
+            ));
+        }
+        if let Some(shard) = header.shard {
+            if !seen_shards.insert(shard.index) {
+                return Err(refuse(dir, format!("is shard {shard} again")));
+            }
+        }
+        for account in &run.accounts {
+            if let Some(other) = seen_accounts.insert(account.account.id.clone(), dir.clone()) {
+                return Err(refuse(
+                    dir,
+                    format!(
+                        "scanned account {} that {} scanned too",
+                        account.account.id,
+                        other.display()
+                    ),
+                ));
+            }
+        }
+    }
+    let mut header = first.header.clone();
+    header.shard = None;
+    header.command_line = command_line.to_vec();
+    header.started_at = shards
+        .iter()
+        .map(|(_, run)| run.header.started_at)
+        .min()
+        .unwrap_or(header.started_at);
+    let mut excluded = BTreeMap::new();
+    let mut accounts = Vec::new();
+    let mut account_regions = std::collections::HashMap::new();
+    let mut buckets: BTreeMap<String, BucketEvidence> = BTreeMap::new();
+    let mut keys: BTreeMap<String, KeyEvidence> = BTreeMap::new();
+    for (_, run) in shards {
+        for account in &run.header.excluded_accounts {
+            excluded.insert(account.id.clone(), account.clone());
+        }
+        accounts.extend(run.accounts.iter().cloned());
+        account_regions.extend(run.account_regions.clone());
+        for bucket in run.buckets.values() {
+            let better = buckets
+                .get(&bucket.name)
+                .is_none_or(|kept| kept.unverifiable.is_some() && bucket.unverifiable.is_none());
+            if better {
+                buckets.insert(bucket.name.clone(), bucket.clone());
+            }
+        }
+        for key in run.keys.values() {
+            let better = keys
+                .get(&key.arn)
+                .is_none_or(|kept| kept.unverifiable.is_some() && key.unverifiable.is_none());
+            if better {
+                keys.insert(key.arn.clone(), key.clone());
+            }
+        }
+    }
+    accounts.sort_by(|a, b| a.account.id.cmp(&b.account.id));
+    header.excluded_accounts = excluded.into_values().collect();
+    let ends: Vec<&RunEnd> = shards
+        .iter()
+        .filter_map(|(_, run)| run.end.as_ref())
+        .collect();
+    let end = (ends.len() == shards.len()).then(|| RunEnd {
+        ended_at: ends
+            .iter()
+            .map(|e| e.ended_at)
+            .max()
+            .unwrap_or_else(Utc::now),
+        interrupted: ends.iter().any(|e| e.interrupted),
+    });
+    Ok(RunEvidence {
+        header,
+        accounts,
+        account_regions,
+        buckets: buckets.into_iter().collect(),
+        keys: keys.into_iter().collect(),
+        end,
+    })
+}

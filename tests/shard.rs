@@ -1,0 +1,173 @@
+//! Large organizations: `--shard K/N` scans a deterministic slice; `merge` combines the slices
+//! into one run equal to an unsharded one, and refuses slices that do not belong together.
+
+mod common;
+
+use std::collections::BTreeMap;
+use std::process::Command;
+
+use common::{Emulator, ScanRun, bucket_policy, key_policy};
+
+const LOG_ARCHIVE: &str = "300000000000";
+
+fn organization() -> String {
+    let users: Vec<String> = (1..=12u64)
+        .map(|n| format!("{:012}", 300_000_000_000 + n))
+        .collect();
+    let user_refs: Vec<&str> = users.iter().map(String::as_str).collect();
+    let mut text = format!(
+        "[[accounts]]\nid = \"{LOG_ARCHIVE}\"\nname = \"log-archive\"\n\
+         [[accounts.keys]]\nalias = \"central\"\nregion = \"us-east-1\"\npolicy = '''{}'''\nrotation = true\n\
+         [[accounts.buckets]]\nname = \"central-results\"\nregion = \"us-east-1\"\nblock_public_access = true\nversioning = true\n\
+         encryption = {{ sse = \"aws:kms\", kms_key = \"key:central\" }}\npolicy = '''{}'''\n\n",
+        key_policy(&user_refs, true, "macie.amazonaws.com"),
+        bucket_policy(&user_refs, "false", "macie/", "macie.amazonaws.com"),
+    );
+    for (n, id) in users.iter().enumerate() {
+        let extra = match n {
+            0 => "assume_role = \"deny\"\n",
+            1 => "status = \"SUSPENDED\"\n",
+            _ => "",
+        };
+        let export = if n % 3 == 0 {
+            String::new()
+        } else {
+            format!(
+                "export = {{ bucket = \"central-results\", key_prefix = \"macie/\", kms_key_arn = \"key:{LOG_ARCHIVE}:us-east-1:central\", expected_bucket_owner = \"{LOG_ARCHIVE}\" }}\n"
+            )
+        };
+        text.push_str(&format!(
+            "[[accounts]]\nid = \"{id}\"\nname = \"workload-{n}\"\n{extra}[[accounts.macie]]\nregion = \"us-east-1\"\ncreated_days_ago = 60\n{export}\n"
+        ));
+    }
+    text
+}
+
+fn verdicts(
+    findings: &[BTreeMap<String, String>],
+) -> Vec<(String, String, String, String, String, String)> {
+    findings
+        .iter()
+        .map(|f| {
+            (
+                f["account_id"].clone(),
+                f["region"].clone(),
+                f["rule_id"].clone(),
+                f["status"].clone(),
+                f["resource"].clone(),
+                f["message"].clone(),
+            )
+        })
+        .collect()
+}
+
+fn merge(emulator: &Emulator, runs: &[&ScanRun], out: &std::path::Path) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_macie-audit"))
+        .arg("merge")
+        .args(runs.iter().map(|r| r.dir()))
+        .arg("--output-dir")
+        .arg(out)
+        .env_clear()
+        .envs(emulator.sdk_env())
+        .output()
+        .expect("merge")
+}
+
+#[test]
+fn three_shards_merged_equal_one_unsharded_run() {
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(&organization());
+    let whole = emulator.scan().regions("us-east-1,eu-west-1").run();
+    whole.assert_exit(2);
+    let shards: Vec<ScanRun> = ["1/3", "2/3", "3/3"]
+        .iter()
+        .map(|shard| {
+            emulator
+                .scan()
+                .regions("us-east-1,eu-west-1")
+                .arg("--shard")
+                .arg(shard)
+                .run()
+        })
+        .collect();
+    let total: usize = shards.iter().map(|s| s.findings().len()).sum();
+    assert_eq!(
+        total,
+        whole.findings().len(),
+        "the shards split the population"
+    );
+    for shard in &shards {
+        assert!(!shard.findings().is_empty() && shard.findings().len() < whole.findings().len());
+    }
+
+    let out = tempfile::tempdir().expect("temp");
+    let merged = merge(&emulator, &shards.iter().collect::<Vec<_>>(), out.path());
+    assert_eq!(
+        merged.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&merged.stderr)
+    );
+    let merged_dir = std::fs::read_dir(out.path())
+        .expect("out")
+        .filter_map(Result::ok)
+        .find(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .expect("a merged run")
+        .path();
+    let mut reader = csv::Reader::from_path(merged_dir.join("findings.csv")).expect("csv");
+    let headers = reader.headers().expect("headers").clone();
+    let merged_findings: Vec<BTreeMap<String, String>> = reader
+        .records()
+        .map(|r| {
+            headers
+                .iter()
+                .zip(r.expect("row").iter())
+                .map(|(h, v)| (h.to_owned(), v.to_owned()))
+                .collect()
+        })
+        .collect();
+    assert_eq!(verdicts(&merged_findings), verdicts(&whole.findings()));
+    let check = Command::new("sha256sum")
+        .args(["-c", "SHA256SUMS"])
+        .current_dir(&merged_dir)
+        .output()
+        .expect("sha256sum");
+    assert!(check.status.success());
+
+    // The central repository belongs to one shard, yet every shard judged it with its owner's credentials.
+    for shard in &shards {
+        assert!(
+            shard
+                .findings()
+                .iter()
+                .filter(|f| f["rule_id"] == "MACIE-004")
+                .all(|f| f["status"] != "ERROR"
+                    || f["message"].contains("Cannot act in the account")),
+            "no shard leaves the central bucket unverifiable"
+        );
+    }
+
+    // Refusals: the same shard twice, and a shard of another configuration.
+    let twice = merge(&emulator, &[&shards[0], &shards[0]], out.path());
+    assert_eq!(twice.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&twice.stderr).contains("again"));
+    let other_config = emulator
+        .scan()
+        .config(&format!(
+            "{}\n[concurrency]\naccounts = 3\n",
+            common::TEST_CONFIG
+        ))
+        .regions("us-east-1,eu-west-1")
+        .arg("--shard")
+        .arg("2/3")
+        .run();
+    let mixed = merge(
+        &emulator,
+        &[&shards[0], &other_config, &shards[2]],
+        out.path(),
+    );
+    assert_eq!(mixed.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&mixed.stderr).contains("another configuration"));
+    let overlapping = merge(&emulator, &[&whole, &shards[1]], out.path());
+    assert_eq!(overlapping.status.code(), Some(3));
+}
