@@ -97,10 +97,10 @@ pub fn combine(shards: &[(PathBuf, RunEvidence)], command_line: &[String]) -> Re
                 "belongs to another sharding (a different shard count)".into(),
             ));
         }
-        if let Some(shard) = header.shard {
-            if !seen_shards.insert(shard.index) {
-                return Err(refuse(dir, format!("is shard {shard} again")));
-            }
+        if let Some(shard) = header.shard
+            && !seen_shards.insert(shard.index)
+        {
+            return Err(refuse(dir, format!("is shard {shard} again")));
         }
         for account in &run.accounts {
             if let Some(other) = seen_accounts.insert(account.account.id.clone(), dir.clone()) {
