@@ -50,6 +50,67 @@ pub enum Command {
     CheckConfig(CheckConfigArgs),
     /// Combine the runs of shards (scan --shard K/N) into one run with all reports.
     Merge(MergeArgs),
+    /// Plan (and with --apply, make) the changes that fix MACIE-002/003/004, then re-scan.
+    Remediate(RemediateArgs),
+}
+
+/// Where `remediate` stores each account-Region's discovery results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// A key, an alias and a bucket per account and Region (the rule's guidance).
+    Own,
+    /// One existing bucket and key for the organization (`[remediation]` central_bucket, central_key_arn).
+    Central,
+}
+
+/// How `remediate` prints its plan and outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    /// For people.
+    Text,
+    /// One JSON document, for machines.
+    Json,
+}
+
+/// Arguments of `remediate`.
+#[derive(Debug, Clone, Args)]
+pub struct RemediateArgs {
+    /// The configuration file [default: ./config.toml when it exists, else built-in defaults].
+    #[arg(long, value_name = "PATH")]
+    pub config: Option<PathBuf>,
+
+    /// Where the re-scan's run is written (overrides output.directory).
+    #[arg(long, value_name = "DIR")]
+    pub output_dir: Option<PathBuf>,
+
+    /// Comma-separated Regions, or "all" (overrides scope.regions).
+    #[arg(long, value_name = "R1,R2")]
+    pub regions: Option<String>,
+
+    /// Comma-separated account ids (overrides scope.accounts).
+    #[arg(long, value_name = "ID,ID")]
+    pub accounts: Option<String>,
+
+    /// Where the results go: a repository per account and Region, or the organization's central one.
+    #[arg(long, value_enum, default_value_t = Strategy::Own)]
+    pub strategy: Strategy,
+
+    /// Make the changes (without it, only plan them: no write call is made).
+    #[arg(long)]
+    pub apply: bool,
+
+    /// Do not ask for confirmation (required with --apply when stdin is not a terminal).
+    #[arg(long, requires = "apply")]
+    pub yes: bool,
+
+    /// Repoint export configurations that name another repository (never deleted).
+    #[arg(long)]
+    pub force: bool,
+
+    /// Output format of the plan and the outcome.
+    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    pub format: OutputFormat,
 }
 
 /// Arguments of `merge`.

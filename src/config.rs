@@ -28,6 +28,8 @@ pub struct Config {
     pub rules: RulesConfig,
     /// Where reports go.
     pub output: OutputConfig,
+    /// What `remediate` creates or changes, and where.
+    pub remediation: RemediationConfig,
 }
 
 /// How the rules judge what they find.
@@ -67,6 +69,9 @@ pub struct AccessConfig {
     pub assume_role_in_own_account: bool,
     /// The Region used for STS and Organizations.
     pub home_region: String,
+    /// The role `remediate --apply` assumes in every account to make its changes (never the
+    /// read-only audit role).
+    pub remediation_role_name: String,
 }
 
 /// Which accounts and Regions are audited.
@@ -109,6 +114,135 @@ pub struct RequestsConfig {
     pub operation_timeout_ms: u64,
 }
 
+/// What `remediate` creates or changes, and where.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+#[serde(deny_unknown_fields, default)]
+pub struct RemediationConfig {
+    /// The object key prefix Macie writes under, in every repository remediation configures.
+    pub key_prefix: String,
+    /// The name of the bucket `--strategy own` creates in each account and Region; `{account}`
+    /// and `{region}` are replaced (bucket names are global, so both are required).
+    pub bucket_name_template: String,
+    /// The alias of the key `--strategy own` creates in each account and Region.
+    pub key_alias: String,
+    /// `--strategy central`: the existing bucket every account-Region exports to.
+    pub central_bucket: Option<String>,
+    /// `--strategy central`: the existing key (ARN) that encrypts the results, in the bucket's Region.
+    pub central_key_arn: Option<String>,
+    /// `--strategy central`: the account owning `central_bucket` [default: the key's account].
+    pub central_bucket_owner: Option<String>,
+}
+
+impl Default for RemediationConfig {
+    fn default() -> Self {
+        RemediationConfig {
+            key_prefix: "macie/".into(),
+            bucket_name_template: "macie-discovery-results-{account}-{region}".into(),
+            key_alias: "alias/macie-discovery-results".into(),
+            central_bucket: None,
+            central_key_arn: None,
+            central_bucket_owner: None,
+        }
+    }
+}
+
+impl RemediationConfig {
+    /// The bucket `--strategy own` uses in an account and Region.
+    pub fn bucket_name(&self, account: &str, region: &str) -> String {
+        self.bucket_name_template
+            .replace("{account}", account)
+            .replace("{region}", region)
+    }
+
+    /// Checks every value a type cannot express; the error names the key.
+    pub fn validate(&self) -> std::result::Result<(), String> {
+        if self.key_prefix.starts_with('/') || self.key_prefix.len() > 512 {
+            return Err(format!(
+                "remediation.key_prefix: {:?} must not start with \"/\" and must be at most 512 characters",
+                self.key_prefix
+            ));
+        }
+        let template = &self.bucket_name_template;
+        if !template.contains("{account}") || !template.contains("{region}") {
+            return Err(format!(
+                "remediation.bucket_name_template: {template:?} must contain {{account}} and {{region}} \
+                 (bucket names are global: one bucket per account and Region)"
+            ));
+        }
+        // The longest account id and Region a name can get.
+        let longest = self.bucket_name("123456789012", "ap-southeast-2");
+        if !is_bucket_name(&longest) {
+            return Err(format!(
+                "remediation.bucket_name_template: {template:?} gives {longest:?}, which is not a valid S3 \
+                 bucket name (3-63 characters of a-z 0-9 . -, starting and ending with a letter or digit)"
+            ));
+        }
+        let alias = self.key_alias.strip_prefix("alias/").unwrap_or_default();
+        let alias_ok = (1..=250).contains(&alias.len())
+            && !alias.starts_with("aws/")
+            && alias
+                .chars()
+                .all(|c| c.is_ascii_alphanumeric() || "/_-".contains(c));
+        if !alias_ok {
+            return Err(format!(
+                "remediation.key_alias: {:?} must be alias/<name> (A-Z a-z 0-9 / _ -, not alias/aws/…)",
+                self.key_alias
+            ));
+        }
+        if let Some(bucket) = &self.central_bucket
+            && !is_bucket_name(bucket)
+        {
+            return Err(format!(
+                "remediation.central_bucket: {bucket:?} is not a valid S3 bucket name"
+            ));
+        }
+        if let Some(arn) = &self.central_key_arn
+            && !is_key_arn(arn)
+        {
+            return Err(format!(
+                "remediation.central_key_arn: {arn:?} is not a KMS key ARN (arn:aws:kms:<region>:<12 digits>:key/<id>)"
+            ));
+        }
+        if self.central_bucket.is_some() != self.central_key_arn.is_some() {
+            return Err(
+                "remediation.central_bucket: central_bucket and central_key_arn go together".into(),
+            );
+        }
+        if let Some(owner) = &self.central_bucket_owner
+            && !is_account_id(owner)
+        {
+            return Err(format!(
+                "remediation.central_bucket_owner: {owner:?} is not an AWS account id (12 digits)"
+            ));
+        }
+        Ok(())
+    }
+}
+
+/// Whether `value` is a valid S3 general purpose bucket name.
+pub fn is_bucket_name(value: &str) -> bool {
+    let bytes = value.as_bytes();
+    (3..=63).contains(&bytes.len())
+        && bytes
+            .iter()
+            .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || *b == b'-' || *b == b'.')
+        && bytes[0].is_ascii_alphanumeric()
+        && bytes[bytes.len() - 1].is_ascii_alphanumeric()
+        && !value.contains("..")
+}
+
+/// Whether `value` is a KMS key ARN (not an alias ARN).
+pub fn is_key_arn(value: &str) -> bool {
+    let parts: Vec<&str> = value.splitn(6, ':').collect();
+    matches!(
+        parts[..],
+        ["arn", "aws" | "aws-us-gov" | "aws-cn", "kms", region, account, resource]
+            if regions::find(region).is_some()
+                && is_account_id(account)
+                && resource.strip_prefix("key/").is_some_and(|id| !id.is_empty())
+    )
+}
+
 /// Where reports go.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(deny_unknown_fields, default)]
@@ -127,6 +261,7 @@ impl Default for AccessConfig {
             management_role_arn: None,
             assume_role_in_own_account: false,
             home_region: "us-east-1".into(),
+            remediation_role_name: crate::permissions::DEFAULT_REMEDIATION_ROLE_NAME.into(),
         }
     }
 }
@@ -248,6 +383,12 @@ impl Config {
                 access.role_name
             ));
         }
+        if !is_role_name(&access.remediation_role_name) {
+            return Err(format!(
+                "access.remediation_role_name: {:?} is not a valid IAM role name (1-64 of A-Z a-z 0-9 +=,.@_-)",
+                access.remediation_role_name
+            ));
+        }
         if let Some(external_id) = &access.external_id {
             let ok = (2..=1224).contains(&external_id.len())
                 && external_id
@@ -329,6 +470,7 @@ impl Config {
         if self.output.directory.as_os_str().is_empty() {
             return Err("output.directory: must not be empty".into());
         }
+        self.remediation.validate()?;
         Ok(())
     }
 
@@ -488,6 +630,38 @@ mod tests {
             ),
             ("[access]\nrole_name = \"a b\"", "access.role_name"),
             ("[requests]\nmax_attempts = 0", "requests.max_attempts"),
+            (
+                "[access]\nremediation_role_name = \"a b\"",
+                "access.remediation_role_name",
+            ),
+            (
+                "[remediation]\nbucket_name_template = \"results-{region}\"",
+                "remediation.bucket_name_template",
+            ),
+            (
+                "[remediation]\nbucket_name_template = \"Results-{account}-{region}\"",
+                "remediation.bucket_name_template",
+            ),
+            (
+                "[remediation]\nkey_alias = \"alias/aws/macie\"",
+                "remediation.key_alias",
+            ),
+            (
+                "[remediation]\nkey_prefix = \"/macie/\"",
+                "remediation.key_prefix",
+            ),
+            (
+                "[remediation]\ncentral_bucket = \"central\"",
+                "remediation.central_bucket",
+            ),
+            (
+                "[remediation]\ncentral_bucket = \"central\"\ncentral_key_arn = \"arn:aws:kms:us-east-1:111111111111:alias/x\"",
+                "remediation.central_key_arn",
+            ),
+            (
+                "[remediation]\ncentral_bucket_owner = \"1\"",
+                "remediation.central_bucket_owner",
+            ),
         ] {
             let err = Config::parse(text).unwrap_err();
             assert!(err.starts_with(key), "{text:?} gave {err:?}");

@@ -282,6 +282,19 @@ pub const REMEDIATION_ACTIONS: &[&str] = &[
     "macie2:GetMacieSession",
 ];
 
+/// The permissions `scan --upload` needs on the archive bucket, with the scanner's own
+/// credentials (`deploy/archive-upload-policy.json`): locating the bucket, checking its Object
+/// Lock, writing objects with retention, reading them back to verify, and SSE-KMS with the key.
+pub const ARCHIVE_ACTIONS: &[&str] = &[
+    "s3:GetBucketLocation",
+    "s3:GetBucketObjectLockConfiguration",
+    "s3:PutObject",
+    "s3:PutObjectRetention",
+    "s3:GetObject",
+    "kms:GenerateDataKey",
+    "kms:Decrypt",
+];
+
 /// The call recorded under `operation`, if the scanner makes it.
 pub fn api_call(operation: &str) -> Option<&'static ApiCall> {
     API_CALLS.iter().find(|call| call.operation == operation)

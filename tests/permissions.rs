@@ -703,3 +703,26 @@ fn docs_show_the_tables_rendered_from_api_calls() {
         assert!(docs.contains(action), "docs/permissions.md misses {action}");
     }
 }
+
+#[test]
+fn the_archive_policy_grants_exactly_what_upload_needs() {
+    let text = std::fs::read_to_string(common_root().join("deploy/archive-upload-policy.json"))
+        .expect("policy");
+    let policy: serde_json::Value = serde_json::from_str(&text).expect("JSON");
+    let mut actions = std::collections::BTreeSet::new();
+    for statement in policy["Statement"].as_array().expect("statements") {
+        assert_eq!(statement["Effect"], "Allow");
+        for action in statement["Action"].as_array().expect("actions") {
+            actions.insert(action.as_str().expect("action").to_owned());
+        }
+    }
+    let expected: std::collections::BTreeSet<String> = macie_audit::permissions::ARCHIVE_ACTIONS
+        .iter()
+        .map(|a| a.to_string())
+        .collect();
+    assert_eq!(actions, expected);
+}
+
+fn common_root() -> std::path::PathBuf {
+    std::path::PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+}

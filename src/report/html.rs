@@ -190,6 +190,51 @@ fn base64(bytes: &[u8]) -> String {
     out
 }
 
+/// Template filters.
+mod filters {
+    use std::fmt;
+
+    /// Escapes text for element content: `&`, `<` and `>` only, so that quotes (frequent in
+    /// policies and remediation commands) stay one byte. Never use it inside an attribute: there
+    /// the default escaping (which also escapes quotes) applies.
+    pub fn text<T: fmt::Display>(
+        value: T,
+        _: &dyn askama::Values,
+    ) -> askama::Result<askama::filters::Safe<Text<T>>> {
+        Ok(askama::filters::Safe(Text(value)))
+    }
+
+    /// A value escaped for element content.
+    pub struct Text<T>(pub T);
+
+    impl<T: fmt::Display> fmt::Display for Text<T> {
+        fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+            use fmt::Write as _;
+            write!(ContentEscaper(f), "{}", self.0)
+        }
+    }
+
+    struct ContentEscaper<'a, 'b>(&'a mut fmt::Formatter<'b>);
+
+    impl fmt::Write for ContentEscaper<'_, '_> {
+        fn write_str(&mut self, text: &str) -> fmt::Result {
+            let mut last = 0;
+            for (index, byte) in text.bytes().enumerate() {
+                let replacement = match byte {
+                    b'&' => "&amp;",
+                    b'<' => "&lt;",
+                    b'>' => "&gt;",
+                    _ => continue,
+                };
+                self.0.write_str(&text[last..index])?;
+                self.0.write_str(replacement)?;
+                last = index + 1;
+            }
+            self.0.write_str(&text[last..])
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // The view model.
 
@@ -1095,7 +1140,7 @@ impl<'a> Linker<'a> {
         let region = finding.region.as_str();
         let account_link = Link {
             href: format!("A{account}"),
-            text: "Account access".into(),
+            text: "Account".into(),
         };
         let own = self.run.account_region(population.id, region);
         let Some(own) = own else {
@@ -1106,7 +1151,7 @@ impl<'a> Linker<'a> {
         if let Some(anchor) = self.account_region(population.id, region) {
             links.push(Link {
                 href: anchor,
-                text: format!("Macie {region}"),
+                text: "Macie".into(),
             });
         }
         let repository_rule = matches!(
@@ -1120,7 +1165,7 @@ impl<'a> Linker<'a> {
             {
                 links.push(Link {
                     href: anchor,
-                    text: "Administrator's Macie".into(),
+                    text: "Admin's Macie".into(),
                 });
             }
             let destination = judged
@@ -1434,6 +1479,12 @@ mod tests {
             back["name"],
             "</script><script>alert(1)</script><!-- & \u{2028}\u{2029}"
         );
+    }
+
+    #[test]
+    fn text_filter_escapes_markup_and_keeps_quotes() {
+        let text = filters::Text("<script>\"a\" & 'b'</script>").to_string();
+        assert_eq!(text, "&lt;script&gt;\"a\" &amp; 'b'&lt;/script&gt;");
     }
 
     #[test]
