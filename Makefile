@@ -4,7 +4,7 @@ VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help demo test venv lint clean
+.PHONY: help demo test venv lint clean bench
 
 help:
 	@echo "make demo   scan the bundled demo organization (emulated) and write a run under reports/"
@@ -27,6 +27,12 @@ demo: $(STAMP)
 test: $(STAMP)
 	cargo test --all-targets
 	$(PYTHON) tests/emulator/selfcheck.py
+
+# A measurement, not a test: SIZE=quick (50 accounts x 4 Regions) or full (1,000 x 17).
+SIZE       ?= quick
+LATENCY_MS ?= 100
+bench: $(STAMP)
+	scripts/bench.sh $(SIZE) --latency-ms $(LATENCY_MS) $(BENCH_ARGS)
 
 lint:
 	cargo fmt --all -- --check

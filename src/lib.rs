@@ -17,6 +17,7 @@ pub mod merge;
 pub mod permissions;
 pub mod policy;
 pub mod regions;
+pub mod remediate;
 pub mod replay;
 pub mod report;
 pub mod rules;

@@ -9,7 +9,7 @@ use macie_audit::cli::{Cli, Command};
 use macie_audit::error::EXIT_USAGE;
 use macie_audit::interrupt::{self, Cancellation};
 use macie_audit::report::metadata::sanitise_command_line;
-use macie_audit::{Error, logging, merge, replay, scan, setup};
+use macie_audit::{Error, logging, merge, remediate, replay, scan, setup};
 
 fn main() -> ExitCode {
     let cli = match Cli::try_parse() {
@@ -74,6 +74,22 @@ fn main() -> ExitCode {
             }
             Err(error) => fail(&error),
         },
+        Command::Remediate(args) => {
+            let show_progress = !cli.quiet && std::io::stderr().is_terminal();
+            let command_line = sanitise_command_line(std::env::args());
+            let cancellation = Cancellation::new();
+            runtime.spawn(interrupt::listen(cancellation.clone()));
+            match runtime.block_on(remediate::remediate(
+                &args,
+                &command_line,
+                show_progress,
+                &cancellation,
+                &mut remediate::Terminal,
+            )) {
+                Ok(outcome) => ExitCode::from(outcome.exit_code),
+                Err(error) => fail(&error),
+            }
+        }
         Command::Report(args) => match replay::report(&args) {
             Ok(outcome) => {
                 print!("{}", outcome.summary);

@@ -13,7 +13,9 @@
   }
   var accountNames = {};
   (data.accounts || []).forEach(function (a) {
-    accountNames[String(a[0])] = a[2] + ' (' + a[1] + ')';
+    var name = String(a[2]);
+    if (name.length > 80) { name = name.slice(0, 80) + '…'; }
+    accountNames[String(a[0])] = name + ' (' + a[1] + ')';
   });
 
   /* Filters */

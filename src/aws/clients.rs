@@ -1,5 +1,10 @@
 //! SDK configuration: one shared HTTP client, the caller's and each account's credentials,
 //! timeouts, retries with state kept apart per account and Region, and the request limit.
+//!
+//! The limit of requests in flight (`concurrency.requests`) is enforced by the shared HTTP client
+//! itself, per attempt: a permit is held while one HTTP request is on the wire and released
+//! before a retry's backoff, so a throttled call never keeps a permit while it sleeps, and the
+//! AssumeRole requests of the credential providers count like every other request.
 
 use std::sync::Arc;
 use std::time::Duration;
@@ -12,6 +17,12 @@ use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_macie2::config::retry::RetryPartition;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
+use aws_smithy_runtime_api::client::http::{
+    HttpClient, HttpConnector, HttpConnectorFuture, HttpConnectorSettings, SharedHttpClient,
+    SharedHttpConnector,
+};
+use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
+use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use tokio::sync::Semaphore;
 
 use crate::config::Config;
@@ -49,7 +60,6 @@ pub struct AwsEnvironment {
     management: SdkConfig,
     management_role_arn: Option<String>,
     config: Arc<Config>,
-    requests: Arc<Semaphore>,
 }
 
 impl AwsEnvironment {
@@ -57,9 +67,13 @@ impl AwsEnvironment {
     /// container and instance roles) and `AWS_ENDPOINT_URL`, with one HTTP client for everything.
     pub async fn load(config: Arc<Config>) -> AwsEnvironment {
         let requests = &config.requests;
-        let http_client = aws_smithy_http_client::Builder::new()
-            .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
-            .build_https();
+        let permits = Arc::new(Semaphore::new(config.concurrency.requests));
+        let http_client = SharedHttpClient::new(LimitedHttpClient {
+            inner: aws_smithy_http_client::Builder::new()
+                .tls_provider(tls::Provider::Rustls(CryptoMode::AwsLc))
+                .build_https(),
+            permits,
+        });
         let retry = RetryConfig::standard()
             .with_max_attempts(requests.max_attempts)
             .with_initial_backoff(Duration::from_millis(requests.initial_backoff_ms))
@@ -85,7 +99,6 @@ impl AwsEnvironment {
             caller,
             management,
             management_role_arn,
-            requests: Arc::new(Semaphore::new(config.concurrency.requests)),
             config,
         }
     }
@@ -134,10 +147,10 @@ impl AwsEnvironment {
         }
     }
 
-    /// Runs one AWS call under the limit of requests in flight.
+    /// Runs one AWS call under the limit of requests in flight. The limit is applied by the
+    /// shared HTTP client to each attempt of the call (see the module documentation), so this
+    /// only marks the calls; it holds no permit itself (holding one here too could deadlock).
     pub async fn limited<F: Future>(&self, call: F) -> F::Output {
-        // The semaphore is never closed, so acquiring only fails if it were; run unlimited then.
-        let _permit = self.requests.acquire().await.ok();
         call.await
     }
 
@@ -205,6 +218,45 @@ impl AwsEnvironment {
             .retry_partition(RetryPartition::new(format!("macie2/{account_id}/{region}")))
             .build();
         aws_sdk_macie2::Client::from_conf(conf)
+    }
+}
+
+/// The shared HTTP client under the limit of requests in flight: every attempt of every call
+/// (credential providers' included) waits for a permit, held until its response arrives.
+#[derive(Debug, Clone)]
+struct LimitedHttpClient {
+    inner: SharedHttpClient,
+    permits: Arc<Semaphore>,
+}
+
+impl HttpClient for LimitedHttpClient {
+    fn http_connector(
+        &self,
+        settings: &HttpConnectorSettings,
+        components: &RuntimeComponents,
+    ) -> SharedHttpConnector {
+        SharedHttpConnector::new(LimitedConnector {
+            inner: self.inner.http_connector(settings, components),
+            permits: self.permits.clone(),
+        })
+    }
+}
+
+#[derive(Debug)]
+struct LimitedConnector {
+    inner: SharedHttpConnector,
+    permits: Arc<Semaphore>,
+}
+
+impl HttpConnector for LimitedConnector {
+    fn call(&self, request: HttpRequest) -> HttpConnectorFuture {
+        let inner = self.inner.clone();
+        let permits = self.permits.clone();
+        HttpConnectorFuture::new(async move {
+            // The semaphore is never closed, so acquiring only fails if it were; run unlimited then.
+            let _permit = permits.acquire_owned().await.ok();
+            inner.call(request).await
+        })
     }
 }
 

@@ -25,7 +25,7 @@ use sha2::{Digest, Sha256};
 use super::metadata::RunMetadata;
 use super::{ReportInput, write_atomically};
 use crate::config::MemberRepository;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::evidence::{
     AccountEvidence, AccountRegionEvidence, ApiError, BucketEvidence, BucketOwner, ErrorKind,
     KeyEvidence, Observation, OrganizationListing, Outcome, PublicAccessBlock, RunEvidence,
@@ -62,11 +62,12 @@ const SEVERITIES: [Severity; 5] = [
     Severity::Informational,
 ];
 
-/// Writes `dir/report.html`.
+/// Writes `dir/report.html`, streaming the template into the file.
 pub fn write(dir: &Path, input: &ReportInput<'_>) -> Result<()> {
-    let path = dir.join(FILE_NAME);
-    let html = render(input).map_err(|e| Error::output(&path, std::io::Error::other(e)))?;
-    write_atomically(&path, |out| out.write_all(html.as_bytes()))
+    let population = population(input.run, input.findings);
+    let regions = regions(input.run, input.findings);
+    let report = Report::build(input, &population, &regions);
+    write_atomically(&dir.join(FILE_NAME), |out| report.write_into(out))
 }
 
 /// Renders the report to a string.
@@ -953,7 +954,7 @@ impl<'a> Report<'a> {
             style: STYLE,
             script: SCRIPT,
             csp: format!(
-                "default-src 'none'; style-src {}; script-src {}; img-src data:; base-uri 'none'; form-action 'none'",
+                "default-src 'none'; style-src {}; script-src {}; base-uri 'none'; form-action 'none'",
                 csp_hash(STYLE),
                 csp_hash(SCRIPT)
             ),

@@ -7,7 +7,7 @@
 mod bucket_protected;
 mod key_usable;
 mod macie_enabled;
-mod remediation;
+pub(crate) mod remediation;
 mod repository;
 mod repository_configured;
 mod repository_hardening;

@@ -1,6 +1,8 @@
 //! Concrete remediation: the AWS CLI commands that fix a finding, filled in with its account,
 //! Region, bucket and key. Commands are to be run with credentials of the account named before
 //! each of them (the repository's owner for bucket and key changes).
+//!
+//! The statement builders are shared with `remediate`, which writes the same statements.
 
 use super::repository::{Repository, macie_principal};
 
@@ -10,7 +12,7 @@ pub(super) fn suggested_bucket(account: &str, region: &str) -> String {
 }
 
 /// The Macie statement a key policy needs, as JSON.
-pub(super) fn key_statement(macie_account: &str, region: &str) -> String {
+pub(crate) fn key_statement(macie_account: &str, region: &str) -> String {
     format!(
         r#"{{"Sid":"AllowMacieToUseTheKey","Effect":"Allow","Principal":{{"Service":"{principal}"}},"Action":["kms:GenerateDataKey","kms:Encrypt"],"Resource":"*","Condition":{{"StringEquals":{{"aws:SourceAccount":"{macie_account}"}},"ArnLike":{{"aws:SourceArn":["arn:aws:macie2:{region}:{macie_account}:export-configuration:*","arn:aws:macie2:{region}:{macie_account}:classification-job/*"]}}}}}}"#,
         principal = macie_principal(region),
@@ -18,7 +20,7 @@ pub(super) fn key_statement(macie_account: &str, region: &str) -> String {
 }
 
 /// The statements a repository bucket policy needs, as JSON.
-pub(super) fn bucket_statements(
+pub(crate) fn bucket_statements(
     bucket: &str,
     prefix: &str,
     key_arn: &str,

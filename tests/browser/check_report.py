@@ -283,7 +283,19 @@ def run_checks(browser, report, args):
               f"PASS rows: {base['shownByStatus'].get('PASS', 0)}, expected {args.expect_pass}")
     body_text = browser.evaluate("document.body.textContent")
     for text in args.hostile:
+        # HTML parsing turns CR LF and CR into LF.
+        text = text.replace("\r\n", "\n").replace("\r", "\n")
         check(text in body_text, f"hostile string not shown as text: {text[:80]!r}")
+    overflow = browser.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    facts["horizontal_overflow_px"] = overflow
+    check(overflow <= 1, f"the page scrolls sideways by {overflow}px (a long name breaks the layout)")
+    browser.call("Emulation.setDeviceMetricsOverride",
+                 {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
+    narrow = browser.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
+    facts["horizontal_overflow_narrow_px"] = narrow
+    check(narrow <= 1, f"on a 390px screen the page scrolls sideways by {narrow}px")
+    browser.call("Emulation.setDeviceMetricsOverride",
+                 {"width": 1400, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
     screenshot(browser, args.artifacts / "report-top.png", artifacts)
 
     # Status FAIL: every PASS row hidden, every FAIL row shown and laid out.

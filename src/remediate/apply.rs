@@ -1,0 +1,939 @@
+//! Applying a plan: each account's steps in order, with the account's remediation role (never the
+//! audit role), stopping the account at its first failed step. In `--strategy central` the shared
+//! repository's steps run first; if one fails, no account is pointed at it.
+//!
+//! Every step reads before it writes, so that re-running a plan (or a plan made from an older
+//! scan) changes nothing that is already in place: a key whose alias exists is reused, an
+//! existing bucket is not created again, a policy that already lets Macie in is not rewritten,
+//! and an export configuration that meanwhile names another repository is left alone unless
+//! `--force`. Every call is recorded, with its request id, in the step's log record.
+
+use std::collections::HashMap;
+use std::error::Error as StdError;
+
+use aws_config::SdkConfig;
+use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
+use aws_smithy_runtime_api::client::result::SdkError;
+use aws_smithy_types::error::metadata::ProvideErrorMetadata;
+use aws_types::request_id::RequestId;
+use chrono::Utc;
+use futures::StreamExt;
+use serde_json::{Value, json};
+
+use super::commands::{KEY_TAG, encryption_configuration};
+use super::log::{CallRecord, StepRecord, StepStatus};
+use super::plan::{Action, Destination, GroupKind, KeyRef, Plan, Step, StepGroup, decide_policy};
+use super::statements::{self, KEY_ARN_PLACEHOLDER, bucket_gaps, key_gaps, merge};
+use crate::aws::AwsEnvironment;
+use crate::aws::errors::classify;
+use crate::collect::repository::bucket_region;
+use crate::evidence::{ApiError, ErrorKind, S3Destination};
+use crate::interrupt::Cancellation;
+
+/// Every AWS operation an apply makes, with the IAM action that authorises it: the remediation
+/// role must grant each (checked against `permissions::REMEDIATION_ACTIONS` by the tests).
+pub const APPLY_CALLS: &[(&str, &str)] = &[
+    ("kms:DescribeKey", "kms:DescribeKey"),
+    ("kms:CreateKey", "kms:CreateKey"),
+    ("kms:CreateKey (tags)", "kms:TagResource"),
+    ("kms:CreateAlias", "kms:CreateAlias"),
+    ("kms:EnableKeyRotation", "kms:EnableKeyRotation"),
+    ("kms:GetKeyPolicy", "kms:GetKeyPolicy"),
+    ("kms:PutKeyPolicy", "kms:PutKeyPolicy"),
+    ("s3:GetBucketLocation", "s3:GetBucketLocation"),
+    ("s3:CreateBucket", "s3:CreateBucket"),
+    ("s3:PutPublicAccessBlock", "s3:PutBucketPublicAccessBlock"),
+    ("s3:PutBucketEncryption", "s3:PutEncryptionConfiguration"),
+    ("s3:PutBucketVersioning", "s3:PutBucketVersioning"),
+    ("s3:GetBucketPolicy", "s3:GetBucketPolicy"),
+    ("s3:PutBucketPolicy", "s3:PutBucketPolicy"),
+    (
+        "macie2:GetClassificationExportConfiguration",
+        "macie2:GetClassificationExportConfiguration",
+    ),
+    (
+        "macie2:PutClassificationExportConfiguration",
+        "macie2:PutClassificationExportConfiguration",
+    ),
+];
+
+/// What an apply needs besides the plan.
+#[derive(Debug, Clone, Copy)]
+pub struct ApplyContext<'a> {
+    /// Clients with the remediation role (`access.remediation_role_name`).
+    pub env: &'a AwsEnvironment,
+    /// The caller's account (acted in with the caller's own credentials).
+    pub caller_account: &'a str,
+    /// Repoint configurations that name another repository.
+    pub force: bool,
+    /// Raised by Ctrl-C / SIGTERM: no step starts after it.
+    pub cancellation: &'a Cancellation,
+    /// Accounts applied at the same time.
+    pub concurrency: usize,
+}
+
+/// Applies the plan; one record per step of the plan, in the plan's order.
+pub async fn apply(context: &ApplyContext<'_>, plan: &Plan) -> Vec<StepRecord> {
+    let mut records = Vec::new();
+    let mut repository_failure: Option<String> = None;
+    for group in plan
+        .groups
+        .iter()
+        .filter(|g| g.kind == GroupKind::Repository)
+    {
+        let done = run_group(context, group, repository_failure.as_deref()).await;
+        if repository_failure.is_none()
+            && let Some(failed) = done
+                .iter()
+                .find(|r| matches!(r.status, StepStatus::Failed | StepStatus::NotAttempted))
+        {
+            repository_failure = Some(format!(
+                "not attempted: the shared repository's step {} ({} in {}) did not succeed",
+                failed.step, failed.operation, failed.account_id
+            ));
+        }
+        records.extend(done);
+    }
+    let blocked = repository_failure.as_deref();
+    let accounts =
+        futures::stream::iter(plan.groups.iter().filter(|g| g.kind == GroupKind::Account))
+            .map(|group| run_group(context, group, blocked))
+            .buffered(context.concurrency.max(1))
+            .collect::<Vec<_>>()
+            .await;
+    records.extend(accounts.into_iter().flatten());
+    records.sort_by_key(|r| r.step);
+    records
+}
+
+/// One account's steps, in order, stopping at the first failure.
+async fn run_group(
+    context: &ApplyContext<'_>,
+    group: &StepGroup,
+    blocked: Option<&str>,
+) -> Vec<StepRecord> {
+    let env = context.env;
+    let credentials = env.credentials_for(&group.account_id, context.caller_account);
+    let role_arn = credentials.role_arn().map(str::to_owned);
+    let mut stop: Option<String> = blocked.map(str::to_owned);
+    let mut records = Vec::new();
+    let conf = if stop.is_none() {
+        Some(env.account_config(&credentials).await)
+    } else {
+        None
+    };
+    let mut keys: HashMap<String, String> = HashMap::new();
+    for step in &group.steps {
+        if stop.is_none() && context.cancellation.is_cancelled() {
+            stop = Some("not attempted: interrupted".into());
+        }
+        let (Some(conf), None) = (&conf, &stop) else {
+            records.push(not_attempted(
+                step,
+                role_arn.clone(),
+                stop.clone().unwrap_or_default(),
+            ));
+            continue;
+        };
+        let mut runner = Runner {
+            env,
+            conf,
+            step,
+            force: context.force,
+            calls: Vec::new(),
+            keys: &mut keys,
+        };
+        let result = runner.run().await;
+        let calls = runner.calls;
+        let record = StepRecord {
+            step: step.number,
+            account_id: step.account_id.clone(),
+            region: step.region.clone(),
+            operation: step.action.operation().to_owned(),
+            resource: step.action.resource(&step.account_id, &step.region),
+            role_arn: role_arn.clone(),
+            status: result.status,
+            message: result.message,
+            before: result.before,
+            after: result.after,
+            calls,
+            error: result.error,
+            at: Utc::now(),
+        };
+        if record.status == StepStatus::Failed {
+            stop = Some(format!(
+                "not attempted: step {} ({}) failed in this account",
+                step.number,
+                step.action.operation()
+            ));
+        }
+        records.push(record);
+    }
+    records
+}
+
+fn not_attempted(step: &Step, role_arn: Option<String>, message: String) -> StepRecord {
+    StepRecord {
+        step: step.number,
+        account_id: step.account_id.clone(),
+        region: step.region.clone(),
+        operation: step.action.operation().to_owned(),
+        resource: step.action.resource(&step.account_id, &step.region),
+        role_arn,
+        status: StepStatus::NotAttempted,
+        message,
+        before: None,
+        after: None,
+        calls: Vec::new(),
+        error: None,
+        at: Utc::now(),
+    }
+}
+
+/// What a step did.
+struct StepResult {
+    status: StepStatus,
+    message: String,
+    before: Option<Value>,
+    after: Option<Value>,
+    error: Option<ApiError>,
+}
+
+impl StepResult {
+    fn changed(message: impl Into<String>, before: Option<Value>, after: Value) -> Self {
+        StepResult {
+            status: StepStatus::Changed,
+            message: message.into(),
+            before,
+            after: Some(after),
+            error: None,
+        }
+    }
+
+    fn unchanged(message: impl Into<String>, state: Option<Value>) -> Self {
+        StepResult {
+            status: StepStatus::Unchanged,
+            message: message.into(),
+            before: state.clone(),
+            after: state,
+            error: None,
+        }
+    }
+
+    fn failed(message: impl Into<String>, error: Option<ApiError>) -> Self {
+        StepResult {
+            status: StepStatus::Failed,
+            message: message.into(),
+            before: None,
+            after: None,
+            error,
+        }
+    }
+
+    fn call_failed(what: &str, error: ApiError) -> Self {
+        StepResult::failed(format!("{what}: {error}"), Some(error))
+    }
+}
+
+/// Runs one step.
+struct Runner<'a, 'k> {
+    env: &'a AwsEnvironment,
+    conf: &'a SdkConfig,
+    step: &'a Step,
+    force: bool,
+    calls: Vec<CallRecord>,
+    /// The keys created or found in this account, by Region.
+    keys: &'k mut HashMap<String, String>,
+}
+
+fn is_code(error: &ApiError, codes: &[&str]) -> bool {
+    error
+        .code
+        .as_deref()
+        .is_some_and(|code| codes.contains(&code))
+}
+
+impl Runner<'_, '_> {
+    /// Records a call and classifies its error.
+    fn record<O, E>(
+        &mut self,
+        operation: &str,
+        result: Result<O, SdkError<E, HttpResponse>>,
+    ) -> Result<O, ApiError>
+    where
+        O: RequestId,
+        E: ProvideErrorMetadata + StdError + Send + Sync + 'static,
+    {
+        match result {
+            Ok(output) => {
+                self.calls.push(CallRecord {
+                    operation: operation.to_owned(),
+                    request_id: output.request_id().map(str::to_owned),
+                    at: Utc::now(),
+                    error: None,
+                });
+                Ok(output)
+            }
+            Err(error) => {
+                let classified = classify(&error);
+                self.calls.push(CallRecord {
+                    operation: operation.to_owned(),
+                    request_id: error.request_id().map(str::to_owned),
+                    at: Utc::now(),
+                    error: Some(classified.clone()),
+                });
+                Err(classified)
+            }
+        }
+    }
+
+    fn account(&self) -> &str {
+        &self.step.account_id
+    }
+
+    fn region(&self) -> &str {
+        &self.step.region
+    }
+
+    fn kms(&self) -> aws_sdk_kms::Client {
+        self.env.kms(self.conf, self.account(), self.region())
+    }
+
+    fn s3(&self) -> aws_sdk_s3::Client {
+        self.env.s3(self.conf, self.account(), self.region())
+    }
+
+    async fn run(&mut self) -> StepResult {
+        let step = self.step;
+        match &step.action {
+            Action::CreateKey {
+                alias,
+                description,
+                policy,
+            } => self.create_key(alias, description, policy).await,
+            Action::CreateAlias { alias, key } => self.create_alias(alias, key).await,
+            Action::EnableKeyRotation { key } => self.enable_rotation(key).await,
+            Action::PutKeyPolicy {
+                key,
+                statements,
+                sources,
+                ..
+            } => self.put_key_policy(key, statements, sources).await,
+            Action::CreateBucket { bucket } => self.create_bucket(bucket).await,
+            Action::PutPublicAccessBlock { bucket, before } => {
+                let before = before.map(|b| json!(b));
+                self.put_public_access_block(bucket, before).await
+            }
+            Action::PutBucketEncryption {
+                bucket,
+                key,
+                before,
+            } => self.put_encryption(bucket, key, before.clone()).await,
+            Action::PutBucketVersioning { bucket, before } => {
+                self.put_versioning(bucket, before.clone()).await
+            }
+            Action::PutBucketPolicy {
+                bucket,
+                key,
+                key_prefix,
+                statements,
+                sources,
+                ..
+            } => {
+                self.put_bucket_policy(bucket, key, key_prefix, statements, sources)
+                    .await
+            }
+            Action::PutExportConfiguration {
+                destination,
+                before,
+            } => self.put_export(destination, before.as_ref()).await,
+        }
+    }
+
+    /// DescribeKey: the key's ARN and whether it can hold Macie's results; `Ok(None)` when absent.
+    async fn describe(
+        &mut self,
+        key_id: &str,
+    ) -> Result<Option<(String, Option<String>)>, ApiError> {
+        let kms = self.kms();
+        let result = kms.describe_key().key_id(key_id).send().await;
+        match self.record("kms:DescribeKey", result) {
+            Ok(output) => {
+                let m = output.key_metadata();
+                let arn = m.and_then(|m| m.arn()).unwrap_or_default().to_owned();
+                let state = m.and_then(|m| m.key_state()).map(|s| s.as_str().to_owned());
+                let spec = m.and_then(|m| m.key_spec()).map(|s| s.as_str().to_owned());
+                let manager = m
+                    .and_then(|m| m.key_manager())
+                    .map(|s| s.as_str().to_owned());
+                let usable = state.as_deref() == Some("Enabled")
+                    && spec.as_deref() == Some("SYMMETRIC_DEFAULT")
+                    && manager.as_deref() != Some("AWS");
+                let problem = (!usable).then(|| {
+                    format!(
+                        "state {}, spec {}, manager {}",
+                        state.unwrap_or_default(),
+                        spec.unwrap_or_default(),
+                        manager.unwrap_or_default()
+                    )
+                });
+                Ok(Some((arn, problem)))
+            }
+            Err(error) if error.kind == ErrorKind::NotFound => Ok(None),
+            Err(error) => Err(error),
+        }
+    }
+
+    /// The ARN a key reference means now.
+    async fn resolve(&mut self, key: &KeyRef) -> Result<String, StepResult> {
+        match key {
+            KeyRef::Arn { arn } => Ok(arn.clone()),
+            KeyRef::Created { alias } => {
+                if let Some(arn) = self.keys.get(self.region()) {
+                    return Ok(arn.clone());
+                }
+                match self.describe(alias).await {
+                    Ok(Some((arn, _))) => {
+                        self.keys.insert(self.region().to_owned(), arn.clone());
+                        Ok(arn)
+                    }
+                    Ok(None) => Err(StepResult::failed(
+                        format!("{alias} does not exist: the key was not created"),
+                        None,
+                    )),
+                    Err(error) => Err(StepResult::call_failed("cannot find the key", error)),
+                }
+            }
+        }
+    }
+
+    async fn create_key(&mut self, alias: &str, description: &str, policy: &Value) -> StepResult {
+        match self.describe(alias).await {
+            Ok(Some((arn, None))) => {
+                self.keys.insert(self.region().to_owned(), arn.clone());
+                return StepResult::unchanged(
+                    format!("{alias} already names key {arn}: reused"),
+                    Some(json!({"key_arn": arn})),
+                );
+            }
+            Ok(Some((arn, Some(problem)))) => {
+                return StepResult::failed(
+                    format!(
+                        "{alias} names key {arn}, which cannot hold Macie's results ({problem})"
+                    ),
+                    None,
+                );
+            }
+            Ok(None) => {}
+            Err(error) => {
+                return StepResult::call_failed(&format!("cannot look up {alias}"), error);
+            }
+        }
+        let tag = match aws_sdk_kms::types::Tag::builder()
+            .tag_key(KEY_TAG.0)
+            .tag_value(KEY_TAG.1)
+            .build()
+        {
+            Ok(tag) => tag,
+            Err(error) => return StepResult::failed(error.to_string(), None),
+        };
+        let kms = self.kms();
+        let result = kms
+            .create_key()
+            .key_spec(aws_sdk_kms::types::KeySpec::SymmetricDefault)
+            .key_usage(aws_sdk_kms::types::KeyUsageType::EncryptDecrypt)
+            .description(description)
+            .policy(statements::to_text(policy))
+            .tags(tag)
+            .send()
+            .await;
+        match self.record("kms:CreateKey", result) {
+            Ok(output) => {
+                let arn = output
+                    .key_metadata()
+                    .and_then(|m| m.arn())
+                    .unwrap_or_default()
+                    .to_owned();
+                self.keys.insert(self.region().to_owned(), arn.clone());
+                StepResult::changed(
+                    format!("created key {arn}"),
+                    None,
+                    json!({"key_arn": arn, "policy": policy}),
+                )
+            }
+            Err(error) => StepResult::call_failed("cannot create the key", error),
+        }
+    }
+
+    async fn create_alias(&mut self, alias: &str, key: &KeyRef) -> StepResult {
+        let arn = match self.resolve(key).await {
+            Ok(arn) => arn,
+            Err(failed) => return failed,
+        };
+        match self.describe(alias).await {
+            Ok(Some((named, _))) if named == arn => {
+                return StepResult::unchanged(
+                    format!("{alias} already names {arn}"),
+                    Some(json!({"alias": alias, "key_arn": arn})),
+                );
+            }
+            Ok(Some((named, _))) => {
+                return StepResult::failed(
+                    format!("{alias} already names another key, {named}"),
+                    None,
+                );
+            }
+            Ok(None) => {}
+            Err(error) => {
+                return StepResult::call_failed(&format!("cannot look up {alias}"), error);
+            }
+        }
+        let kms = self.kms();
+        let result = kms
+            .create_alias()
+            .alias_name(alias)
+            .target_key_id(&arn)
+            .send()
+            .await;
+        match self.record("kms:CreateAlias", result) {
+            Ok(_) => StepResult::changed(
+                format!("{alias} names {arn}"),
+                None,
+                json!({"alias": alias, "key_arn": arn}),
+            ),
+            Err(error) => StepResult::call_failed("cannot create the alias", error),
+        }
+    }
+
+    async fn enable_rotation(&mut self, key: &KeyRef) -> StepResult {
+        let arn = match self.resolve(key).await {
+            Ok(arn) => arn,
+            Err(failed) => return failed,
+        };
+        let kms = self.kms();
+        let result = kms.enable_key_rotation().key_id(&arn).send().await;
+        match self.record("kms:EnableKeyRotation", result) {
+            Ok(_) => StepResult::changed(
+                format!("automatic rotation of {arn} is on"),
+                None,
+                json!({"key_arn": arn, "rotation_enabled": true}),
+            ),
+            Err(error) => StepResult::call_failed("cannot enable key rotation", error),
+        }
+    }
+
+    async fn put_key_policy(
+        &mut self,
+        key: &KeyRef,
+        desired: &[Value],
+        sources: &[statements::MacieSource],
+    ) -> StepResult {
+        let arn = match self.resolve(key).await {
+            Ok(arn) => arn,
+            Err(failed) => return failed,
+        };
+        let kms = self.kms();
+        let result = kms
+            .get_key_policy()
+            .key_id(&arn)
+            .policy_name("default")
+            .send()
+            .await;
+        let text = match self.record("kms:GetKeyPolicy", result) {
+            Ok(output) => output.policy().unwrap_or_default().to_owned(),
+            Err(error) => return StepResult::call_failed("cannot read the key policy", error),
+        };
+        let (current, policy) = match statements::parse(&text) {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                return StepResult::failed(format!("the key policy cannot be read: {error}"), None);
+            }
+        };
+        let desired: Vec<Value> = desired
+            .iter()
+            .map(|s| statements::substitute(s, KEY_ARN_PLACEHOLDER, &arn))
+            .collect();
+        let before = key_gaps(&policy, &arn, sources);
+        let decided = decide_policy(&before, || {
+            let after = merge(Some(&current), &desired);
+            let remaining = statements::parse(&statements::to_text(&after))
+                .map(|(_, p)| key_gaps(&p, &arn, sources))
+                .unwrap_or_default();
+            (after, remaining)
+        });
+        let after = match decided {
+            Ok(None) => {
+                return StepResult::unchanged(
+                    "the key policy already lets Macie use the key",
+                    Some(current),
+                );
+            }
+            Ok(Some(after)) => after,
+            Err(reason) => {
+                return StepResult::failed(
+                    format!("the key policy cannot be fixed by adding statements: {reason}"),
+                    None,
+                );
+            }
+        };
+        let kms = self.kms();
+        let result = kms
+            .put_key_policy()
+            .key_id(&arn)
+            .policy_name("default")
+            .policy(statements::to_text(&after))
+            .send()
+            .await;
+        match self.record("kms:PutKeyPolicy", result) {
+            Ok(_) => StepResult::changed("key policy updated", Some(current), after),
+            Err(error) => StepResult::call_failed("cannot write the key policy", error),
+        }
+    }
+
+    async fn create_bucket(&mut self, bucket: &str) -> StepResult {
+        let region = self.region().to_owned();
+        let s3 = self.s3();
+        let result = s3.get_bucket_location().bucket(bucket).send().await;
+        match self.record("s3:GetBucketLocation", result) {
+            Ok(output) => {
+                let location = bucket_region(output.location_constraint().map(|c| c.as_str()));
+                return if location == region {
+                    StepResult::unchanged(
+                        format!("bucket {bucket} already exists in {region}"),
+                        Some(json!({"bucket": bucket, "region": region})),
+                    )
+                } else {
+                    StepResult::failed(
+                        format!(
+                            "bucket {bucket} already exists, in {location} instead of {region}"
+                        ),
+                        None,
+                    )
+                };
+            }
+            Err(error) if error.kind == ErrorKind::NotFound => {}
+            Err(error) if error.kind == ErrorKind::AccessDenied => {
+                return StepResult::failed(
+                    format!(
+                        "bucket name {bucket} is taken by another account (GetBucketLocation was denied): choose another \
+                         remediation.bucket_name_template"
+                    ),
+                    Some(error),
+                );
+            }
+            Err(error) => return StepResult::call_failed("cannot look up the bucket", error),
+        }
+        let mut request = s3.create_bucket().bucket(bucket);
+        if region != "us-east-1" {
+            request = request.create_bucket_configuration(
+                aws_sdk_s3::types::CreateBucketConfiguration::builder()
+                    .location_constraint(aws_sdk_s3::types::BucketLocationConstraint::from(
+                        region.as_str(),
+                    ))
+                    .build(),
+            );
+        }
+        let result = request.send().await;
+        match self.record("s3:CreateBucket", result) {
+            Ok(_) => StepResult::changed(
+                format!("created bucket {bucket} in {region}"),
+                None,
+                json!({"bucket": bucket, "region": region}),
+            ),
+            Err(error) => StepResult::call_failed("cannot create the bucket", error),
+        }
+    }
+
+    async fn put_public_access_block(&mut self, bucket: &str, before: Option<Value>) -> StepResult {
+        let configuration = aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
+            .block_public_acls(true)
+            .ignore_public_acls(true)
+            .block_public_policy(true)
+            .restrict_public_buckets(true)
+            .build();
+        let s3 = self.s3();
+        let result = s3
+            .put_public_access_block()
+            .bucket(bucket)
+            .public_access_block_configuration(configuration)
+            .send()
+            .await;
+        match self.record("s3:PutPublicAccessBlock", result) {
+            Ok(_) => StepResult::changed(
+                "all four Block Public Access settings are on",
+                before,
+                json!(crate::evidence::PublicAccessBlock {
+                    block_public_acls: true,
+                    ignore_public_acls: true,
+                    block_public_policy: true,
+                    restrict_public_buckets: true,
+                }),
+            ),
+            Err(error) => StepResult::call_failed("cannot set Block Public Access", error),
+        }
+    }
+
+    async fn put_encryption(
+        &mut self,
+        bucket: &str,
+        key: &KeyRef,
+        before: Option<Value>,
+    ) -> StepResult {
+        let arn = match self.resolve(key).await {
+            Ok(arn) => arn,
+            Err(failed) => return failed,
+        };
+        let by_default = match aws_sdk_s3::types::ServerSideEncryptionByDefault::builder()
+            .sse_algorithm(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
+            .kms_master_key_id(&arn)
+            .build()
+        {
+            Ok(by_default) => by_default,
+            Err(error) => return StepResult::failed(error.to_string(), None),
+        };
+        let configuration = match aws_sdk_s3::types::ServerSideEncryptionConfiguration::builder()
+            .rules(
+                aws_sdk_s3::types::ServerSideEncryptionRule::builder()
+                    .apply_server_side_encryption_by_default(by_default)
+                    .bucket_key_enabled(true)
+                    .build(),
+            )
+            .build()
+        {
+            Ok(configuration) => configuration,
+            Err(error) => return StepResult::failed(error.to_string(), None),
+        };
+        let s3 = self.s3();
+        let result = s3
+            .put_bucket_encryption()
+            .bucket(bucket)
+            .server_side_encryption_configuration(configuration)
+            .send()
+            .await;
+        match self.record("s3:PutBucketEncryption", result) {
+            Ok(_) => StepResult::changed(
+                format!("default encryption: SSE-KMS with {arn}"),
+                before,
+                encryption_configuration(&arn),
+            ),
+            Err(error) => StepResult::call_failed("cannot set default encryption", error),
+        }
+    }
+
+    async fn put_versioning(&mut self, bucket: &str, before: Option<String>) -> StepResult {
+        let s3 = self.s3();
+        let result = s3
+            .put_bucket_versioning()
+            .bucket(bucket)
+            .versioning_configuration(
+                aws_sdk_s3::types::VersioningConfiguration::builder()
+                    .status(aws_sdk_s3::types::BucketVersioningStatus::Enabled)
+                    .build(),
+            )
+            .send()
+            .await;
+        match self.record("s3:PutBucketVersioning", result) {
+            Ok(_) => StepResult::changed(
+                "versioning is on",
+                before.map(|status| json!({"status": status})),
+                json!({"status": "Enabled"}),
+            ),
+            Err(error) => StepResult::call_failed("cannot turn on versioning", error),
+        }
+    }
+
+    async fn put_bucket_policy(
+        &mut self,
+        bucket: &str,
+        key: &KeyRef,
+        prefix: &str,
+        desired: &[Value],
+        sources: &[statements::MacieSource],
+    ) -> StepResult {
+        let arn = match self.resolve(key).await {
+            Ok(arn) => arn,
+            Err(failed) => return failed,
+        };
+        let s3 = self.s3();
+        let result = s3.get_bucket_policy().bucket(bucket).send().await;
+        let text = match self.record("s3:GetBucketPolicy", result) {
+            Ok(output) => Some(output.policy().unwrap_or_default().to_owned()),
+            Err(error) if is_code(&error, &["NoSuchBucketPolicy"]) => None,
+            Err(error) => return StepResult::call_failed("cannot read the bucket policy", error),
+        };
+        let parsed = match text.as_deref().map(statements::parse).transpose() {
+            Ok(parsed) => parsed,
+            Err(error) => {
+                return StepResult::failed(
+                    format!("the bucket policy cannot be read: {error}"),
+                    None,
+                );
+            }
+        };
+        let desired: Vec<Value> = desired
+            .iter()
+            .map(|s| statements::substitute(s, KEY_ARN_PLACEHOLDER, &arn))
+            .collect();
+        let current = parsed.as_ref().map(|(value, _)| value.clone());
+        let before = bucket_gaps(
+            parsed.as_ref().map(|(_, p)| p),
+            bucket,
+            prefix,
+            &arn,
+            sources,
+        );
+        let decided = decide_policy(&before, || {
+            let after = merge(current.as_ref(), &desired);
+            let remaining = statements::parse(&statements::to_text(&after))
+                .map(|(_, p)| bucket_gaps(Some(&p), bucket, prefix, &arn, sources))
+                .unwrap_or_default();
+            (after, remaining)
+        });
+        let after = match decided {
+            Ok(None) => {
+                return StepResult::unchanged(
+                    "the bucket policy already denies non-TLS requests and lets Macie write",
+                    current,
+                );
+            }
+            Ok(Some(after)) => after,
+            Err(reason) => {
+                return StepResult::failed(
+                    format!("the bucket policy cannot be fixed by adding statements: {reason}"),
+                    None,
+                );
+            }
+        };
+        let s3 = self.s3();
+        let result = s3
+            .put_bucket_policy()
+            .bucket(bucket)
+            .policy(statements::to_text(&after))
+            .send()
+            .await;
+        match self.record("s3:PutBucketPolicy", result) {
+            Ok(_) => StepResult::changed("bucket policy updated", current, after),
+            Err(error) => StepResult::call_failed("cannot write the bucket policy", error),
+        }
+    }
+
+    async fn put_export(
+        &mut self,
+        destination: &Destination,
+        planned: Option<&S3Destination>,
+    ) -> StepResult {
+        let arn = match self.resolve(&destination.key).await {
+            Ok(arn) => arn,
+            Err(failed) => return failed,
+        };
+        let macie = self.env.macie(self.conf, self.account(), self.region());
+        let result = macie.get_classification_export_configuration().send().await;
+        let current = match self.record("macie2:GetClassificationExportConfiguration", result) {
+            Ok(output) => output
+                .configuration()
+                .and_then(|c| c.s3_destination())
+                .map(|d| S3Destination {
+                    bucket_name: d.bucket_name().map(str::to_owned),
+                    key_prefix: d.key_prefix().map(str::to_owned),
+                    kms_key_arn: d.kms_key_arn().map(str::to_owned),
+                    expected_bucket_owner: d.expected_bucket_owner().map(str::to_owned),
+                }),
+            Err(error) => {
+                return StepResult::call_failed("cannot read the export configuration", error);
+            }
+        };
+        let target = S3Destination {
+            bucket_name: Some(destination.bucket.clone()),
+            key_prefix: Some(destination.key_prefix.clone()),
+            kms_key_arn: Some(arn.clone()),
+            expected_bucket_owner: Some(destination.expected_bucket_owner.clone()),
+        };
+        let before = current.as_ref().map(|c| json!(c));
+        let same = |c: &S3Destination| {
+            c.bucket_name == target.bucket_name
+                && c.kms_key_arn == target.kms_key_arn
+                && c.key_prefix.as_deref().unwrap_or_default() == destination.key_prefix
+        };
+        if current.as_ref().is_some_and(same) {
+            return StepResult::unchanged("the export configuration already points there", before);
+        }
+        let named = |value: &Option<String>| value.as_deref().is_some_and(|v| !v.trim().is_empty());
+        let elsewhere = current.as_ref().is_some_and(|c| {
+            (named(&c.bucket_name) && c.bucket_name != target.bucket_name)
+                || (named(&c.kms_key_arn) && c.kms_key_arn != target.kms_key_arn)
+        });
+        if current.as_ref() != planned {
+            return StepResult::failed(
+                format!(
+                    "the export configuration changed since the plan was made (now {}): re-run to plan again",
+                    current
+                        .as_ref()
+                        .map_or_else(|| "none".to_owned(), |c| json!(c).to_string())
+                ),
+                None,
+            );
+        }
+        if elsewhere && !self.force {
+            return StepResult::failed(
+                "the export configuration names another repository: --force repoints it",
+                None,
+            );
+        }
+        let s3_destination = aws_sdk_macie2::types::S3Destination::builder()
+            .bucket_name(&destination.bucket)
+            .key_prefix(&destination.key_prefix)
+            .kms_key_arn(&arn)
+            .expected_bucket_owner(&destination.expected_bucket_owner)
+            .build();
+        let result = macie
+            .put_classification_export_configuration()
+            .configuration(
+                aws_sdk_macie2::types::ClassificationExportConfiguration::builder()
+                    .s3_destination(s3_destination)
+                    .build(),
+            )
+            .send()
+            .await;
+        match self.record("macie2:PutClassificationExportConfiguration", result) {
+            Ok(_) => StepResult::changed(
+                format!(
+                    "Macie exports to s3://{}/{} encrypted with {arn}",
+                    destination.bucket, destination.key_prefix
+                ),
+                before,
+                json!(target),
+            ),
+            Err(error) => StepResult::call_failed("cannot write the export configuration", error),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_remediation_role_grants_every_call() {
+        for (operation, action) in APPLY_CALLS {
+            assert!(
+                crate::permissions::REMEDIATION_ACTIONS.contains(action),
+                "{operation} needs {action}, which the remediation role lacks"
+            );
+        }
+    }
+
+    #[test]
+    fn every_apply_call_is_listed() {
+        let source = include_str!("apply.rs");
+        let listed: Vec<&str> = APPLY_CALLS
+            .iter()
+            .map(|(operation, _)| *operation)
+            .collect();
+        let mut rest = source;
+        while let Some(index) = rest.find("self.record(\"") {
+            rest = &rest[index + "self.record(\"".len()..];
+            let label = &rest[..rest.find('"').unwrap_or(0)];
+            assert!(listed.contains(&label), "{label} is not in APPLY_CALLS");
+        }
+    }
+}
