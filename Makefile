@@ -11,6 +11,7 @@ help:
 	@echo "make test   run every test (installs the pinned emulator into $(VENV) first)"
 	@echo "make lint   cargo fmt --check and clippy with warnings denied"
 	@echo "make venv   install the pinned emulator (moto) into $(VENV)"
+	@echo "make bench  measure a scan of a generated organization (SIZE=quick|full, LATENCY_MS=100)"
 
 # The emulator: moto server, pinned, in a project-local virtual environment.
 $(STAMP): tests/emulator/requirements.txt
@@ -25,6 +26,7 @@ demo: $(STAMP)
 	scripts/demo.sh
 
 test: $(STAMP)
+	scripts/ensure-chromium.sh
 	cargo test --all-targets
 	$(PYTHON) tests/emulator/selfcheck.py
 

@@ -344,7 +344,7 @@ pub async fn remediate(
                 .values()
                 .any(|s| matches!(s, Status::Fail | Status::Warn))
     });
-    let exit_code = if interrupted {
+    let exit_code = if interrupted || cancellation.is_cancelled() {
         EXIT_INTERRUPTED
     } else if failed || incomplete || rescan_incomplete {
         EXIT_INCOMPLETE
