@@ -132,6 +132,13 @@ fn baseline_marks_new_unchanged_and_resolved() {
     assert_eq!(baseline_of("222222222222", "MACIE-001"), "new");
     assert_eq!(baseline_of("111111111111", "MACIE-002"), "unchanged");
 
+    let html = std::fs::read_to_string(second.dir().join("report.html")).expect("html");
+    assert!(
+        html.contains("Resolved since the baseline"),
+        "the HTML report lists resolved findings"
+    );
+    assert!(html.contains("MACIE-002 222222222222 us-east-1"));
+
     // Only new failures fail the run: the second run's failures are all unchanged now.
     let third = scan(
         &emulator,

@@ -1029,6 +1029,22 @@ fn triage_facts(meta: &RunMetadata) -> Vec<Fact> {
                 baseline.resolved.len()
             ),
         });
+        if !baseline.resolved.is_empty() {
+            let resolved: Vec<String> = baseline
+                .resolved
+                .iter()
+                .map(|f| {
+                    format!(
+                        "{} {} {} ({}, {}): was {}",
+                        f.rule_id, f.account_id, f.region, f.account_name, f.resource, f.status
+                    )
+                })
+                .collect();
+            facts.push(Fact {
+                label: "Resolved since the baseline",
+                value: resolved.join("; "),
+            });
+        }
     }
     if let Some(suppressions) = &triage.suppressions {
         let mut value = format!(

@@ -55,7 +55,7 @@ pub struct BaselineReport {
     pub new: usize,
     /// Failing findings that were failing before.
     pub unchanged: usize,
-    /// Findings that were failing and are now gone or passing.
+    /// Findings that were failing and are now gone or passing, as the baseline had them.
     pub resolved: Vec<Finding>,
 }
 
@@ -129,7 +129,7 @@ pub fn compare(findings: &mut [Finding], baseline: &Baseline) -> BaselineReport 
         let key = identity(finding);
         let before = baseline.failing.contains_key(&key);
         if before {
-            seen.insert(key);
+            seen.insert(key.clone());
         }
         finding.baseline = match (is_failing(finding), before) {
             (true, true) => {
@@ -141,7 +141,11 @@ pub fn compare(findings: &mut [Finding], baseline: &Baseline) -> BaselineReport 
                 Some(BaselineState::New)
             }
             (false, true) if matches!(finding.status, Status::Pass | Status::NotApplicable) => {
-                report.resolved.push(finding.clone());
+                if let Some(before) = baseline.failing.get(&key) {
+                    let mut was = before.clone();
+                    was.baseline = Some(BaselineState::Resolved);
+                    report.resolved.push(was);
+                }
                 Some(BaselineState::Resolved)
             }
             _ => None,
