@@ -13,8 +13,10 @@
 //!    with `remediation.jsonl` (every change, before and after, request ids) under `SHA256SUMS`.
 
 mod apply;
+mod central;
 mod commands;
 pub mod log;
+mod own;
 pub mod plan;
 mod probe;
 mod render;

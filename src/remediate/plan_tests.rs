@@ -4,10 +4,12 @@ use serde_json::json;
 
 use super::*;
 use crate::config::RemediationConfig;
+use crate::evidence::BucketOwner;
 use crate::evidence::{
     Account, AccountAccess, AccountEvidence, BucketEncryption, CallerIdentity, ErrorKind,
     KeyEvidence, MacieAdministrator,
 };
+use crate::remediate::statements::{self, key_gaps};
 use crate::rules::testing::{at, err, ok, run_of, session};
 
 const A: &str = "111111111111";
