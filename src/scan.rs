@@ -4,7 +4,7 @@ use std::collections::HashMap;
 use std::path::PathBuf;
 use std::sync::Arc;
 
-use chrono::Utc;
+use chrono::{DateTime, Utc};
 use tracing::{error, info};
 
 use crate::aws::AwsEnvironment;
@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::evidence::{EVIDENCE_SCHEMA_VERSION, RunEnd, RunEvidence, RunHeader};
 use crate::interrupt::Cancellation;
 use crate::report;
+use crate::scope::{ScanPlan, Shard};
 use crate::triage::TriageInputs;
 use crate::upload::{self, UploadOptions, UploadTarget};
 use crate::{rules, scope};
@@ -63,6 +64,80 @@ pub fn effective_config(args: &ScanArgs) -> Result<LoadedConfig> {
     Ok(loaded)
 }
 
+/// What identifies a run besides its evidence.
+#[derive(Debug, Clone, Copy)]
+pub struct RunIdentity<'a> {
+    /// The run's id.
+    pub run_id: &'a str,
+    /// When it started.
+    pub started_at: DateTime<Utc>,
+    /// The configuration it ran with.
+    pub loaded: &'a LoadedConfig,
+    /// The command line, secrets removed.
+    pub command_line: &'a [String],
+    /// The shard it covers, if any.
+    pub shard: Option<Shard>,
+}
+
+/// Collects the evidence of `plan` and assembles it as a run: the one place a run's evidence
+/// is put together (`scan`, and `remediate`'s scans before and after applying).
+pub async fn collect_run(
+    env: &AwsEnvironment,
+    config: &Config,
+    plan: &ScanPlan,
+    identity: &RunIdentity<'_>,
+    show_progress: bool,
+    cancellation: &Cancellation,
+) -> RunEvidence {
+    let progress = Progress::new(plan.accounts.len(), plan.regions.len(), show_progress);
+    let collected = collect::collect(env, plan, config, &progress, cancellation).await;
+    progress.finish();
+    let mut accounts = Vec::with_capacity(collected.accounts.len());
+    let mut account_regions = HashMap::new();
+    for collection in collected.accounts {
+        for region in collection.regions {
+            account_regions.insert((region.account_id.clone(), region.region.clone()), region);
+        }
+        accounts.push(collection.account);
+    }
+    // A stable order whatever the listing's (and the same as `merge` gives).
+    accounts.sort_by(|a, b| a.account.id.cmp(&b.account.id));
+    let loaded = identity.loaded;
+    RunEvidence {
+        header: RunHeader {
+            schema_version: EVIDENCE_SCHEMA_VERSION,
+            run_id: identity.run_id.to_owned(),
+            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+            started_at: identity.started_at,
+            config_sha256: loaded.sha256.clone(),
+            regions: plan.regions.clone(),
+            caller: plan.caller.clone(),
+            organization: plan.listing.clone(),
+            excluded_accounts: plan.excluded.clone(),
+            rules: config.rules.clone(),
+            command_line: identity.command_line.to_vec(),
+            config_path: loaded.path.as_ref().map(|p| p.display().to_string()),
+            shard: identity.shard,
+        },
+        accounts,
+        account_regions,
+        buckets: collected
+            .buckets
+            .into_iter()
+            .map(|b| (b.name.clone(), b))
+            .collect(),
+        keys: collected
+            .keys
+            .into_iter()
+            .map(|k| (k.arn.clone(), k))
+            .collect(),
+        end: Some(RunEnd {
+            ended_at: Utc::now(),
+            interrupted: cancellation.is_cancelled(),
+        }),
+    }
+}
+
 /// Runs a whole scan and writes its run directory.
 pub async fn scan(
     args: &ScanArgs,
@@ -84,53 +159,14 @@ pub async fn scan(
     );
     let (run_id, run_dir) = report::create_run_directory(&config.output.directory, started_at)?;
 
-    let progress = Progress::new(plan.accounts.len(), plan.regions.len(), show_progress);
-    let collected = collect::collect(&env, &plan, &config, &progress, cancellation).await;
-    progress.finish();
-
-    let mut accounts = Vec::with_capacity(collected.accounts.len());
-    let mut account_regions = HashMap::new();
-    for collection in collected.accounts {
-        for region in collection.regions {
-            account_regions.insert((region.account_id.clone(), region.region.clone()), region);
-        }
-        accounts.push(collection.account);
-    }
-    // A stable order whatever the listing's (and the same as `merge` gives).
-    accounts.sort_by(|a, b| a.account.id.cmp(&b.account.id));
-    let run = RunEvidence {
-        header: RunHeader {
-            schema_version: EVIDENCE_SCHEMA_VERSION,
-            run_id: run_id.clone(),
-            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-            started_at,
-            config_sha256: loaded.sha256.clone(),
-            regions: plan.regions.clone(),
-            caller: plan.caller.clone(),
-            organization: plan.listing.clone(),
-            excluded_accounts: plan.excluded.clone(),
-            rules: config.rules.clone(),
-            command_line: command_line.to_vec(),
-            config_path: loaded.path.as_ref().map(|p| p.display().to_string()),
-            shard: args.shard,
-        },
-        accounts,
-        account_regions,
-        buckets: collected
-            .buckets
-            .into_iter()
-            .map(|b| (b.name.clone(), b))
-            .collect(),
-        keys: collected
-            .keys
-            .into_iter()
-            .map(|k| (k.arn.clone(), k))
-            .collect(),
-        end: Some(RunEnd {
-            ended_at: Utc::now(),
-            interrupted: cancellation.is_cancelled(),
-        }),
+    let identity = RunIdentity {
+        run_id: &run_id,
+        started_at,
+        loaded: &loaded,
+        command_line,
+        shard: args.shard,
     };
+    let run = collect_run(&env, &config, &plan, &identity, show_progress, cancellation).await;
 
     let mut findings = rules::evaluate(&run);
     let triage = triage_inputs.apply(&mut findings, started_at.date_naive());

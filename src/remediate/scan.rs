@@ -2,18 +2,16 @@
 //! over the touched account-Regions. The scan's own collection does the work; this only puts
 //! its result in the evidence model, as `scan` does, without writing a run.
 
-use std::collections::HashMap;
-
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 
 use crate::aws::AwsEnvironment;
-use crate::collect::{self, Progress};
 use crate::config::{Config, LoadedConfig};
-use crate::evidence::{EVIDENCE_SCHEMA_VERSION, RunEnd, RunEvidence, RunHeader};
+use crate::evidence::RunEvidence;
 use crate::interrupt::Cancellation;
+use crate::scan::RunIdentity;
 use crate::scope::ScanPlan;
 
-/// Collects the evidence of `scope` and assembles it as a run.
+/// Collects the evidence of `scope` and assembles it as a run, as `scan` does.
 #[allow(clippy::too_many_arguments)]
 pub async fn collect_run(
     env: &AwsEnvironment,
@@ -25,52 +23,14 @@ pub async fn collect_run(
     show_progress: bool,
     cancellation: &Cancellation,
 ) -> RunEvidence {
-    let started_at: DateTime<Utc> = Utc::now();
-    let progress = Progress::new(scope.accounts.len(), scope.regions.len(), show_progress);
-    let collected = collect::collect(env, scope, config, &progress, cancellation).await;
-    progress.finish();
-    let mut accounts = Vec::with_capacity(collected.accounts.len());
-    let mut account_regions = HashMap::new();
-    for collection in collected.accounts {
-        for region in collection.regions {
-            account_regions.insert((region.account_id.clone(), region.region.clone()), region);
-        }
-        accounts.push(collection.account);
-    }
-    accounts.sort_by(|a, b| a.account.id.cmp(&b.account.id));
-    RunEvidence {
-        header: RunHeader {
-            schema_version: EVIDENCE_SCHEMA_VERSION,
-            run_id: run_id.to_owned(),
-            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-            started_at,
-            config_sha256: loaded.sha256.clone(),
-            regions: scope.regions.clone(),
-            caller: scope.caller.clone(),
-            organization: scope.listing.clone(),
-            excluded_accounts: scope.excluded.clone(),
-            rules: config.rules.clone(),
-            command_line: command_line.to_vec(),
-            config_path: loaded.path.as_ref().map(|p| p.display().to_string()),
-            shard: None,
-        },
-        accounts,
-        account_regions,
-        buckets: collected
-            .buckets
-            .into_iter()
-            .map(|b| (b.name.clone(), b))
-            .collect(),
-        keys: collected
-            .keys
-            .into_iter()
-            .map(|k| (k.arn.clone(), k))
-            .collect(),
-        end: Some(RunEnd {
-            ended_at: Utc::now(),
-            interrupted: cancellation.is_cancelled(),
-        }),
-    }
+    let identity = RunIdentity {
+        run_id,
+        started_at: Utc::now(),
+        loaded,
+        command_line,
+        shard: None,
+    };
+    crate::scan::collect_run(env, config, scope, &identity, show_progress, cancellation).await
 }
 
 /// `scope`, with the `owners` of a central repository reachable to read it even when the

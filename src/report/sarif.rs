@@ -25,25 +25,55 @@ pub const SCHEMA: &str = "https://json.schemastore.org/sarif-2.1.0.json";
 /// The key of the fingerprint in `partialFingerprints`.
 pub const FINGERPRINT_KEY: &str = "macieAuditFindingIdentity/v1";
 
-/// Writes `dir/findings.sarif`.
+/// Where the results go in the compact serialisation of [`skeleton`] with `null` results: a JSON
+/// string never holds an unescaped `"`, so this text occurs only as the key itself.
+const RESULTS_SLOT: &str = "\"results\":null";
+
+/// Writes `dir/findings.sarif`: the same bytes as [`document`] serialised, with the results
+/// streamed one at a time instead of held together in memory.
 pub fn write(dir: &Path, input: &ReportInput<'_>) -> Result<()> {
-    let document = document(input);
+    let skeleton = serde_json::to_string(&skeleton(input, Value::Null))
+        .map_err(|e| crate::error::Error::output(dir.join(FILE_NAME), std::io::Error::other(e)))?;
+    let (before, after) = skeleton
+        .split_once(RESULTS_SLOT)
+        .unwrap_or((skeleton.as_str(), ""));
+    let with_baseline = input.metadata.triage.baseline.is_some();
     write_atomically(&dir.join(FILE_NAME), |out| {
-        serde_json::to_writer(&mut *out, &document)?;
+        out.write_all(before.as_bytes())?;
+        out.write_all(b"\"results\":[")?;
+        for (index, finding) in reported(input).enumerate() {
+            if index > 0 {
+                out.write_all(b",")?;
+            }
+            serde_json::to_writer(&mut *out, &result(finding, with_baseline))?;
+        }
+        out.write_all(b"]")?;
+        out.write_all(after.as_bytes())?;
         out.write_all(b"\n")
     })
 }
 
-/// The SARIF log of a run.
-pub fn document(input: &ReportInput<'_>) -> Value {
-    let metadata = input.metadata;
-    let time = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
-    let results: Vec<Value> = input
+/// The findings SARIF reports: FAIL, WARN and ERROR.
+fn reported<'a>(input: &ReportInput<'a>) -> impl Iterator<Item = &'a Finding> + use<'a> {
+    input
         .findings
         .iter()
         .filter(|f| matches!(f.status, Status::Fail | Status::Warn | Status::Error))
-        .map(|finding| result(finding, metadata.triage.baseline.is_some()))
+}
+
+/// The SARIF log of a run.
+pub fn document(input: &ReportInput<'_>) -> Value {
+    let with_baseline = input.metadata.triage.baseline.is_some();
+    let results: Vec<Value> = reported(input)
+        .map(|finding| result(finding, with_baseline))
         .collect();
+    skeleton(input, Value::Array(results))
+}
+
+/// The SARIF log of a run with `results` as its results.
+fn skeleton(input: &ReportInput<'_>, results: Value) -> Value {
+    let metadata = input.metadata;
+    let time = |t: chrono::DateTime<chrono::Utc>| t.to_rfc3339_opts(SecondsFormat::Secs, true);
     let notifications: Vec<Value> = metadata
         .accounts
         .iter()
