@@ -221,7 +221,8 @@ async fn probe_bucket(
     evidence
 }
 
-async fn read_bucket(
+/// Reads a bucket's evidence with its owner's credentials.
+pub(crate) async fn read_bucket(
     env: &AwsEnvironment,
     name: String,
     owner: &str,
@@ -358,6 +359,22 @@ async fn read_bucket(
     evidence
 }
 
+/// What DescribeKey says of a key.
+pub(crate) fn key_metadata(
+    output: &aws_sdk_kms::operation::describe_key::DescribeKeyOutput,
+) -> KeyMetadata {
+    let m = output.key_metadata();
+    let text = |value: Option<&str>| value.unwrap_or_default().to_owned();
+    KeyMetadata {
+        arn: text(m.and_then(|m| m.arn())),
+        state: text(m.and_then(|m| m.key_state()).map(|s| s.as_str())),
+        manager: text(m.and_then(|m| m.key_manager()).map(|s| s.as_str())),
+        spec: text(m.and_then(|m| m.key_spec()).map(|s| s.as_str())),
+        usage: text(m.and_then(|m| m.key_usage()).map(|s| s.as_str())),
+        multi_region: m.and_then(|m| m.multi_region()).unwrap_or(false),
+    }
+}
+
 /// The Region a location constraint means: none or empty is us-east-1, `EU` is eu-west-1.
 pub fn bucket_region(constraint: Option<&str>) -> String {
     match constraint {
@@ -382,7 +399,8 @@ pub fn parse_key_arn(arn: &str) -> Option<(&str, &str)> {
     }
 }
 
-async fn read_key(
+/// Reads a key's evidence with its owner's credentials (`None`: the owner is not reachable).
+pub(crate) async fn read_key(
     env: &AwsEnvironment,
     arn: String,
     owner_config: Option<&SdkConfig>,
@@ -413,29 +431,7 @@ async fn read_key(
     let result = env
         .limited(kms.describe_key().key_id(&evidence.arn).send())
         .await;
-    let metadata = observation("kms:DescribeKey", result, |output| {
-        let m = output.key_metadata();
-        KeyMetadata {
-            arn: m.and_then(|m| m.arn()).unwrap_or_default().to_owned(),
-            state: m
-                .and_then(|m| m.key_state())
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_default(),
-            manager: m
-                .and_then(|m| m.key_manager())
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_default(),
-            spec: m
-                .and_then(|m| m.key_spec())
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_default(),
-            usage: m
-                .and_then(|m| m.key_usage())
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_default(),
-            multi_region: m.and_then(|m| m.multi_region()).unwrap_or(false),
-        }
-    });
+    let metadata = observation("kms:DescribeKey", result, |output| key_metadata(&output));
     let Some(key_arn) = metadata.response().map(|m| m.arn.clone()) else {
         evidence.metadata = Some(metadata);
         return evidence;
