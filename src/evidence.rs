@@ -167,6 +167,23 @@ pub struct AccountRegionEvidence {
     pub export_configuration: Option<Observation<Option<S3Destination>>>,
 }
 
+impl AccountRegionEvidence {
+    /// The Macie administrator of this account when it is an enabled member.
+    pub fn administrator_account(&self) -> Option<&str> {
+        self.administrator
+            .as_ref()
+            .and_then(Observation::response)
+            .and_then(Option::as_ref)
+            .filter(|admin| {
+                admin
+                    .relationship_status
+                    .as_deref()
+                    .is_none_or(|status| status.eq_ignore_ascii_case("Enabled"))
+            })
+            .map(|admin| admin.account_id.as_str())
+    }
+}
+
 /// Macie's session in an account and Region.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
 pub struct MacieSession {

@@ -128,6 +128,15 @@ pub fn repository_region_allowed(macie_region: &str, bucket_region: &str) -> boo
     }
 }
 
+/// The service principal Macie uses in a Region: Region-specific in opt-in Regions.
+pub fn macie_principal(region: &str) -> String {
+    if is_opt_in(region) {
+        format!("macie.{region}.amazonaws.com")
+    } else {
+        "macie.amazonaws.com".to_owned()
+    }
+}
+
 /// Whether an account must opt in to `region` before using it.
 pub fn is_opt_in(region: &str) -> bool {
     /// Opt-in Regions without a Macie endpoint, which can still hold buckets.

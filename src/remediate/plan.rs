@@ -518,7 +518,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
     let mut drafts: Vec<(GroupKind, Draft)> = Vec::new();
     for target in &mut targets {
         let evidence = input.run.account_region(&target.account_id, &target.region);
-        if let Some(admin) = evidence.and_then(administrator_of)
+        if let Some(admin) = evidence.and_then(AccountRegionEvidence::administrator_account)
             && input.run.header.rules.macie_members == MemberRepository::Administrator
         {
             target.decision = Decision::Blocked {
@@ -603,22 +603,6 @@ pub(super) fn current_destination(evidence: &AccountRegionEvidence) -> Option<S3
         .as_ref()
         .and_then(Observation::response)
         .and_then(Option::clone)
-}
-
-/// The Macie administrator of a member account, when the account is one.
-pub(super) fn administrator_of(evidence: &AccountRegionEvidence) -> Option<&str> {
-    evidence
-        .administrator
-        .as_ref()
-        .and_then(Observation::response)
-        .and_then(Option::as_ref)
-        .filter(|admin| {
-            admin
-                .relationship_status
-                .as_deref()
-                .is_none_or(|status| status.eq_ignore_ascii_case("Enabled"))
-        })
-        .map(|admin| admin.account_id.as_str())
 }
 
 pub(super) fn non_empty(value: Option<&str>) -> Option<&str> {

@@ -11,7 +11,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
 use crate::policy::{Decision, Policy, PolicyError, Principal, Request};
-use crate::regions;
+pub use crate::regions::macie_principal;
 use crate::rules::remediation::{bucket_statements, key_statement};
 
 /// Stands for the ARN of a key this plan creates, in the documents of steps that run before its
@@ -50,15 +50,6 @@ pub struct MacieSource {
     pub account_id: String,
     /// The Region of its Macie.
     pub region: String,
-}
-
-/// The service principal Macie uses in a Region: Region-specific in opt-in Regions.
-pub fn macie_principal(region: &str) -> String {
-    if regions::is_opt_in(region) {
-        format!("macie.{region}.amazonaws.com")
-    } else {
-        "macie.amazonaws.com".to_owned()
-    }
 }
 
 fn parse_builder(text: &str) -> Value {

@@ -3,9 +3,9 @@
 
 use super::{RuleInput, Verdict, unreadable};
 use crate::config::MemberRepository;
-use crate::evidence::{AccountRegionEvidence, ErrorKind, Outcome, S3Destination};
+use crate::evidence::{ErrorKind, Outcome, S3Destination};
 use crate::findings::Status;
-use crate::regions;
+pub(super) use crate::regions::macie_principal;
 
 /// The export configuration that judges an account-Region, and whose it is.
 pub(super) struct Export<'a> {
@@ -42,28 +42,12 @@ impl Repository<'_> {
     }
 }
 
-/// The Macie administrator of a member account, when the account is one.
-pub(super) fn administrator_of(evidence: &AccountRegionEvidence) -> Option<&str> {
-    evidence
-        .administrator
-        .as_ref()
-        .and_then(|observation| observation.response())
-        .and_then(Option::as_ref)
-        .filter(|admin| {
-            admin
-                .relationship_status
-                .as_deref()
-                .is_none_or(|status| status.eq_ignore_ascii_case("Enabled"))
-        })
-        .map(|admin| admin.account_id.as_str())
-}
-
 /// The export configuration that judges this account-Region: its own, or (with the
 /// administrator option, for a member) its administrator's in the same Region.
 /// Callers have checked that Macie's session was read.
 pub(super) fn export<'a>(input: &RuleInput<'a>) -> Result<Export<'a>, Verdict> {
     let own = input.evidence;
-    let (source, macie_account, note) = match (input.members, administrator_of(own)) {
+    let (source, macie_account, note) = match (input.members, own.administrator_account()) {
         (MemberRepository::Administrator, Some(admin)) => {
             let note =
                 format!(" Judged by Macie administrator {admin}'s repository, as configured.");
@@ -142,15 +126,6 @@ pub(super) fn repository<'a>(input: &RuleInput<'a>) -> Result<Repository<'a>, Ve
         region: &input.evidence.region,
         note: export.note,
     })
-}
-
-/// The service principal Macie uses in a Region: Region-specific in opt-in Regions.
-pub(super) fn macie_principal(region: &str) -> String {
-    if regions::is_opt_in(region) {
-        format!("macie.{region}.amazonaws.com")
-    } else {
-        "macie.amazonaws.com".to_owned()
-    }
 }
 
 /// The condition keys Macie's requests carry, with or without the confused-deputy keys.

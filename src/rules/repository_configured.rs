@@ -125,7 +125,7 @@ fn describe_gap(destination: Option<&S3Destination>) -> String {
 }
 
 fn membership_note(input: &RuleInput<'_>) -> String {
-    match super::repository::administrator_of(input.evidence) {
+    match input.evidence.administrator_account() {
         Some(admin) => format!(
             " This account is a Macie member of administrator {admin}; each member needs its own repository \
              (rules.macie_members = \"own\")."
