@@ -60,7 +60,7 @@ pub fn write_all(
         findings,
         metadata: &metadata,
     };
-    let writers: [&(dyn Fn() -> Result<()> + Sync); 6] = [
+    let writers: [&(dyn Fn() -> Result<()> + Sync); 5] = [
         &|| match evidence_file {
             EvidenceFile::Write => evidence::write(dir, run),
             EvidenceFile::Keep => Ok(()),
@@ -68,7 +68,6 @@ pub fn write_all(
         &|| csv::write(dir, &input),
         &|| sarif::write(dir, &input),
         &|| ocsf::write(dir, &input),
-        &|| html::write(dir, &input),
         &|| metadata.write(dir),
     ];
     let results: Vec<Result<()>> = {
@@ -76,6 +75,9 @@ pub fn write_all(
         writers.par_iter().map(|write| write()).collect()
     };
     results.into_iter().collect::<Result<Vec<()>>>()?;
+    // The HTML report builds the largest structures of all; alone, it does not add its peak
+    // memory to the others'.
+    html::write(dir, &input)?;
     manifest::write(dir)?;
     Ok(metadata)
 }
