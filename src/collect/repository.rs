@@ -14,6 +14,20 @@ use crate::evidence::{
     PublicAccessBlock,
 };
 
+/// The four settings of an S3 or S3 Control Block Public Access answer (two SDK types of the same
+/// shape); a setting that is absent is off.
+macro_rules! public_access_block {
+    ($configuration:expr) => {{
+        let c = $configuration;
+        PublicAccessBlock {
+            block_public_acls: c.and_then(|c| c.block_public_acls()).unwrap_or(false),
+            ignore_public_acls: c.and_then(|c| c.ignore_public_acls()).unwrap_or(false),
+            block_public_policy: c.and_then(|c| c.block_public_policy()).unwrap_or(false),
+            restrict_public_buckets: c.and_then(|c| c.restrict_public_buckets()).unwrap_or(false),
+        }
+    }};
+}
+
 /// A repository as an export configuration names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct BucketReference {
@@ -261,17 +275,7 @@ pub(crate) async fn read_bucket(
         "s3:GetPublicAccessBlock",
         public_access_block,
         &["NoSuchPublicAccessBlockConfiguration"],
-        |output| {
-            let c = output.public_access_block_configuration();
-            PublicAccessBlock {
-                block_public_acls: c.and_then(|c| c.block_public_acls()).unwrap_or(false),
-                ignore_public_acls: c.and_then(|c| c.ignore_public_acls()).unwrap_or(false),
-                block_public_policy: c.and_then(|c| c.block_public_policy()).unwrap_or(false),
-                restrict_public_buckets: c
-                    .and_then(|c| c.restrict_public_buckets())
-                    .unwrap_or(false),
-            }
-        },
+        |output| public_access_block!(output.public_access_block_configuration()),
     );
     let bucket_blocks_all = public_access_block
         .response()
@@ -286,17 +290,7 @@ pub(crate) async fn read_bucket(
             "s3control:GetPublicAccessBlock",
             result,
             &["NoSuchPublicAccessBlockConfiguration"],
-            |output| {
-                let c = output.public_access_block_configuration();
-                PublicAccessBlock {
-                    block_public_acls: c.and_then(|c| c.block_public_acls()).unwrap_or(false),
-                    ignore_public_acls: c.and_then(|c| c.ignore_public_acls()).unwrap_or(false),
-                    block_public_policy: c.and_then(|c| c.block_public_policy()).unwrap_or(false),
-                    restrict_public_buckets: c
-                        .and_then(|c| c.restrict_public_buckets())
-                        .unwrap_or(false),
-                }
-            },
+            |output| public_access_block!(output.public_access_block_configuration()),
         ));
     }
     evidence.public_access_block = Some(public_access_block);
