@@ -505,3 +505,74 @@ fn csv_has_the_documented_columns() {
     assert_eq!(finding["account_name"], "no-repository-old");
     assert_eq!(finding["conformity_rule"], "Macie2-002");
 }
+
+#[test]
+fn role_chaining_through_a_management_role() {
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(
+        r#"
+[organization]
+roles = ["MacieAuditOrganizationReader"]
+
+[[accounts]]
+id = "123456789012"
+name = "management"
+
+[[accounts]]
+id = "111111111111"
+name = "member-a"
+[[accounts.macie]]
+region = "us-east-1"
+created_days_ago = 5
+
+[[accounts]]
+id = "222222222222"
+name = "member-b"
+"#,
+    );
+    emulator.reset_counters();
+    let run = emulator
+        .scan()
+        .config(&format!(
+            "{}\n[access]\nmanagement_role_arn = \"arn:aws:iam::123456789012:role/MacieAuditOrganizationReader\"\n",
+            common::TEST_CONFIG
+        ))
+        .regions("us-east-1")
+        .run();
+    run.assert_exit(1);
+    assert_eq!(run.status("111111111111", "us-east-1", "MACIE-002"), "WARN");
+    assert_eq!(run.status("222222222222", "us-east-1", "MACIE-001"), "FAIL");
+    let counters = emulator.counters();
+    // The management role once, then each member's role once, assumed from it.
+    assert_eq!(
+        counters.assume_role_into("123456789012"),
+        1,
+        "{:?}",
+        counters.0
+    );
+    assert_eq!(counters.assume_role_into("111111111111"), 1);
+    assert_eq!(counters.assume_role_into("222222222222"), 1);
+    // Organizations was listed through the management role.
+    assert_eq!(
+        counters.in_account("123456789012", "organizations:ListAccounts"),
+        1
+    );
+    let evidence = run.evidence();
+    assert!(matches!(
+        &evidence.header.organization,
+        macie_audit::evidence::OrganizationListing::Organization { management_role_arn: Some(arn), .. }
+            if arn.ends_with(":role/MacieAuditOrganizationReader")
+    ));
+    let member = evidence
+        .accounts
+        .iter()
+        .find(|a| a.account.id == "111111111111")
+        .and_then(|a| a.access.clone())
+        .expect("member access");
+    assert!(
+        member
+            .identity
+            .response()
+            .is_some_and(|i| i.account == "111111111111")
+    );
+}

@@ -7,14 +7,15 @@
 //! AssumeRole requests of the credential providers count like every other request.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, SystemTime};
 
 use aws_config::identity::IdentityCache;
 use aws_config::retry::RetryConfig;
 use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_credential_types::provider::SharedCredentialsProvider;
+use aws_credential_types::Credentials;
+use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
 use aws_sdk_macie2::config::retry::RetryPartition;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::client::http::{
@@ -90,6 +91,15 @@ impl AwsEnvironment {
             .timeout_config(timeouts)
             .load()
             .await;
+        let caller = match caller.credentials_provider() {
+            Some(provider) => caller
+                .to_builder()
+                .credentials_provider(SharedCredentialsProvider::new(RememberedCredentials::new(
+                    provider,
+                )))
+                .build(),
+            None => caller,
+        };
         let management_role_arn = config.access.management_role_arn.clone();
         let management = match &management_role_arn {
             Some(arn) => assume(&caller, arn, &config).await,
@@ -289,7 +299,7 @@ async fn assume(source: &SdkConfig, role_arn: &str, config: &Config) -> SdkConfi
     if let Some(external_id) = &access.external_id {
         builder = builder.external_id(external_id.clone());
     }
-    let provider = builder.build().await;
+    let provider = RememberedCredentials::new(builder.build().await);
     // The default cache gives up on a credentials load after 5 s; AssumeRole under throttling
     // and retries can legitimately take as long as any other call.
     let cache = IdentityCache::lazy()
@@ -300,6 +310,52 @@ async fn assume(source: &SdkConfig, role_arn: &str, config: &Config) -> SdkConfi
         .credentials_provider(SharedCredentialsProvider::new(provider))
         .identity_cache(cache)
         .build()
+}
+
+/// A credentials provider that keeps its credentials until shortly before they expire.
+///
+/// An `AssumeRoleProvider` resolves the credentials it assumes *from* without the SDK's identity
+/// cache, so a source provider that does not remember its own answer is called again for every
+/// role assumed from it: the management role would be assumed again for every member account,
+/// and the caller's SSO or instance credentials fetched again for each. This remembers them.
+#[derive(Debug)]
+struct RememberedCredentials {
+    inner: SharedCredentialsProvider,
+    current: tokio::sync::Mutex<Option<Credentials>>,
+}
+
+impl RememberedCredentials {
+    /// How long before expiry credentials are refreshed.
+    const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
+
+    fn new(inner: impl ProvideCredentials + 'static) -> Self {
+        RememberedCredentials {
+            inner: SharedCredentialsProvider::new(inner),
+            current: tokio::sync::Mutex::new(None),
+        }
+    }
+}
+
+impl ProvideCredentials for RememberedCredentials {
+    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+    where
+        Self: 'a,
+    {
+        future::ProvideCredentials::new(async move {
+            let mut current = self.current.lock().await;
+            if let Some(credentials) = current.as_ref() {
+                let fresh = credentials
+                    .expiry()
+                    .is_none_or(|expiry| expiry > SystemTime::now() + Self::REFRESH_BEFORE_EXPIRY);
+                if fresh {
+                    return Ok(credentials.clone());
+                }
+            }
+            let credentials = self.inner.provide_credentials().await?;
+            *current = Some(credentials.clone());
+            Ok(credentials)
+        })
+    }
 }
 
 /// The account id in an ARN.
