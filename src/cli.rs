@@ -76,21 +76,9 @@ pub enum OutputFormat {
 /// Arguments of `remediate`.
 #[derive(Debug, Clone, Args)]
 pub struct RemediateArgs {
-    /// The configuration file [default: ./config.toml when it exists, else built-in defaults].
-    #[arg(long, value_name = "PATH")]
-    pub config: Option<PathBuf>,
-
-    /// Where the re-scan's run is written (overrides output.directory).
-    #[arg(long, value_name = "DIR")]
-    pub output_dir: Option<PathBuf>,
-
-    /// Comma-separated Regions, or "all" (overrides scope.regions).
-    #[arg(long, value_name = "R1,R2")]
-    pub regions: Option<String>,
-
-    /// Comma-separated account ids (overrides scope.accounts).
-    #[arg(long, value_name = "ID,ID")]
-    pub accounts: Option<String>,
+    /// The configuration and the flags that override it; the re-scan's run goes to the output directory.
+    #[command(flatten)]
+    pub settings: ConfigArgs,
 
     /// Where the results go: a repository per account and Region, or the organization's central one.
     #[arg(long, value_enum, default_value_t = Strategy::Own)]
@@ -197,9 +185,9 @@ pub struct TriageArgs {
     pub suppressions: Option<PathBuf>,
 }
 
-/// Flags of `scan`; each overrides the configuration file.
+/// The configuration file and the flags that override it (`scan`, `remediate`).
 #[derive(Debug, Clone, Args)]
-pub struct ScanArgs {
+pub struct ConfigArgs {
     /// The configuration file [default: ./config.toml when it exists, else built-in defaults].
     #[arg(long, value_name = "PATH")]
     pub config: Option<PathBuf>,
@@ -215,6 +203,14 @@ pub struct ScanArgs {
     /// Comma-separated account ids to scan (overrides scope.accounts).
     #[arg(long, value_name = "ID,ID")]
     pub accounts: Option<String>,
+}
+
+/// Flags of `scan`; each overrides the configuration file.
+#[derive(Debug, Clone, Args)]
+pub struct ScanArgs {
+    /// The configuration and the flags that override it.
+    #[command(flatten)]
+    pub settings: ConfigArgs,
 
     /// Scan only shard K of N (a deterministic split of the accounts), for parallel runners;
     /// combine the shards' runs with `merge`.

@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use tracing::{error, info};
 
 use crate::aws::AwsEnvironment;
-use crate::cli::ScanArgs;
+use crate::cli::{ConfigArgs, ScanArgs};
 use crate::collect::{self, Progress};
 use crate::config::{self, Config, LoadedConfig};
 use crate::error::{Error, Result};
@@ -32,16 +32,11 @@ pub struct ScanOutcome {
 }
 
 /// Applies the command-line overrides to the configuration; a bad flag is a usage error.
-pub fn effective_config(args: &ScanArgs) -> Result<LoadedConfig> {
+pub fn effective_config(args: &ConfigArgs) -> Result<LoadedConfig> {
     let mut loaded = LoadedConfig::load(args.config.as_deref())?;
     let config = &mut loaded.config;
     if let Some(dir) = &args.output_dir {
         config.output.directory = dir.clone();
-    }
-    if let Some(upload) = &args.upload {
-        upload
-            .parse::<crate::upload::UploadTarget>()
-            .map_err(|message| Error::Usage(format!("--upload: {message}")))?;
     }
     if let Some(regions) = &args.regions {
         let regions = config::split_list(regions);
@@ -145,7 +140,14 @@ pub async fn scan(
     show_progress: bool,
     cancellation: &Cancellation,
 ) -> Result<ScanOutcome> {
-    let loaded = effective_config(args)?;
+    let loaded = effective_config(&args.settings)?;
+    // Parsed before anything is scanned, so that a bad location is a usage error up front.
+    let upload_target: Option<UploadTarget> = args
+        .upload
+        .as_deref()
+        .map(str::parse)
+        .transpose()
+        .map_err(|message| Error::Usage(format!("--upload: {message}")))?;
     let config: Arc<Config> = Arc::new(loaded.config.clone());
     let triage_inputs = TriageInputs::load(&args.triage, &config.output.directory)?;
     let started_at = Utc::now();
@@ -182,15 +184,12 @@ pub async fn scan(
     }
     let mut notes = Vec::new();
     let mut exit_code = metadata.exit_code;
-    if let Some(target) = &args.upload {
-        let target: UploadTarget = target
-            .parse()
-            .map_err(|message| Error::Usage(format!("--upload: {message}")))?;
+    if let Some(target) = &upload_target {
         let options = UploadOptions {
             kms_key: args.upload_kms_key.clone(),
             retain_days: args.upload_retain_days,
         };
-        match upload::upload_run(&env, &run_dir, &target, &options).await {
+        match upload::upload_run(&env, &run_dir, target, &options).await {
             Ok(receipt) => notes.push(format!(
                 "uploaded: {} ({} objects, verified against SHA256SUMS)",
                 receipt.location, receipt.objects

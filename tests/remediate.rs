@@ -1017,14 +1017,11 @@ fn a_failing_shared_repository_step_points_no_account_at_it() {
 
 #[test]
 fn an_interactive_apply_asks_and_only_yes_applies() {
-    // A pseudo-terminal for the command, from util-linux `script`; skipped where there is none.
-    let Some(script) = ["/usr/bin/script", "/bin/script"]
+    // A pseudo-terminal for the command, from util-linux `script` (part of every Debian system).
+    let script = ["/usr/bin/script", "/bin/script"]
         .into_iter()
         .find(|path| Path::new(path).exists())
-    else {
-        eprintln!("skipped: no `script` to give the command a terminal");
-        return;
-    };
+        .expect("util-linux `script` gives the command a terminal: install util-linux");
     let mut emulator = Emulator::start();
     emulator.load_scenario(&format!(
         "[organization]\nroles = [\"MacieRemediationRole\"]\n[[accounts]]\nid = \"{NO_REPOSITORY}\"\nname = \"a\"\n{}",

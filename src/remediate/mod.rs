@@ -32,13 +32,13 @@ use chrono::Utc;
 use tracing::info;
 
 use crate::aws::AwsEnvironment;
-use crate::cli::{OutputFormat, RemediateArgs, ScanArgs, Strategy, TriageArgs};
+use crate::cli::{OutputFormat, RemediateArgs, Strategy};
 use crate::collect::repository::parse_key_arn;
 use crate::config::Config;
 use crate::error::{
     EXIT_COMPLIANT, EXIT_FAILURES, EXIT_INCOMPLETE, EXIT_INTERRUPTED, Error, Result,
 };
-use crate::findings::{Finding, Severity, Status};
+use crate::findings::{Finding, Status};
 use crate::interrupt::Cancellation;
 use crate::triage::Triage;
 use crate::{report, rules, scope};
@@ -93,26 +93,6 @@ pub struct RemediateOutcome {
     pub run_dir: Option<PathBuf>,
 }
 
-fn scan_args(args: &RemediateArgs) -> ScanArgs {
-    ScanArgs {
-        config: args.config.clone(),
-        output_dir: args.output_dir.clone(),
-        regions: args.regions.clone(),
-        accounts: args.accounts.clone(),
-        shard: None,
-        triage: TriageArgs {
-            fail_on: Severity::Low,
-            fail_on_warn: false,
-            fail_on_new: false,
-            baseline: None,
-            suppressions: None,
-        },
-        upload: None,
-        upload_kms_key: None,
-        upload_retain_days: None,
-    }
-}
-
 /// The configuration whose clients act with the remediation role.
 fn remediation_config(config: &Config) -> Config {
     let mut config = config.clone();
@@ -135,7 +115,7 @@ pub async fn remediate(
                 .into(),
         ));
     }
-    let loaded = crate::scan::effective_config(&scan_args(args))?;
+    let loaded = crate::scan::effective_config(&args.settings)?;
     let config = Arc::new(loaded.config.clone());
     let settings = &config.remediation;
     if args.strategy == Strategy::Central
