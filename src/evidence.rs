@@ -15,6 +15,13 @@ use serde::{Deserialize, Serialize};
 use crate::config::RulesConfig;
 use crate::error::{Error, Result};
 
+mod store;
+mod writer;
+
+pub use store::Evidence;
+pub(crate) use writer::RecordRef;
+pub use writer::{AccountSink, EvidenceWriter};
+
 /// Version of the evidence format; bumped on incompatible changes.
 pub const EVIDENCE_SCHEMA_VERSION: u32 = 1;
 
@@ -457,7 +464,8 @@ pub enum ErrorKind {
 pub struct RunEvidence {
     /// The run's header.
     pub header: RunHeader,
-    /// Every account in scope, in listing order.
+    /// Every account in scope, by account id (the file holds them in the order they were
+    /// collected).
     pub accounts: Vec<AccountEvidence>,
     /// Macie's evidence per (account id, Region).
     pub account_regions: HashMap<(String, String), AccountRegionEvidence>,
@@ -522,11 +530,9 @@ impl RunEvidence {
     /// Parses evidence records from JSON Lines.
     pub fn read(reader: impl BufRead) -> std::result::Result<RunEvidence, String> {
         let mut header = None;
-        let mut accounts = Vec::new();
         let mut account_regions = HashMap::new();
-        let mut buckets = HashMap::new();
-        let mut keys = HashMap::new();
-        let mut end = None;
+        // The other records, gathered before the header is known.
+        let mut rest = Records::default();
         for (index, line) in reader.lines().enumerate() {
             let line_number = index + 1;
             let line = line.map_err(|e| format!("line {line_number}: {e}"))?;
@@ -540,15 +546,9 @@ impl RunEvidence {
                     if header.is_some() {
                         return Err(format!("line {line_number}: a second run record"));
                     }
-                    if run.schema_version != EVIDENCE_SCHEMA_VERSION {
-                        return Err(format!(
-                            "line {line_number}: evidence schema version {} is not supported (expected {EVIDENCE_SCHEMA_VERSION})",
-                            run.schema_version
-                        ));
-                    }
+                    store::check_version(&run).map_err(|m| format!("line {line_number}: {m}"))?;
                     header = Some(run);
                 }
-                EvidenceRecord::Account(account) => accounts.push(account),
                 EvidenceRecord::AccountRegion(evidence) => {
                     let key = (evidence.account_id.clone(), evidence.region.clone());
                     if account_regions.insert(key, evidence).is_some() {
@@ -557,33 +557,56 @@ impl RunEvidence {
                         ));
                     }
                 }
-                EvidenceRecord::Bucket(bucket) => {
-                    if let Some(previous) = buckets.insert(bucket.name.clone(), bucket) {
-                        return Err(format!(
-                            "line {line_number}: a second record for bucket {}",
-                            previous.name
-                        ));
-                    }
-                }
-                EvidenceRecord::RunEnd(run_end) => end = Some(run_end),
-                EvidenceRecord::Key(key) => {
-                    if let Some(previous) = keys.insert(key.arn.clone(), key) {
-                        return Err(format!(
-                            "line {line_number}: a second record for key {}",
-                            previous.arn
-                        ));
-                    }
-                }
+                other => rest
+                    .insert(other)
+                    .map_err(|m| format!("line {line_number}: {m}"))?,
             }
         }
         let header = header.ok_or_else(|| "no run record: not an evidence file".to_owned())?;
+        let mut accounts = rest.accounts;
+        accounts.sort_by(|a, b| a.account.id.cmp(&b.account.id));
         Ok(RunEvidence {
             header,
             accounts,
             account_regions,
-            buckets,
-            keys,
-            end,
+            buckets: rest.buckets,
+            keys: rest.keys,
+            end: rest.end,
         })
+    }
+}
+
+/// The records of a run besides its header and account-Region records.
+#[derive(Default)]
+struct Records {
+    accounts: Vec<AccountEvidence>,
+    buckets: HashMap<String, BucketEvidence>,
+    keys: HashMap<String, KeyEvidence>,
+    end: Option<RunEnd>,
+}
+
+impl Records {
+    /// Adds an account, bucket, key or end record; a second bucket or key of the same name, or
+    /// a run or account-Region record, is refused.
+    fn insert(&mut self, record: EvidenceRecord) -> std::result::Result<(), String> {
+        match record {
+            EvidenceRecord::Account(account) => self.accounts.push(account),
+            EvidenceRecord::Bucket(bucket) => {
+                if let Some(previous) = self.buckets.insert(bucket.name.clone(), bucket) {
+                    return Err(format!("a second record for bucket {}", previous.name));
+                }
+            }
+            EvidenceRecord::Key(key) => {
+                if let Some(previous) = self.keys.insert(key.arn.clone(), key) {
+                    return Err(format!("a second record for key {}", previous.arn));
+                }
+            }
+            EvidenceRecord::RunEnd(end) => self.end = Some(end),
+            EvidenceRecord::Run(_) => return Err("a second run record".into()),
+            EvidenceRecord::AccountRegion(_) => {
+                return Err("an account-Region record out of place".into());
+            }
+        }
+        Ok(())
     }
 }

@@ -8,7 +8,7 @@ use chrono::Utc;
 
 use crate::cli::MergeArgs;
 use crate::error::{Error, Result};
-use crate::evidence::{BucketEvidence, KeyEvidence, RunEnd, RunEvidence};
+use crate::evidence::{BucketEvidence, Evidence, KeyEvidence, RunEnd, RunEvidence};
 use crate::report::{self, EvidenceFile};
 use crate::rules;
 use crate::triage::TriageInputs;
@@ -44,15 +44,17 @@ pub fn merge(args: &MergeArgs, command_line: &[String]) -> Result<MergeOutcome> 
         report::create_run_directory(&args.output_dir, merged.header.started_at)?;
     let mut merged = merged;
     merged.header.run_id = run_id.clone();
-    let mut findings = rules::evaluate(&merged);
+    let evidence = Evidence::in_memory(merged);
+    let merged = evidence.run();
+    let mut findings = rules::evaluate(&evidence)?;
     let triage = triage_inputs.apply(&mut findings, merged.header.started_at.date_naive());
-    let metadata = report::write_all(&run_dir, &merged, &findings, &triage, EvidenceFile::Write)?;
+    let metadata = report::write_all(&run_dir, &evidence, &findings, &triage, EvidenceFile::Write)?;
     if metadata.complete {
         report::update_latest(&args.output_dir, &run_id)?;
     }
     Ok(MergeOutcome {
         summary: report::summary::render(
-            &merged,
+            merged,
             &findings,
             &metadata,
             &run_dir,

@@ -4,7 +4,7 @@ use std::path::{Path, PathBuf};
 
 use crate::cli::ReportArgs;
 use crate::error::{Error, Result};
-use crate::evidence::RunEvidence;
+use crate::evidence::Evidence;
 use crate::report::{self, EvidenceFile};
 use crate::rules;
 use crate::triage::TriageInputs;
@@ -23,7 +23,8 @@ pub struct ReportOutcome {
 /// Loads the evidence, evaluates it and writes every report.
 pub fn report(args: &ReportArgs) -> Result<ReportOutcome> {
     let evidence_path = evidence_path(&args.source)?;
-    let run = RunEvidence::load(&evidence_path)?;
+    let evidence = Evidence::open(&evidence_path)?;
+    let run = evidence.run();
     let source_dir = evidence_path
         .parent()
         .map(Path::to_path_buf)
@@ -40,12 +41,12 @@ pub fn report(args: &ReportArgs) -> Result<ReportOutcome> {
         _ => (source_dir, EvidenceFile::Keep),
     };
     let triage_inputs = TriageInputs::load(&args.triage, &reports_dir)?;
-    let mut findings = rules::evaluate(&run);
+    let mut findings = rules::evaluate(&evidence)?;
     let triage = triage_inputs.apply(&mut findings, run.header.started_at.date_naive());
-    let metadata = report::write_all(&output_dir, &run, &findings, &triage, evidence_file)?;
+    let metadata = report::write_all(&output_dir, &evidence, &findings, &triage, evidence_file)?;
     Ok(ReportOutcome {
         summary: report::summary::render(
-            &run,
+            run,
             &findings,
             &metadata,
             &output_dir,

@@ -1,8 +1,8 @@
 //! The `scan` command: configuration → scope → collection → evidence → evaluation → reports.
 
 use std::collections::HashMap;
-use std::path::PathBuf;
-use std::sync::Arc;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
 
 use chrono::{DateTime, Utc};
 use tracing::{error, info};
@@ -12,7 +12,10 @@ use crate::cli::{ConfigArgs, ScanArgs};
 use crate::collect::{self, Progress};
 use crate::config::{self, Config, LoadedConfig};
 use crate::error::{Error, Result};
-use crate::evidence::{EVIDENCE_SCHEMA_VERSION, RunEnd, RunEvidence, RunHeader};
+use crate::evidence::{
+    AccountEvidence, AccountRegionEvidence, AccountSink, EVIDENCE_SCHEMA_VERSION, Evidence,
+    EvidenceWriter, RunEnd, RunEvidence, RunHeader,
+};
 use crate::interrupt::Cancellation;
 use crate::report;
 use crate::scope::{ScanPlan, Shard};
@@ -74,8 +77,18 @@ pub struct RunIdentity<'a> {
     pub shard: Option<Shard>,
 }
 
-/// Collects the evidence of `plan` and assembles it as a run: the one place a run's evidence
-/// is put together (`scan`, and `remediate`'s scans before and after applying).
+/// Where a run's evidence goes as it is collected.
+#[derive(Debug, Clone, Copy)]
+pub enum EvidenceOutput<'a> {
+    /// Written to this `evidence.jsonl` account by account (a scan: its evidence is never held
+    /// whole in memory).
+    File(&'a Path),
+    /// Held in memory (remediation's scans, which write their run, if any, after applying).
+    Memory,
+}
+
+/// Collects the evidence of `plan` as a run: the one place a run's evidence is put together
+/// (`scan`, and `remediate`'s scans before and after applying).
 pub async fn collect_run(
     env: &AwsEnvironment,
     config: &Config,
@@ -83,53 +96,83 @@ pub async fn collect_run(
     identity: &RunIdentity<'_>,
     show_progress: bool,
     cancellation: &Cancellation,
-) -> RunEvidence {
-    let progress = Progress::new(plan.accounts.len(), plan.regions.len(), show_progress);
-    let collected = collect::collect(env, plan, config, &progress, cancellation).await;
-    progress.finish();
-    let mut accounts = Vec::with_capacity(collected.accounts.len());
-    let mut account_regions = HashMap::new();
-    for collection in collected.accounts {
-        for region in collection.regions {
-            account_regions.insert((region.account_id.clone(), region.region.clone()), region);
-        }
-        accounts.push(collection.account);
-    }
-    // A stable order whatever the listing's (and the same as `merge` gives).
-    accounts.sort_by(|a, b| a.account.id.cmp(&b.account.id));
+    output: EvidenceOutput<'_>,
+) -> Result<Evidence> {
     let loaded = identity.loaded;
-    RunEvidence {
-        header: RunHeader {
-            schema_version: EVIDENCE_SCHEMA_VERSION,
-            run_id: identity.run_id.to_owned(),
-            tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-            started_at: identity.started_at,
-            config_sha256: loaded.sha256.clone(),
-            regions: plan.regions.clone(),
-            caller: plan.caller.clone(),
-            organization: plan.listing.clone(),
-            excluded_accounts: plan.excluded.clone(),
-            rules: config.rules.clone(),
-            command_line: identity.command_line.to_vec(),
-            config_path: loaded.path.as_ref().map(|p| p.display().to_string()),
-            shard: identity.shard,
-        },
-        accounts,
-        account_regions,
-        buckets: collected
-            .buckets
-            .into_iter()
-            .map(|b| (b.name.clone(), b))
-            .collect(),
-        keys: collected
-            .keys
-            .into_iter()
-            .map(|k| (k.arn.clone(), k))
-            .collect(),
-        end: Some(RunEnd {
-            ended_at: Utc::now(),
-            interrupted: cancellation.is_cancelled(),
-        }),
+    let header = RunHeader {
+        schema_version: EVIDENCE_SCHEMA_VERSION,
+        run_id: identity.run_id.to_owned(),
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        started_at: identity.started_at,
+        config_sha256: loaded.sha256.clone(),
+        regions: plan.regions.clone(),
+        caller: plan.caller.clone(),
+        organization: plan.listing.clone(),
+        excluded_accounts: plan.excluded.clone(),
+        rules: config.rules.clone(),
+        command_line: identity.command_line.to_vec(),
+        config_path: loaded.path.as_ref().map(|p| p.display().to_string()),
+        shard: identity.shard,
+    };
+    let progress = Progress::new(plan.accounts.len(), plan.regions.len(), show_progress);
+    let collect = |sink| collect::collect(env, plan, config, &progress, cancellation, sink);
+    match output {
+        EvidenceOutput::File(path) => {
+            let writer = EvidenceWriter::create(path, &header)?;
+            let collected = collect(&writer).await;
+            progress.finish();
+            let path =
+                writer.finish(&collected.buckets, &collected.keys, &run_end(cancellation))?;
+            Evidence::open(&path)
+        }
+        EvidenceOutput::Memory => {
+            let sink = MemorySink::default();
+            let collected = collect(&sink).await;
+            progress.finish();
+            let mut run = RunEvidence {
+                header,
+                accounts: Vec::new(),
+                account_regions: HashMap::new(),
+                buckets: collected
+                    .buckets
+                    .into_iter()
+                    .map(|b| (b.name.clone(), b))
+                    .collect(),
+                keys: collected
+                    .keys
+                    .into_iter()
+                    .map(|k| (k.arn.clone(), k))
+                    .collect(),
+                end: Some(run_end(cancellation)),
+            };
+            for (account, regions) in sink.0.into_inner().unwrap_or_default() {
+                for region in regions {
+                    run.account_regions
+                        .insert((region.account_id.clone(), region.region.clone()), region);
+                }
+                run.accounts.push(account);
+            }
+            Ok(Evidence::in_memory(run))
+        }
+    }
+}
+
+fn run_end(cancellation: &Cancellation) -> RunEnd {
+    RunEnd {
+        ended_at: Utc::now(),
+        interrupted: cancellation.is_cancelled(),
+    }
+}
+
+/// Collects a run's evidence in memory.
+#[derive(Default)]
+struct MemorySink(Mutex<Vec<(AccountEvidence, Vec<AccountRegionEvidence>)>>);
+
+impl AccountSink for MemorySink {
+    fn account(&self, account: &AccountEvidence, regions: &[AccountRegionEvidence]) {
+        if let Ok(mut accounts) = self.0.lock() {
+            accounts.push((account.clone(), regions.to_vec()));
+        }
     }
 }
 
@@ -168,16 +211,26 @@ pub async fn scan(
         command_line,
         shard: args.shard,
     };
-    let run = collect_run(&env, &config, &plan, &identity, show_progress, cancellation).await;
+    let evidence_path = run_dir.join(report::evidence::FILE_NAME);
+    let evidence = collect_run(
+        &env,
+        &config,
+        &plan,
+        &identity,
+        show_progress,
+        cancellation,
+        EvidenceOutput::File(&evidence_path),
+    )
+    .await?;
 
-    let mut findings = rules::evaluate(&run);
+    let mut findings = rules::evaluate(&evidence)?;
     let triage = triage_inputs.apply(&mut findings, started_at.date_naive());
     let metadata = report::write_all(
         &run_dir,
-        &run,
+        &evidence,
         &findings,
         &triage,
-        report::EvidenceFile::Write,
+        report::EvidenceFile::Keep,
     )?;
     if metadata.complete {
         report::update_latest(&config.output.directory, &run_id)?;
@@ -201,7 +254,14 @@ pub async fn scan(
             }
         }
     }
-    let summary = report::summary::render(&run, &findings, &metadata, &run_dir, &notes, exit_code);
+    let summary = report::summary::render(
+        evidence.run(),
+        &findings,
+        &metadata,
+        &run_dir,
+        &notes,
+        exit_code,
+    );
     Ok(ScanOutcome {
         summary,
         exit_code,

@@ -11,7 +11,7 @@ use std::time::Instant;
 use chrono::{DateTime, Duration, TimeZone, Utc};
 use macie_audit::evidence::{
     Account, AccountAccess, AccountEvidence, AccountRegionEvidence, ApiError, BucketEncryption,
-    BucketEvidence, BucketOwner, CallerIdentity, ErrorKind, KeyEvidence, KeyMetadata,
+    BucketEvidence, BucketOwner, CallerIdentity, ErrorKind, Evidence, KeyEvidence, KeyMetadata,
     MacieAdministrator, MacieSession, Observation, OrganizationListing, Outcome, PublicAccessBlock,
     RunEnd, RunEvidence, RunHeader, S3Destination,
 };
@@ -341,16 +341,27 @@ struct Rendered {
     findings: Vec<Finding>,
 }
 
+/// Renders `run` as a scan does: from its `evidence.jsonl`, one account at a time.
 fn render(run: &RunEvidence) -> Rendered {
-    let findings = macie_audit::rules::evaluate(run);
-    let metadata = RunMetadata::new(run, &findings, &Triage::default());
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let evidence = on_disk(run, dir.path());
+    let findings = macie_audit::rules::evaluate(&evidence).expect("evaluated");
+    let metadata = RunMetadata::new(evidence.run(), &findings, &Triage::default());
     let input = ReportInput {
-        run,
+        run: evidence.run(),
+        evidence: &evidence,
         findings: &findings,
         metadata: &metadata,
     };
     let html = html::render(&input).expect("the report renders");
     Rendered { html, findings }
+}
+
+/// `run` written to `dir/evidence.jsonl` and opened from there.
+fn on_disk(run: &RunEvidence, dir: &std::path::Path) -> Evidence {
+    let in_memory = Evidence::in_memory(run.clone());
+    macie_audit::report::evidence::write(dir, &in_memory).expect("evidence written");
+    Evidence::open(&dir.join(macie_audit::report::evidence::FILE_NAME)).expect("evidence opened")
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -796,15 +807,18 @@ fn one_hundred_thousand_findings_render() {
         })
         .collect();
     let run = synthetic(&accounts, &regions, "org-macie-results");
-    let findings = macie_audit::rules::evaluate(&run);
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let evidence = on_disk(&run, dir.path());
+    drop(run);
+    let findings = macie_audit::rules::evaluate(&evidence).expect("evaluated");
     assert_eq!(findings.len(), 100_000);
-    let metadata = RunMetadata::new(&run, &findings, &Triage::default());
+    let metadata = RunMetadata::new(evidence.run(), &findings, &Triage::default());
     let input = ReportInput {
-        run: &run,
+        run: evidence.run(),
+        evidence: &evidence,
         findings: &findings,
         metadata: &metadata,
     };
-    let dir = tempfile::tempdir().expect("a temporary directory");
     let started = Instant::now();
     html::write(dir.path(), &input).expect("report.html is written");
     let elapsed = started.elapsed();

@@ -122,3 +122,59 @@ fn a_second_signal_exits_at_once() {
         }
     }
 }
+
+/// A scan killed outright (no chance to clean up) keeps the evidence of every account it
+/// finished, written as it went; `report` turns it into an interrupted, INCOMPLETE run.
+#[test]
+fn a_killed_scan_keeps_the_accounts_it_finished() {
+    let emulator = slow_organization();
+    let running = emulator
+        .scan()
+        .config(&format!("{}\n{SLOW_CONFIG}", common::TEST_CONFIG))
+        .regions("us-east-1,eu-west-1")
+        .spawn();
+    std::thread::sleep(Duration::from_secs(4));
+    running.signal("KILL");
+    let run = running.wait();
+    let evidence = run.dir().join("evidence.jsonl");
+    let text = std::fs::read_to_string(&evidence).expect("evidence.jsonl is on disk");
+    let accounts = text
+        .lines()
+        .filter(|l| l.starts_with(r#"{"record":"account","#))
+        .count();
+    assert!(
+        accounts > 0 && accounts < 31,
+        "some accounts, not all: {accounts}"
+    );
+    assert!(!text.contains(r#""record":"run_end""#), "{text}");
+
+    let out = tempfile::tempdir().expect("temp");
+    let report = Command::new(env!("CARGO_BIN_EXE_macie-audit"))
+        .arg("report")
+        .arg(run.dir())
+        .arg("--output-dir")
+        .arg(out.path())
+        .output()
+        .expect("report");
+    assert_eq!(
+        report.status.code(),
+        Some(130),
+        "a run without its end was interrupted: {}",
+        String::from_utf8_lossy(&report.stderr)
+    );
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(out.path().join("run.json")).expect("run.json"),
+    )
+    .expect("JSON");
+    assert_eq!(meta["complete"], false);
+    assert_eq!(meta["interrupted"], true);
+    let rows = csv::Reader::from_path(out.path().join("findings.csv"))
+        .expect("findings.csv")
+        .records()
+        .count();
+    assert_eq!(
+        rows,
+        accounts * 2 * macie_audit::rules::CATALOGUE.len(),
+        "every finished account is judged"
+    );
+}

@@ -19,24 +19,50 @@ use crate::aws::AwsEnvironment;
 use crate::aws::observe::observation;
 use crate::config::Config;
 use crate::evidence::{
-    Account, AccountAccess, AccountEvidence, AccountRegionEvidence, BucketEvidence, ErrorKind,
-    KeyEvidence, Observation,
+    Account, AccountAccess, AccountEvidence, AccountRegionEvidence, AccountSink, BucketEvidence,
+    ErrorKind, KeyEvidence, Observation, S3Destination,
 };
 use crate::interrupt::{Cancellation, GRACE_PERIOD};
 use crate::scope::{ScanPlan, caller_identity};
 
-/// The evidence of one account: how it was reached and what each Region said.
+/// What collection keeps of an account once its evidence is handed to the [`AccountSink`]: what
+/// reading the repositories needs.
 #[derive(Debug, Clone)]
 pub struct AccountCollection {
-    /// The account, its access and its buckets.
+    /// The account, its access and its buckets (ListBuckets tells who owns a repository).
     pub account: AccountEvidence,
-    /// One record per Region examined.
-    pub regions: Vec<AccountRegionEvidence>,
+    /// The complete repositories (bucket and key) its Regions export to, each once.
+    destinations: Vec<S3Destination>,
     /// The account's SDK configuration, when it could be reached (repositories are read with it).
     sdk_config: Option<SdkConfig>,
 }
 
-/// Everything a scan collected.
+impl AccountCollection {
+    fn new(
+        account: AccountEvidence,
+        regions: &[AccountRegionEvidence],
+        sdk_config: Option<SdkConfig>,
+    ) -> AccountCollection {
+        let mut destinations: Vec<S3Destination> = Vec::new();
+        for destination in regions
+            .iter()
+            .filter_map(|r| r.export_configuration.as_ref())
+            .filter_map(Observation::response)
+            .flatten()
+        {
+            if !destinations.contains(destination) {
+                destinations.push(destination.clone());
+            }
+        }
+        AccountCollection {
+            account,
+            destinations,
+            sdk_config,
+        }
+    }
+}
+
+/// Everything a scan collected besides what it handed to the [`AccountSink`].
 #[derive(Debug, Clone)]
 pub struct Collection {
     /// Every account in scope, in listing order.
@@ -47,16 +73,17 @@ pub struct Collection {
     pub keys: Vec<KeyEvidence>,
 }
 
-/// Collects every account of the plan, `config.concurrency.accounts` at a time, then the
-/// repositories their export configurations name. Once `cancellation` is raised no account is
-/// started; accounts in flight have [`GRACE_PERIOD`] to finish, and whatever is not finished is
-/// recorded as not reached.
+/// Collects every account of the plan, `config.concurrency.accounts` at a time, handing each
+/// account's evidence to `sink` as soon as it is complete, then reads the repositories their
+/// export configurations name. Once `cancellation` is raised no account is started; accounts in
+/// flight have [`GRACE_PERIOD`] to finish, and whatever is not finished is recorded as not reached.
 pub async fn collect(
     env: &AwsEnvironment,
     plan: &ScanPlan,
     config: &Config,
     progress: &Progress,
     cancellation: &Cancellation,
+    sink: &dyn AccountSink,
 ) -> Collection {
     let finished: Mutex<Vec<(usize, AccountCollection)>> = Mutex::new(Vec::new());
     let accounts = futures::stream::iter(plan.accounts.iter().enumerate())
@@ -65,9 +92,10 @@ pub async fn collect(
             (index, collect_account(env, plan, account, progress).await)
         })
         .buffer_unordered(config.concurrency.accounts)
-        .for_each(|done| {
+        .for_each(|(index, (account, regions, sdk_config))| {
+            sink.account(&account, &regions);
             if let Ok(mut finished) = finished.lock() {
-                finished.push(done);
+                finished.push((index, AccountCollection::new(account, &regions, sdk_config)));
             }
             std::future::ready(())
         });
@@ -82,7 +110,11 @@ pub async fn collect(
     for (index, account) in plan.accounts.iter().enumerate() {
         match reached.next_if(|(i, _)| *i == index) {
             Some((_, collection)) => accounts.push(collection),
-            None => accounts.push(not_reached(account)),
+            None => {
+                let account = not_reached(account);
+                sink.account(&account, &[]);
+                accounts.push(AccountCollection::new(account, &[], None));
+            }
         }
     }
     let (buckets, keys) = if cancellation.is_cancelled() {
@@ -104,28 +136,31 @@ pub async fn collect(
     }
 }
 
-/// An account the scan did not get to (interrupted): no access evidence, so every rule is ERROR.
-fn not_reached(account: &Account) -> AccountCollection {
-    AccountCollection {
-        account: AccountEvidence {
-            account: account.clone(),
-            access: None,
-            buckets: None,
-        },
-        regions: Vec::new(),
-        sdk_config: None,
+/// An account the scan did not get to (not active, or interrupted): no access evidence.
+fn not_reached(account: &Account) -> AccountEvidence {
+    AccountEvidence {
+        account: account.clone(),
+        access: None,
+        buckets: None,
     }
 }
+
+/// An account's evidence, its Regions' and its SDK configuration when it was reached.
+type CollectedAccount = (
+    AccountEvidence,
+    Vec<AccountRegionEvidence>,
+    Option<SdkConfig>,
+);
 
 async fn collect_account(
     env: &AwsEnvironment,
     plan: &ScanPlan,
     account: &Account,
     progress: &Progress,
-) -> AccountCollection {
+) -> CollectedAccount {
     if !account.is_active() {
         progress.account_done(plan.regions.len(), false);
-        return not_reached(account);
+        return (not_reached(account), Vec::new(), None);
     }
     let credentials = env.credentials_for(&account.id, plan.caller_account());
     let sdk_config = env.account_config(&credentials).await;
@@ -138,15 +173,12 @@ async fn collect_account(
     };
     if !reached {
         progress.account_done(plan.regions.len(), true);
-        return AccountCollection {
-            account: AccountEvidence {
-                account: account.clone(),
-                access: Some(access),
-                buckets: None,
-            },
-            regions: Vec::new(),
-            sdk_config: None,
+        let account = AccountEvidence {
+            account: account.clone(),
+            access: Some(access),
+            buckets: None,
         };
+        return (account, Vec::new(), None);
     }
     let (buckets, regions) = tokio::join!(
         list_buckets(env, &sdk_config, &account.id),
@@ -164,15 +196,12 @@ async fn collect_account(
         })
     });
     progress.account_done(plan.regions.len(), errors);
-    AccountCollection {
-        account: AccountEvidence {
-            account: account.clone(),
-            access: Some(access),
-            buckets: Some(buckets),
-        },
-        regions,
-        sdk_config: Some(sdk_config),
-    }
+    let account = AccountEvidence {
+        account: account.clone(),
+        access: Some(access),
+        buckets: Some(buckets),
+    };
+    (account, regions, Some(sdk_config))
 }
 
 /// ListBuckets, every page: the buckets the account owns, whatever their Region.

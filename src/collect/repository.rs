@@ -59,15 +59,8 @@ fn references(accounts: &[AccountCollection]) -> (BTreeMap<String, BucketReferen
     let mut buckets = BTreeMap::new();
     let mut keys = BTreeSet::new();
     for collection in accounts {
-        for region in &collection.regions {
-            let destination = region
-                .export_configuration
-                .as_ref()
-                .and_then(Observation::response)
-                .and_then(Option::as_ref);
-            let Some(destination) = destination else {
-                continue;
-            };
+        let account_id = &collection.account.account.id;
+        for destination in &collection.destinations {
             let (Some(bucket), Some(key)) = (
                 destination
                     .bucket_name
@@ -83,7 +76,7 @@ fn references(accounts: &[AccountCollection]) -> (BTreeMap<String, BucketReferen
             let reference = buckets
                 .entry(bucket.to_owned())
                 .or_insert_with(|| BucketReference {
-                    referrer: region.account_id.clone(),
+                    referrer: account_id.clone(),
                     likely_owners: BTreeSet::new(),
                 });
             reference

@@ -149,7 +149,7 @@ pub async fn remediate(
     );
     let started_at = Utc::now();
     let scan_id = format!("{}-plan", started_at.format("%Y%m%dT%H%M%SZ"));
-    let run = scan::collect_run(
+    let evidence = scan::collect_run(
         &env,
         &loaded,
         &config,
@@ -159,7 +159,8 @@ pub async fn remediate(
         show_progress,
         cancellation,
     )
-    .await;
+    .await?;
+    let run = evidence.run();
     if cancellation.is_cancelled() {
         console.print("Interrupted before planning: nothing was changed.\n");
         return Ok(RemediateOutcome {
@@ -167,10 +168,10 @@ pub async fn remediate(
             run_dir: None,
         });
     }
-    let findings = rules::evaluate(&run);
+    let findings = rules::evaluate(&evidence)?;
     let probes = probe::probe(
         &env,
-        &run,
+        run,
         &findings,
         settings,
         args.strategy,
@@ -178,7 +179,7 @@ pub async fn remediate(
     )
     .await;
     let plan = plan::plan(&PlanInput {
-        run: &run,
+        run,
         findings: &findings,
         settings,
         strategy: args.strategy,
@@ -277,8 +278,8 @@ pub async fn remediate(
             show_progress,
             cancellation,
         )
-        .await;
-        let rescan_findings = rules::evaluate(&rescan);
+        .await?;
+        let rescan_findings = rules::evaluate(&rescan)?;
         Some((rescan, rescan_findings))
     };
     let targets = target_records(&plan, &records, rescan.as_ref().map(|(_, f)| f.as_slice()));

@@ -109,7 +109,7 @@ impl World {
     }
 
     fn plan(&self, strategy: Strategy, force: bool) -> Plan {
-        let findings = crate::rules::evaluate(&self.run);
+        let findings = crate::rules::evaluate_run(&self.run);
         plan(&PlanInput {
             run: &self.run,
             findings: &findings,
@@ -472,7 +472,7 @@ fn a_repository_of_ours_with_a_broken_policy_gets_only_that_fixed() {
         }),
     ));
     world.bucket(encrypted);
-    let findings = crate::rules::evaluate(&world.run);
+    let findings = crate::rules::evaluate_run(&world.run);
     assert!(
         findings
             .iter()

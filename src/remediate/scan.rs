@@ -1,12 +1,13 @@
 //! The scans remediation runs: before planning, over the configured scope, and after applying,
 //! over the touched account-Regions. The scan's own collection does the work; this only puts
-//! its result in the evidence model, as `scan` does, without writing a run.
+//! its result in the evidence model, as `scan` does, in memory, without writing a run.
 
 use chrono::Utc;
 
 use crate::aws::AwsEnvironment;
 use crate::config::{Config, LoadedConfig};
-use crate::evidence::RunEvidence;
+use crate::error::Result;
+use crate::evidence::Evidence;
 use crate::interrupt::Cancellation;
 use crate::scan::RunIdentity;
 use crate::scope::ScanPlan;
@@ -22,7 +23,7 @@ pub async fn collect_run(
     command_line: &[String],
     show_progress: bool,
     cancellation: &Cancellation,
-) -> RunEvidence {
+) -> Result<Evidence> {
     let identity = RunIdentity {
         run_id,
         started_at: Utc::now(),
@@ -30,7 +31,16 @@ pub async fn collect_run(
         command_line,
         shard: None,
     };
-    crate::scan::collect_run(env, config, scope, &identity, show_progress, cancellation).await
+    crate::scan::collect_run(
+        env,
+        config,
+        scope,
+        &identity,
+        show_progress,
+        cancellation,
+        crate::scan::EvidenceOutput::Memory,
+    )
+    .await
 }
 
 /// `scope`, with the `owners` of a central repository reachable to read it even when the

@@ -2,71 +2,59 @@
 
 use std::path::Path;
 
-use serde::Serialize;
-
 use super::write_atomically;
-use crate::error::Result;
-use crate::evidence::{
-    AccountEvidence, AccountRegionEvidence, BucketEvidence, KeyEvidence, RunEnd, RunEvidence,
-    RunHeader,
-};
+use crate::error::{Error, Result};
+use crate::evidence::{BucketEvidence, Evidence, KeyEvidence, RecordRef, RunEvidence};
 
 /// The file name of the evidence in a run directory.
 pub const FILE_NAME: &str = "evidence.jsonl";
 
-/// [`crate::evidence::EvidenceRecord`] by reference: the same lines, without copying the run's
-/// evidence to write it.
-#[derive(Serialize)]
-#[serde(tag = "record", rename_all = "snake_case")]
-enum RecordRef<'a> {
-    Run(&'a RunHeader),
-    Account(&'a AccountEvidence),
-    AccountRegion(&'a AccountRegionEvidence),
-    Bucket(&'a BucketEvidence),
-    Key(&'a KeyEvidence),
-    RunEnd(&'a RunEnd),
+/// Writes the run's evidence to `dir/evidence.jsonl`: a copy of the file it is read from, byte
+/// for byte, or the records of a run assembled in memory.
+pub fn write(dir: &Path, evidence: &Evidence) -> Result<()> {
+    let target = dir.join(FILE_NAME);
+    match evidence.path() {
+        Some(source) => {
+            let mut file = std::fs::File::open(source).map_err(|e| Error::output(source, e))?;
+            write_atomically(&target, |out| std::io::copy(&mut file, out).map(drop))
+        }
+        None => write_atomically(&target, |out| write_records(out, evidence.run())),
+    }
 }
 
-/// Writes the run's evidence to `dir/evidence.jsonl`, record by record, in the order of
-/// [`RunEvidence::records`].
-pub fn write(dir: &Path, run: &RunEvidence) -> Result<()> {
-    write_atomically(&dir.join(FILE_NAME), |out| {
-        let mut line = |record: RecordRef<'_>| -> std::io::Result<()> {
-            serde_json::to_writer(&mut *out, &record)?;
-            out.write_all(b"\n")
-        };
-        line(RecordRef::Run(&run.header))?;
-        for account in &run.accounts {
-            line(RecordRef::Account(account))?;
-        }
-        for account in &run.accounts {
-            for region in &run.header.regions {
-                if let Some(evidence) = run.account_region(&account.account.id, region) {
-                    line(RecordRef::AccountRegion(evidence))?;
-                }
+/// Writes a run held in memory record by record, in the order of [`RunEvidence::records`].
+fn write_records(out: &mut dyn std::io::Write, run: &RunEvidence) -> std::io::Result<()> {
+    RecordRef::Run(&run.header).write_line(out)?;
+    for account in &run.accounts {
+        RecordRef::Account(account).write_line(out)?;
+    }
+    for account in &run.accounts {
+        for region in &run.header.regions {
+            if let Some(evidence) = run.account_region(&account.account.id, region) {
+                RecordRef::AccountRegion(evidence).write_line(out)?;
             }
         }
-        let mut buckets: Vec<&BucketEvidence> = run.buckets.values().collect();
-        buckets.sort_by(|a, b| a.name.cmp(&b.name));
-        for bucket in buckets {
-            line(RecordRef::Bucket(bucket))?;
-        }
-        let mut keys: Vec<&KeyEvidence> = run.keys.values().collect();
-        keys.sort_by(|a, b| a.arn.cmp(&b.arn));
-        for key in keys {
-            line(RecordRef::Key(key))?;
-        }
-        if let Some(end) = &run.end {
-            line(RecordRef::RunEnd(end))?;
-        }
-        Ok(())
-    })
+    }
+    let mut buckets: Vec<&BucketEvidence> = run.buckets.values().collect();
+    buckets.sort_by(|a, b| a.name.cmp(&b.name));
+    for bucket in buckets {
+        RecordRef::Bucket(bucket).write_line(out)?;
+    }
+    let mut keys: Vec<&KeyEvidence> = run.keys.values().collect();
+    keys.sort_by(|a, b| a.arn.cmp(&b.arn));
+    for key in keys {
+        RecordRef::Key(key).write_line(out)?;
+    }
+    if let Some(end) = &run.end {
+        RecordRef::RunEnd(end).write_line(out)?;
+    }
+    Ok(())
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evidence::{Account, AccountAccess};
+    use crate::evidence::{Account, AccountAccess, AccountEvidence, RunEnd};
     use crate::rules::testing::{at, destination, evidence, ok, run_of, session};
 
     /// The streamed file has exactly the lines of `RunEvidence::records`, in the same order.
@@ -97,7 +85,7 @@ mod tests {
             interrupted: false,
         });
         let dir = tempfile::tempdir().expect("temp");
-        write(dir.path(), &run).expect("write");
+        write(dir.path(), &Evidence::in_memory(run.clone())).expect("write");
         let written = std::fs::read_to_string(dir.path().join(FILE_NAME)).expect("read");
         let expected: String = run
             .records()

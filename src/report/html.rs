@@ -15,6 +15,8 @@
 //! indices, rule ids, statuses and severities; the only data inside `<script>` is JSON with `<`,
 //! `>`, `&`, U+2028 and U+2029 escaped; the script writes text with `textContent` only.
 
+use std::borrow::Cow;
+use std::cell::RefCell;
 use std::collections::HashMap;
 use std::path::Path;
 
@@ -25,10 +27,11 @@ use sha2::{Digest, Sha256};
 use super::metadata::RunMetadata;
 use super::{ReportInput, write_atomically};
 use crate::config::MemberRepository;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::evidence::{
     AccountEvidence, AccountRegionEvidence, ApiError, BucketEvidence, BucketOwner, ErrorKind,
-    KeyEvidence, Observation, OrganizationListing, Outcome, PublicAccessBlock, RunEvidence,
+    Evidence, KeyEvidence, Observation, OrganizationListing, Outcome, PublicAccessBlock,
+    RunEvidence,
 };
 use crate::findings::{Finding, Severity, Status};
 use crate::rules::{CATALOGUE, Rule};
@@ -62,19 +65,63 @@ const SEVERITIES: [Severity; 5] = [
     Severity::Informational,
 ];
 
-/// Writes `dir/report.html`, streaming the template into the file.
+/// Writes `dir/report.html`, streaming the template into the file. The findings and evidence of
+/// one account at a time are put in the template's shape, so the report's model is never held
+/// whole; an account whose evidence cannot be read fails the report (no partial file is left).
 pub fn write(dir: &Path, input: &ReportInput<'_>) -> Result<()> {
     let population = population(input.run, input.findings);
     let regions = regions(input.run, input.findings);
-    let report = Report::build(input, &population, &regions);
-    write_atomically(&dir.join(FILE_NAME), |out| report.write_into(out))
+    let indexes = Indexes::new(&population, &regions);
+    let report = Report::build(input, &population, &regions, &indexes);
+    write_atomically(&dir.join(FILE_NAME), |out| {
+        report.write_into(out)?;
+        match report.failure.take() {
+            Some(error) => Err(std::io::Error::other(error.to_string())),
+            None => Ok(()),
+        }
+    })
 }
 
 /// Renders the report to a string.
 pub fn render(input: &ReportInput<'_>) -> std::result::Result<String, askama::Error> {
     let population = population(input.run, input.findings);
     let regions = regions(input.run, input.findings);
-    Report::build(input, &population, &regions).render()
+    let indexes = Indexes::new(&population, &regions);
+    let report = Report::build(input, &population, &regions, &indexes);
+    let html = report.render()?;
+    match report.failure.take() {
+        Some(error) => Err(askama::Error::Custom(Box::new(error))),
+        None => Ok(html),
+    }
+}
+
+/// Where accounts, Regions and rules are in the report (their anchors and filter values).
+struct Indexes<'a> {
+    account: HashMap<&'a str, usize>,
+    region: HashMap<&'a str, usize>,
+    rule: HashMap<&'static str, usize>,
+}
+
+impl<'a> Indexes<'a> {
+    fn new(population: &'a [AccountRef<'a>], regions: &'a [String]) -> Indexes<'a> {
+        Indexes {
+            account: population.iter().map(|a| (a.id, a.index)).collect(),
+            region: regions
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.as_str(), i))
+                .collect(),
+            rule: CATALOGUE
+                .iter()
+                .enumerate()
+                .map(|(i, r)| (r.id, i))
+                .collect(),
+        }
+    }
+
+    fn rule(&self, rule_id: &str) -> usize {
+        self.rule.get(rule_id).copied().unwrap_or(usize::MAX)
+    }
 }
 
 /// The CSS class of a status.
@@ -480,13 +527,38 @@ struct Report<'a> {
     regions: &'a [String],
     accounts: Vec<&'a AccountRef<'a>>,
     matrix: Vec<MatrixRow<'a>>,
-    groups: Vec<Group<'a>>,
+    /// Each account's findings (by population index), in Region and rule order; the template's
+    /// groups are built from them one account at a time ([`Report::groups`]).
+    grouped: Vec<Vec<&'a Finding>>,
+    linker: Linker<'a>,
+    indexes: &'a Indexes<'a>,
     run_facts: Vec<Fact>,
     counts_facts: Vec<Fact>,
     run_obs: Vec<Obs<'a>>,
-    account_evidence: Vec<AccountEv<'a>>,
+    run: &'a RunEvidence,
+    evidence: &'a Evidence,
+    population: &'a [AccountRef<'a>],
     buckets: Vec<ResourceEv<'a>>,
     keys: Vec<ResourceEv<'a>>,
+    /// The first account whose evidence could not be read while rendering.
+    failure: RefCell<Option<Error>>,
+}
+
+/// The matrix cell (or account badge) for a set of counts: its worst status, all in the title.
+fn worst_cell(counts: Option<&[usize; 6]>) -> Option<Cell> {
+    let counts = counts?;
+    let worst = WORST_FIRST.iter().find(|s| counts[status_index(**s)] > 0)?;
+    let title = WORST_FIRST
+        .iter()
+        .filter(|s| counts[status_index(**s)] > 0)
+        .map(|s| format!("{} {}", counts[status_index(*s)], s.as_str()))
+        .collect::<Vec<_>>()
+        .join(", ");
+    Some(Cell {
+        class: status_class(*worst),
+        label: status_short(*worst),
+        title,
+    })
 }
 
 /// The population of accounts, in listing order, with indices used as anchors.
@@ -529,20 +601,11 @@ impl<'a> Report<'a> {
         input: &ReportInput<'a>,
         population: &'a [AccountRef<'a>],
         regions: &'a [String],
+        indexes: &'a Indexes<'a>,
     ) -> Report<'a> {
         let (run, findings, meta) = (input.run, input.findings, input.metadata);
-        let account_index: HashMap<&str, usize> =
-            population.iter().map(|a| (a.id, a.index)).collect();
-        let region_index: HashMap<&str, usize> = regions
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.as_str(), i))
-            .collect();
-        let rule_index: HashMap<&str, usize> = CATALOGUE
-            .iter()
-            .enumerate()
-            .map(|(i, r)| (r.id, i))
-            .collect();
+        let (account_index, region_index, rule_index) =
+            (&indexes.account, &indexes.region, &indexes.rule);
 
         // Counts.
         let mut by_status = [0usize; 6];
@@ -609,29 +672,13 @@ impl<'a> Report<'a> {
             })
             .collect();
 
-        let cell = |counts: Option<&[usize; 6]>| -> Option<Cell> {
-            let counts = counts?;
-            let worst = WORST_FIRST.iter().find(|s| counts[status_index(**s)] > 0)?;
-            let title = WORST_FIRST
-                .iter()
-                .filter(|s| counts[status_index(**s)] > 0)
-                .map(|s| format!("{} {}", counts[status_index(*s)], s.as_str()))
-                .collect::<Vec<_>>()
-                .join(", ");
-            Some(Cell {
-                class: status_class(*worst),
-                label: status_short(*worst),
-                title,
-            })
-        };
-
         let matrix = population
             .iter()
             .map(|account| MatrixRow {
                 account,
                 cells: (0..regions.len())
                     .map(|g| {
-                        cell(by_cell.get(&(account.index, g))).unwrap_or(Cell {
+                        worst_cell(by_cell.get(&(account.index, g))).unwrap_or(Cell {
                             class: "s-none",
                             label: "—",
                             title: "no finding".into(),
@@ -641,54 +688,14 @@ impl<'a> Report<'a> {
             })
             .collect();
 
-        // Findings, grouped by account; PASS rows apart.
-        let linker = Linker::new(run, population, &account_index, &region_index);
+        // Findings, grouped by account, in Region and rule order.
+        let linker = Linker::new(run, indexes);
         let mut grouped: Vec<Vec<&Finding>> = vec![Vec::new(); population.len()];
         for finding in findings {
             grouped[account_index[finding.account_id.as_str()]].push(finding);
         }
-        let mut groups = Vec::new();
-        for (a, mut list) in grouped.into_iter().enumerate() {
-            if list.is_empty() {
-                continue;
-            }
-            list.sort_by_key(|f| {
-                (
-                    region_index[f.region.as_str()],
-                    rule_index
-                        .get(f.rule_id.as_str())
-                        .copied()
-                        .unwrap_or(usize::MAX),
-                )
-            });
-            let mut account_counts = [0usize; 6];
-            let mut attention = Vec::new();
-            let mut passing = Vec::new();
-            for finding in list {
-                account_counts[status_index(finding.status)] += 1;
-                let row = Row {
-                    finding,
-                    class: status_class(finding.status),
-                    label: status_markup(finding.status),
-                    rule: rule_index
-                        .get(finding.rule_id.as_str())
-                        .copied()
-                        .unwrap_or(usize::MAX),
-                    region: region_index[finding.region.as_str()],
-                    links: linker.links(a, finding),
-                };
-                if finding.status == Status::Pass {
-                    passing.push(row);
-                } else {
-                    attention.push(row);
-                }
-            }
-            groups.push(Group {
-                account: &population[a],
-                worst: cell(Some(&account_counts)),
-                attention,
-                passing,
-            });
+        for list in &mut grouped {
+            list.sort_by_key(|f| (region_index[f.region.as_str()], indexes.rule(&f.rule_id)));
         }
 
         // Completeness in plain words.
@@ -916,18 +923,6 @@ impl<'a> Report<'a> {
                 run_obs.push(obs(evidence, |_| ("answered".into(), None)));
             }
         }
-        let account_evidence = run
-            .accounts
-            .iter()
-            .map(|account| {
-                account_ev(
-                    run,
-                    account,
-                    &population[account_index[account.account.id.as_str()]],
-                    regions,
-                )
-            })
-            .collect();
         let mut buckets: Vec<&BucketEvidence> = run.buckets.values().collect();
         buckets.sort_by(|a, b| a.name.cmp(&b.name));
         let buckets = buckets
@@ -980,14 +975,101 @@ impl<'a> Report<'a> {
             regions,
             accounts: population.iter().collect(),
             matrix,
-            groups,
+            grouped,
+            linker,
+            indexes,
             run_facts,
             counts_facts,
             run_obs,
-            account_evidence,
+            run,
+            evidence: input.evidence,
+            population,
             buckets,
             keys,
+            failure: RefCell::new(None),
         }
+    }
+
+    /// An account's account-Region records; `None` (and the failure kept) when they cannot be
+    /// read, which ends the template's loops over accounts.
+    fn records_of(&self, account_id: &str) -> Option<Vec<Cow<'a, AccountRegionEvidence>>> {
+        if self.failure.borrow().is_some() {
+            return None;
+        }
+        match self.evidence.account_regions(account_id) {
+            Ok(records) => Some(records),
+            Err(error) => {
+                *self.failure.borrow_mut() = Some(error);
+                None
+            }
+        }
+    }
+
+    /// The findings of each account with any, one account at a time; PASS rows apart.
+    fn groups(&self) -> impl Iterator<Item = Group<'a>> + '_ {
+        self.grouped
+            .iter()
+            .enumerate()
+            .filter(|(_, list)| !list.is_empty())
+            .map_while(|(a, list)| {
+                let account = &self.population[a];
+                let records = self.records_of(account.id)?;
+                let mut account_counts = [0usize; 6];
+                let mut attention = Vec::new();
+                let mut passing = Vec::new();
+                for finding in list.iter().copied() {
+                    account_counts[status_index(finding.status)] += 1;
+                    let own = records
+                        .iter()
+                        .map(|r| r.as_ref())
+                        .find(|r| r.region == finding.region);
+                    let row = Row {
+                        finding,
+                        class: status_class(finding.status),
+                        label: status_markup(finding.status),
+                        rule: self.indexes.rule(&finding.rule_id),
+                        region: self.indexes.region[finding.region.as_str()],
+                        links: self.linker.links(a, finding, own),
+                    };
+                    if finding.status == Status::Pass {
+                        passing.push(row);
+                    } else {
+                        attention.push(row);
+                    }
+                }
+                Some(Group {
+                    account,
+                    worst: worst_cell(Some(&account_counts)),
+                    attention,
+                    passing,
+                })
+            })
+    }
+
+    /// Every account's evidence, one account at a time.
+    fn account_evidence(&self) -> impl Iterator<Item = AccountEvidenceItem<'a>> + '_ {
+        self.run.accounts.iter().map_while(|account| {
+            Some(AccountEvidenceItem {
+                records: self.records_of(&account.account.id)?,
+                account,
+                reference: &self.population[self.indexes.account[account.account.id.as_str()]],
+                regions: self.regions,
+            })
+        })
+    }
+}
+
+/// An account's evidence as the template renders it: its records, read for this account only.
+struct AccountEvidenceItem<'a> {
+    records: Vec<Cow<'a, AccountRegionEvidence>>,
+    account: &'a AccountEvidence,
+    reference: &'a AccountRef<'a>,
+    regions: &'a [String],
+}
+
+impl AccountEvidenceItem<'_> {
+    fn view(&self) -> AccountEv<'_> {
+        account_ev(self.account, self.reference, self.regions, &self.records)
     }
 }
 
@@ -1078,29 +1160,20 @@ fn triage_facts(meta: &RunMetadata) -> Vec<Fact> {
 /// Anchors of the evidence a finding rests on.
 struct Linker<'a> {
     run: &'a RunEvidence,
-    population: &'a [AccountRef<'a>],
-    account_index: &'a HashMap<&'a str, usize>,
-    region_index: &'a HashMap<&'a str, usize>,
+    indexes: &'a Indexes<'a>,
     buckets: HashMap<&'a str, usize>,
     keys: HashMap<&'a str, usize>,
 }
 
 impl<'a> Linker<'a> {
-    fn new(
-        run: &'a RunEvidence,
-        population: &'a [AccountRef<'a>],
-        account_index: &'a HashMap<&'a str, usize>,
-        region_index: &'a HashMap<&'a str, usize>,
-    ) -> Linker<'a> {
+    fn new(run: &'a RunEvidence, indexes: &'a Indexes<'a>) -> Linker<'a> {
         let mut bucket_names: Vec<&str> = run.buckets.keys().map(String::as_str).collect();
         bucket_names.sort_unstable();
         let mut key_arns: Vec<&str> = run.keys.keys().map(String::as_str).collect();
         key_arns.sort_unstable();
         Linker {
             run,
-            population,
-            account_index,
-            region_index,
+            indexes,
             buckets: bucket_names
                 .into_iter()
                 .enumerate()
@@ -1122,17 +1195,19 @@ impl<'a> Linker<'a> {
         self.keys.get(arn).map(|i| format!("K{i}"))
     }
 
-    /// The account-Region evidence anchor, when that evidence exists.
+    /// The anchor of an account-Region's evidence (which the caller has).
     fn account_region(&self, account: &str, region: &str) -> Option<String> {
-        self.run.account_region(account, region)?;
-        let a = self.account_index.get(account)?;
-        let g = self.region_index.get(region)?;
+        let a = self.indexes.account.get(account)?;
+        let g = self.indexes.region.get(region)?;
         Some(format!("A{a}-R{g}"))
     }
 
     /// The export configuration judging an account-Region (its own, or its administrator's with
     /// the administrator option), as the repository rules choose it.
-    fn judged_by(&self, evidence: &'a AccountRegionEvidence) -> &'a AccountRegionEvidence {
+    fn judged_by<'e>(&self, evidence: &'e AccountRegionEvidence) -> &'e AccountRegionEvidence
+    where
+        'a: 'e,
+    {
         if self.run.header.rules.macie_members != MemberRepository::Administrator {
             return evidence;
         }
@@ -1151,21 +1226,25 @@ impl<'a> Linker<'a> {
             .unwrap_or(evidence)
     }
 
-    fn links(&self, account: usize, finding: &Finding) -> Vec<Link> {
+    /// The evidence a finding rests on; `own` is its account-Region's record, when there is one.
+    fn links(
+        &self,
+        account: usize,
+        finding: &Finding,
+        own: Option<&AccountRegionEvidence>,
+    ) -> Vec<Link> {
         let mut links = Vec::with_capacity(4);
-        let population = &self.population[account];
         let region = finding.region.as_str();
         let account_link = Link {
             href: format!("A{account}"),
             text: "Account".into(),
         };
-        let own = self.run.account_region(population.id, region);
         let Some(own) = own else {
             // Not examined (account not active or not reached): the account's evidence says why.
             links.push(account_link);
             return links;
         };
-        if let Some(anchor) = self.account_region(population.id, region) {
+        if let Some(anchor) = self.account_region(&finding.account_id, region) {
             links.push(Link {
                 href: anchor,
                 text: "Macie".into(),
@@ -1213,10 +1292,10 @@ impl<'a> Linker<'a> {
 }
 
 fn account_ev<'a>(
-    run: &'a RunEvidence,
     account: &'a AccountEvidence,
     reference: &'a AccountRef<'a>,
     regions: &'a [String],
+    records: &'a [Cow<'_, AccountRegionEvidence>],
 ) -> AccountEv<'a> {
     let mut groups = Vec::new();
     let mut access_rows = Vec::new();
@@ -1261,7 +1340,7 @@ fn account_ev<'a>(
         rows: access_rows,
     });
     for (g, region) in regions.iter().enumerate() {
-        let Some(evidence) = run.account_region(&account.account.id, region) else {
+        let Some(evidence) = records.iter().find(|r| r.region == *region) else {
             continue;
         };
         let mut rows = vec![obs(&evidence.macie_session, |s| {

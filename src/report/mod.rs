@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
-use crate::evidence::RunEvidence;
+use crate::evidence::{Evidence, RunEvidence};
 use crate::findings::Finding;
 use crate::triage::Triage;
 use metadata::RunMetadata;
@@ -24,8 +24,10 @@ use metadata::RunMetadata;
 /// Everything a report renders: the run's evidence, its findings, and its metadata.
 #[derive(Debug, Clone, Copy)]
 pub struct ReportInput<'a> {
-    /// The evidence.
+    /// The run (header, accounts, repositories; see [`Evidence::run`]).
     pub run: &'a RunEvidence,
+    /// The evidence, for each account's account-Region records.
+    pub evidence: &'a Evidence,
     /// The findings, one per rule, account in scope and Region.
     pub findings: &'a [Finding],
     /// The run's metadata (`run.json`), triage included.
@@ -35,8 +37,9 @@ pub struct ReportInput<'a> {
 /// The name of the pointer to the newest complete run in an output directory.
 pub const LATEST: &str = "latest";
 
-/// Whether `write_all` writes `evidence.jsonl` too (a scan, or a re-render elsewhere) or keeps
-/// the one already in the directory (a re-render in place).
+/// Whether `write_all` writes `evidence.jsonl` too (a run assembled in memory, or a re-render
+/// elsewhere) or keeps the one already in the directory (a scan, which wrote it as it collected,
+/// or a re-render in place).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum EvidenceFile {
     /// Write it.
@@ -49,20 +52,22 @@ pub enum EvidenceFile {
 /// in parallel; the first error is returned after all have finished.
 pub fn write_all(
     dir: &Path,
-    run: &RunEvidence,
+    evidence: &Evidence,
     findings: &[Finding],
     triage: &Triage,
     evidence_file: EvidenceFile,
 ) -> Result<RunMetadata> {
+    let run = evidence.run();
     let metadata = RunMetadata::new(run, findings, triage);
     let input = ReportInput {
         run,
+        evidence,
         findings,
         metadata: &metadata,
     };
     let writers: [&(dyn Fn() -> Result<()> + Sync); 5] = [
         &|| match evidence_file {
-            EvidenceFile::Write => evidence::write(dir, run),
+            EvidenceFile::Write => evidence::write(dir, input.evidence),
             EvidenceFile::Keep => Ok(()),
         },
         &|| csv::write(dir, &input),

@@ -12,11 +12,16 @@ mod repository;
 mod repository_configured;
 mod repository_hardening;
 
+use std::borrow::Borrow;
+
 use chrono::{DateTime, Utc};
 use rayon::prelude::*;
 
 use crate::config::MemberRepository;
-use crate::evidence::{AccountEvidence, AccountRegionEvidence, ApiError, ErrorKind, RunEvidence};
+use crate::error::Result;
+use crate::evidence::{
+    AccountEvidence, AccountRegionEvidence, ApiError, ErrorKind, Evidence, RunEvidence,
+};
 use crate::findings::{Finding, Severity, Status, macie_session_arn};
 
 /// A rule of the catalogue.
@@ -98,22 +103,66 @@ pub fn rule(id: &str) -> Option<&'static Rule> {
     CATALOGUE.iter().find(|rule| rule.id == id)
 }
 
-/// Judges a whole run: one finding per rule, account in scope and Region, in a stable order.
-pub fn evaluate(run: &RunEvidence) -> Vec<Finding> {
-    let cells: Vec<(&AccountEvidence, &String)> = run
-        .accounts
+/// Judges a whole run: one finding per rule, account in scope and Region, in a stable order
+/// (account, Region, rule). Accounts are judged in parallel, each with its own account-Region
+/// records read as it is judged.
+pub fn evaluate(evidence: &Evidence) -> Result<Vec<Finding>> {
+    let run = evidence.run();
+    let mut findings =
+        Vec::with_capacity(run.accounts.len() * run.header.regions.len() * CATALOGUE.len());
+    // A chunk of accounts at a time, so that only one chunk's findings exist twice (in their
+    // account's vector and in the run's) while they are moved.
+    for chunk in run.accounts.chunks(EVALUATION_CHUNK) {
+        let judged: Vec<Result<Vec<Finding>>> = chunk
+            .par_iter()
+            .map(|account| {
+                let records = evidence.account_regions(&account.account.id)?;
+                Ok(evaluate_account(run, account, &records))
+            })
+            .collect();
+        for account in judged {
+            findings.extend(account?);
+        }
+    }
+    Ok(findings)
+}
+
+/// Accounts judged in parallel at a time by [`evaluate`].
+const EVALUATION_CHUNK: usize = 64;
+
+/// Judges a run held whole in memory (remediation's scans, tests).
+pub fn evaluate_run(run: &RunEvidence) -> Vec<Finding> {
+    run.accounts
         .iter()
         .flat_map(|account| {
-            run.header
+            let records: Vec<&AccountRegionEvidence> = run
+                .header
                 .regions
                 .iter()
-                .map(move |region| (account, region))
+                .filter_map(|region| run.account_region(&account.account.id, region))
+                .collect();
+            evaluate_account(run, account, &records)
         })
-        .collect();
-    cells
-        .par_iter()
-        .flat_map_iter(|(account, region)| evaluate_account_region(run, account, region))
         .collect()
+}
+
+/// Judges one account: one finding per Region of the run and rule. `records` are the account's
+/// own account-Region records; `run` supplies the repositories and, for members judged by
+/// their administrator, the administrator's records.
+pub fn evaluate_account<R: Borrow<AccountRegionEvidence>>(
+    run: &RunEvidence,
+    account: &AccountEvidence,
+    records: &[R],
+) -> Vec<Finding> {
+    let mut findings = Vec::with_capacity(run.header.regions.len() * CATALOGUE.len());
+    for region in &run.header.regions {
+        let evidence = records
+            .iter()
+            .map(Borrow::borrow)
+            .find(|r| r.region == *region);
+        findings.extend(evaluate_account_region(run, account, region, evidence));
+    }
+    findings
 }
 
 /// Why an account-Region is not judged by the rules themselves.
@@ -123,7 +172,7 @@ enum Gate<'a> {
     Error(String),
 }
 
-fn gate<'a>(run: &'a RunEvidence, account: &AccountEvidence, region: &str) -> Gate<'a> {
+fn gate<'a>(account: &AccountEvidence, evidence: Option<&'a AccountRegionEvidence>) -> Gate<'a> {
     if !account.account.is_active() {
         return Gate::Skipped(format!(
             "Account is {}, not ACTIVE; it is not scanned.",
@@ -140,7 +189,7 @@ fn gate<'a>(run: &'a RunEvidence, account: &AccountEvidence, region: &str) -> Ga
             .unwrap_or("the caller's credentials");
         return Gate::Error(format!("Cannot act in the account with {role}: {error}"));
     }
-    let Some(evidence) = run.account_region(&account.account.id, region) else {
+    let Some(evidence) = evidence else {
         return Gate::Error("The Region was not examined before the scan ended.".into());
     };
     if evidence
@@ -157,8 +206,9 @@ fn evaluate_account_region(
     run: &RunEvidence,
     account: &AccountEvidence,
     region: &str,
+    evidence: Option<&AccountRegionEvidence>,
 ) -> Vec<Finding> {
-    let gate = gate(run, account, region);
+    let gate = gate(account, evidence);
     CATALOGUE
         .iter()
         .map(|rule| {

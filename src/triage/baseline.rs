@@ -8,7 +8,7 @@ use std::path::{Path, PathBuf};
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
-use crate::evidence::RunEvidence;
+use crate::evidence::Evidence;
 use crate::findings::{Finding, Status};
 use crate::report;
 use crate::rules;
@@ -95,11 +95,11 @@ impl Baseline {
                 report::evidence::FILE_NAME
             )));
         }
-        let run = RunEvidence::load(&evidence)?;
+        let evidence = Evidence::open(&evidence)?;
         Ok(Baseline::from_findings(
-            run.header.run_id.clone(),
+            evidence.run().header.run_id.clone(),
             dir,
-            rules::evaluate(&run),
+            rules::evaluate(&evidence)?,
         ))
     }
 

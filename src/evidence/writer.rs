@@ -1,0 +1,129 @@
+//! Writing `evidence.jsonl` as the evidence arrives: the run record first, each account with its
+//! account-Region records as soon as the account is collected, the repositories and the run's end
+//! last. Nothing waits in memory for the end of the run, and a run that dies leaves every account
+//! it finished on disk (a file without a `run_end` record is a run that did not finish).
+
+use std::fs::File;
+use std::io::{BufWriter, Write};
+use std::path::{Path, PathBuf};
+use std::sync::Mutex;
+
+use serde::Serialize;
+
+use super::{
+    AccountEvidence, AccountRegionEvidence, BucketEvidence, KeyEvidence, RunEnd, RunHeader,
+};
+use crate::error::{Error, Result};
+
+/// [`super::EvidenceRecord`] by reference: the same lines, without copying the evidence to
+/// write it.
+#[derive(Serialize)]
+#[serde(tag = "record", rename_all = "snake_case")]
+pub(crate) enum RecordRef<'a> {
+    Run(&'a RunHeader),
+    Account(&'a AccountEvidence),
+    AccountRegion(&'a AccountRegionEvidence),
+    Bucket(&'a BucketEvidence),
+    Key(&'a KeyEvidence),
+    RunEnd(&'a RunEnd),
+}
+
+impl RecordRef<'_> {
+    /// Writes the record as one line.
+    pub(crate) fn write_line(&self, out: &mut dyn Write) -> std::io::Result<()> {
+        serde_json::to_writer(&mut *out, self)?;
+        out.write_all(b"\n")
+    }
+}
+
+/// Receives each account's evidence as collection finishes it.
+pub trait AccountSink: Sync {
+    /// One account and what each of its Regions said.
+    fn account(&self, account: &AccountEvidence, regions: &[AccountRegionEvidence]);
+}
+
+/// `evidence.jsonl`, written as the run goes. Collection calls it from many tasks; the first
+/// write error is kept and returned by [`EvidenceWriter::finish`], and nothing is written after it.
+#[derive(Debug)]
+pub struct EvidenceWriter {
+    path: PathBuf,
+    state: Mutex<WriterState>,
+}
+
+#[derive(Debug)]
+struct WriterState {
+    out: BufWriter<File>,
+    error: Option<std::io::Error>,
+}
+
+impl EvidenceWriter {
+    /// Creates the file (it must not exist: a run directory is new) and writes the run record.
+    pub fn create(path: &Path, header: &RunHeader) -> Result<EvidenceWriter> {
+        let file = File::options()
+            .write(true)
+            .create_new(true)
+            .open(path)
+            .map_err(|e| Error::output(path, e))?;
+        let mut out = BufWriter::new(file);
+        RecordRef::Run(header)
+            .write_line(&mut out)
+            .and_then(|()| out.flush())
+            .map_err(|e| Error::output(path, e))?;
+        Ok(EvidenceWriter {
+            path: path.to_path_buf(),
+            state: Mutex::new(WriterState { out, error: None }),
+        })
+    }
+
+    fn write(&self, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
+        let Ok(mut state) = self.state.lock() else {
+            return;
+        };
+        if state.error.is_none()
+            && let Err(error) = write(&mut state.out)
+        {
+            state.error = Some(error);
+        }
+    }
+
+    /// Writes the repositories and the run's end, and makes the file durable.
+    pub fn finish(
+        self,
+        buckets: &[BucketEvidence],
+        keys: &[KeyEvidence],
+        end: &RunEnd,
+    ) -> Result<PathBuf> {
+        let WriterState { mut out, error } = self
+            .state
+            .into_inner()
+            .map_err(|_| Error::output(&self.path, std::io::Error::other("writer poisoned")))?;
+        if let Some(error) = error {
+            return Err(Error::output(&self.path, error));
+        }
+        let finished = (|| {
+            for bucket in buckets {
+                RecordRef::Bucket(bucket).write_line(&mut out)?;
+            }
+            for key in keys {
+                RecordRef::Key(key).write_line(&mut out)?;
+            }
+            RecordRef::RunEnd(end).write_line(&mut out)?;
+            out.into_inner().map_err(|e| e.into_error())?.sync_all()
+        })();
+        finished.map_err(|e| Error::output(&self.path, e))?;
+        Ok(self.path)
+    }
+}
+
+impl AccountSink for EvidenceWriter {
+    fn account(&self, account: &AccountEvidence, regions: &[AccountRegionEvidence]) {
+        self.write(|out| {
+            RecordRef::Account(account).write_line(out)?;
+            for region in regions {
+                RecordRef::AccountRegion(region).write_line(out)?;
+            }
+            // A run that dies keeps every account it finished.
+            out.flush()
+        });
+    }
+}
