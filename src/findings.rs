@@ -36,6 +36,11 @@ impl Status {
         Status::Error,
     ];
 
+    /// The status's position in [`Status::ALL`] (an index into per-status counts).
+    pub fn index(self) -> usize {
+        self as usize
+    }
+
     /// The status as it is written in reports.
     pub fn as_str(self) -> &'static str {
         match self {

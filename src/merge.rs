@@ -10,7 +10,7 @@ use crate::cli::MergeArgs;
 use crate::error::{Error, Result};
 use crate::evidence::{BucketEvidence, Evidence, KeyEvidence, RunEnd, RunEvidence};
 use crate::report::{self, EvidenceFile};
-use crate::rules;
+
 use crate::triage::TriageInputs;
 
 /// What a merge produced.
@@ -46,17 +46,17 @@ pub fn merge(args: &MergeArgs, command_line: &[String]) -> Result<MergeOutcome> 
     merged.header.run_id = run_id.clone();
     let evidence = Evidence::in_memory(merged);
     let merged = evidence.run();
-    let mut findings = rules::evaluate(&evidence)?;
-    let triage = triage_inputs.apply(&mut findings, merged.header.started_at.date_naive());
-    let metadata = report::write_all(&run_dir, &evidence, &findings, &triage, EvidenceFile::Write)?;
+    let marks = triage_inputs.marks(merged.header.started_at.date_naive());
+    let written = report::write_all(&run_dir, &evidence, &marks, EvidenceFile::Write)?;
+    let metadata = &written.metadata;
     if metadata.complete {
         report::update_latest(&args.output_dir, &run_id)?;
     }
     Ok(MergeOutcome {
         summary: report::summary::render(
             merged,
-            &findings,
-            &metadata,
+            &written.tally,
+            metadata,
             &run_dir,
             &[],
             metadata.exit_code,

@@ -6,7 +6,6 @@ use crate::cli::ReportArgs;
 use crate::error::{Error, Result};
 use crate::evidence::Evidence;
 use crate::report::{self, EvidenceFile};
-use crate::rules;
 use crate::triage::TriageInputs;
 
 /// What a re-render produced.
@@ -41,19 +40,19 @@ pub fn report(args: &ReportArgs) -> Result<ReportOutcome> {
         _ => (source_dir, EvidenceFile::Keep),
     };
     let triage_inputs = TriageInputs::load(&args.triage, &reports_dir)?;
-    let mut findings = rules::evaluate(&evidence)?;
-    let triage = triage_inputs.apply(&mut findings, run.header.started_at.date_naive());
-    let metadata = report::write_all(&output_dir, &evidence, &findings, &triage, evidence_file)?;
+    let marks = triage_inputs.marks(run.header.started_at.date_naive());
+    let written = report::write_all(&output_dir, &evidence, &marks, evidence_file)?;
+    let exit_code = written.metadata.exit_code;
     Ok(ReportOutcome {
         summary: report::summary::render(
             run,
-            &findings,
-            &metadata,
+            &written.tally,
+            &written.metadata,
             &output_dir,
             &[],
-            metadata.exit_code,
+            exit_code,
         ),
-        exit_code: metadata.exit_code,
+        exit_code,
         output_dir,
     })
 }

@@ -18,10 +18,10 @@ use crate::evidence::{
 };
 use crate::interrupt::Cancellation;
 use crate::report;
+use crate::scope;
 use crate::scope::{ScanPlan, Shard};
 use crate::triage::TriageInputs;
 use crate::upload::{self, UploadOptions, UploadTarget};
-use crate::{rules, scope};
 
 /// What a finished scan produced.
 #[derive(Debug)]
@@ -223,15 +223,9 @@ pub async fn scan(
     )
     .await?;
 
-    let mut findings = rules::evaluate(&evidence)?;
-    let triage = triage_inputs.apply(&mut findings, started_at.date_naive());
-    let metadata = report::write_all(
-        &run_dir,
-        &evidence,
-        &findings,
-        &triage,
-        report::EvidenceFile::Keep,
-    )?;
+    let marks = triage_inputs.marks(started_at.date_naive());
+    let written = report::write_all(&run_dir, &evidence, &marks, report::EvidenceFile::Keep)?;
+    let metadata = &written.metadata;
     if metadata.complete {
         report::update_latest(&config.output.directory, &run_id)?;
     }
@@ -256,8 +250,8 @@ pub async fn scan(
     }
     let summary = report::summary::render(
         evidence.run(),
-        &findings,
-        &metadata,
+        &written.tally,
+        metadata,
         &run_dir,
         &notes,
         exit_code,

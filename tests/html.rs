@@ -17,9 +17,9 @@ use macie_audit::evidence::{
 };
 use macie_audit::findings::{Finding, Status};
 use macie_audit::report::ReportInput;
+use macie_audit::report::findings::Findings;
 use macie_audit::report::html;
-use macie_audit::report::metadata::RunMetadata;
-use macie_audit::triage::Triage;
+use macie_audit::triage::TriageMarks;
 
 // ---------------------------------------------------------------------------------------------
 // Synthetic evidence.
@@ -345,16 +345,24 @@ struct Rendered {
 fn render(run: &RunEvidence) -> Rendered {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let evidence = on_disk(run, dir.path());
+    let html = html_of(&evidence, |input| {
+        html::render(input).expect("the report renders")
+    });
     let findings = macie_audit::rules::evaluate(&evidence).expect("evaluated");
-    let metadata = RunMetadata::new(evidence.run(), &findings, &Triage::default());
-    let input = ReportInput {
-        run: evidence.run(),
-        evidence: &evidence,
-        findings: &findings,
-        metadata: &metadata,
-    };
-    let html = html::render(&input).expect("the report renders");
     Rendered { html, findings }
+}
+
+/// Calls `render` with the report input of `evidence` (no triage), as `write_all` prepares it.
+fn html_of<T>(evidence: &Evidence, render: impl FnOnce(&ReportInput<'_>) -> T) -> T {
+    let marks = TriageMarks::NONE;
+    let findings = Findings::new(evidence, &marks);
+    let (tally, metadata) = ReportInput::prepare(&findings, &marks).expect("prepared");
+    render(&ReportInput {
+        run: evidence.run(),
+        findings: &findings,
+        tally: &tally,
+        metadata: &metadata,
+    })
 }
 
 /// `run` written to `dir/evidence.jsonl` and opened from there.
@@ -812,15 +820,8 @@ fn one_hundred_thousand_findings_render() {
     drop(run);
     let findings = macie_audit::rules::evaluate(&evidence).expect("evaluated");
     assert_eq!(findings.len(), 100_000);
-    let metadata = RunMetadata::new(evidence.run(), &findings, &Triage::default());
-    let input = ReportInput {
-        run: evidence.run(),
-        evidence: &evidence,
-        findings: &findings,
-        metadata: &metadata,
-    };
     let started = Instant::now();
-    html::write(dir.path(), &input).expect("report.html is written");
+    html_of(&evidence, |input| html::write(dir.path(), input)).expect("report.html is written");
     let elapsed = started.elapsed();
     let html = std::fs::read_to_string(dir.path().join(html::FILE_NAME)).expect("report.html");
     eprintln!(

@@ -9,6 +9,7 @@ pub mod repository;
 
 use aws_config::SdkConfig;
 use std::sync::Mutex;
+use tokio::sync::Semaphore;
 
 use futures::StreamExt;
 use futures::future::join_all;
@@ -86,10 +87,13 @@ pub async fn collect(
     sink: &dyn AccountSink,
 ) -> Collection {
     let finished: Mutex<Vec<(usize, AccountCollection)>> = Mutex::new(Vec::new());
+    let region_slots = Semaphore::new(config.concurrency.requests.saturating_mul(2));
+    let region_slots = &region_slots;
     let accounts = futures::stream::iter(plan.accounts.iter().enumerate())
         .take_while(|_| std::future::ready(!cancellation.is_cancelled()))
         .map(|(index, account)| async move {
-            (index, collect_account(env, plan, account, progress).await)
+            let collected = collect_account(env, plan, account, progress, region_slots).await;
+            (index, collected)
         })
         .buffer_unordered(config.concurrency.accounts)
         .for_each(|(index, (account, regions, sdk_config))| {
@@ -152,11 +156,15 @@ type CollectedAccount = (
     Option<SdkConfig>,
 );
 
+/// `region_slots` bounds the Regions being collected at once across all accounts: an AWS SDK
+/// call's future is tens of kilobytes, and accounts × Regions of them waiting for a request
+/// permit would hold memory for nothing (twice `concurrency.requests` keeps every permit busy).
 async fn collect_account(
     env: &AwsEnvironment,
     plan: &ScanPlan,
     account: &Account,
     progress: &Progress,
+    region_slots: &Semaphore,
 ) -> CollectedAccount {
     if !account.is_active() {
         progress.account_done(plan.regions.len(), false);
@@ -183,8 +191,17 @@ async fn collect_account(
     let (buckets, regions) = tokio::join!(
         list_buckets(env, &sdk_config, &account.id),
         join_all(plan.regions.iter().map(|region| {
-            let client = env.macie(&sdk_config, &account.id, region);
-            macie::collect_region(env, client, &account.id, region)
+            let sdk_config = &sdk_config;
+            async move {
+                // Closed only when the scan ends, and then nothing waits here any more.
+                let _slot = region_slots.acquire().await.ok();
+                // Boxed: the waiting future stays small, the large one exists while it runs.
+                Box::pin(async {
+                    let client = env.macie(sdk_config, &account.id, region);
+                    macie::collect_region(env, client, &account.id, region).await
+                })
+                .await
+            }
         }))
     );
     let errors = regions.iter().any(|r| {

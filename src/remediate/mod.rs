@@ -40,7 +40,7 @@ use crate::error::{
 };
 use crate::findings::{Finding, Status};
 use crate::interrupt::Cancellation;
-use crate::triage::Triage;
+use crate::triage::TriageMarks;
 use crate::{report, rules, scope};
 use log::{LogEnd, LogHeader, LogRecord, StepRecord, StepStatus, TargetOutcome, TargetRecord};
 use plan::{Decision, Plan, PlanInput, REMEDIATED_RULES};
@@ -301,16 +301,15 @@ pub async fn remediate(
     );
     log::write(&run_dir, &log)?;
     let rescan_incomplete = match &rescan {
-        Some((rescan, findings)) => {
+        Some((rescan, _)) => {
             // The log is in the directory before the manifest is computed, so SHA256SUMS covers it.
-            let metadata = report::write_all(
+            let written = report::write_all(
                 &run_dir,
                 rescan,
-                findings,
-                &Triage::default(),
+                &TriageMarks::NONE,
                 report::EvidenceFile::Write,
             )?;
-            !metadata.complete
+            !written.metadata.complete
         }
         None => {
             report::manifest::write(&run_dir)?;

@@ -10,7 +10,6 @@ use chrono::SecondsFormat;
 
 use super::{ReportInput, write_atomically};
 use crate::error::Result;
-use crate::findings::Finding;
 use crate::rules;
 
 /// The file name of the CSV report in a run directory.
@@ -47,14 +46,14 @@ pub fn write(dir: &Path, input: &ReportInput<'_>) -> Result<()> {
         .ended_at
         .unwrap_or(metadata.started_at)
         .to_rfc3339_opts(SecondsFormat::Secs, true);
-    let findings: &[Finding] = input.findings;
+    let findings = input.findings;
     write_atomically(&dir.join(FILE_NAME), |out| {
         let mut writer = ::csv::WriterBuilder::new()
             .quote_style(::csv::QuoteStyle::Always)
             .terminator(::csv::Terminator::CRLF)
             .from_writer(out);
         writer.write_record(COLUMNS)?;
-        for finding in findings {
+        findings.try_for_each(|finding| {
             let rule = rules::rule(&finding.rule_id);
             let suppression = finding.suppression.as_ref();
             writer.write_record([
@@ -87,7 +86,8 @@ pub fn write(dir: &Path, input: &ReportInput<'_>) -> Result<()> {
                     .map(|s| s.expires.to_string())
                     .unwrap_or_default(),
             ])?;
-        }
+            Ok(())
+        })?;
         writer.flush()?;
         Ok(())
     })

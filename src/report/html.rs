@@ -24,6 +24,7 @@ use askama::Template;
 use chrono::{DateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 
+use super::findings::Findings;
 use super::metadata::RunMetadata;
 use super::{ReportInput, write_atomically};
 use crate::config::MemberRepository;
@@ -69,10 +70,10 @@ const SEVERITIES: [Severity; 5] = [
 /// one account at a time are put in the template's shape, so the report's model is never held
 /// whole; an account whose evidence cannot be read fails the report (no partial file is left).
 pub fn write(dir: &Path, input: &ReportInput<'_>) -> Result<()> {
-    let population = population(input.run, input.findings);
-    let regions = regions(input.run, input.findings);
-    let indexes = Indexes::new(&population, &regions);
-    let report = Report::build(input, &population, &regions, &indexes);
+    let population = population(input.run);
+    let regions = &input.run.header.regions;
+    let indexes = Indexes::new(&population, regions);
+    let report = Report::build(input, &population, regions, &indexes);
     write_atomically(&dir.join(FILE_NAME), |out| {
         report.write_into(out)?;
         match report.failure.take() {
@@ -84,10 +85,10 @@ pub fn write(dir: &Path, input: &ReportInput<'_>) -> Result<()> {
 
 /// Renders the report to a string.
 pub fn render(input: &ReportInput<'_>) -> std::result::Result<String, askama::Error> {
-    let population = population(input.run, input.findings);
-    let regions = regions(input.run, input.findings);
-    let indexes = Indexes::new(&population, &regions);
-    let report = Report::build(input, &population, &regions, &indexes);
+    let population = population(input.run);
+    let regions = &input.run.header.regions;
+    let indexes = Indexes::new(&population, regions);
+    let report = Report::build(input, &population, regions, &indexes);
     let html = report.render()?;
     match report.failure.take() {
         Some(error) => Err(askama::Error::Custom(Box::new(error))),
@@ -390,14 +391,6 @@ struct Row<'a> {
     links: Vec<Link>,
 }
 
-/// The findings of one account.
-struct Group<'a> {
-    account: &'a AccountRef<'a>,
-    worst: Option<Cell>,
-    attention: Vec<Row<'a>>,
-    passing: Vec<Row<'a>>,
-}
-
 /// One AWS answer, ready to print.
 struct Obs<'a> {
     operation: &'a str,
@@ -527,9 +520,9 @@ struct Report<'a> {
     regions: &'a [String],
     accounts: Vec<&'a AccountRef<'a>>,
     matrix: Vec<MatrixRow<'a>>,
-    /// Each account's findings (by population index), in Region and rule order; the template's
-    /// groups are built from them one account at a time ([`Report::groups`]).
-    grouped: Vec<Vec<&'a Finding>>,
+    /// The findings, read again account by account for the template's groups
+    /// ([`Report::groups`]).
+    findings: &'a Findings<'a>,
     linker: Linker<'a>,
     indexes: &'a Indexes<'a>,
     run_facts: Vec<Fact>,
@@ -561,39 +554,21 @@ fn worst_cell(counts: Option<&[usize; 6]>) -> Option<Cell> {
     })
 }
 
-/// The population of accounts, in listing order, with indices used as anchors.
-fn population<'a>(run: &'a RunEvidence, findings: &'a [Finding]) -> Vec<AccountRef<'a>> {
-    let mut seen: HashMap<&str, usize> = HashMap::new();
-    let mut accounts = Vec::new();
-    let mut push = |id: &'a str, name: &'a str, accounts: &mut Vec<AccountRef<'a>>| {
-        if !seen.contains_key(id) {
-            seen.insert(id, accounts.len());
-            accounts.push(AccountRef {
-                index: accounts.len(),
+/// The population of accounts, by id, with indices used as anchors.
+fn population(run: &RunEvidence) -> Vec<AccountRef<'_>> {
+    run.accounts
+        .iter()
+        .enumerate()
+        .map(|(index, account)| {
+            let (id, name) = (&account.account.id, &account.account.name);
+            AccountRef {
+                index,
                 id,
                 name,
                 option: format!("{} ({id})", shorten(name, 60)),
-            });
-        }
-    };
-    for account in &run.accounts {
-        push(&account.account.id, &account.account.name, &mut accounts);
-    }
-    for finding in findings {
-        push(&finding.account_id, &finding.account_name, &mut accounts);
-    }
-    accounts
-}
-
-/// The Regions in scope, then any other Region a finding names.
-fn regions(run: &RunEvidence, findings: &[Finding]) -> Vec<String> {
-    let mut regions: Vec<String> = run.header.regions.clone();
-    for finding in findings {
-        if !regions.contains(&finding.region) {
-            regions.push(finding.region.clone());
-        }
-    }
-    regions
+            }
+        })
+        .collect()
 }
 
 impl<'a> Report<'a> {
@@ -603,30 +578,9 @@ impl<'a> Report<'a> {
         regions: &'a [String],
         indexes: &'a Indexes<'a>,
     ) -> Report<'a> {
-        let (run, findings, meta) = (input.run, input.findings, input.metadata);
-        let (account_index, region_index, rule_index) =
-            (&indexes.account, &indexes.region, &indexes.rule);
-
-        // Counts.
-        let mut by_status = [0usize; 6];
-        let mut by_rule = vec![[0usize; 6]; CATALOGUE.len()];
-        let mut by_severity = [[0usize; 6]; 5];
-        let mut by_cell: HashMap<(usize, usize), [usize; 6]> = HashMap::new();
-        for finding in findings {
-            let s = status_index(finding.status);
-            by_status[s] += 1;
-            if let Some(r) = rule_index.get(finding.rule_id.as_str()) {
-                by_rule[*r][s] += 1;
-            }
-            let v = SEVERITIES
-                .iter()
-                .position(|x| *x == finding.severity)
-                .unwrap_or(4);
-            by_severity[v][s] += 1;
-            let a = account_index[finding.account_id.as_str()];
-            let g = region_index[finding.region.as_str()];
-            by_cell.entry((a, g)).or_default()[s] += 1;
-        }
+        let (run, tally, meta) = (input.run, input.tally, input.metadata);
+        let by_status = tally.by_status();
+        let total = tally.total();
 
         let tiles = [
             Status::Fail,
@@ -650,17 +604,16 @@ impl<'a> Report<'a> {
             .map(|(index, rule)| RuleView {
                 rule,
                 index,
-                counts: Counts::new(by_rule[index]),
+                counts: Counts::new(tally.by_rule(rule.id)),
             })
             .collect();
         let by_severity_view = SEVERITIES
             .iter()
-            .enumerate()
-            .filter(|(v, severity)| {
-                by_severity[*v].iter().sum::<usize>() > 0
+            .filter(|severity| {
+                tally.by_severity(**severity).iter().sum::<usize>() > 0
                     || CATALOGUE.iter().any(|r| r.severity == **severity)
             })
-            .map(|(v, severity)| SeverityView {
+            .map(|severity| SeverityView {
                 severity: *severity,
                 rules: CATALOGUE
                     .iter()
@@ -668,7 +621,7 @@ impl<'a> Report<'a> {
                     .map(|r| r.id)
                     .collect::<Vec<_>>()
                     .join(", "),
-                counts: Counts::new(by_severity[v]),
+                counts: Counts::new(tally.by_severity(*severity)),
             })
             .collect();
 
@@ -678,7 +631,7 @@ impl<'a> Report<'a> {
                 account,
                 cells: (0..regions.len())
                     .map(|g| {
-                        worst_cell(by_cell.get(&(account.index, g))).unwrap_or(Cell {
+                        worst_cell(tally.cell(account.id, &regions[g])).unwrap_or(Cell {
                             class: "s-none",
                             label: "—",
                             title: "no finding".into(),
@@ -688,15 +641,7 @@ impl<'a> Report<'a> {
             })
             .collect();
 
-        // Findings, grouped by account, in Region and rule order.
         let linker = Linker::new(run, indexes);
-        let mut grouped: Vec<Vec<&Finding>> = vec![Vec::new(); population.len()];
-        for finding in findings {
-            grouped[account_index[finding.account_id.as_str()]].push(finding);
-        }
-        for list in &mut grouped {
-            list.sort_by_key(|f| (region_index[f.region.as_str()], indexes.rule(&f.rule_id)));
-        }
 
         // Completeness in plain words.
         let counts = &meta.counts;
@@ -890,7 +835,7 @@ impl<'a> Report<'a> {
             },
             Fact {
                 label: "Findings",
-                value: findings.len().to_string(),
+                value: total.to_string(),
             },
         ];
 
@@ -938,7 +883,7 @@ impl<'a> Report<'a> {
 
         let data = script_json(&serde_json::json!({
             "run_id": meta.run_id,
-            "findings": findings.len(),
+            "findings": total,
             "accounts": population.iter().map(|a| serde_json::json!([a.index, a.id, a.name])).collect::<Vec<_>>(),
             "regions": regions,
             "rules": CATALOGUE.iter().map(|r| r.id).collect::<Vec<_>>(),
@@ -964,7 +909,7 @@ impl<'a> Report<'a> {
             problem_accounts,
             problem_more,
             tiles,
-            total: findings.len(),
+            total,
             statuses: Status::ALL
                 .iter()
                 .map(|s| (s.as_str(), status_class(*s)))
@@ -975,14 +920,14 @@ impl<'a> Report<'a> {
             regions,
             accounts: population.iter().collect(),
             matrix,
-            grouped,
+            findings: input.findings,
             linker,
             indexes,
             run_facts,
             counts_facts,
             run_obs,
             run,
-            evidence: input.evidence,
+            evidence: input.findings.evidence(),
             population,
             buckets,
             keys,
@@ -996,54 +941,38 @@ impl<'a> Report<'a> {
         if self.failure.borrow().is_some() {
             return None;
         }
-        match self.evidence.account_regions(account_id) {
-            Ok(records) => Some(records),
-            Err(error) => {
-                *self.failure.borrow_mut() = Some(error);
-                None
-            }
-        }
+        self.evidence
+            .account_regions(account_id)
+            .map_err(|e| self.fail(e))
+            .ok()
     }
 
-    /// The findings of each account with any, one account at a time; PASS rows apart.
-    fn groups(&self) -> impl Iterator<Item = Group<'a>> + '_ {
-        self.grouped
-            .iter()
-            .enumerate()
-            .filter(|(_, list)| !list.is_empty())
-            .map_while(|(a, list)| {
-                let account = &self.population[a];
-                let records = self.records_of(account.id)?;
-                let mut account_counts = [0usize; 6];
-                let mut attention = Vec::new();
-                let mut passing = Vec::new();
-                for finding in list.iter().copied() {
-                    account_counts[status_index(finding.status)] += 1;
-                    let own = records
-                        .iter()
-                        .map(|r| r.as_ref())
-                        .find(|r| r.region == finding.region);
-                    let row = Row {
-                        finding,
-                        class: status_class(finding.status),
-                        label: status_markup(finding.status),
-                        rule: self.indexes.rule(&finding.rule_id),
-                        region: self.indexes.region[finding.region.as_str()],
-                        links: self.linker.links(a, finding, own),
-                    };
-                    if finding.status == Status::Pass {
-                        passing.push(row);
-                    } else {
-                        attention.push(row);
-                    }
-                }
-                Some(Group {
-                    account,
-                    worst: worst_cell(Some(&account_counts)),
-                    attention,
-                    passing,
-                })
+    /// Keeps the first failure to read the evidence; the template's loops over accounts end.
+    fn fail(&self, error: Error) {
+        self.failure.borrow_mut().get_or_insert(error);
+    }
+
+    /// Each account's findings with what they link to, one account at a time.
+    fn groups(&self) -> impl Iterator<Item = GroupItem<'_>> + '_ {
+        self.findings.accounts().map_while(|account| {
+            let findings = account.map_err(|e| self.fail(e)).ok()?;
+            let first = findings.first()?;
+            let account = &self.population[self.indexes.account[first.account_id.as_str()]];
+            let records = self.records_of(account.id)?;
+            let mut counts = [0usize; 6];
+            for finding in &findings {
+                counts[finding.status.index()] += 1;
+            }
+            Some(GroupItem {
+                account,
+                worst: worst_cell(Some(&counts)),
+                passing_count: counts[Status::Pass.index()],
+                findings,
+                records,
+                linker: &self.linker,
+                indexes: self.indexes,
             })
+        })
     }
 
     /// Every account's evidence, one account at a time.
@@ -1056,6 +985,51 @@ impl<'a> Report<'a> {
                 regions: self.regions,
             })
         })
+    }
+}
+
+/// An account's findings as the template renders them: read for this account only, PASS apart.
+struct GroupItem<'a> {
+    account: &'a AccountRef<'a>,
+    worst: Option<Cell>,
+    passing_count: usize,
+    findings: Vec<Finding>,
+    records: Vec<Cow<'a, AccountRegionEvidence>>,
+    linker: &'a Linker<'a>,
+    indexes: &'a Indexes<'a>,
+}
+
+impl GroupItem<'_> {
+    /// The rows that need attention (anything but PASS).
+    fn attention(&self) -> Vec<Row<'_>> {
+        self.rows(|status| status != Status::Pass)
+    }
+
+    /// The PASS rows.
+    fn passing(&self) -> Vec<Row<'_>> {
+        self.rows(|status| status == Status::Pass)
+    }
+
+    fn rows(&self, wanted: impl Fn(Status) -> bool) -> Vec<Row<'_>> {
+        self.findings
+            .iter()
+            .filter(|finding| wanted(finding.status))
+            .map(|finding| {
+                let own = self
+                    .records
+                    .iter()
+                    .map(|r| r.as_ref())
+                    .find(|r| r.region == finding.region);
+                Row {
+                    finding,
+                    class: status_class(finding.status),
+                    label: status_markup(finding.status),
+                    rule: self.indexes.rule(&finding.rule_id),
+                    region: self.indexes.region[finding.region.as_str()],
+                    links: self.linker.links(self.account.index, finding, own),
+                }
+            })
+            .collect()
     }
 }
 

@@ -1,7 +1,7 @@
 //! `run.json`: who ran the scan, when, with what identity and configuration, over what scope,
 //! and whether it is complete — the audit trail of a run.
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use chrono::{DateTime, Utc};
@@ -12,7 +12,7 @@ use super::write_atomically;
 use crate::config::RulesConfig;
 use crate::error::Result;
 use crate::evidence::{OrganizationListing, RunEvidence};
-use crate::findings::{Finding, Status};
+use crate::findings::Status;
 use crate::triage::Triage;
 
 /// The file name of the run metadata in a run directory.
@@ -147,10 +147,9 @@ pub struct Counts {
 }
 
 impl RunMetadata {
-    /// Describes a run from its evidence and findings.
-    pub fn new(run: &RunEvidence, findings: &[Finding], triage: &Triage) -> RunMetadata {
+    /// Describes a run from its evidence and the tally of its findings.
+    pub fn new(run: &RunEvidence, tally: &Tally, triage: &Triage) -> RunMetadata {
         let header = &run.header;
-        let tally = Tally::of(findings);
         let mut counts = Counts {
             accounts_in_scope: run.accounts.len(),
             accounts_excluded: header.excluded_accounts.len(),
@@ -162,13 +161,6 @@ impl RunMetadata {
                 .collect(),
             ..Counts::default()
         };
-        let mut by_cell: BTreeMap<(&str, &str), BTreeSet<Status>> = BTreeMap::new();
-        for finding in findings {
-            by_cell
-                .entry((&finding.account_id, &finding.region))
-                .or_default()
-                .insert(finding.status);
-        }
         let mut accounts = Vec::with_capacity(run.accounts.len());
         for account in &run.accounts {
             let id = account.account.id.as_str();
@@ -176,24 +168,16 @@ impl RunMetadata {
             let mut errored = false;
             let mut skipped_regions = 0;
             for region in &header.regions {
-                let statuses = by_cell
-                    .get(&(id, region.as_str()))
-                    .cloned()
-                    .unwrap_or_default();
-                if statuses.contains(&Status::Error) {
+                let statuses = tally.cell(id, region).copied().unwrap_or_default();
+                let has = |status: Status| statuses[status.index()] > 0;
+                let total: usize = statuses.iter().sum();
+                if has(Status::Error) {
                     counts.account_regions_errored += 1;
                     errored = true;
                     if reason.is_none() {
-                        reason = findings
-                            .iter()
-                            .find(|f| {
-                                f.account_id == id
-                                    && f.region == *region
-                                    && f.status == Status::Error
-                            })
-                            .map(|f| f.message.clone());
+                        reason = tally.first_error(id).map(str::to_owned);
                     }
-                } else if !statuses.is_empty() && statuses.iter().all(|s| *s == Status::Skipped) {
+                } else if total > 0 && statuses[Status::Skipped.index()] == total {
                     counts.account_regions_skipped += 1;
                     skipped_regions += 1;
                 } else {
@@ -271,7 +255,7 @@ impl RunMetadata {
             counts,
             rules: header.rules.clone(),
             triage: triage.clone(),
-            exit_code: triage.gate.exit_code(findings, interrupted),
+            exit_code: tally.exit_code(interrupted),
         }
     }
 

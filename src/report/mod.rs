@@ -2,6 +2,7 @@
 
 pub mod csv;
 pub mod evidence;
+pub mod findings;
 pub mod html;
 pub mod manifest;
 pub mod metadata;
@@ -17,21 +18,45 @@ use chrono::{DateTime, Utc};
 
 use crate::error::{Error, Result};
 use crate::evidence::{Evidence, RunEvidence};
-use crate::findings::Finding;
-use crate::triage::Triage;
+use crate::triage::TriageMarks;
+use findings::Findings;
 use metadata::RunMetadata;
+use summary::Tally;
 
 /// Everything a report renders: the run's evidence, its findings, and its metadata.
 #[derive(Debug, Clone, Copy)]
 pub struct ReportInput<'a> {
     /// The run (header, accounts, repositories; see [`Evidence::run`]).
     pub run: &'a RunEvidence,
-    /// The evidence, for each account's account-Region records.
-    pub evidence: &'a Evidence,
-    /// The findings, one per rule, account in scope and Region.
-    pub findings: &'a [Finding],
+    /// The findings, one per rule, account in scope and Region, read account by account.
+    pub findings: &'a Findings<'a>,
+    /// Their counts.
+    pub tally: &'a Tally,
     /// The run's metadata (`run.json`), triage included.
     pub metadata: &'a RunMetadata,
+}
+
+impl<'a> ReportInput<'a> {
+    /// Counts the findings and describes the run: the first of the passes over the findings,
+    /// which gives what the reports say of the run as a whole before any report is written.
+    pub fn prepare(
+        findings: &Findings<'_>,
+        marks: &TriageMarks<'_>,
+    ) -> Result<(Tally, RunMetadata)> {
+        let mut triage = marks.tally();
+        let tally = Tally::of(findings, &mut triage, marks.gate())?;
+        let metadata = RunMetadata::new(findings.evidence().run(), &tally, &triage.finish());
+        Ok((tally, metadata))
+    }
+}
+
+/// What writing a run's reports produced.
+#[derive(Debug)]
+pub struct Written {
+    /// The run's metadata, as `run.json` has it.
+    pub metadata: RunMetadata,
+    /// The counts of its findings.
+    pub tally: Tally,
 }
 
 /// The name of the pointer to the newest complete run in an output directory.
@@ -48,26 +73,27 @@ pub enum EvidenceFile {
     Keep,
 }
 
-/// Writes every report of a run into `dir`, then the checksum manifest over them. Renderers run
-/// in parallel; the first error is returned after all have finished.
+/// Writes every report of a run into `dir`, then the checksum manifest over them. The findings
+/// are judged from `evidence` and marked by `marks` as each report reads them (never held whole);
+/// renderers run in parallel; the first error is returned after all have finished.
 pub fn write_all(
     dir: &Path,
     evidence: &Evidence,
-    findings: &[Finding],
-    triage: &Triage,
+    marks: &TriageMarks<'_>,
     evidence_file: EvidenceFile,
-) -> Result<RunMetadata> {
+) -> Result<Written> {
     let run = evidence.run();
-    let metadata = RunMetadata::new(run, findings, triage);
+    let findings = Findings::new(evidence, marks);
+    let (tally, metadata) = ReportInput::prepare(&findings, marks)?;
     let input = ReportInput {
         run,
-        evidence,
-        findings,
+        findings: &findings,
+        tally: &tally,
         metadata: &metadata,
     };
     let writers: [&(dyn Fn() -> Result<()> + Sync); 5] = [
         &|| match evidence_file {
-            EvidenceFile::Write => evidence::write(dir, input.evidence),
+            EvidenceFile::Write => evidence::write(dir, evidence),
             EvidenceFile::Keep => Ok(()),
         },
         &|| csv::write(dir, &input),
@@ -84,7 +110,7 @@ pub fn write_all(
     // memory to the others'.
     html::write(dir, &input)?;
     manifest::write(dir)?;
-    Ok(metadata)
+    Ok(Written { metadata, tally })
 }
 
 /// Points `output_dir/latest` at `run_id` (a relative symbolic link, replaced atomically).

@@ -29,11 +29,10 @@ pub fn write(dir: &Path, input: &ReportInput<'_>) -> Result<()> {
         .unwrap_or(input.metadata.started_at)
         .timestamp_millis();
     write_atomically(&dir.join(FILE_NAME), |out| {
-        for finding in input.findings {
+        input.findings.try_for_each(|finding| {
             serde_json::to_writer(&mut *out, &event(finding, time, input))?;
-            out.write_all(b"\n")?;
-        }
-        Ok(())
+            out.write_all(b"\n")
+        })
     })
 }
 

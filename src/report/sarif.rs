@@ -29,8 +29,8 @@ pub const FINGERPRINT_KEY: &str = "macieAuditFindingIdentity/v1";
 /// string never holds an unescaped `"`, so this text occurs only as the key itself.
 const RESULTS_SLOT: &str = "\"results\":null";
 
-/// Writes `dir/findings.sarif`: the same bytes as [`document`] serialised, with the results
-/// streamed one at a time instead of held together in memory.
+/// Writes `dir/findings.sarif`: the SARIF log of the run, its results (FAIL, WARN and ERROR
+/// findings) streamed one at a time into the log's `results` slot.
 pub fn write(dir: &Path, input: &ReportInput<'_>) -> Result<()> {
     let skeleton = serde_json::to_string(&skeleton(input, Value::Null))
         .map_err(|e| crate::error::Error::output(dir.join(FILE_NAME), std::io::Error::other(e)))?;
@@ -41,33 +41,22 @@ pub fn write(dir: &Path, input: &ReportInput<'_>) -> Result<()> {
     write_atomically(&dir.join(FILE_NAME), |out| {
         out.write_all(before.as_bytes())?;
         out.write_all(b"\"results\":[")?;
-        for (index, finding) in reported(input).enumerate() {
-            if index > 0 {
+        let mut first = true;
+        input.findings.try_for_each(|finding| {
+            if !matches!(finding.status, Status::Fail | Status::Warn | Status::Error) {
+                return Ok(());
+            }
+            if !first {
                 out.write_all(b",")?;
             }
+            first = false;
             serde_json::to_writer(&mut *out, &result(finding, with_baseline))?;
-        }
+            Ok(())
+        })?;
         out.write_all(b"]")?;
         out.write_all(after.as_bytes())?;
         out.write_all(b"\n")
     })
-}
-
-/// The findings SARIF reports: FAIL, WARN and ERROR.
-fn reported<'a>(input: &ReportInput<'a>) -> impl Iterator<Item = &'a Finding> + use<'a> {
-    input
-        .findings
-        .iter()
-        .filter(|f| matches!(f.status, Status::Fail | Status::Warn | Status::Error))
-}
-
-/// The SARIF log of a run.
-pub fn document(input: &ReportInput<'_>) -> Value {
-    let with_baseline = input.metadata.triage.baseline.is_some();
-    let results: Vec<Value> = reported(input)
-        .map(|finding| result(finding, with_baseline))
-        .collect();
-    skeleton(input, Value::Array(results))
 }
 
 /// The SARIF log of a run with `results` as its results.

@@ -1,55 +1,135 @@
 //! The one-screen console summary of a run, and the exit code its findings mean.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::Path;
 
+use super::findings::Findings;
 use super::metadata::RunMetadata;
+use crate::error::Result;
 use crate::error::{EXIT_COMPLIANT, EXIT_FAILURES, EXIT_INTERRUPTED};
 use crate::evidence::RunEvidence;
-use crate::findings::{Finding, Status};
+use crate::findings::{Finding, Severity, Status};
 use crate::rules::CATALOGUE;
+use crate::triage::{GatePolicy, TriageTally};
 
-/// Counts of a run's findings, by rule and status.
+/// Counts of a run's findings, taken in one pass as they go by: by status, rule, severity and
+/// account-Region, each account's first ERROR, and whether a finding fails the gate. What the
+/// reports say of the run as a whole comes from here, not from findings held in memory.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
 pub struct Tally {
-    by_rule: BTreeMap<String, BTreeMap<Status, usize>>,
-    by_status: BTreeMap<Status, usize>,
+    by_rule: BTreeMap<String, [usize; 6]>,
+    by_status: [usize; 6],
+    by_severity: BTreeMap<Severity, [usize; 6]>,
+    /// By account, then Region (an account has a few Regions: a list is enough).
+    by_cell: HashMap<String, Vec<(String, [usize; 6])>>,
+    first_error: HashMap<String, String>,
+    failing: bool,
 }
 
 impl Tally {
-    /// Counts `findings`.
-    pub fn of(findings: &[Finding]) -> Tally {
+    /// Counts every finding of a run, marking it and tallying triage as it goes.
+    pub fn of(
+        findings: &Findings<'_>,
+        triage: &mut TriageTally<'_>,
+        gate: &GatePolicy,
+    ) -> Result<Tally> {
         let mut tally = Tally::default();
-        for finding in findings {
-            *tally
-                .by_rule
-                .entry(finding.rule_id.clone())
-                .or_default()
-                .entry(finding.status)
-                .or_default() += 1;
-            *tally.by_status.entry(finding.status).or_default() += 1;
+        for account in findings.accounts() {
+            for finding in &account? {
+                triage.add(finding);
+                tally.add(finding, gate);
+            }
         }
-        tally
+        Ok(tally)
+    }
+
+    /// Counts one finding.
+    pub fn add(&mut self, finding: &Finding, gate: &GatePolicy) {
+        let status = finding.status.index();
+        self.by_status[status] += 1;
+        if let Some(counts) = self.by_rule.get_mut(&finding.rule_id) {
+            counts[status] += 1;
+        } else {
+            let mut counts = [0; 6];
+            counts[status] += 1;
+            self.by_rule.insert(finding.rule_id.clone(), counts);
+        }
+        self.by_severity.entry(finding.severity).or_default()[status] += 1;
+        let cells = match self.by_cell.get_mut(&finding.account_id) {
+            Some(cells) => cells,
+            None => self.by_cell.entry(finding.account_id.clone()).or_default(),
+        };
+        match cells
+            .iter_mut()
+            .find(|(region, _)| *region == finding.region)
+        {
+            Some((_, counts)) => counts[status] += 1,
+            None => {
+                let mut counts = [0; 6];
+                counts[status] += 1;
+                cells.push((finding.region.clone(), counts));
+            }
+        }
+        if finding.status == Status::Error && !self.first_error.contains_key(&finding.account_id) {
+            self.first_error
+                .insert(finding.account_id.clone(), finding.message.clone());
+        }
+        self.failing |= gate.fails(finding);
     }
 
     /// Findings with `status`.
     pub fn count(&self, status: Status) -> usize {
-        self.by_status.get(&status).copied().unwrap_or_default()
+        self.by_status[status.index()]
+    }
+
+    /// All findings.
+    pub fn total(&self) -> usize {
+        self.by_status.iter().sum()
+    }
+
+    /// Findings of each status (indexed by [`Status::index`]).
+    pub fn by_status(&self) -> [usize; 6] {
+        self.by_status
+    }
+
+    /// Findings of `rule_id`, by status.
+    pub fn by_rule(&self, rule_id: &str) -> [usize; 6] {
+        self.by_rule.get(rule_id).copied().unwrap_or_default()
     }
 
     /// Findings of `rule_id` with `status`.
     pub fn rule_count(&self, rule_id: &str, status: Status) -> usize {
-        self.by_rule
-            .get(rule_id)
-            .and_then(|counts| counts.get(&status))
-            .copied()
-            .unwrap_or_default()
+        self.by_rule(rule_id)[status.index()]
+    }
+
+    /// Findings of `severity`, by status.
+    pub fn by_severity(&self, severity: Severity) -> [usize; 6] {
+        self.by_severity.get(&severity).copied().unwrap_or_default()
+    }
+
+    /// Findings of an account in a Region, by status; `None` when it has none.
+    pub fn cell(&self, account_id: &str, region: &str) -> Option<&[usize; 6]> {
+        self.by_cell
+            .get(account_id)?
+            .iter()
+            .find(|(r, _)| r == region)
+            .map(|(_, counts)| counts)
+    }
+
+    /// The message of an account's first ERROR finding (in Region, then rule order).
+    pub fn first_error(&self, account_id: &str) -> Option<&str> {
+        self.first_error.get(account_id).map(String::as_str)
     }
 
     /// Whether every account-Region in scope was checked (no ERROR).
     pub fn complete(&self) -> bool {
         self.count(Status::Error) == 0
+    }
+
+    /// The exit code the findings mean for a run (interrupted or not).
+    pub fn exit_code(&self, interrupted: bool) -> u8 {
+        crate::triage::gate::exit_code(!self.complete(), self.failing, interrupted)
     }
 }
 
@@ -58,13 +138,12 @@ impl Tally {
 /// is the process's, which such a step may have raised.
 pub fn render(
     run: &RunEvidence,
-    findings: &[Finding],
+    tally: &Tally,
     metadata: &RunMetadata,
     run_dir: &Path,
     notes: &[String],
     exit_code: u8,
 ) -> String {
-    let tally = Tally::of(findings);
     let mut out = String::new();
     let counts = &metadata.counts;
     let state = if metadata.interrupted {

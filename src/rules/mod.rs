@@ -113,15 +113,8 @@ pub fn evaluate(evidence: &Evidence) -> Result<Vec<Finding>> {
     // A chunk of accounts at a time, so that only one chunk's findings exist twice (in their
     // account's vector and in the run's) while they are moved.
     for chunk in run.accounts.chunks(EVALUATION_CHUNK) {
-        let judged: Vec<Result<Vec<Finding>>> = chunk
-            .par_iter()
-            .map(|account| {
-                let records = evidence.account_regions(&account.account.id)?;
-                Ok(evaluate_account(run, account, &records))
-            })
-            .collect();
-        for account in judged {
-            findings.extend(account?);
+        for account in evaluate_accounts(evidence, chunk)? {
+            findings.extend(account);
         }
     }
     Ok(findings)
@@ -129,6 +122,22 @@ pub fn evaluate(evidence: &Evidence) -> Result<Vec<Finding>> {
 
 /// Accounts judged in parallel at a time by [`evaluate`].
 const EVALUATION_CHUNK: usize = 64;
+
+/// Judges `accounts` (of `evidence`'s run) in parallel, each with its own account-Region
+/// records read as it is judged: their findings, account by account, in order.
+pub fn evaluate_accounts(
+    evidence: &Evidence,
+    accounts: &[AccountEvidence],
+) -> Result<Vec<Vec<Finding>>> {
+    let run = evidence.run();
+    accounts
+        .par_iter()
+        .map(|account| {
+            let records = evidence.account_regions(&account.account.id)?;
+            Ok(evaluate_account(run, account, &records))
+        })
+        .collect()
+}
 
 /// Judges a run held whole in memory (remediation's scans, tests).
 pub fn evaluate_run(run: &RunEvidence) -> Vec<Finding> {

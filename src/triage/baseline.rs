@@ -2,7 +2,7 @@
 //! Region, resource). A failing finding (FAIL or WARN) is NEW or UNCHANGED; one that failed before
 //! and is now gone or passing is RESOLVED.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
@@ -120,49 +120,85 @@ impl Baseline {
 
 /// Marks every current finding against the baseline and lists what was resolved.
 pub fn compare(findings: &mut [Finding], baseline: &Baseline) -> BaselineReport {
-    let mut report = BaselineReport {
-        run_id: baseline.run_id.clone(),
-        ..BaselineReport::default()
-    };
-    let mut seen = std::collections::HashSet::new();
+    let mut tally = BaselineTally::default();
     for finding in findings.iter_mut() {
+        baseline.mark(finding);
+        tally.add(finding, baseline);
+    }
+    baseline.report(tally)
+}
+
+/// What comparing a run's findings with the baseline found, counted as the findings go by.
+#[derive(Debug, Clone, Default)]
+pub struct BaselineTally {
+    new: usize,
+    unchanged: usize,
+    /// Failing before, passing now: as the baseline had them.
+    resolved: Vec<Finding>,
+    /// The baseline's failing findings still present in the run, in any state.
+    seen: HashSet<(String, String, String, String)>,
+}
+
+impl BaselineTally {
+    /// Counts a marked finding.
+    pub fn add(&mut self, finding: &Finding, baseline: &Baseline) {
         let key = identity(finding);
-        let before = baseline.failing.contains_key(&key);
-        if before {
-            seen.insert(key.clone());
+        let Some(before) = baseline.failing.get(&key) else {
+            if finding.baseline == Some(BaselineState::New) {
+                self.new += 1;
+            }
+            return;
+        };
+        match finding.baseline {
+            Some(BaselineState::Unchanged) => self.unchanged += 1,
+            Some(BaselineState::Resolved) => {
+                let mut was = before.clone();
+                was.baseline = Some(BaselineState::Resolved);
+                self.resolved.push(was);
+            }
+            _ => {}
         }
+        self.seen.insert(key);
+    }
+}
+
+impl Baseline {
+    /// Marks a finding: failing now is NEW or UNCHANGED; failing before and passing (or not
+    /// applicable) now is RESOLVED.
+    pub fn mark(&self, finding: &mut Finding) {
+        let before = self.failing.contains_key(&identity(finding));
         finding.baseline = match (is_failing(finding), before) {
-            (true, true) => {
-                report.unchanged += 1;
-                Some(BaselineState::Unchanged)
-            }
-            (true, false) => {
-                report.new += 1;
-                Some(BaselineState::New)
-            }
+            (true, true) => Some(BaselineState::Unchanged),
+            (true, false) => Some(BaselineState::New),
             (false, true) if matches!(finding.status, Status::Pass | Status::NotApplicable) => {
-                if let Some(before) = baseline.failing.get(&key) {
-                    let mut was = before.clone();
-                    was.baseline = Some(BaselineState::Resolved);
-                    report.resolved.push(was);
-                }
                 Some(BaselineState::Resolved)
             }
             _ => None,
         };
     }
-    let mut gone: Vec<Finding> = baseline
-        .failing
-        .iter()
-        .filter(|(key, _)| !seen.contains(*key))
-        .map(|(_, finding)| finding.clone())
-        .collect();
-    gone.sort_by(|a, b| a.identity().cmp(&b.identity()));
-    for finding in &mut gone {
-        finding.baseline = Some(BaselineState::Resolved);
+
+    /// The comparison, from the tally of the run's marked findings: what resolved in the run,
+    /// then the baseline's failing findings the run no longer has at all.
+    pub fn report(&self, tally: BaselineTally) -> BaselineReport {
+        let mut gone: Vec<Finding> = self
+            .failing
+            .iter()
+            .filter(|(key, _)| !tally.seen.contains(*key))
+            .map(|(_, finding)| finding.clone())
+            .collect();
+        gone.sort_by(|a, b| a.identity().cmp(&b.identity()));
+        for finding in &mut gone {
+            finding.baseline = Some(BaselineState::Resolved);
+        }
+        let mut resolved = tally.resolved;
+        resolved.extend(gone);
+        BaselineReport {
+            run_id: self.run_id.clone(),
+            new: tally.new,
+            unchanged: tally.unchanged,
+            resolved,
+        }
     }
-    report.resolved.extend(gone);
-    report
 }
 
 #[cfg(test)]

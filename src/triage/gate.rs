@@ -19,15 +19,18 @@ pub struct GatePolicy {
 
 impl Default for GatePolicy {
     fn default() -> Self {
-        GatePolicy {
-            fail_on: Severity::Low,
-            fail_on_warn: false,
-            fail_on_new: false,
-        }
+        GatePolicy::DEFAULT
     }
 }
 
 impl GatePolicy {
+    /// FAIL findings of low severity or above fail the run; WARN does not.
+    pub const DEFAULT: GatePolicy = GatePolicy {
+        fail_on: Severity::Low,
+        fail_on_warn: false,
+        fail_on_new: false,
+    };
+
     /// Whether this finding fails the run.
     pub fn fails(&self, finding: &Finding) -> bool {
         let status_fails = match finding.status {
@@ -44,15 +47,25 @@ impl GatePolicy {
 
     /// 130 interrupted; 2 incomplete (any ERROR); 1 a finding fails the gate; 0 otherwise.
     pub fn exit_code(&self, findings: &[Finding], interrupted: bool) -> u8 {
-        if interrupted {
-            EXIT_INTERRUPTED
-        } else if findings.iter().any(|f| f.status == Status::Error) {
-            EXIT_INCOMPLETE
-        } else if findings.iter().any(|f| self.fails(f)) {
-            EXIT_FAILURES
-        } else {
-            EXIT_COMPLIANT
-        }
+        exit_code(
+            findings.iter().any(|f| f.status == Status::Error),
+            findings.iter().any(|f| self.fails(f)),
+            interrupted,
+        )
+    }
+}
+
+/// The exit code of a run: 130 interrupted; 2 incomplete (an ERROR); 1 a finding fails the gate
+/// (see [`GatePolicy::fails`]); 0 otherwise.
+pub fn exit_code(errors: bool, failing: bool, interrupted: bool) -> u8 {
+    if interrupted {
+        EXIT_INTERRUPTED
+    } else if errors {
+        EXIT_INCOMPLETE
+    } else if failing {
+        EXIT_FAILURES
+    } else {
+        EXIT_COMPLIANT
     }
 }
 

@@ -63,27 +63,98 @@ impl TriageInputs {
 
     /// Applies them to freshly evaluated findings of a run that started on `today`.
     pub fn apply(&self, findings: &mut [Finding], today: chrono::NaiveDate) -> Triage {
-        triage(
-            findings,
-            self.suppressions.as_ref(),
-            self.baseline.as_ref(),
-            self.gate,
-            today,
-        )
+        let marks = self.marks(today);
+        let mut tally = marks.tally();
+        for finding in findings.iter_mut() {
+            marks.mark(finding);
+            tally.add(finding);
+        }
+        tally.finish()
+    }
+
+    /// What marks each finding of a run that started on `today`, as it is evaluated.
+    pub fn marks(&self, today: chrono::NaiveDate) -> TriageMarks<'_> {
+        TriageMarks {
+            suppressions: self
+                .suppressions
+                .as_ref()
+                .map(|file| suppressions::ActiveSuppressions::new(file, today)),
+            baseline: self.baseline.as_ref(),
+            gate: self.gate,
+        }
     }
 }
 
-/// Applies suppressions and the baseline to freshly evaluated findings.
-pub fn triage(
-    findings: &mut [Finding],
-    suppressions: Option<&SuppressionFile>,
-    baseline: Option<&Baseline>,
+/// Marks findings as they are evaluated: the suppression that accepts each, and where each
+/// stands against the baseline. Marking is pure, so a run's findings can be evaluated and marked
+/// again, identically, every time a report reads them.
+#[derive(Debug, Clone)]
+pub struct TriageMarks<'a> {
+    suppressions: Option<suppressions::ActiveSuppressions<'a>>,
+    baseline: Option<&'a Baseline>,
     gate: GatePolicy,
-    today: chrono::NaiveDate,
-) -> Triage {
-    Triage {
-        suppressions: suppressions.map(|file| suppressions::apply(findings, file, today)),
-        baseline: baseline.map(|baseline| baseline::compare(findings, baseline)),
-        gate,
+}
+
+impl<'a> TriageMarks<'a> {
+    /// No suppressions, no baseline, the default gate.
+    pub const NONE: TriageMarks<'static> = TriageMarks {
+        suppressions: None,
+        baseline: None,
+        gate: GatePolicy::DEFAULT,
+    };
+
+    /// The gate that decides the exit code.
+    pub fn gate(&self) -> &GatePolicy {
+        &self.gate
+    }
+
+    /// Marks one finding.
+    pub fn mark(&self, finding: &mut Finding) {
+        if let Some(suppressions) = &self.suppressions {
+            suppressions.mark(finding);
+        }
+        if let Some(baseline) = self.baseline {
+            baseline.mark(finding);
+        }
+    }
+
+    /// A tally for one pass over the run's marked findings.
+    pub fn tally(&self) -> TriageTally<'_> {
+        TriageTally {
+            marks: self,
+            suppressions: Default::default(),
+            baseline: Default::default(),
+        }
+    }
+}
+
+/// Counts a run's marked findings, once each, into what triage decided.
+#[derive(Debug)]
+pub struct TriageTally<'a> {
+    marks: &'a TriageMarks<'a>,
+    suppressions: suppressions::SuppressionTally,
+    baseline: baseline::BaselineTally,
+}
+
+impl TriageTally<'_> {
+    /// Counts a marked finding.
+    pub fn add(&mut self, finding: &Finding) {
+        self.suppressions.add(finding);
+        if let Some(baseline) = self.marks.baseline {
+            self.baseline.add(finding, baseline);
+        }
+    }
+
+    /// What triage decided about the run.
+    pub fn finish(self) -> Triage {
+        Triage {
+            suppressions: self
+                .marks
+                .suppressions
+                .as_ref()
+                .map(|active| active.report(self.suppressions)),
+            baseline: self.marks.baseline.map(|b| b.report(self.baseline)),
+            gate: self.marks.gate,
+        }
     }
 }

@@ -14,6 +14,7 @@
 //! expires = 2027-03-31
 //! ```
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use chrono::NaiveDate;
@@ -215,35 +216,64 @@ pub fn apply(
     file: &SuppressionFile,
     today: NaiveDate,
 ) -> SuppressionReport {
-    let mut report = SuppressionReport {
-        path: file.path.display().to_string(),
-        sha256: file.sha256.clone(),
-        ..SuppressionReport::default()
-    };
-    let mut active = Vec::new();
-    for (index, entry) in &file.entries {
-        match entry {
-            Err(problem) => {
-                let message = format!("entry {index}: {problem}");
-                warn!(file = %file.path.display(), "malformed suppression, not applied: {message}");
-                report.malformed.push(message);
-            }
-            Ok(matcher) if matcher.expires < today => {
-                let message = matcher.describe(*index);
-                warn!(file = %file.path.display(), "expired suppression, not applied: {message}");
-                report.expired.push(message);
-            }
-            Ok(matcher) => active.push((*index, matcher, false)),
+    let active = ActiveSuppressions::new(file, today);
+    let mut tally = SuppressionTally::default();
+    for finding in findings.iter_mut() {
+        active.mark(finding);
+        tally.add(finding);
+    }
+    active.report(tally)
+}
+
+/// The entries of a suppression file that apply on a run's date: valid and not expired.
+#[derive(Debug, Clone)]
+pub struct ActiveSuppressions<'a> {
+    file: &'a SuppressionFile,
+    today: NaiveDate,
+    active: Vec<(usize, &'a Matcher)>,
+}
+
+/// What marking a run's findings used of the suppressions, counted as the findings go by.
+#[derive(Debug, Clone, Default)]
+pub struct SuppressionTally {
+    suppressed: usize,
+    used: BTreeSet<usize>,
+}
+
+impl SuppressionTally {
+    /// Counts a marked finding.
+    pub fn add(&mut self, finding: &Finding) {
+        if let Some(suppression) = &finding.suppression {
+            self.suppressed += 1;
+            self.used.insert(suppression.entry);
         }
     }
-    for finding in findings.iter_mut() {
-        if !matches!(finding.status, Status::Fail | Status::Warn | Status::Error) {
-            continue;
+}
+
+impl<'a> ActiveSuppressions<'a> {
+    /// The entries of `file` that apply on `today`.
+    pub fn new(file: &'a SuppressionFile, today: NaiveDate) -> ActiveSuppressions<'a> {
+        let active = file
+            .entries
+            .iter()
+            .filter_map(|(index, entry)| match entry {
+                Ok(matcher) if matcher.expires >= today => Some((*index, matcher)),
+                _ => None,
+            })
+            .collect();
+        ActiveSuppressions {
+            file,
+            today,
+            active,
         }
-        if let Some((index, matcher, used)) = active.iter_mut().find(|(_, m, _)| m.matches(finding))
-        {
-            *used = true;
-            report.suppressed += 1;
+    }
+
+    /// Marks a failing finding that an entry matches (the first that does).
+    pub fn mark(&self, finding: &mut Finding) {
+        if !matches!(finding.status, Status::Fail | Status::Warn | Status::Error) {
+            return;
+        }
+        if let Some((index, matcher)) = self.active.iter().find(|(_, m)| m.matches(finding)) {
             finding.suppression = Some(AppliedSuppression {
                 entry: *index,
                 justification: matcher.entry.justification.clone(),
@@ -252,14 +282,39 @@ pub fn apply(
             });
         }
     }
-    for (index, matcher, used) in &active {
-        if !used {
-            let message = matcher.describe(*index);
-            warn!(file = %file.path.display(), "unused suppression: {message}");
-            report.unused.push(message);
+
+    /// What suppression did in the run whose marked findings `tally` counted; expired,
+    /// malformed and unused entries are logged as warnings.
+    pub fn report(&self, tally: SuppressionTally) -> SuppressionReport {
+        let file = self.file;
+        let mut report = SuppressionReport {
+            path: file.path.display().to_string(),
+            sha256: file.sha256.clone(),
+            suppressed: tally.suppressed,
+            ..SuppressionReport::default()
+        };
+        for (index, entry) in &file.entries {
+            match entry {
+                Err(problem) => {
+                    let message = format!("entry {index}: {problem}");
+                    warn!(file = %file.path.display(), "malformed suppression, not applied: {message}");
+                    report.malformed.push(message);
+                }
+                Ok(matcher) if matcher.expires < self.today => {
+                    let message = matcher.describe(*index);
+                    warn!(file = %file.path.display(), "expired suppression, not applied: {message}");
+                    report.expired.push(message);
+                }
+                Ok(matcher) if !tally.used.contains(index) => {
+                    let message = matcher.describe(*index);
+                    warn!(file = %file.path.display(), "unused suppression: {message}");
+                    report.unused.push(message);
+                }
+                Ok(_) => {}
+            }
         }
+        report
     }
-    report
 }
 
 #[cfg(test)]
