@@ -154,3 +154,15 @@ impl Finding {
 pub fn macie_session_arn(account_id: &str, region: &str) -> String {
     format!("arn:aws:macie2:{region}:{account_id}:session")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_status_index_is_its_position_in_all() {
+        for (position, status) in Status::ALL.iter().enumerate() {
+            assert_eq!(status.index(), position, "{status}");
+        }
+    }
+}

@@ -348,7 +348,9 @@ fn render(run: &RunEvidence) -> Rendered {
     let html = html_of(&evidence, |input| {
         html::render(input).expect("the report renders")
     });
-    let findings = macie_audit::rules::evaluate(&evidence).expect("evaluated");
+    let findings = Findings::new(&evidence, &TriageMarks::NONE)
+        .collect()
+        .expect("evaluated");
     Rendered { html, findings }
 }
 
@@ -818,7 +820,9 @@ fn one_hundred_thousand_findings_render() {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let evidence = on_disk(&run, dir.path());
     drop(run);
-    let findings = macie_audit::rules::evaluate(&evidence).expect("evaluated");
+    let findings = Findings::new(&evidence, &TriageMarks::NONE)
+        .collect()
+        .expect("evaluated");
     assert_eq!(findings.len(), 100_000);
     let started = Instant::now();
     html_of(&evidence, |input| html::write(dir.path(), input)).expect("report.html is written");

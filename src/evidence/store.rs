@@ -374,7 +374,9 @@ mod tests {
         // The same file, loaded whole, judges the same.
         let whole = RunEvidence::load(&path).expect("loaded");
         assert_eq!(
-            crate::rules::evaluate(&evidence).expect("evaluated"),
+            crate::report::findings::Findings::new(&evidence, &crate::triage::TriageMarks::NONE)
+                .collect()
+                .expect("evaluated"),
             crate::rules::evaluate_run(&whole)
         );
     }

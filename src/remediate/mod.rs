@@ -40,8 +40,9 @@ use crate::error::{
 };
 use crate::findings::{Finding, Status};
 use crate::interrupt::Cancellation;
+use crate::report::findings::Findings;
 use crate::triage::TriageMarks;
-use crate::{report, rules, scope};
+use crate::{report, scope};
 use log::{LogEnd, LogHeader, LogRecord, StepRecord, StepStatus, TargetOutcome, TargetRecord};
 use plan::{Decision, Plan, PlanInput, REMEDIATED_RULES};
 
@@ -168,7 +169,7 @@ pub async fn remediate(
             run_dir: None,
         });
     }
-    let findings = rules::evaluate(&evidence)?;
+    let findings = Findings::new(&evidence, &TriageMarks::NONE).collect()?;
     let probes = probe::probe(
         &env,
         run,
@@ -279,7 +280,7 @@ pub async fn remediate(
             cancellation,
         )
         .await?;
-        let rescan_findings = rules::evaluate(&rescan)?;
+        let rescan_findings = Findings::new(&rescan, &TriageMarks::NONE).collect()?;
         Some((rescan, rescan_findings))
     };
     let targets = target_records(&plan, &records, rescan.as_ref().map(|(_, f)| f.as_slice()));

@@ -103,26 +103,6 @@ pub fn rule(id: &str) -> Option<&'static Rule> {
     CATALOGUE.iter().find(|rule| rule.id == id)
 }
 
-/// Judges a whole run: one finding per rule, account in scope and Region, in a stable order
-/// (account, Region, rule). Accounts are judged in parallel, each with its own account-Region
-/// records read as it is judged.
-pub fn evaluate(evidence: &Evidence) -> Result<Vec<Finding>> {
-    let run = evidence.run();
-    let mut findings =
-        Vec::with_capacity(run.accounts.len() * run.header.regions.len() * CATALOGUE.len());
-    // A chunk of accounts at a time, so that only one chunk's findings exist twice (in their
-    // account's vector and in the run's) while they are moved.
-    for chunk in run.accounts.chunks(EVALUATION_CHUNK) {
-        for account in evaluate_accounts(evidence, chunk)? {
-            findings.extend(account);
-        }
-    }
-    Ok(findings)
-}
-
-/// Accounts judged in parallel at a time by [`evaluate`].
-const EVALUATION_CHUNK: usize = 64;
-
 /// Judges `accounts` (of `evidence`'s run) in parallel, each with its own account-Region
 /// records read as it is judged: their findings, account by account, in order.
 pub fn evaluate_accounts(

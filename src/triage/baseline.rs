@@ -11,7 +11,8 @@ use crate::error::{Error, Result};
 use crate::evidence::Evidence;
 use crate::findings::{Finding, Status};
 use crate::report;
-use crate::rules;
+use crate::report::findings::Findings;
+use crate::triage::TriageMarks;
 
 /// Where a finding stands against the baseline.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
@@ -96,25 +97,36 @@ impl Baseline {
             )));
         }
         let evidence = Evidence::open(&evidence)?;
-        Ok(Baseline::from_findings(
-            evidence.run().header.run_id.clone(),
+        let mut baseline = Baseline {
+            run_id: evidence.run().header.run_id.clone(),
             dir,
-            rules::evaluate(&evidence)?,
-        ))
+            failing: HashMap::new(),
+        };
+        // Account by account: only the failing findings are kept.
+        for account in Findings::new(&evidence, &TriageMarks::NONE).accounts() {
+            baseline.extend(account?);
+        }
+        Ok(baseline)
     }
 
     /// A baseline made of already evaluated findings.
     pub fn from_findings(run_id: String, dir: PathBuf, findings: Vec<Finding>) -> Baseline {
-        let failing = findings
-            .into_iter()
-            .filter(is_failing)
-            .map(|finding| (identity(&finding), finding))
-            .collect();
-        Baseline {
+        let mut baseline = Baseline {
             run_id,
             dir,
-            failing,
-        }
+            failing: HashMap::new(),
+        };
+        baseline.extend(findings);
+        baseline
+    }
+
+    fn extend(&mut self, findings: Vec<Finding>) {
+        self.failing.extend(
+            findings
+                .into_iter()
+                .filter(is_failing)
+                .map(|finding| (identity(&finding), finding)),
+        );
     }
 }
 
