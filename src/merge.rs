@@ -1,6 +1,7 @@
 //! The `merge` command: combine the runs of shards (`scan --shard K/N`) into one run with all
 //! reports, as if one runner had scanned everything.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 
@@ -8,7 +9,10 @@ use chrono::Utc;
 
 use crate::cli::MergeArgs;
 use crate::error::{Error, Result};
-use crate::evidence::{BucketEvidence, Evidence, KeyEvidence, RunEnd, RunEvidence};
+use crate::evidence::{
+    AccountRegionEvidence, AccountSink, BucketEvidence, Evidence, EvidenceWriter, KeyEvidence,
+    RunEnd, RunEvidence,
+};
 use crate::report::{self, EvidenceFile};
 
 use crate::triage::TriageInputs;
@@ -26,7 +30,7 @@ pub struct MergeOutcome {
 
 /// Loads the shards, checks they belong together, and writes the merged run.
 pub fn merge(args: &MergeArgs, command_line: &[String]) -> Result<MergeOutcome> {
-    let shards: Vec<(PathBuf, RunEvidence)> = args
+    let shards: Vec<(PathBuf, Evidence)> = args
         .runs
         .iter()
         .map(|dir| {
@@ -35,7 +39,7 @@ pub fn merge(args: &MergeArgs, command_line: &[String]) -> Result<MergeOutcome> 
             } else {
                 dir.clone()
             };
-            RunEvidence::load(&path).map(|run| (dir.clone(), run))
+            Evidence::open(&path).map(|evidence| (dir.clone(), evidence))
         })
         .collect::<Result<_>>()?;
     let triage_inputs = TriageInputs::load(&args.triage, &args.output_dir)?;
@@ -44,10 +48,11 @@ pub fn merge(args: &MergeArgs, command_line: &[String]) -> Result<MergeOutcome> 
         report::create_run_directory(&args.output_dir, merged.header.started_at)?;
     let mut merged = merged;
     merged.header.run_id = run_id.clone();
-    let evidence = Evidence::in_memory(merged);
+    let evidence = write_merged(&run_dir, &merged, &shards)?;
+    drop(shards);
     let merged = evidence.run();
     let marks = triage_inputs.marks(merged.header.started_at.date_naive());
-    let written = report::write_all(&run_dir, &evidence, &marks, EvidenceFile::Write)?;
+    let written = report::write_all(&run_dir, &evidence, &marks, EvidenceFile::Keep)?;
     let metadata = &written.metadata;
     if metadata.complete {
         report::update_latest(&args.output_dir, &run_id)?;
@@ -66,10 +71,37 @@ pub fn merge(args: &MergeArgs, command_line: &[String]) -> Result<MergeOutcome> 
     })
 }
 
-/// Combines shard runs. Refuses runs made with different configurations, Regions or shard counts,
-/// the same shard twice, and accounts scanned by more than one of them.
-pub fn combine(shards: &[(PathBuf, RunEvidence)], command_line: &[String]) -> Result<RunEvidence> {
-    let Some((first_dir, first)) = shards.first() else {
+/// Writes the merged run's `evidence.jsonl` in `dir`, one account at a time from the shard that
+/// scanned it, and opens it.
+fn write_merged(
+    dir: &Path,
+    merged: &RunEvidence,
+    shards: &[(PathBuf, Evidence)],
+) -> Result<Evidence> {
+    let path = dir.join(report::evidence::FILE_NAME);
+    let writer = EvidenceWriter::create(&path, &merged.header)?;
+    for (_, shard) in shards {
+        for account in &shard.run().accounts {
+            let records: Vec<AccountRegionEvidence> = shard
+                .account_regions(&account.account.id)?
+                .into_iter()
+                .map(Cow::into_owned)
+                .collect();
+            writer.account(account, &records);
+        }
+    }
+    let buckets: Vec<BucketEvidence> = merged.buckets.values().cloned().collect();
+    let keys: Vec<KeyEvidence> = merged.keys.values().cloned().collect();
+    let path = writer.finish(&buckets, &keys, merged.end.as_ref())?;
+    Evidence::open(&path)
+}
+
+/// Combines shard runs: the merged run's header, accounts, repositories and end (the
+/// account-Region records stay in the shards' files). Refuses runs made with different
+/// configurations, Regions or shard counts, the same shard twice, and accounts scanned by more
+/// than one of them.
+fn combine(shards: &[(PathBuf, Evidence)], command_line: &[String]) -> Result<RunEvidence> {
+    let Some((first_dir, first)) = shards.first().map(|(dir, shard)| (dir, shard.run())) else {
         return Err(Error::Usage(
             "merge: name at least one run directory".into(),
         ));
@@ -77,7 +109,7 @@ pub fn combine(shards: &[(PathBuf, RunEvidence)], command_line: &[String]) -> Re
     let refuse = |dir: &Path, why: String| Error::Usage(format!("merge: {} {why}", dir.display()));
     let mut seen_shards = BTreeSet::new();
     let mut seen_accounts: BTreeMap<String, PathBuf> = BTreeMap::new();
-    for (dir, run) in shards {
+    for (dir, run) in shards.iter().map(|(dir, shard)| (dir, shard.run())) {
         let header = &run.header;
         if header.config_sha256 != first.header.config_sha256 {
             return Err(refuse(
@@ -122,20 +154,18 @@ pub fn combine(shards: &[(PathBuf, RunEvidence)], command_line: &[String]) -> Re
     header.command_line = command_line.to_vec();
     header.started_at = shards
         .iter()
-        .map(|(_, run)| run.header.started_at)
+        .map(|(_, shard)| shard.run().header.started_at)
         .min()
         .unwrap_or(header.started_at);
     let mut excluded = BTreeMap::new();
     let mut accounts = Vec::new();
-    let mut account_regions = std::collections::HashMap::new();
     let mut buckets: BTreeMap<String, BucketEvidence> = BTreeMap::new();
     let mut keys: BTreeMap<String, KeyEvidence> = BTreeMap::new();
-    for (_, run) in shards {
+    for run in shards.iter().map(|(_, shard)| shard.run()) {
         for account in &run.header.excluded_accounts {
             excluded.insert(account.id.clone(), account.clone());
         }
         accounts.extend(run.accounts.iter().cloned());
-        account_regions.extend(run.account_regions.clone());
         for bucket in run.buckets.values() {
             let better = buckets
                 .get(&bucket.name)
@@ -157,7 +187,7 @@ pub fn combine(shards: &[(PathBuf, RunEvidence)], command_line: &[String]) -> Re
     header.excluded_accounts = excluded.into_values().collect();
     let ends: Vec<&RunEnd> = shards
         .iter()
-        .filter_map(|(_, run)| run.end.as_ref())
+        .filter_map(|(_, shard)| shard.run().end.as_ref())
         .collect();
     let end = (ends.len() == shards.len()).then(|| RunEnd {
         ended_at: ends
@@ -170,7 +200,7 @@ pub fn combine(shards: &[(PathBuf, RunEvidence)], command_line: &[String]) -> Re
     Ok(RunEvidence {
         header,
         accounts,
-        account_regions,
+        account_regions: Default::default(),
         buckets: buckets.into_iter().collect(),
         keys: keys.into_iter().collect(),
         end,

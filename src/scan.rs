@@ -121,8 +121,11 @@ pub async fn collect_run(
             let writer = EvidenceWriter::create(path, &header)?;
             let collected = collect(&writer).await;
             progress.finish();
-            let path =
-                writer.finish(&collected.buckets, &collected.keys, &run_end(cancellation))?;
+            let path = writer.finish(
+                &collected.buckets,
+                &collected.keys,
+                Some(&run_end(cancellation)),
+            )?;
             Evidence::open(&path)
         }
         EvidenceOutput::Memory => {

@@ -334,7 +334,7 @@ mod tests {
             ended_at: at(2026, 1, 2),
             interrupted: false,
         };
-        writer.finish(&[], &[], &end).expect("finished")
+        writer.finish(&[], &[], Some(&end)).expect("finished")
     }
 
     #[test]

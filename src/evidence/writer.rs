@@ -86,12 +86,13 @@ impl EvidenceWriter {
         }
     }
 
-    /// Writes the repositories and the run's end, and makes the file durable.
+    /// Writes the repositories and the run's end (none for a run that did not finish), and makes
+    /// the file durable.
     pub fn finish(
         self,
         buckets: &[BucketEvidence],
         keys: &[KeyEvidence],
-        end: &RunEnd,
+        end: Option<&RunEnd>,
     ) -> Result<PathBuf> {
         let WriterState { mut out, error } = self
             .state
@@ -107,7 +108,9 @@ impl EvidenceWriter {
             for key in keys {
                 RecordRef::Key(key).write_line(&mut out)?;
             }
-            RecordRef::RunEnd(end).write_line(&mut out)?;
+            if let Some(end) = end {
+                RecordRef::RunEnd(end).write_line(&mut out)?;
+            }
             out.into_inner().map_err(|e| e.into_error())?.sync_all()
         })();
         finished.map_err(|e| Error::output(&self.path, e))?;
