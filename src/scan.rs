@@ -13,8 +13,8 @@ use crate::collect::{self, Progress};
 use crate::config::{self, Config, LoadedConfig};
 use crate::error::{Error, Result};
 use crate::evidence::{
-    AccountEvidence, AccountRegionEvidence, AccountSink, EVIDENCE_SCHEMA_VERSION, Evidence,
-    EvidenceWriter, RunEnd, RunEvidence, RunHeader,
+    Account, AccountEvidence, AccountRegionEvidence, AccountSink, CallerIdentity,
+    EVIDENCE_SCHEMA_VERSION, Evidence, EvidenceWriter, Observation, RunEnd, RunEvidence, RunHeader,
 };
 use crate::interrupt::Cancellation;
 use crate::report;
@@ -87,53 +87,112 @@ pub enum EvidenceOutput<'a> {
     Memory,
 }
 
-/// Collects the evidence of `plan` as a run: the one place a run's evidence is put together
-/// (`scan`, and `remediate`'s scans before and after applying).
+/// Where a run's accounts come from.
+#[derive(Debug, Clone)]
+pub enum Population<'a> {
+    /// A plan established beforehand (remediation's scans).
+    Planned(&'a ScanPlan),
+    /// The organization's listing, each page scanned as soon as it arrives (a scan).
+    Listing {
+        /// Who runs the scan.
+        caller: Observation<CallerIdentity>,
+        /// The shard this run covers, if any.
+        shard: Option<Shard>,
+    },
+}
+
+/// Collects the evidence of a population as a run: the one place a run's evidence is put
+/// together (`scan`, and `remediate`'s scans before and after applying). Returns the plan (the
+/// listing, once complete) with the evidence.
 pub async fn collect_run(
     env: &AwsEnvironment,
     config: &Config,
-    plan: &ScanPlan,
+    population: Population<'_>,
     identity: &RunIdentity<'_>,
     show_progress: bool,
     cancellation: &Cancellation,
     output: EvidenceOutput<'_>,
-) -> Result<Evidence> {
-    let loaded = identity.loaded;
-    let header = RunHeader {
-        schema_version: EVIDENCE_SCHEMA_VERSION,
-        run_id: identity.run_id.to_owned(),
-        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-        started_at: identity.started_at,
-        config_sha256: loaded.sha256.clone(),
-        regions: plan.regions.clone(),
-        caller: plan.caller.clone(),
-        organization: plan.listing.clone(),
-        excluded_accounts: plan.excluded.clone(),
-        rules: config.rules.clone(),
-        command_line: identity.command_line.to_vec(),
-        config_path: loaded.path.as_ref().map(|p| p.display().to_string()),
-        shard: identity.shard,
+) -> Result<(ScanPlan, Evidence)> {
+    let (caller, regions) = match &population {
+        Population::Planned(plan) => (plan.caller.clone(), plan.regions.clone()),
+        Population::Listing { caller, .. } => (caller.clone(), config.regions()),
     };
-    let progress = Progress::new(plan.accounts.len(), plan.regions.len(), show_progress);
-    let collect = |sink| collect::collect(env, plan, config, &progress, cancellation, sink);
+    let caller_account = caller
+        .response()
+        .map(|c| c.account.clone())
+        .unwrap_or_default();
+    let (to_scan, listed) = tokio::sync::mpsc::unbounded_channel::<Account>();
+    let listed = futures::stream::unfold(listed, |mut listed| async move {
+        listed.recv().await.map(|account| (account, listed))
+    });
+    // The sender is dropped when the listing is complete, which ends the stream of accounts.
+    let listing = async move {
+        match population {
+            Population::Planned(plan) => {
+                for account in &plan.accounts {
+                    let _ = to_scan.send(account.clone());
+                }
+                Ok(plan.clone())
+            }
+            Population::Listing { caller, shard } => {
+                let mut scan = |account: &Account| {
+                    let _ = to_scan.send(account.clone());
+                };
+                scope::plan_listing(env, config, shard, caller, &mut scan).await
+            }
+        }
+    };
+    let progress = Progress::new(show_progress);
+    let header = |plan: &ScanPlan| header(config, plan, identity);
     match output {
         EvidenceOutput::File(path) => {
-            let writer = EvidenceWriter::create(path, &header)?;
-            let collected = collect(&writer).await;
+            let writer = EvidenceWriter::create_before_header(path)?;
+            // The run record, with the listing, goes first as soon as the listing is complete;
+            // accounts finished before then wait for it in memory.
+            let listing = async {
+                let plan = listing.await?;
+                writer.write_header(&header(&plan))?;
+                Ok(plan)
+            };
+            let collected = collect::collect(
+                env,
+                config,
+                &caller_account,
+                &regions,
+                listing,
+                listed,
+                &progress,
+                cancellation,
+                &writer,
+            )
+            .await;
             progress.finish();
+            let (plan, collected) = collected?;
             let path = writer.finish(
                 &collected.buckets,
                 &collected.keys,
                 Some(&run_end(cancellation)),
             )?;
-            Evidence::open(&path)
+            Ok((plan, Evidence::open(&path)?))
         }
         EvidenceOutput::Memory => {
             let sink = MemorySink::default();
-            let collected = collect(&sink).await;
+            let collected = collect::collect(
+                env,
+                config,
+                &caller_account,
+                &regions,
+                listing,
+                listed,
+                &progress,
+                cancellation,
+                &sink,
+            )
+            .await;
             progress.finish();
+            let (plan, collected) = collected?;
             let mut run = RunEvidence {
-                header,
+                header: header(&plan),
                 accounts: Vec::new(),
                 account_regions: HashMap::new(),
                 buckets: collected
@@ -155,8 +214,28 @@ pub async fn collect_run(
                 }
                 run.accounts.push(account);
             }
-            Ok(Evidence::in_memory(run))
+            Ok((plan, Evidence::in_memory(run)))
         }
+    }
+}
+
+/// The run record of a run over `plan`.
+fn header(config: &Config, plan: &ScanPlan, identity: &RunIdentity<'_>) -> RunHeader {
+    let loaded = identity.loaded;
+    RunHeader {
+        schema_version: EVIDENCE_SCHEMA_VERSION,
+        run_id: identity.run_id.to_owned(),
+        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
+        started_at: identity.started_at,
+        config_sha256: loaded.sha256.clone(),
+        regions: plan.regions.clone(),
+        caller: plan.caller.clone(),
+        organization: plan.listing.clone(),
+        excluded_accounts: plan.excluded.clone(),
+        rules: config.rules.clone(),
+        command_line: identity.command_line.to_vec(),
+        config_path: loaded.path.as_ref().map(|p| p.display().to_string()),
+        shard: identity.shard,
     }
 }
 
@@ -198,13 +277,7 @@ pub async fn scan(
     let triage_inputs = TriageInputs::load(&args.triage, &config.output.directory)?;
     let started_at = Utc::now();
     let env = AwsEnvironment::load(config.clone()).await;
-    let plan = scope::plan(&env, &config, args.shard).await?;
-    info!(
-        accounts = plan.accounts.len(),
-        excluded = plan.excluded.len(),
-        regions = plan.regions.len(),
-        "scope established"
-    );
+    let caller = scope::establish_caller(&env).await?;
     let (run_id, run_dir) = report::create_run_directory(&config.output.directory, started_at)?;
 
     let identity = RunIdentity {
@@ -215,16 +288,34 @@ pub async fn scan(
         shard: args.shard,
     };
     let evidence_path = run_dir.join(report::evidence::FILE_NAME);
-    let evidence = collect_run(
+    let population = Population::Listing {
+        caller,
+        shard: args.shard,
+    };
+    let collected = collect_run(
         &env,
         &config,
-        &plan,
+        population,
         &identity,
         show_progress,
         cancellation,
         EvidenceOutput::File(&evidence_path),
     )
-    .await?;
+    .await;
+    let (plan, evidence) = match collected {
+        Ok(collected) => collected,
+        Err(error) => {
+            // The organization could not be listed: no run, only the evidence started for it.
+            let _ = std::fs::remove_dir_all(&run_dir);
+            return Err(error);
+        }
+    };
+    info!(
+        accounts = plan.accounts.len(),
+        excluded = plan.excluded.len(),
+        regions = plan.regions.len(),
+        "scope established and scanned"
+    );
 
     let marks = triage_inputs.marks(started_at.date_naive());
     let written = report::write_all(&run_dir, &evidence, &marks, report::EvidenceFile::Keep)?;

@@ -83,17 +83,46 @@ impl ScanPlan {
 
 /// Establishes who runs the scan and which accounts and Regions it covers.
 pub async fn plan(env: &AwsEnvironment, config: &Config, shard: Option<Shard>) -> Result<ScanPlan> {
+    let caller = establish_caller(env).await?;
+    plan_listing(env, config, shard, caller, &mut |_| {}).await
+}
+
+/// Who runs the scan: GetCallerIdentity with the caller's credentials; without an answer there is
+/// no scan.
+pub async fn establish_caller(env: &AwsEnvironment) -> Result<Observation<CallerIdentity>> {
     let caller = caller_identity(env, env.caller()).await;
-    let caller_identity = match &caller.outcome {
-        Outcome::Response(identity) => identity.clone(),
-        Outcome::Error(error) => {
-            return Err(Error::Scope(format!(
-                "cannot establish the caller's identity (sts:GetCallerIdentity): {error}"
-            )));
+    if let Some(error) = caller.error() {
+        return Err(Error::Scope(format!(
+            "cannot establish the caller's identity (sts:GetCallerIdentity): {error}"
+        )));
+    }
+    Ok(caller)
+}
+
+/// Lists the organization and filters it by configuration and shard, handing each account this
+/// run scans to `scanned` as soon as its page arrives (so that scanning need not wait for the
+/// last page).
+pub async fn plan_listing(
+    env: &AwsEnvironment,
+    config: &Config,
+    shard: Option<Shard>,
+    caller: Observation<CallerIdentity>,
+    scanned: &mut (dyn FnMut(&Account) + Send),
+) -> Result<ScanPlan> {
+    let caller_account = caller
+        .response()
+        .map(|c| c.account.clone())
+        .unwrap_or_default();
+    let mut on_page = |page: &[Account]| {
+        for account in page {
+            if in_scope(account, config) && shard.is_none_or(|s| s.contains(&account.id)) {
+                scanned(account);
+            }
         }
     };
-    let (listing, listed) = list_accounts(env, &caller_identity).await?;
-    let (accounts, excluded) = filter(listed, config);
+    let (listing, listed) = list_accounts(env, &caller_account, &mut on_page).await?;
+    let (accounts, excluded): (Vec<Account>, Vec<Account>) =
+        listed.into_iter().partition(|a| in_scope(a, config));
     for wanted in &config.scope.accounts {
         if !accounts.iter().chain(&excluded).any(|a| &a.id == wanted) {
             warn!(account = %wanted, "scope.accounts names an account the organization does not list");
@@ -128,9 +157,11 @@ pub async fn caller_identity(
     })
 }
 
+/// ListAccounts, every page, each page handed to `on_page` as it arrives.
 async fn list_accounts(
     env: &AwsEnvironment,
-    caller: &CallerIdentity,
+    caller_account: &str,
+    on_page: &mut dyn FnMut(&[Account]),
 ) -> Result<(OrganizationListing, Vec<Account>)> {
     let client = env.organizations();
     let mut pages = Vec::new();
@@ -155,11 +186,12 @@ async fn list_accounts(
         if let Some(error) = observed.error().cloned() {
             if error.kind == ErrorKind::OrganizationsNotInUse && pages.is_empty() {
                 let standalone = Account {
-                    id: caller.account.clone(),
-                    name: caller.account.clone(),
+                    id: caller_account.to_owned(),
+                    name: caller_account.to_owned(),
                     email: None,
                     status: "ACTIVE".into(),
                 };
+                on_page(std::slice::from_ref(&standalone));
                 let evidence = Observation {
                     operation: observed.operation,
                     request_id: observed.request_id,
@@ -176,6 +208,7 @@ async fn list_accounts(
             )));
         }
         pages.push(observed);
+        on_page(&page_accounts);
         accounts.append(&mut page_accounts);
         match token.filter(|t| !t.is_empty()) {
             Some(token) => next_token = Some(token),
@@ -203,13 +236,11 @@ fn to_account(account: &OrgAccount) -> Account {
     }
 }
 
-/// Splits the listing into the accounts in scope and those the configuration excludes.
-fn filter(listed: Vec<Account>, config: &Config) -> (Vec<Account>, Vec<Account>) {
+/// Whether the configuration keeps an account in scope (or excludes it).
+fn in_scope(account: &Account, config: &Config) -> bool {
     let scope = &config.scope;
-    listed.into_iter().partition(|account| {
-        let included = scope.accounts.is_empty() || scope.accounts.contains(&account.id);
-        included && !scope.exclude_accounts.contains(&account.id)
-    })
+    let included = scope.accounts.is_empty() || scope.accounts.contains(&account.id);
+    included && !scope.exclude_accounts.contains(&account.id)
 }
 
 #[cfg(test)]
@@ -262,7 +293,8 @@ mod tests {
         ];
         config.scope.accounts = vec!["111111111111".into(), "222222222222".into()];
         config.scope.exclude_accounts = vec!["222222222222".into()];
-        let (inside, outside) = filter(listed, &config);
+        let (inside, outside): (Vec<Account>, Vec<Account>) =
+            listed.into_iter().partition(|a| in_scope(a, &config));
         assert_eq!(inside, vec![account("111111111111")]);
         assert_eq!(
             outside,

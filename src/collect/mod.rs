@@ -11,14 +11,18 @@ use aws_config::SdkConfig;
 use std::sync::Mutex;
 use tokio::sync::Semaphore;
 
-use futures::StreamExt;
+use std::collections::HashSet;
+use std::future::Future;
+
 use futures::future::join_all;
+use futures::{Stream, StreamExt};
 
 pub use progress::Progress;
 
 use crate::aws::AwsEnvironment;
 use crate::aws::observe::observation;
 use crate::config::Config;
+use crate::error::Result;
 use crate::evidence::{
     Account, AccountAccess, AccountEvidence, AccountRegionEvidence, AccountSink, BucketEvidence,
     ErrorKind, KeyEvidence, Observation, S3Destination,
@@ -76,50 +80,67 @@ pub struct Collection {
 
 /// Collects every account of the plan, `config.concurrency.accounts` at a time, handing each
 /// account's evidence to `sink` as soon as it is complete, then reads the repositories their
-/// export configurations name. Once `cancellation` is raised no account is started; accounts in
-/// flight have [`GRACE_PERIOD`] to finish, and whatever is not finished is recorded as not reached.
+/// export configurations name.
+///
+/// `listed` yields the accounts to scan (in `regions`) as the organization is listed, and
+/// `listing` completes with the whole plan once the last page is in: scanning starts with the
+/// first page. Once
+/// `cancellation` is raised no account is started; accounts in flight have [`GRACE_PERIOD`] to
+/// finish, and whatever is not finished is recorded as not reached.
+#[allow(clippy::too_many_arguments)]
 pub async fn collect(
     env: &AwsEnvironment,
-    plan: &ScanPlan,
     config: &Config,
+    caller_account: &str,
+    regions: &[String],
+    listing: impl Future<Output = Result<ScanPlan>>,
+    listed: impl Stream<Item = Account>,
     progress: &Progress,
     cancellation: &Cancellation,
     sink: &dyn AccountSink,
-) -> Collection {
-    let finished: Mutex<Vec<(usize, AccountCollection)>> = Mutex::new(Vec::new());
+) -> Result<(ScanPlan, Collection)> {
+    let finished: Mutex<Vec<AccountCollection>> = Mutex::new(Vec::new());
     let region_slots = Semaphore::new(config.concurrency.requests.saturating_mul(2));
     let region_slots = &region_slots;
-    let accounts = futures::stream::iter(plan.accounts.iter().enumerate())
+    let accounts = listed
+        .inspect(|_| progress.account_listed(regions.len()))
         .take_while(|_| std::future::ready(!cancellation.is_cancelled()))
-        .map(|(index, account)| async move {
-            let collected = collect_account(env, plan, account, progress, region_slots).await;
-            (index, collected)
+        .map(|account| async move {
+            collect_account(
+                env,
+                regions,
+                caller_account,
+                &account,
+                progress,
+                region_slots,
+            )
+            .await
         })
         .buffer_unordered(config.concurrency.accounts)
-        .for_each(|(index, (account, regions, sdk_config))| {
-            sink.account(&account, &regions);
+        .for_each(|(account, records, sdk_config)| {
+            sink.account(&account, &records);
             if let Ok(mut finished) = finished.lock() {
-                finished.push((index, AccountCollection::new(account, &regions, sdk_config)));
+                finished.push(AccountCollection::new(account, &records, sdk_config));
             }
             std::future::ready(())
         });
-    tokio::select! {
-        () = accounts => {}
-        () = cancellation.cancelled_for(GRACE_PERIOD) => {}
-    }
-    let mut collected = finished.into_inner().unwrap_or_default();
-    collected.sort_by_key(|(index, _)| *index);
-    let mut reached = collected.into_iter().peekable();
-    let mut accounts = Vec::with_capacity(plan.accounts.len());
-    for (index, account) in plan.accounts.iter().enumerate() {
-        match reached.next_if(|(i, _)| *i == index) {
-            Some((_, collection)) => accounts.push(collection),
-            None => {
-                let account = not_reached(account);
-                sink.account(&account, &[]);
-                accounts.push(AccountCollection::new(account, &[], None));
-            }
+    let scanning = async {
+        tokio::select! {
+            () = accounts => {}
+            () = cancellation.cancelled_for(GRACE_PERIOD) => {}
         }
+    };
+    let (plan, ()) = tokio::join!(listing, scanning);
+    let plan = plan?;
+    let mut accounts = finished.into_inner().unwrap_or_default();
+    let reached: HashSet<String> = accounts
+        .iter()
+        .map(|c| c.account.account.id.clone())
+        .collect();
+    for account in plan.accounts.iter().filter(|a| !reached.contains(&a.id)) {
+        let account = not_reached(account);
+        sink.account(&account, &[]);
+        accounts.push(AccountCollection::new(account, &[], None));
     }
     let (buckets, keys) = if cancellation.is_cancelled() {
         (Vec::new(), Vec::new())
@@ -133,11 +154,14 @@ pub async fn collect(
         )
         .await
     };
-    Collection {
-        accounts,
-        buckets,
-        keys,
-    }
+    Ok((
+        plan,
+        Collection {
+            accounts,
+            buckets,
+            keys,
+        },
+    ))
 }
 
 /// An account the scan did not get to (not active, or interrupted): no access evidence.
@@ -161,16 +185,17 @@ type CollectedAccount = (
 /// permit would hold memory for nothing (twice `concurrency.requests` keeps every permit busy).
 async fn collect_account(
     env: &AwsEnvironment,
-    plan: &ScanPlan,
+    regions: &[String],
+    caller_account: &str,
     account: &Account,
     progress: &Progress,
     region_slots: &Semaphore,
 ) -> CollectedAccount {
     if !account.is_active() {
-        progress.account_done(plan.regions.len(), false);
+        progress.account_done(regions.len(), false);
         return (not_reached(account), Vec::new(), None);
     }
-    let credentials = env.credentials_for(&account.id, plan.caller_account());
+    let credentials = env.credentials_for(&account.id, caller_account);
     let sdk_config = env.account_config(&credentials).await;
     // The first call assumes the role; everything below reuses the cached credentials.
     let identity = caller_identity(env, &sdk_config).await;
@@ -180,7 +205,7 @@ async fn collect_account(
         identity,
     };
     if !reached {
-        progress.account_done(plan.regions.len(), true);
+        progress.account_done(regions.len(), true);
         let account = AccountEvidence {
             account: account.clone(),
             access: Some(access),
@@ -190,7 +215,7 @@ async fn collect_account(
     }
     let (buckets, regions) = tokio::join!(
         list_buckets(env, &sdk_config, &account.id),
-        join_all(plan.regions.iter().map(|region| {
+        join_all(regions.iter().map(|region| {
             let sdk_config = &sdk_config;
             async move {
                 // Closed only when the scan ends, and then nothing waits here any more.
@@ -212,7 +237,7 @@ async fn collect_account(
             )
         })
     });
-    progress.account_done(plan.regions.len(), errors);
+    progress.account_done(regions.len(), errors);
     let account = AccountEvidence {
         account: account.clone(),
         access: Some(access),

@@ -9,20 +9,21 @@ use indicatif::{ProgressBar, ProgressDrawTarget, ProgressStyle};
 #[derive(Debug)]
 pub struct Progress {
     bar: ProgressBar,
-    accounts_total: usize,
+    accounts_total: AtomicUsize,
     accounts_done: AtomicUsize,
     accounts_with_errors: AtomicUsize,
 }
 
 impl Progress {
-    /// A bar over `accounts` accounts of `regions` Regions each, drawn on stderr when it is a terminal.
-    pub fn new(accounts: usize, regions: usize, visible: bool) -> Progress {
+    /// A bar over the accounts (of so many Regions each) as they are listed, drawn on stderr when
+    /// it is a terminal.
+    pub fn new(visible: bool) -> Progress {
         let target = if visible {
             ProgressDrawTarget::stderr()
         } else {
             ProgressDrawTarget::hidden()
         };
-        let bar = ProgressBar::with_draw_target(Some((accounts * regions) as u64), target);
+        let bar = ProgressBar::with_draw_target(Some(0), target);
         bar.set_style(
             ProgressStyle::with_template(
                 "{spinner} [{elapsed_precise}] {bar:30} {pos}/{len} account-Regions  {msg}",
@@ -31,12 +32,19 @@ impl Progress {
         );
         let progress = Progress {
             bar,
-            accounts_total: accounts,
+            accounts_total: AtomicUsize::new(0),
             accounts_done: AtomicUsize::new(0),
             accounts_with_errors: AtomicUsize::new(0),
         };
         progress.refresh_message();
         progress
+    }
+
+    /// Counts an account to scan, as the listing finds it.
+    pub fn account_listed(&self, regions: usize) {
+        self.accounts_total.fetch_add(1, Ordering::Relaxed);
+        self.bar.inc_length(regions as u64);
+        self.refresh_message();
     }
 
     /// Records an account as finished.
@@ -58,7 +66,7 @@ impl Progress {
         self.bar.set_message(format!(
             "accounts {}/{}  with errors {}",
             self.accounts_done.load(Ordering::Relaxed),
-            self.accounts_total,
+            self.accounts_total.load(Ordering::Relaxed),
             self.accounts_with_errors.load(Ordering::Relaxed)
         ));
     }

@@ -53,35 +53,80 @@ pub struct EvidenceWriter {
 #[derive(Debug)]
 struct WriterState {
     out: BufWriter<File>,
+    /// Accounts collected before the run record could be written (while the organization is
+    /// still being listed), as lines; `None` once the run record is written.
+    waiting: Option<Vec<u8>>,
     error: Option<std::io::Error>,
 }
 
 impl EvidenceWriter {
     /// Creates the file (it must not exist: a run directory is new) and writes the run record.
     pub fn create(path: &Path, header: &RunHeader) -> Result<EvidenceWriter> {
+        let writer = EvidenceWriter::create_before_header(path)?;
+        writer.write_header(header)?;
+        Ok(writer)
+    }
+
+    /// Creates the file before the run record is known: accounts collected until
+    /// [`EvidenceWriter::write_header`] wait in memory, then follow the run record.
+    pub fn create_before_header(path: &Path) -> Result<EvidenceWriter> {
         let file = File::options()
             .write(true)
             .create_new(true)
             .open(path)
             .map_err(|e| Error::output(path, e))?;
-        let mut out = BufWriter::new(file);
-        RecordRef::Run(header)
-            .write_line(&mut out)
-            .and_then(|()| out.flush())
-            .map_err(|e| Error::output(path, e))?;
         Ok(EvidenceWriter {
             path: path.to_path_buf(),
-            state: Mutex::new(WriterState { out, error: None }),
+            state: Mutex::new(WriterState {
+                out: BufWriter::new(file),
+                waiting: Some(Vec::new()),
+                error: None,
+            }),
         })
+    }
+
+    /// Writes the run record, then the accounts waiting for it.
+    pub fn write_header(&self, header: &RunHeader) -> Result<()> {
+        let mut state = self
+            .state
+            .lock()
+            .map_err(|_| Error::output(&self.path, std::io::Error::other("writer poisoned")))?;
+        let state = &mut *state;
+        let Some(waiting) = state.waiting.take() else {
+            return Err(Error::output(
+                &self.path,
+                std::io::Error::other("a second run record"),
+            ));
+        };
+        let written = RecordRef::Run(header)
+            .write_line(&mut state.out)
+            .and_then(|()| state.out.write_all(&waiting))
+            .and_then(|()| state.out.flush());
+        if let Err(error) = written {
+            state.error.get_or_insert(error);
+        }
+        match &state.error {
+            Some(error) => Err(Error::output(
+                &self.path,
+                std::io::Error::new(error.kind(), error.to_string()),
+            )),
+            None => Ok(()),
+        }
     }
 
     fn write(&self, write: impl FnOnce(&mut dyn Write) -> std::io::Result<()>) {
         let Ok(mut state) = self.state.lock() else {
             return;
         };
-        if state.error.is_none()
-            && let Err(error) = write(&mut state.out)
-        {
+        let state = &mut *state;
+        if state.error.is_some() {
+            return;
+        }
+        let written = match &mut state.waiting {
+            Some(waiting) => write(waiting),
+            None => write(&mut state.out),
+        };
+        if let Err(error) = written {
             state.error = Some(error);
         }
     }
@@ -94,12 +139,22 @@ impl EvidenceWriter {
         keys: &[KeyEvidence],
         end: Option<&RunEnd>,
     ) -> Result<PathBuf> {
-        let WriterState { mut out, error } = self
+        let WriterState {
+            mut out,
+            waiting,
+            error,
+        } = self
             .state
             .into_inner()
             .map_err(|_| Error::output(&self.path, std::io::Error::other("writer poisoned")))?;
         if let Some(error) = error {
             return Err(Error::output(&self.path, error));
+        }
+        if waiting.is_some() {
+            return Err(Error::output(
+                &self.path,
+                std::io::Error::other("finished without a run record"),
+            ));
         }
         let finished = (|| {
             for bucket in buckets {
@@ -125,7 +180,7 @@ impl AccountSink for EvidenceWriter {
             for region in regions {
                 RecordRef::AccountRegion(region).write_line(out)?;
             }
-            // A run that dies keeps every account it finished.
+            // A run that dies keeps every account it finished (once its run record is written).
             out.flush()
         });
     }

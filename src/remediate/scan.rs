@@ -31,16 +31,17 @@ pub async fn collect_run(
         command_line,
         shard: None,
     };
-    crate::scan::collect_run(
+    let (_, evidence) = crate::scan::collect_run(
         env,
         config,
-        scope,
+        crate::scan::Population::Planned(scope),
         &identity,
         show_progress,
         cancellation,
         crate::scan::EvidenceOutput::Memory,
     )
-    .await
+    .await?;
+    Ok(evidence)
 }
 
 /// `scope`, with the `owners` of a central repository reachable to read it even when the
