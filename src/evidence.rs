@@ -1,9 +1,11 @@
 //! The evidence model: what AWS said, with request ids and timestamps.
 //!
 //! Evidence is the contract between collection and evaluation. It is written as JSON Lines
-//! (`evidence.jsonl`): a `run` record first, then one `account` record per account of the
-//! organization, then one `account_region` record per account-Region that was examined. A past
-//! run is re-evaluated from this file alone.
+//! (`evidence.jsonl`): a `run` record first, then each account's `account` record followed by
+//! its `account_region` records (one per Region examined), in the order the accounts were
+//! collected, then the repositories' `bucket` and `key` records and the `run_end` record. Readers
+//! accept the records in any order after the run record. A past run is re-evaluated from this
+//! file alone.
 
 use std::collections::HashMap;
 use std::io::BufRead;
@@ -75,6 +77,10 @@ pub struct RunHeader {
     pub organization: OrganizationListing,
     /// Accounts the configuration left out of scope.
     pub excluded_accounts: Vec<Account>,
+    /// The accounts the run covers, as listed: each has its own `account` record once it is
+    /// collected, so one without a record was not reached (a run that did not finish).
+    #[serde(default)]
+    pub accounts: Vec<Account>,
     /// The rule settings the run was judged with.
     #[serde(default)]
     pub rules: RulesConfig,
@@ -494,7 +500,8 @@ impl RunEvidence {
         self.keys.get(arn)
     }
 
-    /// Every record, in the order `evidence.jsonl` holds them.
+    /// Every record, in the order `report::evidence::write` writes a run held in memory: all
+    /// accounts, then their account-Region records.
     pub fn records(&self) -> Vec<EvidenceRecord> {
         let mut records = vec![EvidenceRecord::Run(self.header.clone())];
         records.extend(self.accounts.iter().cloned().map(EvidenceRecord::Account));
@@ -563,8 +570,7 @@ impl RunEvidence {
             }
         }
         let header = header.ok_or_else(|| "no run record: not an evidence file".to_owned())?;
-        let mut accounts = rest.accounts;
-        accounts.sort_by(|a, b| a.account.id.cmp(&b.account.id));
+        let accounts = rest.population(&header);
         Ok(RunEvidence {
             header,
             accounts,
@@ -580,17 +586,26 @@ impl RunEvidence {
 #[derive(Default)]
 struct Records {
     accounts: Vec<AccountEvidence>,
+    account_ids: std::collections::HashSet<String>,
     buckets: HashMap<String, BucketEvidence>,
     keys: HashMap<String, KeyEvidence>,
     end: Option<RunEnd>,
 }
 
 impl Records {
-    /// Adds an account, bucket, key or end record; a second bucket or key of the same name, or
-    /// a run or account-Region record, is refused.
+    /// Adds an account, bucket, key or end record; a second record of the same account, bucket
+    /// or key, or a run or account-Region record, is refused.
     fn insert(&mut self, record: EvidenceRecord) -> std::result::Result<(), String> {
         match record {
-            EvidenceRecord::Account(account) => self.accounts.push(account),
+            EvidenceRecord::Account(account) => {
+                if !self.account_ids.insert(account.account.id.clone()) {
+                    return Err(format!(
+                        "a second record for account {}",
+                        account.account.id
+                    ));
+                }
+                self.accounts.push(account);
+            }
             EvidenceRecord::Bucket(bucket) => {
                 if let Some(previous) = self.buckets.insert(bucket.name.clone(), bucket) {
                     return Err(format!("a second record for bucket {}", previous.name));
@@ -608,5 +623,22 @@ impl Records {
             }
         }
         Ok(())
+    }
+
+    /// Every account of the run, by id: those with a record, and those the run record lists
+    /// without one, as not reached.
+    fn population(&mut self, header: &RunHeader) -> Vec<AccountEvidence> {
+        for account in &header.accounts {
+            if self.account_ids.insert(account.id.clone()) {
+                self.accounts.push(AccountEvidence {
+                    account: account.clone(),
+                    access: None,
+                    buckets: None,
+                });
+            }
+        }
+        let mut accounts = std::mem::take(&mut self.accounts);
+        accounts.sort_by(|a, b| a.account.id.cmp(&b.account.id));
+        accounts
     }
 }

@@ -2,7 +2,7 @@
 //! reports, as if one runner had scanned everything.
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::{BTreeMap, BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 
 use chrono::Utc;
@@ -80,18 +80,33 @@ fn write_merged(
 ) -> Result<Evidence> {
     let path = dir.join(report::evidence::FILE_NAME);
     let writer = EvidenceWriter::create(&path, &merged.header)?;
-    for (_, shard) in shards {
-        for account in &shard.run().accounts {
-            let records: Vec<AccountRegionEvidence> = shard
+    let scanned_by: HashMap<&str, &Evidence> = shards
+        .iter()
+        .flat_map(|(_, shard)| {
+            shard
+                .run()
+                .accounts
+                .iter()
+                .map(move |account| (account.account.id.as_str(), shard))
+        })
+        .collect();
+    // By account id, and the repositories by name: the same shards give the same bytes.
+    for account in &merged.accounts {
+        let records: Vec<AccountRegionEvidence> = match scanned_by.get(account.account.id.as_str())
+        {
+            Some(shard) => shard
                 .account_regions(&account.account.id)?
                 .into_iter()
                 .map(Cow::into_owned)
-                .collect();
-            writer.account(account, &records);
-        }
+                .collect(),
+            None => Vec::new(),
+        };
+        writer.account(account, &records);
     }
-    let buckets: Vec<BucketEvidence> = merged.buckets.values().cloned().collect();
-    let keys: Vec<KeyEvidence> = merged.keys.values().cloned().collect();
+    let mut buckets: Vec<BucketEvidence> = merged.buckets.values().cloned().collect();
+    buckets.sort_by(|a, b| a.name.cmp(&b.name));
+    let mut keys: Vec<KeyEvidence> = merged.keys.values().cloned().collect();
+    keys.sort_by(|a, b| a.arn.cmp(&b.arn));
     let path = writer.finish(&buckets, &keys, merged.end.as_ref())?;
     Evidence::open(&path)
 }
@@ -158,12 +173,16 @@ fn combine(shards: &[(PathBuf, Evidence)], command_line: &[String]) -> Result<Ru
         .min()
         .unwrap_or(header.started_at);
     let mut excluded = BTreeMap::new();
+    let mut population = BTreeMap::new();
     let mut accounts = Vec::new();
     let mut buckets: BTreeMap<String, BucketEvidence> = BTreeMap::new();
     let mut keys: BTreeMap<String, KeyEvidence> = BTreeMap::new();
     for run in shards.iter().map(|(_, shard)| shard.run()) {
         for account in &run.header.excluded_accounts {
             excluded.insert(account.id.clone(), account.clone());
+        }
+        for account in &run.header.accounts {
+            population.insert(account.id.clone(), account.clone());
         }
         accounts.extend(run.accounts.iter().cloned());
         for bucket in run.buckets.values() {
@@ -185,6 +204,7 @@ fn combine(shards: &[(PathBuf, Evidence)], command_line: &[String]) -> Result<Ru
     }
     accounts.sort_by(|a, b| a.account.id.cmp(&b.account.id));
     header.excluded_accounts = excluded.into_values().collect();
+    header.accounts = population.into_values().collect();
     let ends: Vec<&RunEnd> = shards
         .iter()
         .filter_map(|(_, shard)| shard.run().end.as_ref())

@@ -232,6 +232,7 @@ fn header(config: &Config, plan: &ScanPlan, identity: &RunIdentity<'_>) -> RunHe
         caller: plan.caller.clone(),
         organization: plan.listing.clone(),
         excluded_accounts: plan.excluded.clone(),
+        accounts: plan.accounts.clone(),
         rules: config.rules.clone(),
         command_line: identity.command_line.to_vec(),
         config_path: loaded.path.as_ref().map(|p| p.display().to_string()),

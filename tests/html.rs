@@ -848,3 +848,27 @@ fn one_hundred_thousand_findings_render() {
     assert_eq!(count(&html, "<section class=\"acct\""), 1000);
     assert!(html.ends_with("</html>\n") || html.ends_with("</html>"));
 }
+
+/// Evidence that cannot be read while the report is written fails the report, and leaves no
+/// `report.html` (not even a partial one) behind.
+#[test]
+fn unreadable_evidence_fails_the_report_and_leaves_no_file() {
+    let accounts: Vec<(String, String, Kind)> = hostile_accounts().into_iter().take(5).collect();
+    let run = synthetic(&accounts, &["us-east-1", "eu-west-1"], "bucket");
+    let dir = tempfile::tempdir().expect("a temporary directory");
+    let evidence = on_disk(&run, dir.path());
+    let out = tempfile::tempdir().expect("a temporary directory");
+    let written = html_of(&evidence, |input| {
+        // The counting pass is done: now the file goes away under the report.
+        std::fs::write(dir.path().join("evidence.jsonl"), "").expect("emptied");
+        html::write(out.path(), input)
+    });
+    let error = written.expect_err("the report fails").to_string();
+    assert!(error.contains("cannot read at byte"), "{error}");
+    let left: Vec<_> = std::fs::read_dir(out.path())
+        .expect("dir")
+        .filter_map(Result::ok)
+        .map(|e| e.file_name())
+        .collect();
+    assert!(left.is_empty(), "{left:?}");
+}

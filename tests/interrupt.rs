@@ -124,7 +124,8 @@ fn a_second_signal_exits_at_once() {
 }
 
 /// A scan killed outright (no chance to clean up) keeps the evidence of every account it
-/// finished, written as it went; `report` turns it into an interrupted, INCOMPLETE run.
+/// finished, written as it went; `report` turns it into an interrupted, INCOMPLETE run that still
+/// covers the whole population (the accounts not reached are ERROR).
 #[test]
 fn a_killed_scan_keeps_the_accounts_it_finished() {
     let emulator = slow_organization();
@@ -168,13 +169,27 @@ fn a_killed_scan_keeps_the_accounts_it_finished() {
     .expect("JSON");
     assert_eq!(meta["complete"], false);
     assert_eq!(meta["interrupted"], true);
-    let rows = csv::Reader::from_path(out.path().join("findings.csv"))
+    let rows: Vec<csv::StringRecord> = csv::Reader::from_path(out.path().join("findings.csv"))
         .expect("findings.csv")
         .records()
+        .map(|r| r.expect("row"))
+        .collect();
+    let per_account = 2 * macie_audit::rules::CATALOGUE.len();
+    assert_eq!(
+        rows.len(),
+        31 * per_account,
+        "the whole population, from the run record"
+    );
+    let not_reached = rows
+        .iter()
+        .filter(|r| {
+            r.iter()
+                .any(|f| f.contains("not reached before the scan ended"))
+        })
         .count();
     assert_eq!(
-        rows,
-        accounts * 2 * macie_audit::rules::CATALOGUE.len(),
-        "every finished account is judged"
+        not_reached,
+        (31 - accounts) * per_account,
+        "every account without its evidence is ERROR, not reached; every finished one is judged"
     );
 }

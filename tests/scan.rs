@@ -576,3 +576,46 @@ name = "member-b"
             .is_some_and(|i| i.account == "111111111111")
     );
 }
+
+/// Scanning does not wait for the last ListAccounts page: the first page's accounts are being
+/// scanned while the next pages are listed (compared by the answers' own timestamps, not timed).
+#[test]
+fn accounts_are_scanned_while_the_organization_is_listed() {
+    let mut emulator = Emulator::start();
+    let mut scenario = String::new();
+    for n in 1..=100u64 {
+        scenario.push_str(&format!(
+            "[[accounts]]\nid = \"{:012}\"\nname = \"listed-{n}\"\n\n",
+            800_000_000_000 + n
+        ));
+    }
+    emulator.load_scenario(&scenario);
+    emulator.faults(json!({"latency_ms": 300}));
+    let run = emulator.scan().regions("us-east-1").run();
+    run.assert_exit(1); // Macie is off in every account: MACIE-001 fails.
+    let lines: Vec<serde_json::Value> = std::fs::read_to_string(run.dir().join("evidence.jsonl"))
+        .expect("evidence")
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("JSON"))
+        .collect();
+    let pages = lines[0]["organization"]["pages"].as_array().expect("pages");
+    assert_eq!(pages.len(), 6, "101 accounts, 20 a page");
+    let last_page = pages[5]["observed_at"].as_str().expect("time").to_owned();
+    let first_identity = lines
+        .iter()
+        .filter(|l| l["record"] == "account")
+        .filter_map(|l| l["access"]["identity"]["observed_at"].as_str())
+        .min()
+        .expect("an account reached")
+        .to_owned();
+    // RFC 3339 UTC timestamps of the same shape compare as text.
+    assert!(
+        first_identity < last_page,
+        "an account was reached ({first_identity}) before the last page ({last_page})"
+    );
+    assert_eq!(
+        run.findings().len(),
+        101 * macie_audit::rules::CATALOGUE.len(),
+        "and the whole population is judged"
+    );
+}

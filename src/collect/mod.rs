@@ -36,7 +36,8 @@ use crate::scope::{ScanPlan, caller_identity};
 pub struct AccountCollection {
     /// The account, its access and its buckets (ListBuckets tells who owns a repository).
     pub account: AccountEvidence,
-    /// The complete repositories (bucket and key) its Regions export to, each once.
+    /// The export destinations its Regions name, each once (the repository reads keep the
+    /// complete ones: a bucket and a key).
     destinations: Vec<S3Destination>,
     /// The account's SDK configuration, when it could be reached (repositories are read with it).
     sdk_config: Option<SdkConfig>,
@@ -104,7 +105,7 @@ pub async fn collect(
     let region_slots = &region_slots;
     let accounts = listed
         .inspect(|_| progress.account_listed(regions.len()))
-        .take_while(|_| std::future::ready(!cancellation.is_cancelled()))
+        .take_while(|_| std::future::ready(!cancellation.is_cancelled() && !sink.failed()))
         .map(|account| async move {
             collect_account(
                 env,
@@ -218,7 +219,7 @@ async fn collect_account(
         join_all(regions.iter().map(|region| {
             let sdk_config = &sdk_config;
             async move {
-                // Closed only when the scan ends, and then nothing waits here any more.
+                // The semaphore is never closed, so a slot always comes.
                 let _slot = region_slots.acquire().await.ok();
                 // Boxed: the waiting future stays small, the large one exists while it runs.
                 Box::pin(async {

@@ -15,6 +15,8 @@ use std::path::{Path, PathBuf};
 use super::{
     AccountRegionEvidence, EVIDENCE_SCHEMA_VERSION, EvidenceRecord, Records, RunEvidence, RunHeader,
 };
+use tracing::warn;
+
 use crate::error::{Error, Result};
 
 /// A run's evidence, with its account-Region records in memory or in its file.
@@ -105,9 +107,10 @@ impl Evidence {
                     .map_err(|m| refused(format!("line {number}: {m}")))?,
             }
         }
+        let accounts = rest.population(&header);
         let run = RunEvidence {
             header,
-            accounts: rest.accounts,
+            accounts,
             account_regions: HashMap::new(),
             buckets: rest.buckets,
             keys: rest.keys,
@@ -211,8 +214,15 @@ impl LineReader {
             if self.text.trim().is_empty() {
                 continue;
             }
-            let record = serde_json::from_str(&self.text)
-                .map_err(|e| format!("line {number}: not an evidence record: {e}"))?;
+            let record = match serde_json::from_str(&self.text) {
+                Ok(record) => record,
+                // A last line cut short: a run killed while writing it. What came before stands.
+                Err(e) if !self.text.ends_with('\n') => {
+                    warn!("line {number}: an incomplete last record is ignored: {e}");
+                    return Ok(None);
+                }
+                Err(e) => return Err(format!("line {number}: not an evidence record: {e}")),
+            };
             return Ok(Some((
                 Line {
                     region: 0,
@@ -418,8 +428,23 @@ mod tests {
         assert!(
             refused(duplicated).contains("line 5: a second record for the same account and Region")
         );
-        let truncated = format!("{}\n{}", lines[..2].join("\n"), &lines[2][..40]);
-        assert!(refused(truncated).contains("line 3: not an evidence record"));
+        let damaged = format!("{}\n{}\n", lines[..2].join("\n"), &lines[2][..40]);
+        assert!(refused(damaged).contains("line 3: not an evidence record"));
+        let second_account = format!("{}\n{}\n", text.trim_end(), lines[1]);
+        assert!(refused(second_account).contains("a second record for account 111111111111"));
+
+        // A last line cut short (a run killed while writing it) is left out; the rest stands.
+        let cut = format!("{}\n{}", lines[..2].join("\n"), &lines[2][..40]);
+        std::fs::write(&path, cut).expect("write");
+        let evidence = Evidence::open(&path).expect("opened");
+        assert_eq!(evidence.run().accounts.len(), 1);
+        assert!(
+            evidence
+                .account_regions("111111111111")
+                .expect("read")
+                .is_empty()
+        );
+        assert!(evidence.run().end.is_none());
         let headless = lines[1..].join("\n");
         assert!(refused(headless).contains("line 1: the run record must come first"));
         assert!(refused(String::new()).contains("no run record"));

@@ -40,6 +40,11 @@ impl RecordRef<'_> {
 pub trait AccountSink: Sync {
     /// One account and what each of its Regions said.
     fn account(&self, account: &AccountEvidence, regions: &[AccountRegionEvidence]);
+
+    /// Whether the sink can take no more (its file failed): collection starts no other account.
+    fn failed(&self) -> bool {
+        false
+    }
 }
 
 /// `evidence.jsonl`, written as the run goes. Collection calls it from many tasks; the first
@@ -175,13 +180,26 @@ impl EvidenceWriter {
 
 impl AccountSink for EvidenceWriter {
     fn account(&self, account: &AccountEvidence, regions: &[AccountRegionEvidence]) {
+        // Serialised whole first, then written and flushed at once: a run that dies keeps every
+        // account it finished (once its run record is written) and never half of one.
+        let mut lines = Vec::new();
+        let serialised = RecordRef::Account(account)
+            .write_line(&mut lines)
+            .and_then(|()| {
+                regions
+                    .iter()
+                    .try_for_each(|region| RecordRef::AccountRegion(region).write_line(&mut lines))
+            });
         self.write(|out| {
-            RecordRef::Account(account).write_line(out)?;
-            for region in regions {
-                RecordRef::AccountRegion(region).write_line(out)?;
-            }
-            // A run that dies keeps every account it finished (once its run record is written).
+            serialised?;
+            out.write_all(&lines)?;
             out.flush()
         });
+    }
+
+    fn failed(&self) -> bool {
+        self.state
+            .lock()
+            .map_or(true, |state| state.error.is_some())
     }
 }

@@ -954,37 +954,54 @@ impl<'a> Report<'a> {
 
     /// Each account's findings with what they link to, one account at a time.
     fn groups(&self) -> impl Iterator<Item = GroupItem<'_>> + '_ {
-        self.findings.accounts().map_while(|account| {
-            let findings = account.map_err(|e| self.fail(e)).ok()?;
-            let first = findings.first()?;
-            let account = &self.population[self.indexes.account[first.account_id.as_str()]];
-            let records = self.records_of(account.id)?;
-            let mut counts = [0usize; 6];
-            for finding in &findings {
-                counts[finding.status.index()] += 1;
-            }
-            Some(GroupItem {
-                account,
-                worst: worst_cell(Some(&counts)),
-                passing_count: counts[Status::Pass.index()],
-                findings,
-                records,
-                linker: &self.linker,
-                indexes: self.indexes,
+        // `None` ends the groups (the evidence could not be read); an account without findings
+        // (a run without Regions) has no group.
+        self.findings
+            .accounts()
+            .map_while(|account| {
+                let findings = account.map_err(|e| self.fail(e)).ok()?;
+                Some((|| {
+                    let index = self
+                        .indexes
+                        .account
+                        .get(findings.first()?.account_id.as_str())?;
+                    Some((&self.population[*index], findings))
+                })())
             })
-        })
+            .flatten()
+            .map_while(|(account, findings)| {
+                let records = self.records_of(account.id)?;
+                let mut counts = [0usize; 6];
+                for finding in &findings {
+                    counts[finding.status.index()] += 1;
+                }
+                Some(GroupItem {
+                    account,
+                    worst: worst_cell(Some(&counts)),
+                    passing_count: counts[Status::Pass.index()],
+                    findings,
+                    records,
+                    linker: &self.linker,
+                    indexes: self.indexes,
+                })
+            })
     }
 
-    /// Every account's evidence, one account at a time.
+    /// Every account's evidence, one account at a time (the population is the run's accounts,
+    /// in the same order).
     fn account_evidence(&self) -> impl Iterator<Item = AccountEvidenceItem<'a>> + '_ {
-        self.run.accounts.iter().map_while(|account| {
-            Some(AccountEvidenceItem {
-                records: self.records_of(&account.account.id)?,
-                account,
-                reference: &self.population[self.indexes.account[account.account.id.as_str()]],
-                regions: self.regions,
+        self.run
+            .accounts
+            .iter()
+            .zip(self.population)
+            .map_while(|(account, reference)| {
+                Some(AccountEvidenceItem {
+                    records: self.records_of(&account.account.id)?,
+                    account,
+                    reference,
+                    regions: self.regions,
+                })
             })
-        })
     }
 }
 
@@ -1025,7 +1042,12 @@ impl GroupItem<'_> {
                     class: status_class(finding.status),
                     label: status_markup(finding.status),
                     rule: self.indexes.rule(&finding.rule_id),
-                    region: self.indexes.region[finding.region.as_str()],
+                    region: self
+                        .indexes
+                        .region
+                        .get(finding.region.as_str())
+                        .copied()
+                        .unwrap_or(usize::MAX),
                     links: self.linker.links(self.account.index, finding, own),
                 }
             })
@@ -1185,18 +1207,9 @@ impl<'a> Linker<'a> {
         if self.run.header.rules.macie_members != MemberRepository::Administrator {
             return evidence;
         }
-        let admin = evidence
-            .administrator
-            .as_ref()
-            .and_then(|o| o.response())
-            .and_then(Option::as_ref)
-            .filter(|a| {
-                a.relationship_status
-                    .as_deref()
-                    .is_none_or(|s| s.eq_ignore_ascii_case("Enabled"))
-            });
-        admin
-            .and_then(|a| self.run.account_region(&a.account_id, &evidence.region))
+        evidence
+            .administrator_account()
+            .and_then(|admin| self.run.account_region(admin, &evidence.region))
             .unwrap_or(evidence)
     }
 
@@ -1230,7 +1243,7 @@ impl<'a> Linker<'a> {
         );
         if repository_rule {
             let judged = self.judged_by(own);
-            if !std::ptr::eq(judged, own)
+            if judged.account_id != own.account_id
                 && let Some(anchor) = self.account_region(&judged.account_id, region)
             {
                 links.push(Link {

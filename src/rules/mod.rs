@@ -45,7 +45,8 @@ pub struct Rule {
 /// What a rule sees: one account-Region's evidence, the run it belongs to, and the settings.
 #[derive(Debug, Clone, Copy)]
 pub struct RuleInput<'a> {
-    /// The whole run (repository buckets and keys, other accounts' configurations).
+    /// The run: repository buckets and keys, and the account-Region records of Macie
+    /// administrators (read from a file, it holds no other account's records).
     pub run: &'a RunEvidence,
     /// The account-Region's Macie evidence.
     pub evidence: &'a AccountRegionEvidence,
@@ -119,7 +120,8 @@ pub fn evaluate_accounts(
         .collect()
 }
 
-/// Judges a run held whole in memory (remediation's scans, tests).
+/// Judges a run held whole in memory, every account-Region record in `run` (tests, and checks
+/// that reading a file account by account judges the same).
 pub fn evaluate_run(run: &RunEvidence) -> Vec<Finding> {
     run.accounts
         .iter()
@@ -270,6 +272,7 @@ pub(crate) mod testing {
                     pages: Vec::new(),
                 },
                 excluded_accounts: Vec::new(),
+                accounts: Vec::new(),
                 rules: Default::default(),
                 command_line: Vec::new(),
                 config_path: None,

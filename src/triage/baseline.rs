@@ -109,17 +109,6 @@ impl Baseline {
         Ok(baseline)
     }
 
-    /// A baseline made of already evaluated findings.
-    pub fn from_findings(run_id: String, dir: PathBuf, findings: Vec<Finding>) -> Baseline {
-        let mut baseline = Baseline {
-            run_id,
-            dir,
-            failing: HashMap::new(),
-        };
-        baseline.extend(findings);
-        baseline
-    }
-
     fn extend(&mut self, findings: Vec<Finding>) {
         self.failing.extend(
             findings
@@ -128,16 +117,6 @@ impl Baseline {
                 .map(|finding| (identity(&finding), finding)),
         );
     }
-}
-
-/// Marks every current finding against the baseline and lists what was resolved.
-pub fn compare(findings: &mut [Finding], baseline: &Baseline) -> BaselineReport {
-    let mut tally = BaselineTally::default();
-    for finding in findings.iter_mut() {
-        baseline.mark(finding);
-        tally.add(finding, baseline);
-    }
-    baseline.report(tally)
 }
 
 /// What comparing a run's findings with the baseline found, counted as the findings go by.
@@ -218,6 +197,27 @@ mod tests {
     use super::*;
     use crate::findings::Severity;
 
+    /// Marks every current finding against the baseline and lists what was resolved.
+    fn compare(findings: &mut [Finding], baseline: &Baseline) -> BaselineReport {
+        let mut tally = BaselineTally::default();
+        for finding in findings.iter_mut() {
+            baseline.mark(finding);
+            tally.add(finding, baseline);
+        }
+        baseline.report(tally)
+    }
+
+    /// A baseline made of already evaluated findings.
+    fn from_findings(run_id: String, dir: PathBuf, findings: Vec<Finding>) -> Baseline {
+        let mut baseline = Baseline {
+            run_id,
+            dir,
+            failing: HashMap::new(),
+        };
+        baseline.extend(findings);
+        baseline
+    }
+
     fn finding(account: &str, status: Status) -> Finding {
         Finding {
             rule_id: "MACIE-002".into(),
@@ -236,7 +236,7 @@ mod tests {
 
     #[test]
     fn new_unchanged_and_resolved() {
-        let baseline = Baseline::from_findings(
+        let baseline = from_findings(
             "old".into(),
             PathBuf::new(),
             vec![

@@ -44,15 +44,6 @@ impl GatePolicy {
             && finding.suppression.is_none()
             && (!self.fail_on_new || finding.baseline == Some(BaselineState::New))
     }
-
-    /// 130 interrupted; 2 incomplete (any ERROR); 1 a finding fails the gate; 0 otherwise.
-    pub fn exit_code(&self, findings: &[Finding], interrupted: bool) -> u8 {
-        exit_code(
-            findings.iter().any(|f| f.status == Status::Error),
-            findings.iter().any(|f| self.fails(f)),
-            interrupted,
-        )
-    }
 }
 
 /// The exit code of a run: 130 interrupted; 2 incomplete (an ERROR); 1 a finding fails the gate
@@ -73,6 +64,15 @@ pub fn exit_code(errors: bool, failing: bool, interrupted: bool) -> u8 {
 mod tests {
     use super::*;
     use crate::triage::suppressions::AppliedSuppression;
+
+    /// The exit code of a run with these findings.
+    fn code(gate: &GatePolicy, findings: &[Finding], interrupted: bool) -> u8 {
+        exit_code(
+            findings.iter().any(|f| f.status == Status::Error),
+            findings.iter().any(|f| gate.fails(f)),
+            interrupted,
+        )
+    }
 
     fn finding(status: Status, severity: Severity) -> Finding {
         Finding {
@@ -97,24 +97,28 @@ mod tests {
             ..GatePolicy::default()
         };
         assert_eq!(
-            high.exit_code(&[finding(Status::Fail, Severity::Medium)], false),
+            code(&high, &[finding(Status::Fail, Severity::Medium)], false),
             0
         );
         assert_eq!(
-            high.exit_code(&[finding(Status::Fail, Severity::High)], false),
+            code(&high, &[finding(Status::Fail, Severity::High)], false),
             1
         );
         assert_eq!(
-            high.exit_code(&[finding(Status::Fail, Severity::Critical)], false),
+            code(&high, &[finding(Status::Fail, Severity::Critical)], false),
             1
         );
         let default = GatePolicy::default();
         assert_eq!(
-            default.exit_code(&[finding(Status::Fail, Severity::Low)], false),
+            code(&default, &[finding(Status::Fail, Severity::Low)], false),
             1
         );
         assert_eq!(
-            default.exit_code(&[finding(Status::Fail, Severity::Informational)], false),
+            code(
+                &default,
+                &[finding(Status::Fail, Severity::Informational)],
+                false
+            ),
             0
         );
     }
@@ -122,12 +126,12 @@ mod tests {
     #[test]
     fn warn_only_with_the_flag() {
         let warn = [finding(Status::Warn, Severity::Medium)];
-        assert_eq!(GatePolicy::default().exit_code(&warn, false), 0);
+        assert_eq!(code(&GatePolicy::default(), &warn, false), 0);
         let strict = GatePolicy {
             fail_on_warn: true,
             ..GatePolicy::default()
         };
-        assert_eq!(strict.exit_code(&warn, false), 1);
+        assert_eq!(code(&strict, &warn, false), 1);
     }
 
     #[test]
@@ -139,16 +143,16 @@ mod tests {
             owner: "sec".into(),
             expires: chrono::NaiveDate::from_ymd_opt(2099, 1, 1).unwrap_or_default(),
         });
-        assert_eq!(GatePolicy::default().exit_code(&[suppressed], false), 0);
+        assert_eq!(code(&GatePolicy::default(), &[suppressed], false), 0);
         let mut old = finding(Status::Fail, Severity::High);
         old.baseline = Some(BaselineState::Unchanged);
         let new_only = GatePolicy {
             fail_on_new: true,
             ..GatePolicy::default()
         };
-        assert_eq!(new_only.exit_code(&[old.clone()], false), 0);
+        assert_eq!(code(&new_only, &[old.clone()], false), 0);
         old.baseline = Some(BaselineState::New);
-        assert_eq!(new_only.exit_code(&[old], false), 1);
+        assert_eq!(code(&new_only, &[old], false), 1);
     }
 
     #[test]
@@ -157,7 +161,7 @@ mod tests {
             finding(Status::Fail, Severity::High),
             finding(Status::Error, Severity::High),
         ];
-        assert_eq!(GatePolicy::default().exit_code(&findings, false), 2);
-        assert_eq!(GatePolicy::default().exit_code(&findings, true), 130);
+        assert_eq!(code(&GatePolicy::default(), &findings, false), 2);
+        assert_eq!(code(&GatePolicy::default(), &findings, true), 130);
     }
 }

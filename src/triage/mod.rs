@@ -61,17 +61,6 @@ impl TriageInputs {
         })
     }
 
-    /// Applies them to freshly evaluated findings of a run that started on `today`.
-    pub fn apply(&self, findings: &mut [Finding], today: chrono::NaiveDate) -> Triage {
-        let marks = self.marks(today);
-        let mut tally = marks.tally();
-        for finding in findings.iter_mut() {
-            marks.mark(finding);
-            tally.add(finding);
-        }
-        tally.finish()
-    }
-
     /// What marks each finding of a run that started on `today`, as it is evaluated.
     pub fn marks(&self, today: chrono::NaiveDate) -> TriageMarks<'_> {
         TriageMarks {

@@ -210,21 +210,6 @@ fn wildcard(pattern: &str, value: &str) -> bool {
     true
 }
 
-/// Marks the failing findings (FAIL, WARN, ERROR) that a valid, unexpired entry matches.
-pub fn apply(
-    findings: &mut [Finding],
-    file: &SuppressionFile,
-    today: NaiveDate,
-) -> SuppressionReport {
-    let active = ActiveSuppressions::new(file, today);
-    let mut tally = SuppressionTally::default();
-    for finding in findings.iter_mut() {
-        active.mark(finding);
-        tally.add(finding);
-    }
-    active.report(tally)
-}
-
 /// The entries of a suppression file that apply on a run's date: valid and not expired.
 #[derive(Debug, Clone)]
 pub struct ActiveSuppressions<'a> {
@@ -321,6 +306,21 @@ impl<'a> ActiveSuppressions<'a> {
 mod tests {
     use super::*;
     use crate::findings::Severity;
+
+    /// Marks findings and reports, as a run does.
+    fn apply(
+        findings: &mut [Finding],
+        file: &SuppressionFile,
+        today: NaiveDate,
+    ) -> SuppressionReport {
+        let active = ActiveSuppressions::new(file, today);
+        let mut tally = SuppressionTally::default();
+        for finding in findings.iter_mut() {
+            active.mark(finding);
+            tally.add(finding);
+        }
+        active.report(tally)
+    }
 
     fn finding(rule: &str, account: &str, status: Status) -> Finding {
         Finding {
