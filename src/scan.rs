@@ -143,78 +143,107 @@ pub async fn collect_run(
         }
     };
     let progress = Progress::new(show_progress);
-    let header = |plan: &ScanPlan| header(config, plan, identity);
-    match output {
-        EvidenceOutput::File(path) => {
-            let writer = EvidenceWriter::create_before_header(path)?;
-            // The run record, with the listing, goes first as soon as the listing is complete;
-            // accounts finished before then wait for it in memory.
-            let listing = async {
-                let plan = listing.await?;
-                writer.write_header(&header(&plan))?;
-                Ok(plan)
-            };
-            let collected = collect::collect(
-                env,
-                config,
-                &caller_account,
-                &regions,
-                listing,
-                listed,
-                &progress,
-                cancellation,
-                &writer,
-            )
-            .await;
-            progress.finish();
-            let (plan, collected) = collected?;
-            let path = writer.finish(
-                &collected.buckets,
-                &collected.keys,
-                Some(&run_end(cancellation)),
-            )?;
-            Ok((plan, Evidence::open(&path)?))
-        }
-        EvidenceOutput::Memory => {
-            let sink = MemorySink::default();
-            let collected = collect::collect(
-                env,
-                config,
-                &caller_account,
-                &regions,
-                listing,
-                listed,
-                &progress,
-                cancellation,
-                &sink,
-            )
-            .await;
-            progress.finish();
-            let (plan, collected) = collected?;
-            let mut run = RunEvidence {
-                header: header(&plan),
-                accounts: Vec::new(),
-                account_regions: HashMap::new(),
-                buckets: collected
-                    .buckets
-                    .into_iter()
-                    .map(|b| (b.name.clone(), b))
-                    .collect(),
-                keys: collected
-                    .keys
-                    .into_iter()
-                    .map(|k| (k.arn.clone(), k))
-                    .collect(),
-                end: Some(run_end(cancellation)),
-            };
-            for (account, regions) in sink.0.into_inner().unwrap_or_default() {
-                for region in regions {
-                    run.account_regions
-                        .insert((region.account_id.clone(), region.region.clone()), region);
+    let sink = match output {
+        EvidenceOutput::File(path) => RunSink::File(EvidenceWriter::create_before_header(path)?),
+        EvidenceOutput::Memory => RunSink::Memory(Box::default()),
+    };
+    // The run record, with the listing, is written as soon as the listing is complete; accounts
+    // finished before then wait for it in memory.
+    let listing = async {
+        let plan = listing.await?;
+        sink.header(header(config, &plan, identity))?;
+        Ok(plan)
+    };
+    let collected = collect::collect(
+        env,
+        config,
+        &caller_account,
+        &regions,
+        listing,
+        listed,
+        &progress,
+        cancellation,
+        &sink,
+    )
+    .await;
+    progress.finish();
+    let (plan, collected) = collected?;
+    let evidence = sink.finish(collected, run_end(cancellation))?;
+    Ok((plan, evidence))
+}
+
+/// Where collection hands a run's evidence: its file, or memory.
+enum RunSink {
+    File(EvidenceWriter),
+    Memory(Box<MemorySink>),
+}
+
+impl RunSink {
+    /// The run record, once the listing is complete.
+    fn header(&self, header: RunHeader) -> Result<()> {
+        match self {
+            RunSink::File(writer) => writer.write_header(&header),
+            RunSink::Memory(memory) => {
+                if let Ok(mut held) = memory.header.lock() {
+                    *held = Some(header);
                 }
-                run.accounts.push(account);
+                Ok(())
             }
-            Ok((plan, Evidence::in_memory(run)))
+        }
+    }
+
+    /// The run's evidence, its repositories and end added.
+    fn finish(self, collected: collect::Collection, end: RunEnd) -> Result<Evidence> {
+        match self {
+            RunSink::File(writer) => {
+                let path = writer.finish(&collected.buckets, &collected.keys, Some(&end))?;
+                Evidence::open(&path)
+            }
+            RunSink::Memory(memory) => {
+                let header = memory.header.into_inner().ok().flatten().ok_or_else(|| {
+                    Error::Scope("the run ended before its scope was known".into())
+                })?;
+                let mut run = RunEvidence {
+                    header,
+                    accounts: Vec::new(),
+                    account_regions: HashMap::new(),
+                    buckets: collected
+                        .buckets
+                        .into_iter()
+                        .map(|b| (b.name.clone(), b))
+                        .collect(),
+                    keys: collected
+                        .keys
+                        .into_iter()
+                        .map(|k| (k.arn.clone(), k))
+                        .collect(),
+                    end: Some(end),
+                };
+                for (account, regions) in memory.accounts.into_inner().unwrap_or_default() {
+                    for region in regions {
+                        run.account_regions
+                            .insert((region.account_id.clone(), region.region.clone()), region);
+                    }
+                    run.accounts.push(account);
+                }
+                Ok(Evidence::in_memory(run))
+            }
+        }
+    }
+}
+
+impl AccountSink for RunSink {
+    fn account(&self, account: &AccountEvidence, regions: &[AccountRegionEvidence]) {
+        match self {
+            RunSink::File(writer) => writer.account(account, regions),
+            RunSink::Memory(memory) => memory.account(account, regions),
+        }
+    }
+
+    fn failed(&self) -> bool {
+        match self {
+            RunSink::File(writer) => writer.failed(),
+            RunSink::Memory(_) => false,
         }
     }
 }
@@ -249,11 +278,14 @@ fn run_end(cancellation: &Cancellation) -> RunEnd {
 
 /// Collects a run's evidence in memory.
 #[derive(Default)]
-struct MemorySink(Mutex<Vec<(AccountEvidence, Vec<AccountRegionEvidence>)>>);
+struct MemorySink {
+    header: Mutex<Option<RunHeader>>,
+    accounts: Mutex<Vec<(AccountEvidence, Vec<AccountRegionEvidence>)>>,
+}
 
 impl AccountSink for MemorySink {
     fn account(&self, account: &AccountEvidence, regions: &[AccountRegionEvidence]) {
-        if let Ok(mut accounts) = self.0.lock() {
+        if let Ok(mut accounts) = self.accounts.lock() {
             accounts.push((account.clone(), regions.to_vec()));
         }
     }
