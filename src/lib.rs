@@ -13,6 +13,7 @@ pub mod evidence;
 pub mod findings;
 pub mod interrupt;
 pub mod logging;
+pub mod macie_access;
 pub mod merge;
 pub mod permissions;
 pub mod policy;

@@ -10,7 +10,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::policy::{Decision, Policy, PolicyError, Principal, Request};
+use crate::macie_access::{self, Answer, Exporter};
+use crate::policy::{Policy, PolicyError};
 pub use crate::regions::macie_principal;
 use crate::rules::remediation::{bucket_statements, key_statement};
 
@@ -393,81 +394,47 @@ impl std::fmt::Display for Gap {
     }
 }
 
-/// The condition keys of Macie's request from `source`, with or without the confused-deputy keys.
-fn context(source: &MacieSource, with_source: bool) -> Vec<(String, String)> {
-    let mut context = vec![("aws:SecureTransport".to_owned(), "true".to_owned())];
-    if with_source {
-        context.push(("aws:SourceAccount".into(), source.account_id.clone()));
-        context.push((
-            "aws:SourceArn".into(),
-            format!(
-                "arn:aws:macie2:{}:{}:export-configuration:*",
-                source.region, source.account_id
-            ),
-        ));
+impl MacieSource {
+    fn exporter(&self) -> Exporter<'_> {
+        Exporter {
+            account: &self.account_id,
+            region: &self.region,
+        }
     }
-    context
 }
 
-fn borrow(context: &[(String, String)]) -> Vec<(&str, &str)> {
-    context
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect()
-}
-
-fn judge(
-    policy: &Policy,
-    principal: Principal<'_>,
+/// The gaps one of Macie's answers leaves, for `source` and `action`; the statements allowing it
+/// without conditions are added to `unconditioned`.
+fn gap_of(
+    source: &MacieSource,
     action: &str,
-    resource: &str,
-    context: &[(String, String)],
-) -> crate::policy::Evaluation {
-    policy.evaluate(&Request {
-        principal,
-        action,
-        resource,
-        context: &borrow(context),
-    })
+    answer: Answer,
+    unconditioned: &mut Vec<String>,
+) -> Option<Gap> {
+    match answer {
+        Answer::Allowed { unconditioned_by } => {
+            unconditioned.extend(unconditioned_by);
+            None
+        }
+        Answer::Denied { by } => Some(Gap::Denied {
+            source: source.clone(),
+            action: action.into(),
+            statements: by,
+        }),
+        Answer::NotAllowed => Some(Gap::NotAllowed {
+            source: source.clone(),
+            action: action.into(),
+        }),
+    }
 }
 
 /// What a key policy lacks for Macie in `sources` to use `key_arn` (MACIE-003's policy checks).
 pub fn key_gaps(policy: &Policy, key_arn: &str, sources: &[MacieSource]) -> Vec<Gap> {
     let mut gaps = Vec::new();
     for source in sources {
-        let principal = macie_principal(&source.region);
         let mut unconditioned = Vec::new();
-        for action in ["kms:GenerateDataKey", "kms:Encrypt"] {
-            let with = judge(
-                policy,
-                Principal::Service(&principal),
-                action,
-                key_arn,
-                &context(source, true),
-            );
-            match with.decision {
-                Decision::Allow => {
-                    let without = judge(
-                        policy,
-                        Principal::Service(&principal),
-                        action,
-                        key_arn,
-                        &context(source, false),
-                    );
-                    if without.decision == Decision::Allow {
-                        unconditioned.extend(without.allowed_by);
-                    }
-                }
-                Decision::ExplicitDeny => gaps.push(Gap::Denied {
-                    source: source.clone(),
-                    action: action.into(),
-                    statements: with.denied_by,
-                }),
-                Decision::ImplicitDeny => gaps.push(Gap::NotAllowed {
-                    source: source.clone(),
-                    action: action.into(),
-                }),
-            }
+        for (action, answer) in macie_access::key_answers(policy, key_arn, source.exporter()) {
+            gaps.extend(gap_of(source, action, answer, &mut unconditioned));
         }
         if !unconditioned.is_empty() {
             unconditioned.sort();
@@ -494,7 +461,7 @@ pub fn bucket_gaps(
         // No policy: nothing is denied, nothing is allowed.
         let mut gaps = vec![Gap::TlsNotDenied];
         for source in sources {
-            for action in ["s3:PutObject", "s3:GetBucketLocation"] {
+            for action in macie_access::BUCKET_ACTIONS {
                 gaps.push(Gap::NotAllowed {
                     source: source.clone(),
                     action: action.into(),
@@ -503,54 +470,16 @@ pub fn bucket_gaps(
         }
         return gaps;
     };
-    let bucket_arn = format!("arn:aws:s3:::{bucket}");
     let mut gaps = Vec::new();
-    let object = format!("{bucket_arn}/{prefix}any-object");
-    let insecure = vec![("aws:SecureTransport".to_owned(), "false".to_owned())];
-    let denies_insecure = [Principal::Anonymous, Principal::Aws("999999999999")]
-        .iter()
-        .all(|principal| {
-            judge(policy, *principal, "s3:GetObject", &object, &insecure).decision
-                == Decision::ExplicitDeny
-        });
-    if !denies_insecure {
+    if !macie_access::denies_insecure_transport(policy, bucket, prefix) {
         gaps.push(Gap::TlsNotDenied);
     }
     for source in sources {
-        let principal = macie_principal(&source.region);
-        let mut context = context(source, true);
-        context.push(("s3:x-amz-server-side-encryption".into(), "aws:kms".into()));
-        context.push((
-            "s3:x-amz-server-side-encryption-aws-kms-key-id".into(),
-            key_arn.to_owned(),
-        ));
-        let results_object = format!(
-            "{bucket_arn}/{prefix}AWSLogs/{}/Macie/{}/macie-audit-probe.jsonl.gz",
-            source.account_id, source.region
-        );
-        for (action, resource) in [
-            ("s3:PutObject", results_object.as_str()),
-            ("s3:GetBucketLocation", bucket_arn.as_str()),
-        ] {
-            let evaluation = judge(
-                policy,
-                Principal::Service(&principal),
-                action,
-                resource,
-                &context,
-            );
-            match evaluation.decision {
-                Decision::Allow => {}
-                Decision::ExplicitDeny => gaps.push(Gap::Denied {
-                    source: source.clone(),
-                    action: action.into(),
-                    statements: evaluation.denied_by,
-                }),
-                Decision::ImplicitDeny => gaps.push(Gap::NotAllowed {
-                    source: source.clone(),
-                    action: action.into(),
-                }),
-            }
+        let answers =
+            macie_access::bucket_answers(policy, bucket, prefix, key_arn, source.exporter());
+        for (action, answer) in answers {
+            // The bucket rule does not judge conditions: an unconditioned allow is no gap here.
+            gaps.extend(gap_of(source, action, answer, &mut Vec::new()));
         }
     }
     gaps

@@ -1,12 +1,11 @@
 //! MACIE-004: the repository bucket is protected and writable.
 
-use super::repository::{
-    Repository, borrow_context, list, macie_context, macie_principal, repository,
-};
+use super::repository::{Repository, list, macie_principal, repository};
 use super::{Rule, RuleInput, Verdict, remediation};
 use crate::evidence::{BucketEvidence, BucketOwner, ErrorKind, Outcome, PublicAccessBlock};
 use crate::findings::{Severity, Status};
-use crate::policy::{Decision, Policy, Principal, Request};
+use crate::macie_access::{self, Answer};
+use crate::policy::Policy;
 use crate::regions;
 
 pub(super) const RULE: Rule = Rule {
@@ -290,66 +289,32 @@ fn judge_public_access(
 }
 
 fn judge_policy(policy: &Policy, repository: &Repository<'_>, problems: &mut Vec<String>) {
-    let bucket_arn = repository.bucket_arn();
-    let insecure = [("aws:SecureTransport", "false")];
-    let object = format!("{bucket_arn}/{}any-object", repository.prefix);
-    let denies_insecure = [Principal::Anonymous, Principal::Aws("999999999999")]
-        .iter()
-        .all(|principal| {
-            policy
-                .evaluate(&Request {
-                    principal: *principal,
-                    action: "s3:GetObject",
-                    resource: &object,
-                    context: &insecure,
-                })
-                .decision
-                == Decision::ExplicitDeny
-        });
-    if !denies_insecure {
+    if !macie_access::denies_insecure_transport(policy, repository.bucket, repository.prefix) {
         problems.push(
             "its policy does not deny requests made without TLS (aws:SecureTransport false)".into(),
         );
     }
-
-    let principal = macie_principal(repository.region);
-    let mut context = macie_context(repository, true);
-    context.push(("s3:x-amz-server-side-encryption".into(), "aws:kms".into()));
-    context.push((
-        "s3:x-amz-server-side-encryption-aws-kms-key-id".into(),
-        repository.key_arn.to_owned(),
-    ));
-    let context = borrow_context(&context);
-    let results_object = format!(
-        "{bucket_arn}/{}AWSLogs/{}/Macie/{}/macie-audit-probe.jsonl.gz",
-        repository.prefix, repository.macie_account, repository.region
+    let exporter = repository.exporter();
+    let principal = exporter.principal();
+    let answers = macie_access::bucket_answers(
+        policy,
+        repository.bucket,
+        repository.prefix,
+        repository.key_arn,
+        exporter,
     );
-    for (action, resource, what) in [
-        (
-            "s3:PutObject",
-            results_object.as_str(),
-            format!("under \"{}\"", repository.prefix),
-        ),
-        (
-            "s3:GetBucketLocation",
-            bucket_arn.as_str(),
-            "on the bucket".to_owned(),
-        ),
-    ] {
-        let decision = policy
-            .evaluate(&Request {
-                principal: Principal::Service(&principal),
-                action,
-                resource,
-                context: &context,
-            })
-            .decision;
-        match decision {
-            Decision::Allow => {}
-            Decision::ExplicitDeny => {
+    for (action, answer) in answers {
+        let what = if action == "s3:PutObject" {
+            format!("under \"{}\"", repository.prefix)
+        } else {
+            "on the bucket".to_owned()
+        };
+        match answer {
+            Answer::Allowed { .. } => {}
+            Answer::Denied { .. } => {
                 problems.push(format!("its policy denies {principal} {action} {what}"))
             }
-            Decision::ImplicitDeny => problems.push(format!(
+            Answer::NotAllowed => problems.push(format!(
                 "its policy does not allow {principal} {action} {what} for account {}",
                 repository.macie_account
             )),

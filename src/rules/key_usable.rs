@@ -1,10 +1,11 @@
 //! MACIE-003: the repository key is usable by Macie.
 
-use super::repository::{borrow_context, list, macie_context, macie_principal, repository};
+use super::repository::{list, repository};
 use super::{Rule, RuleInput, Verdict, remediation, unreadable};
 use crate::evidence::{ErrorKind, Outcome};
 use crate::findings::{Severity, Status};
-use crate::policy::{Decision, Policy, Principal, Request};
+use crate::macie_access::{self, Answer};
+use crate::policy::Policy;
 
 pub(super) const RULE: Rule = Rule {
     id: "MACIE-003",
@@ -21,9 +22,6 @@ pub(super) const RULE: Rule = Rule {
     conformity_rule: None,
     check,
 };
-
-/// The actions Macie needs on the key.
-const ACTIONS: [&str; 2] = ["kms:GenerateDataKey", "kms:Encrypt"];
 
 fn check(input: &RuleInput<'_>) -> Verdict {
     let repository = match repository(input) {
@@ -188,7 +186,7 @@ fn check(input: &RuleInput<'_>) -> Verdict {
              with confused-deputy conditions.{note}",
             key.arn,
             key.region,
-            macie_principal(repository.region)
+            repository.exporter().principal()
         ),
     )
 }
@@ -222,31 +220,20 @@ fn judge_policy(
     problems: &mut Vec<String>,
     warnings: &mut Vec<String>,
 ) {
-    let principal = macie_principal(repository.region);
-    let with_source = macie_context(repository, true);
-    let without_source = macie_context(repository, false);
+    let exporter = repository.exporter();
+    let principal = exporter.principal();
     let mut unconditioned = Vec::new();
-    for action in ACTIONS {
-        let request = |context: &[(&str, &str)]| {
-            policy
-                .evaluate(&Request {
-                    principal: Principal::Service(&principal),
-                    action,
-                    resource: key_arn,
-                    context,
-                })
-                .decision
-        };
-        match request(&borrow_context(&with_source)) {
-            Decision::Allow => {
-                if request(&borrow_context(&without_source)) == Decision::Allow {
+    for (action, answer) in macie_access::key_answers(policy, key_arn, exporter) {
+        match answer {
+            Answer::Allowed { unconditioned_by } => {
+                if !unconditioned_by.is_empty() {
                     unconditioned.push(action);
                 }
             }
-            Decision::ExplicitDeny => {
+            Answer::Denied { .. } => {
                 problems.push(format!("the key policy denies {principal} {action}"))
             }
-            Decision::ImplicitDeny => problems.push(format!(
+            Answer::NotAllowed => problems.push(format!(
                 "the key policy does not allow {principal} {action} for account {}",
                 repository.macie_account
             )),

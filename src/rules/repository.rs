@@ -5,6 +5,7 @@ use super::{RuleInput, Verdict, unreadable};
 use crate::config::MemberRepository;
 use crate::evidence::{ErrorKind, Outcome, S3Destination};
 use crate::findings::Status;
+use crate::macie_access::Exporter;
 pub(super) use crate::regions::macie_principal;
 
 /// The export configuration that judges an account-Region, and whose it is.
@@ -39,6 +40,14 @@ impl Repository<'_> {
     /// The bucket's ARN.
     pub fn bucket_arn(&self) -> String {
         format!("arn:aws:s3:::{}", self.bucket)
+    }
+
+    /// Macie writing to it: the account and Region of the export configuration.
+    pub fn exporter(&self) -> Exporter<'_> {
+        Exporter {
+            account: self.macie_account,
+            region: self.region,
+        }
     }
 }
 
@@ -126,36 +135,6 @@ pub(super) fn repository<'a>(input: &RuleInput<'a>) -> Result<Repository<'a>, Ve
         region: &input.evidence.region,
         note: export.note,
     })
-}
-
-/// The condition keys Macie's requests carry, with or without the confused-deputy keys.
-pub(super) fn macie_context(
-    repository: &Repository<'_>,
-    with_source: bool,
-) -> Vec<(String, String)> {
-    let mut context = vec![("aws:SecureTransport".to_owned(), "true".to_owned())];
-    if with_source {
-        context.push((
-            "aws:SourceAccount".into(),
-            repository.macie_account.to_owned(),
-        ));
-        context.push((
-            "aws:SourceArn".into(),
-            format!(
-                "arn:aws:macie2:{}:{}:export-configuration:*",
-                repository.region, repository.macie_account
-            ),
-        ));
-    }
-    context
-}
-
-/// Borrows an owned context for a policy request.
-pub(super) fn borrow_context(context: &[(String, String)]) -> Vec<(&str, &str)> {
-    context
-        .iter()
-        .map(|(k, v)| (k.as_str(), v.as_str()))
-        .collect()
 }
 
 /// A message listing problems, ending with the note.
