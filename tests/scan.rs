@@ -619,3 +619,23 @@ fn accounts_are_scanned_while_the_organization_is_listed() {
         "and the whole population is judged"
     );
 }
+
+/// When the organization cannot be listed there is no population and no run: exit 2, the reason
+/// on stderr, and no run directory left behind (not even the evidence it started).
+#[test]
+fn an_organization_that_cannot_be_listed_leaves_no_run() {
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(&every_status());
+    emulator.faults(
+        json!({"error_fraction": 1.0, "seed": 1, "operations": ["organizations:ListAccounts"]}),
+    );
+    let run = emulator.scan().regions("us-east-1").run();
+    run.assert_exit(2);
+    assert!(
+        run.stderr
+            .contains("cannot list the organization's accounts"),
+        "{}",
+        run.stderr
+    );
+    assert!(run.run_dir.is_none(), "{:?}", run.run_dir);
+}
