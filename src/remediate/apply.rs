@@ -23,7 +23,7 @@ use serde_json::{Value, json};
 use super::commands::{KEY_TAG, encryption_configuration};
 use super::log::{CallRecord, StepRecord, StepStatus};
 use super::plan::{Action, Destination, GroupKind, KeyRef, Plan, Step, StepGroup, decide_policy};
-use super::statements::{self, KEY_ARN_PLACEHOLDER, bucket_gaps, key_gaps, merge};
+use super::statements::{self, KEY_ARN_PLACEHOLDER, bucket_gaps, key_gaps};
 use crate::aws::AwsEnvironment;
 use crate::aws::errors::classify;
 use crate::collect::repository::bucket_region;
@@ -543,7 +543,7 @@ impl Runner<'_, '_> {
             Ok(output) => output.policy().unwrap_or_default().to_owned(),
             Err(error) => return StepResult::call_failed("cannot read the key policy", error),
         };
-        let (current, policy) = match statements::parse(&text) {
+        let parsed = match statements::parse(&text) {
             Ok(parsed) => parsed,
             Err(error) => {
                 return StepResult::failed(format!("the key policy cannot be read: {error}"), None);
@@ -553,14 +553,10 @@ impl Runner<'_, '_> {
             .iter()
             .map(|s| statements::substitute(s, KEY_ARN_PLACEHOLDER, &arn))
             .collect();
-        let before = key_gaps(&policy, &arn, sources);
-        let decided = decide_policy(&before, || {
-            let after = merge(Some(&current), &desired);
-            let remaining = statements::parse(&statements::to_text(&after))
-                .map(|(_, p)| key_gaps(&p, &arn, sources))
-                .unwrap_or_default();
-            (after, remaining)
+        let decided = decide_policy(Some(&parsed), &desired, |policy| {
+            policy.map_or_else(Vec::new, |p| key_gaps(p, &arn, sources))
         });
+        let (current, _) = parsed;
         let after = match decided {
             Ok(None) => {
                 return StepResult::unchanged(
@@ -774,21 +770,10 @@ impl Runner<'_, '_> {
             .iter()
             .map(|s| statements::substitute(s, KEY_ARN_PLACEHOLDER, &arn))
             .collect();
-        let current = parsed.as_ref().map(|(value, _)| value.clone());
-        let before = bucket_gaps(
-            parsed.as_ref().map(|(_, p)| p),
-            bucket,
-            prefix,
-            &arn,
-            sources,
-        );
-        let decided = decide_policy(&before, || {
-            let after = merge(current.as_ref(), &desired);
-            let remaining = statements::parse(&statements::to_text(&after))
-                .map(|(_, p)| bucket_gaps(Some(&p), bucket, prefix, &arn, sources))
-                .unwrap_or_default();
-            (after, remaining)
+        let decided = decide_policy(parsed.as_ref(), &desired, |policy| {
+            bucket_gaps(policy, bucket, prefix, &arn, sources)
         });
+        let current = parsed.map(|(value, _)| value);
         let after = match decided {
             Ok(None) => {
                 return StepResult::unchanged(

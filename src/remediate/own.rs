@@ -8,7 +8,7 @@ use super::plan::{
     account_owns, bucket_public_access, decide_policy, describe, export_draft, key_evidence,
     key_region_of, key_unusable, non_empty,
 };
-use super::statements::{self, bucket_gaps, key_gaps, macie_principal, merge};
+use super::statements::{self, bucket_gaps, key_gaps, macie_principal};
 use crate::evidence::{BucketOwner, Observation, Outcome, PublicAccessBlock};
 
 /// `--strategy own`: the account-Region's own key and bucket, created or fixed, then pointed at.
@@ -128,15 +128,11 @@ pub(super) fn plan_own(
                 .and_then(|text| statements::parse(text).ok());
             let desired = vec![statements::own_key_statement(&account, &region)];
             match policy {
-                Some((value, parsed)) => {
-                    let before = key_gaps(&parsed, arn, &serves);
-                    let decided = decide_policy(&before, || {
-                        let after = merge(Some(&value), &desired);
-                        let remaining = statements::parse(&statements::to_text(&after))
-                            .map(|(_, p)| key_gaps(&p, arn, &serves))
-                            .unwrap_or_default();
-                        (after, remaining)
+                Some(current) => {
+                    let decided = decide_policy(Some(&current), &desired, |policy| {
+                        policy.map_or_else(Vec::new, |p| key_gaps(p, arn, &serves))
                     });
+                    let (value, _) = current;
                     match decided {
                         Ok(None) => {}
                         Ok(Some(after)) => steps.push(Draft::new(
@@ -316,15 +312,10 @@ pub(super) fn plan_own(
                     );
                 }
             };
-            let before = bucket_gaps(parsed.as_ref().map(|(_, p)| p), &bucket, &prefix, &key_arn, &serves);
-            let current = parsed.as_ref().map(|(v, _)| v.clone());
-            let decided = decide_policy(&before, || {
-                let after = merge(current.as_ref(), &desired_policy);
-                let remaining = statements::parse(&statements::to_text(&after))
-                    .map(|(_, p)| bucket_gaps(Some(&p), &bucket, &prefix, &key_arn, &serves))
-                    .unwrap_or_default();
-                (after, remaining)
+            let decided = decide_policy(parsed.as_ref(), &desired_policy, |policy| {
+                bucket_gaps(policy, &bucket, &prefix, &key_arn, &serves)
             });
+            let current = parsed.map(|(value, _)| value);
             match decided {
                 Ok(None) => {}
                 Ok(Some(after)) => steps.push(Draft::new(

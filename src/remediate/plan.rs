@@ -18,7 +18,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::commands;
-use super::statements::{Gap, KEY_ARN_PLACEHOLDER, MacieSource};
+use super::statements::{self, Gap, KEY_ARN_PLACEHOLDER, MacieSource, merge};
 use crate::cli::Strategy;
 use crate::collect::repository::parse_key_arn;
 use crate::config::{MemberRepository, RemediationConfig};
@@ -27,6 +27,7 @@ use crate::evidence::{
     PublicAccessBlock, RunEvidence, S3Destination,
 };
 use crate::findings::{Finding, Status};
+use crate::policy::Policy;
 
 /// The rules remediation fixes.
 pub const REMEDIATED_RULES: [&str; 3] = ["MACIE-002", "MACIE-003", "MACIE-004"];
@@ -699,18 +700,24 @@ pub(super) fn gaps_text(gaps: &[Gap]) -> String {
         .join("; ")
 }
 
-/// Whether a policy needs our statements, decided from the gaps it has now and after merging
-/// them: `Ok(None)` nothing to do (no gap, or only another statement's unconditioned allow, which
-/// a merge cannot remove), `Ok(Some(after))` write the merged policy, `Err(reason)` a merge
-/// cannot fix it (an explicit deny).
+/// Whether a policy needs our statements, decided from the gaps `gaps` finds in it now and after
+/// merging `desired` into it (`current`: its document and parsed form; `None`: no policy, and
+/// `gaps` is given `None` for it): `Ok(None)` nothing to do (no gap, or only another statement's
+/// unconditioned allow, which a merge cannot remove), `Ok(Some(after))` write the merged policy,
+/// `Err(reason)` a merge cannot fix it (an explicit deny).
 pub(super) fn decide_policy(
-    gaps_before: &[Gap],
-    merged: impl FnOnce() -> (Value, Vec<Gap>),
+    current: Option<&(Value, Policy)>,
+    desired: &[Value],
+    gaps: impl Fn(Option<&Policy>) -> Vec<Gap>,
 ) -> Result<Option<Value>, String> {
+    let gaps_before = gaps(current.map(|(_, policy)| policy));
     if gaps_before.is_empty() {
         return Ok(None);
     }
-    let (after, remaining) = merged();
+    let after = merge(current.map(|(value, _)| value), desired);
+    let remaining = statements::parse(&statements::to_text(&after))
+        .map(|(_, policy)| gaps(Some(&policy)))
+        .unwrap_or_default();
     let blocking: Vec<Gap> = remaining
         .iter()
         .filter(|g| !matches!(g, Gap::Unconditioned { .. }))
