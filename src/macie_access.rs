@@ -63,13 +63,15 @@ pub enum Answer {
     NotAllowed,
 }
 
-/// How `policy` answers Macie's `action` on `resource`, with `extra` condition keys.
+/// How `policy` answers Macie's `action` on `resource`, with `extra` condition keys; with
+/// `conditions`, whether it also allows the request without the confused-deputy keys.
 fn answer(
     policy: &Policy,
     exporter: Exporter<'_>,
     action: &str,
     resource: &str,
     extra: &[(String, String)],
+    conditions: bool,
 ) -> Answer {
     let principal = exporter.principal();
     let evaluate = |with_source: bool| {
@@ -88,7 +90,7 @@ fn answer(
     };
     let with_source = evaluate(true);
     match with_source.decision {
-        Decision::Allow => {
+        Decision::Allow if conditions => {
             let without = evaluate(false);
             Answer::Allowed {
                 unconditioned_by: if without.decision == Decision::Allow {
@@ -98,6 +100,9 @@ fn answer(
                 },
             }
         }
+        Decision::Allow => Answer::Allowed {
+            unconditioned_by: Vec::new(),
+        },
         Decision::ExplicitDeny => Answer::Denied {
             by: with_source.denied_by,
         },
@@ -105,7 +110,8 @@ fn answer(
     }
 }
 
-/// How a key policy answers Macie's [`KEY_ACTIONS`] on `key_arn`.
+/// How a key policy answers Macie's [`KEY_ACTIONS`] on `key_arn`, confused-deputy conditions
+/// included.
 pub fn key_answers(
     policy: &Policy,
     key_arn: &str,
@@ -113,12 +119,18 @@ pub fn key_answers(
 ) -> Vec<(&'static str, Answer)> {
     KEY_ACTIONS
         .iter()
-        .map(|action| (*action, answer(policy, exporter, action, key_arn, &[])))
+        .map(|action| {
+            (
+                *action,
+                answer(policy, exporter, action, key_arn, &[], true),
+            )
+        })
         .collect()
 }
 
 /// How a bucket policy answers Macie's [`BUCKET_ACTIONS`]: writing a results object under
-/// `prefix` (SSE-KMS with `key_arn`, as Macie writes) and locating the bucket.
+/// `prefix` (SSE-KMS with `key_arn`, as Macie writes) and locating the bucket. Conditions are
+/// not judged here (`unconditioned_by` stays empty): the key's policy is where they matter.
 pub fn bucket_answers(
     policy: &Policy,
     bucket: &str,
@@ -150,6 +162,7 @@ pub fn bucket_answers(
                 "s3:PutObject",
                 &results_object,
                 &encryption,
+                false,
             ),
         ),
         (
@@ -160,6 +173,7 @@ pub fn bucket_answers(
                 "s3:GetBucketLocation",
                 &bucket_arn,
                 &encryption,
+                false,
             ),
         ),
     ]
