@@ -7,15 +7,14 @@ mod macie;
 mod progress;
 pub mod repository;
 
-use aws_config::SdkConfig;
-use std::sync::Mutex;
-use tokio::sync::Semaphore;
-
 use std::collections::HashSet;
 use std::future::Future;
+use std::sync::Mutex;
 
+use aws_config::SdkConfig;
 use futures::future::join_all;
 use futures::{Stream, StreamExt};
+use tokio::sync::Semaphore;
 
 pub use progress::Progress;
 
@@ -71,7 +70,7 @@ impl AccountCollection {
 /// Everything a scan collected besides what it handed to the [`AccountSink`].
 #[derive(Debug, Clone)]
 pub struct Collection {
-    /// Every account in scope, in listing order.
+    /// Every account in scope, in the order collection finished them.
     pub accounts: Vec<AccountCollection>,
     /// Every repository bucket, once.
     pub buckets: Vec<BucketEvidence>,
@@ -85,9 +84,9 @@ pub struct Collection {
 ///
 /// `listed` yields the accounts to scan (in `regions`) as the organization is listed, and
 /// `listing` completes with the whole plan once the last page is in: scanning starts with the
-/// first page. Once
-/// `cancellation` is raised no account is started; accounts in flight have [`GRACE_PERIOD`] to
-/// finish, and whatever is not finished is recorded as not reached.
+/// first page. Once `cancellation` is raised, or the sink has failed, no account is started;
+/// accounts in flight have [`GRACE_PERIOD`] to finish, and whatever is not finished is recorded
+/// as not reached.
 #[allow(clippy::too_many_arguments)]
 pub async fn collect(
     env: &AwsEnvironment,
