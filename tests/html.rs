@@ -863,8 +863,12 @@ fn unreadable_evidence_fails_the_report_and_leaves_no_file() {
         std::fs::write(dir.path().join("evidence.jsonl"), "").expect("emptied");
         html::write(out.path(), input)
     });
-    let error = written.expect_err("the report fails").to_string();
-    assert!(error.contains("cannot read at byte"), "{error}");
+    let error = written.expect_err("the report fails");
+    assert!(
+        matches!(error, macie_audit::Error::Evidence { .. }),
+        "the evidence's error, not a failure to write: {error}"
+    );
+    assert!(error.to_string().contains("cannot read at byte"), "{error}");
     let left: Vec<_> = std::fs::read_dir(out.path())
         .expect("dir")
         .filter_map(Result::ok)

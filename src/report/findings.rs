@@ -40,13 +40,14 @@ impl<'a> Findings<'a> {
     }
 
     /// Calls `visit` with every finding, in order, until it fails. An account whose evidence
-    /// cannot be read fails the visit too.
+    /// cannot be read fails the visit too, with the evidence error inside the I/O error (which
+    /// [`super::write_atomically`] gives back as it is).
     pub fn try_for_each(
         &self,
         mut visit: impl FnMut(&Finding) -> std::io::Result<()>,
     ) -> std::io::Result<()> {
         for account in self.accounts() {
-            let account = account.map_err(|e| std::io::Error::other(e.to_string()))?;
+            let account = account.map_err(std::io::Error::other)?;
             for finding in &account {
                 visit(finding)?;
             }

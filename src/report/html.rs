@@ -77,7 +77,7 @@ pub fn write(dir: &Path, input: &ReportInput<'_>) -> Result<()> {
     write_atomically(&dir.join(FILE_NAME), |out| {
         report.write_into(out)?;
         match report.failure.take() {
-            Some(error) => Err(std::io::Error::other(error.to_string())),
+            Some(error) => Err(std::io::Error::other(error)),
             None => Ok(()),
         }
     })

@@ -184,9 +184,25 @@ pub fn write_atomically(
     })();
     if let Err(error) = result {
         let _ = fs::remove_file(&temporary);
-        return Err(Error::output(path, error));
+        return Err(written_error(path, error));
     }
     Ok(())
+}
+
+/// The error of a failed atomic write: the error that stopped the content from being produced
+/// (its evidence could not be read), carried inside the I/O error, or the failure to write.
+fn written_error(path: &Path, error: std::io::Error) -> Error {
+    if !error.get_ref().is_some_and(|inner| inner.is::<Error>()) {
+        return Error::output(path, error);
+    }
+    match error.into_inner().map(|inner| inner.downcast::<Error>()) {
+        Some(Ok(cause)) => *cause,
+        // Not reached: the inner error was checked to be one of ours.
+        _ => Error::output(
+            path,
+            std::io::Error::other("the content could not be produced"),
+        ),
+    }
 }
 
 #[cfg(test)]
