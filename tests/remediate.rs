@@ -43,7 +43,7 @@ impl Outcome {
     /// The re-scan's findings: (account, Region, rule) → status.
     fn statuses(&self) -> BTreeMap<(String, String, String), Status> {
         let run = RunEvidence::load(&self.dir().join("evidence.jsonl")).expect("evidence");
-        macie_audit::rules::evaluate_run(&run)
+        common::judged(&run)
             .into_iter()
             .map(|f| ((f.account_id, f.region, f.rule_id), f.status))
             .collect()

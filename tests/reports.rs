@@ -212,7 +212,7 @@ fn fingerprints_are_stable_across_runs() {
 fn csv_parses_back_to_the_findings_and_neutralises_formulas() {
     let (_emulator, run) = hostile_run();
     let evidence = run.evidence();
-    let findings = macie_audit::rules::evaluate_run(&evidence);
+    let findings = common::judged(&evidence);
     let rows = run.findings();
     assert_eq!(rows.len(), findings.len());
     for (row, finding) in rows.iter().zip(&findings) {

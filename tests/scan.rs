@@ -223,7 +223,7 @@ fn every_status_from_a_mixed_organization() {
 
     // The evidence alone reproduces the findings.
     let evidence = run.evidence();
-    let replayed = macie_audit::rules::evaluate_run(&evidence);
+    let replayed = common::judged(&evidence);
     let replayed: BTreeMap<_, _> = replayed
         .into_iter()
         .map(|f| {

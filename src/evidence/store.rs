@@ -387,7 +387,12 @@ mod tests {
             crate::report::findings::Findings::new(&evidence, &crate::triage::TriageMarks::NONE)
                 .collect()
                 .expect("evaluated"),
-            crate::rules::evaluate_run(&whole)
+            crate::report::findings::Findings::new(
+                &Evidence::in_memory(whole),
+                &crate::triage::TriageMarks::NONE
+            )
+            .collect()
+            .expect("judged")
         );
     }
 

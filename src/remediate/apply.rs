@@ -10,6 +10,7 @@
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
+use std::ops::ControlFlow;
 
 use aws_config::SdkConfig;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -557,20 +558,14 @@ impl Runner<'_, '_> {
             policy.map_or_else(Vec::new, |p| key_gaps(p, &arn, sources))
         });
         let (current, _) = parsed;
-        let after = match decided {
-            Ok(None) => {
-                return StepResult::unchanged(
-                    "the key policy already lets Macie use the key",
-                    Some(current),
-                );
-            }
-            Ok(Some(after)) => after,
-            Err(reason) => {
-                return StepResult::failed(
-                    format!("the key policy cannot be fixed by adding statements: {reason}"),
-                    None,
-                );
-            }
+        let after = match policy_to_write(
+            decided,
+            "the key policy",
+            "already lets Macie use the key",
+            Some(&current),
+        ) {
+            ControlFlow::Continue(after) => after,
+            ControlFlow::Break(result) => return result,
         };
         let kms = self.kms();
         let result = kms
@@ -774,20 +769,14 @@ impl Runner<'_, '_> {
             bucket_gaps(policy, bucket, prefix, &arn, sources)
         });
         let current = parsed.map(|(value, _)| value);
-        let after = match decided {
-            Ok(None) => {
-                return StepResult::unchanged(
-                    "the bucket policy already denies non-TLS requests and lets Macie write",
-                    current,
-                );
-            }
-            Ok(Some(after)) => after,
-            Err(reason) => {
-                return StepResult::failed(
-                    format!("the bucket policy cannot be fixed by adding statements: {reason}"),
-                    None,
-                );
-            }
+        let after = match policy_to_write(
+            decided,
+            "the bucket policy",
+            "already denies non-TLS requests and lets Macie write",
+            current.as_ref(),
+        ) {
+            ControlFlow::Continue(after) => after,
+            ControlFlow::Break(result) => return result,
         };
         let s3 = self.s3();
         let result = s3
@@ -890,6 +879,27 @@ impl Runner<'_, '_> {
             ),
             Err(error) => StepResult::call_failed("cannot write the export configuration", error),
         }
+    }
+}
+
+/// The merged policy a policy step writes, or the step's result when there is nothing to write
+/// (`policy` already `satisfied`) or a merge cannot fix it.
+fn policy_to_write(
+    decided: Result<Option<Value>, String>,
+    policy: &str,
+    satisfied: &str,
+    current: Option<&Value>,
+) -> ControlFlow<StepResult, Value> {
+    match decided {
+        Ok(Some(after)) => ControlFlow::Continue(after),
+        Ok(None) => ControlFlow::Break(StepResult::unchanged(
+            format!("{policy} {satisfied}"),
+            current.cloned(),
+        )),
+        Err(reason) => ControlFlow::Break(StepResult::failed(
+            format!("{policy} cannot be fixed by adding statements: {reason}"),
+            None,
+        )),
     }
 }
 

@@ -12,6 +12,16 @@ use crate::evidence::{
 use crate::remediate::statements::{self, key_gaps};
 use crate::rules::testing::{at, err, ok, run_of, session};
 
+/// The findings of a run held in memory.
+fn judged(run: &RunEvidence) -> Vec<Finding> {
+    crate::report::findings::Findings::new(
+        &crate::evidence::Evidence::in_memory(run.clone()),
+        &crate::triage::TriageMarks::NONE,
+    )
+    .collect()
+    .expect("judged")
+}
+
 const A: &str = "111111111111";
 const B: &str = "222222222222";
 const LOG: &str = "333333333333";
@@ -109,7 +119,7 @@ impl World {
     }
 
     fn plan(&self, strategy: Strategy, force: bool) -> Plan {
-        let findings = crate::rules::evaluate_run(&self.run);
+        let findings = judged(&self.run);
         plan(&PlanInput {
             run: &self.run,
             findings: &findings,
@@ -472,7 +482,7 @@ fn a_repository_of_ours_with_a_broken_policy_gets_only_that_fixed() {
         }),
     ));
     world.bucket(encrypted);
-    let findings = crate::rules::evaluate_run(&world.run);
+    let findings = judged(&world.run);
     assert!(
         findings
             .iter()

@@ -120,23 +120,6 @@ pub fn evaluate_accounts(
         .collect()
 }
 
-/// Judges a run held whole in memory, every account-Region record in `run` (tests, and checks
-/// that reading a file account by account judges the same).
-pub fn evaluate_run(run: &RunEvidence) -> Vec<Finding> {
-    run.accounts
-        .iter()
-        .flat_map(|account| {
-            let records: Vec<&AccountRegionEvidence> = run
-                .header
-                .regions
-                .iter()
-                .filter_map(|region| run.account_region(&account.account.id, region))
-                .collect();
-            evaluate_account(run, account, &records)
-        })
-        .collect()
-}
-
 /// Judges one account: one finding per Region of the run and rule. `records` are the account's
 /// own account-Region records; `run` supplies the repositories and, for members judged by
 /// their administrator, the administrator's records.

@@ -509,3 +509,14 @@ pub fn bucket_policy(
         r#"{{"Version":"2012-10-17","Statement":[{deny}{{"Sid":"MaciePut","Effect":"Allow","Principal":{{"Service":"{principal}"}},"Action":"s3:PutObject","Resource":"arn:aws:s3:::${{BUCKET}}/{put_prefix}*",{condition}}},{{"Sid":"MacieLocation","Effect":"Allow","Principal":{{"Service":"{principal}"}},"Action":"s3:GetBucketLocation","Resource":"arn:aws:s3:::${{BUCKET}}",{condition}}}]}}"#
     )
 }
+
+/// The findings of a run loaded whole in memory (`RunEvidence::load`), judged as the reports
+/// judge them.
+pub fn judged(run: &macie_audit::evidence::RunEvidence) -> Vec<macie_audit::findings::Finding> {
+    macie_audit::report::findings::Findings::new(
+        &macie_audit::evidence::Evidence::in_memory(run.clone()),
+        &macie_audit::triage::TriageMarks::NONE,
+    )
+    .collect()
+    .expect("judged")
+}
