@@ -75,8 +75,9 @@ pub struct RunHeader {
     pub caller: Observation<CallerIdentity>,
     /// How the organization was listed.
     pub organization: OrganizationListing,
-    /// Accounts the configuration left out of scope.
+    /// Accounts the configuration left out of scope (`scope.exclude_accounts`, excluded OUs).
     pub excluded_accounts: Vec<Account>,
+
     /// The accounts the run covers, as listed: each has its own `account` record once it is
     /// collected, so one without a record was not reached (a run that did not finish).
     #[serde(default)]
@@ -93,17 +94,72 @@ pub struct RunHeader {
     /// The shard this run covers, when it covers one.
     #[serde(default)]
     pub shard: Option<crate::scope::Shard>,
+    /// How the run's scope compares with the configured one (account and Region filters given on
+    /// the command line, merged shards): a partial run never becomes `latest`.
+    #[serde(default)]
+    pub scope: RunScope,
+}
+
+/// What a run covers of the configured scope, structurally: empty (the default) is all of it.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct RunScope {
+    /// The account ids the command line limited the run to, when it did (`--accounts`).
+    #[serde(default)]
+    pub accounts: Option<Vec<String>>,
+    /// The Regions the command line limited the run to, when narrower than the configuration's.
+    #[serde(default)]
+    pub regions: Option<Vec<String>>,
+    /// For a merged run: the shards it holds, out of how many.
+    #[serde(default)]
+    pub merged_shards: Option<MergedShards>,
+}
+
+/// The shards a merged run holds.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct MergedShards {
+    /// N, the number of shards the organization was split into.
+    pub count: u32,
+    /// The 1-based indexes of the shards merged, ascending.
+    pub indexes: Vec<u32>,
+}
+
+impl RunHeader {
+    /// The organization's id (`o-…`), when the run listed an organization and described it.
+    pub fn organization_id(&self) -> Option<&str> {
+        match &self.organization {
+            OrganizationListing::Organization {
+                organization: Some(described),
+                ..
+            } => described.response().map(|info| info.id.as_str()),
+            _ => None,
+        }
+    }
+
+    /// An account's OU path, from the population or the accounts left out of scope.
+    pub fn ou_path(&self, account_id: &str) -> Option<&str> {
+        self.accounts
+            .iter()
+            .chain(&self.excluded_accounts)
+            .find(|account| account.id == account_id)
+            .and_then(|account| account.ou_path.as_deref())
+    }
 }
 
 /// How the population of accounts was established.
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "mode", rename_all = "snake_case")]
 pub enum OrganizationListing {
-    /// Organizations ListAccounts, every page.
+    /// The organization, walked as a tree from its root.
     Organization {
         /// The role used to list it, when one was assumed.
         management_role_arn: Option<String>,
-        /// Pages fetched, each with its request id.
+        /// DescribeOrganization: the organization's id (`aws:SourceOrgID` in Macie's requests).
+        /// `None` in evidence written before the tree walk.
+        #[serde(default)]
+        organization: Option<Observation<OrganizationInfo>>,
+        /// Every listing call (ListRoots, ListOrganizationalUnitsForParent,
+        /// ListAccountsForParent; ListAccounts in older evidence), each with its request id and
+        /// the number of items it returned.
         pages: Vec<Observation<u32>>,
     },
     /// The caller's account is not in an organization and is scanned alone.
@@ -111,6 +167,17 @@ pub enum OrganizationListing {
         /// The AWSOrganizationsNotInUseException that said so.
         evidence: Observation<()>,
     },
+}
+
+/// What DescribeOrganization says of the organization.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct OrganizationInfo {
+    /// `o-…`.
+    pub id: String,
+    /// The organization's ARN.
+    pub arn: String,
+    /// The management account's id.
+    pub management_account_id: String,
 }
 
 /// An account as Organizations lists it.
@@ -124,6 +191,11 @@ pub struct Account {
     pub email: Option<String>,
     /// `ACTIVE`, `SUSPENDED`, `PENDING_CLOSURE`…
     pub status: String,
+    /// Where the account sits in the organization, as `aws:SourceOrgPaths` spells it:
+    /// `o-…/r-…/ou-…/…/` (the organization, the root, then each OU down to the account's parent,
+    /// each followed by `/`). `None` for a standalone account or evidence without the tree walk.
+    #[serde(default)]
+    pub ou_path: Option<String>,
 }
 
 impl Account {
@@ -498,6 +570,17 @@ impl RunEvidence {
     /// A repository key's evidence.
     pub fn key(&self, arn: &str) -> Option<&KeyEvidence> {
         self.keys.get(arn)
+    }
+
+    /// The organization's id (`o-…`), when the run listed an organization and described it.
+    pub fn organization_id(&self) -> Option<&str> {
+        self.header.organization_id()
+    }
+
+    /// An account's OU path (`o-…/r-…/ou-…/`), when the run knows it: every account of the
+    /// population (in scope or not) carries its own.
+    pub fn ou_path(&self, account_id: &str) -> Option<&str> {
+        self.header.ou_path(account_id)
     }
 
     /// Every record, in the order `report::evidence::write` writes a run held in memory: all

@@ -266,6 +266,7 @@ fn header(config: &Config, plan: &ScanPlan, identity: &RunIdentity<'_>) -> RunHe
         command_line: identity.command_line.to_vec(),
         config_path: loaded.path.as_ref().map(|p| p.display().to_string()),
         shard: identity.shard,
+        scope: Default::default(),
     }
 }
 

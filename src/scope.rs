@@ -26,9 +26,10 @@ pub struct ScanPlan {
     pub excluded: Vec<Account>,
     /// Regions in scope.
     pub regions: Vec<String>,
-    /// Accounts in scope that belong to other shards: not scanned, but their role may be assumed
-    /// to read a repository they own.
-    pub other_shards: Vec<Account>,
+    /// Members of the organization this run does not judge (other shards, accounts outside the
+    /// command line's account or OU filter): not scanned, but the role of an ACTIVE one may be
+    /// assumed to read a repository it owns.
+    pub other_members: Vec<Account>,
 }
 
 /// One of N deterministic slices of the accounts in scope, for parallel runners.
@@ -121,16 +122,29 @@ pub async fn plan_listing(
         }
     };
     let (listing, listed) = list_accounts(env, &caller_account, &mut on_page).await?;
-    let (accounts, excluded): (Vec<Account>, Vec<Account>) =
-        listed.into_iter().partition(|a| in_scope(a, config));
+    let mut accounts = Vec::new();
+    let mut excluded = Vec::new();
+    let mut other_members = Vec::new();
+    for account in listed {
+        match placement(&account, config) {
+            Placement::Excluded => excluded.push(account),
+            Placement::Filtered => other_members.push(account),
+            Placement::InScope => accounts.push(account),
+        }
+    }
     for wanted in &config.scope.accounts {
         if !accounts.iter().chain(&excluded).any(|a| &a.id == wanted) {
             warn!(account = %wanted, "scope.accounts names an account the organization does not list");
         }
     }
-    let (accounts, other_shards) = match shard {
-        Some(shard) => accounts.into_iter().partition(|a| shard.contains(&a.id)),
-        None => (accounts, Vec::new()),
+    let accounts = match shard {
+        Some(shard) => {
+            let (mine, theirs): (Vec<Account>, Vec<Account>) =
+                accounts.into_iter().partition(|a| shard.contains(&a.id));
+            other_members.extend(theirs);
+            mine
+        }
+        None => accounts,
     };
     Ok(ScanPlan {
         caller,
@@ -138,7 +152,7 @@ pub async fn plan_listing(
         accounts,
         excluded,
         regions: config.regions(),
-        other_shards,
+        other_members,
     })
 }
 
@@ -190,6 +204,7 @@ async fn list_accounts(
                     name: caller_account.to_owned(),
                     email: None,
                     status: "ACTIVE".into(),
+                    ou_path: None,
                 };
                 on_page(std::slice::from_ref(&standalone));
                 let evidence = Observation {
@@ -217,6 +232,7 @@ async fn list_accounts(
     }
     let listing = OrganizationListing::Organization {
         management_role_arn: env.management_role_arn().map(str::to_owned),
+        organization: None,
         pages,
     };
     Ok((listing, accounts))
@@ -233,14 +249,36 @@ fn to_account(account: &OrgAccount) -> Account {
         name: account.name().unwrap_or_default().to_owned(),
         email: account.email().map(str::to_owned),
         status,
+        ou_path: None,
     }
 }
 
-/// Whether the configuration keeps an account in scope (or excludes it).
-fn in_scope(account: &Account, config: &Config) -> bool {
+/// Where the configuration puts an account of the organization.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Placement {
+    /// Judged by this run.
+    InScope,
+    /// Left out by `scope.exclude_accounts`: listed in the run metadata as excluded.
+    Excluded,
+    /// Outside the account filter (`scope.accounts`, `--accounts`): not judged, but a
+    /// repository it owns is read with its role.
+    Filtered,
+}
+
+fn placement(account: &Account, config: &Config) -> Placement {
     let scope = &config.scope;
-    let included = scope.accounts.is_empty() || scope.accounts.contains(&account.id);
-    included && !scope.exclude_accounts.contains(&account.id)
+    if scope.exclude_accounts.contains(&account.id) {
+        Placement::Excluded
+    } else if !scope.accounts.is_empty() && !scope.accounts.contains(&account.id) {
+        Placement::Filtered
+    } else {
+        Placement::InScope
+    }
+}
+
+/// Whether the configuration keeps an account in scope.
+fn in_scope(account: &Account, config: &Config) -> bool {
+    placement(account, config) == Placement::InScope
 }
 
 #[cfg(test)]
@@ -253,6 +291,7 @@ mod tests {
             name: id.into(),
             email: None,
             status: "ACTIVE".into(),
+            ou_path: None,
         }
     }
 
@@ -286,19 +325,15 @@ mod tests {
     #[test]
     fn include_then_exclude() {
         let mut config = Config::default();
-        let listed = vec![
-            account("111111111111"),
-            account("222222222222"),
-            account("333333333333"),
-        ];
         config.scope.accounts = vec!["111111111111".into(), "222222222222".into()];
         config.scope.exclude_accounts = vec!["222222222222".into()];
-        let (inside, outside): (Vec<Account>, Vec<Account>) =
-            listed.into_iter().partition(|a| in_scope(a, &config));
-        assert_eq!(inside, vec![account("111111111111")]);
+        let placed: Vec<Placement> = ["111111111111", "222222222222", "333333333333"]
+            .iter()
+            .map(|id| placement(&account(id), &config))
+            .collect();
         assert_eq!(
-            outside,
-            vec![account("222222222222"), account("333333333333")]
+            placed,
+            vec![Placement::InScope, Placement::Excluded, Placement::Filtered]
         );
     }
 }

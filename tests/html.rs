@@ -181,6 +181,7 @@ fn synthetic(accounts: &[(String, String, Kind)], regions: &[&str], bucket: &str
             ),
             "organization": OrganizationListing::Organization {
                 management_role_arn: None,
+                organization: None,
                 pages: vec![ok("organizations:ListAccounts", "req-list-1", 20)],
             },
             "excluded_accounts": [Account {
@@ -188,6 +189,7 @@ fn synthetic(accounts: &[(String, String, Kind)], regions: &[&str], bucket: &str
                 name: "<b>excluded</b>".into(),
                 email: None,
                 status: "ACTIVE".into(),
+                ou_path: None,
             }],
             "command_line": ["macie-audit", "scan", "--config", "audit config.toml"],
             "config_path": "audit config.toml",
@@ -239,6 +241,7 @@ fn synthetic(accounts: &[(String, String, Kind)], regions: &[&str], bucket: &str
                 name: name.clone(),
                 email: Some(format!("{id}@example.com")),
                 status: if active { "ACTIVE" } else { "SUSPENDED" }.into(),
+                ou_path: None,
             },
             access: active.then(|| AccountAccess {
                 role_arn: Some(format!("arn:aws:iam::{id}:role/Audit")),

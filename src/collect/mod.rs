@@ -148,7 +148,7 @@ pub async fn collect(
         repository::collect_repositories(
             env,
             &accounts,
-            &plan.other_shards,
+            &plan.other_members,
             plan.caller_account(),
             config.concurrency.accounts,
         )

@@ -92,11 +92,11 @@ fn references(accounts: &[AccountCollection]) -> (BTreeMap<String, BucketReferen
 }
 
 /// Reads every repository bucket and key once, `concurrency` at a time. A repository owned by an
-/// account of `other_shards` (in scope, scanned by another shard) is read with that account's role.
+/// account of `other_members` (in scope, scanned by another shard) is read with that account's role.
 pub async fn collect_repositories(
     env: &AwsEnvironment,
     accounts: &[AccountCollection],
-    other_shards: &[Account],
+    other_members: &[Account],
     caller_account: &str,
     concurrency: usize,
 ) -> (Vec<BucketEvidence>, Vec<KeyEvidence>) {
@@ -124,7 +124,7 @@ pub async fn collect_repositories(
         keys.iter()
             .filter_map(|arn| parse_key_arn(arn).map(|(_, account)| account)),
     );
-    for account in other_shards
+    for account in other_members
         .iter()
         .filter(|a| a.is_active() && wanted.contains(a.id.as_str()))
     {

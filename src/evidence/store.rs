@@ -295,6 +295,7 @@ mod tests {
                 name: format!("account {id}"),
                 email: None,
                 status: "ACTIVE".into(),
+                ou_path: None,
             },
             access: Some(AccountAccess {
                 role_arn: None,

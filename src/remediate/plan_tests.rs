@@ -62,6 +62,7 @@ impl World {
                 name: format!("name-{id}"),
                 email: None,
                 status: "ACTIVE".into(),
+                ou_path: None,
             },
             access: Some(AccountAccess {
                 role_arn: None,

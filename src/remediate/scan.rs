@@ -50,8 +50,8 @@ pub async fn collect_run(
 pub fn with_owners(scope: &ScanPlan, owners: &[String]) -> ScanPlan {
     let mut scope = scope.clone();
     for account in &scope.excluded {
-        if owners.contains(&account.id) && !scope.other_shards.contains(account) {
-            scope.other_shards.push(account.clone());
+        if owners.contains(&account.id) && !scope.other_members.contains(account) {
+            scope.other_members.push(account.clone());
         }
     }
     scope
@@ -70,7 +70,7 @@ pub fn rescan_scope(scope: &ScanPlan, touched: &[(String, String)], owners: &[St
     let others: Vec<_> = scope
         .accounts
         .iter()
-        .chain(&scope.other_shards)
+        .chain(&scope.other_members)
         .chain(scope.excluded.iter().filter(|a| owners.contains(&a.id)))
         .filter(|a| !accounts.contains(a))
         .cloned()
@@ -87,6 +87,6 @@ pub fn rescan_scope(scope: &ScanPlan, touched: &[(String, String)], owners: &[St
         accounts,
         excluded: scope.excluded.clone(),
         regions,
-        other_shards: others,
+        other_members: others,
     }
 }

@@ -73,6 +73,7 @@ mod tests {
                 name: "one".into(),
                 email: None,
                 status: "ACTIVE".into(),
+                ou_path: None,
             },
             access: Some(AccountAccess {
                 role_arn: None,

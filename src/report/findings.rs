@@ -136,6 +136,7 @@ mod tests {
                     name: format!("account {n}"),
                     email: None,
                     status: if n % 7 == 0 { "SUSPENDED" } else { "ACTIVE" }.into(),
+                    ou_path: None,
                 },
                 access: Some(AccountAccess {
                     role_arn: None,

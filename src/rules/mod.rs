@@ -252,6 +252,7 @@ pub(crate) mod testing {
                 ),
                 organization: OrganizationListing::Organization {
                     management_role_arn: None,
+                    organization: None,
                     pages: Vec::new(),
                 },
                 excluded_accounts: Vec::new(),
@@ -260,6 +261,7 @@ pub(crate) mod testing {
                 command_line: Vec::new(),
                 config_path: None,
                 shard: None,
+                scope: Default::default(),
             },
             accounts: Vec::new(),
             account_regions: Default::default(),
