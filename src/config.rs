@@ -82,6 +82,12 @@ pub struct ScopeConfig {
     pub accounts: Vec<String>,
     /// Never these accounts; listed in the run metadata as excluded.
     pub exclude_accounts: Vec<String>,
+    /// Only the accounts under these organizational units (OU ids `ou-…`, the root id `r-…`, or
+    /// OU paths `o-…/r-…/ou-…/`), nested OUs included. Empty: every OU.
+    pub organizational_units: Vec<String>,
+    /// Never the accounts under these organizational units (same forms, nested included);
+    /// listed in the run metadata as excluded.
+    pub exclude_organizational_units: Vec<String>,
     /// Region codes, or `["all"]` for every Region where Macie exists.
     pub regions: Vec<String>,
 }
@@ -271,6 +277,8 @@ impl Default for ScopeConfig {
         ScopeConfig {
             accounts: Vec::new(),
             exclude_accounts: Vec::new(),
+            organizational_units: Vec::new(),
+            exclude_organizational_units: Vec::new(),
             regions: vec![ALL_REGIONS.into()],
         }
     }
@@ -438,6 +446,14 @@ impl Config {
         }
         validate_accounts("scope.accounts", &self.scope.accounts)?;
         validate_accounts("scope.exclude_accounts", &self.scope.exclude_accounts)?;
+        validate_organizational_units(
+            "scope.organizational_units",
+            &self.scope.organizational_units,
+        )?;
+        validate_organizational_units(
+            "scope.exclude_organizational_units",
+            &self.scope.exclude_organizational_units,
+        )?;
         validate_regions("scope.regions", &self.scope.regions)?;
         if self.concurrency.accounts == 0 {
             return Err("concurrency.accounts: must be at least 1".into());
@@ -523,6 +539,44 @@ pub fn validate_accounts(key: &str, accounts: &[String]) -> std::result::Result<
     Ok(())
 }
 
+/// Checks a list of organizational units: each an OU id (`ou-…`), a root id (`r-…`) or an OU
+/// path (`o-…/r-…/ou-…/`, as `aws:SourceOrgPaths` spells it); `key` names it in the message.
+pub fn validate_organizational_units(
+    key: &str,
+    units: &[String],
+) -> std::result::Result<(), String> {
+    for (index, unit) in units.iter().enumerate() {
+        if !is_organizational_unit(unit) {
+            return Err(format!(
+                "{key}[{index}]: {unit:?} is not an OU id (ou-…), a root id (r-…) or an OU path \
+                 (o-…/r-…/ou-…/)"
+            ));
+        }
+    }
+    Ok(())
+}
+
+/// Whether `value` names an OU or root by id or by path.
+pub fn is_organizational_unit(value: &str) -> bool {
+    let id_part = |part: &str, prefix: &str| {
+        part.strip_prefix(prefix).is_some_and(|rest| {
+            !rest.is_empty()
+                && rest
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+        })
+    };
+    if value.contains('/') {
+        let parts: Vec<&str> = value.trim_end_matches('/').split('/').collect();
+        parts.len() >= 2
+            && id_part(parts[0], "o-")
+            && id_part(parts[1], "r-")
+            && parts[2..].iter().all(|part| id_part(part, "ou-"))
+    } else {
+        id_part(value, "ou-") || id_part(value, "r-")
+    }
+}
+
 /// Checks a list of Regions (or `all`); `key` names it in the message.
 pub fn validate_regions(key: &str, list: &[String]) -> std::result::Result<(), String> {
     if list.is_empty() {
@@ -582,6 +636,31 @@ pub fn hex_sha256(bytes: &[u8]) -> String {
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn organizational_units_by_id_or_path() {
+        for good in [
+            "ou-ab12-34cd5678",
+            "r-ab12",
+            "o-a1b2c3d4e5/r-ab12/",
+            "o-a1b2c3d4e5/r-ab12",
+            "o-a1b2c3d4e5/r-ab12/ou-ab12-34cd5678/ou-ab12-90ef1234/",
+        ] {
+            assert!(is_organizational_unit(good), "{good}");
+        }
+        for bad in [
+            "",
+            "Workloads/Prod",
+            "ou-",
+            "o-abc",
+            "o-abc/ou-x/",
+            "r-AB12",
+            "o-abc/r-ab12/x-1/",
+        ] {
+            assert!(!is_organizational_unit(bad), "{bad}");
+        }
+    }
+
     use super::*;
 
     #[test]

@@ -116,6 +116,9 @@ pub struct Finding {
     pub account_id: String,
     /// The account's name as Organizations reports it (untrusted text).
     pub account_name: String,
+    /// The account's OU path (`o-…/r-…/ou-…/`), when the run walked the organization.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ou_path: Option<String>,
     /// The Region judged.
     pub region: String,
     /// The verdict.

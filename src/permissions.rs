@@ -106,12 +106,38 @@ pub const API_CALLS: &[ApiCall] = &[
                   allows it to every identity.",
     },
     ApiCall {
-        operation: "organizations:ListAccounts",
-        action: Some("organizations:ListAccounts"),
+        operation: "organizations:DescribeOrganization",
+        action: Some("organizations:DescribeOrganization"),
         principal: Principal::Management,
         rules: ALL_RULES,
         made_by: MadeBy::Observation,
-        purpose: "The accounts of the organization and their state (every page).",
+        purpose: "The organization's id, which Macie's requests carry as aws:SourceOrgID (once \
+                  per run); a standalone account answers that it is in no organization.",
+    },
+    ApiCall {
+        operation: "organizations:ListRoots",
+        action: Some("organizations:ListRoots"),
+        principal: Principal::Management,
+        rules: ALL_RULES,
+        made_by: MadeBy::Observation,
+        purpose: "The root the organization tree is walked from.",
+    },
+    ApiCall {
+        operation: "organizations:ListOrganizationalUnitsForParent",
+        action: Some("organizations:ListOrganizationalUnitsForParent"),
+        principal: Principal::Management,
+        rules: ALL_RULES,
+        made_by: MadeBy::Observation,
+        purpose: "The OUs under each parent (every page): each account's OU path, which \
+                  Macie's requests carry as aws:SourceOrgPaths, and OU scoping.",
+    },
+    ApiCall {
+        operation: "organizations:ListAccountsForParent",
+        action: Some("organizations:ListAccountsForParent"),
+        principal: Principal::Management,
+        rules: ALL_RULES,
+        made_by: MadeBy::Observation,
+        purpose: "The accounts under each parent and their state (every page): the population.",
     },
     ApiCall {
         operation: "sts:AssumeRole",
@@ -422,7 +448,7 @@ mod tests {
         let actions = audit_role_actions();
         assert!(actions.contains("macie2:GetMacieSession"));
         assert!(!actions.contains("sts:AssumeRole"));
-        assert!(!actions.contains("organizations:ListAccounts"));
+        assert!(!actions.contains("organizations:ListAccountsForParent"));
         assert!(
             REMEDIATION_ACTIONS
                 .iter()

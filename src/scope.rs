@@ -1,6 +1,7 @@
 //! Which accounts and Regions a run covers: the organization's listing, filtered by configuration.
 
 use aws_sdk_organizations::types::Account as OrgAccount;
+use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 use tracing::warn;
@@ -10,7 +11,7 @@ use crate::aws::observe::observation;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::evidence::{
-    Account, CallerIdentity, ErrorKind, Observation, OrganizationListing, Outcome,
+    Account, CallerIdentity, ErrorKind, Observation, OrganizationInfo, OrganizationListing, Outcome,
 };
 
 /// The population of a run.
@@ -100,9 +101,11 @@ pub async fn establish_caller(env: &AwsEnvironment) -> Result<Observation<Caller
     Ok(caller)
 }
 
-/// Lists the organization and filters it by configuration and shard, handing each account this
+/// Walks the organization and filters it by configuration and shard, handing each account this
 /// run scans to `scanned` as soon as its page arrives (so that scanning need not wait for the
-/// last page).
+/// last page). When the configuration names accounts or OUs, the names are checked against the
+/// whole organization first and nothing is handed over before: a name the organization does not
+/// have is a usage error, and nothing is scanned.
 pub async fn plan_listing(
     env: &AwsEnvironment,
     config: &Config,
@@ -114,46 +117,100 @@ pub async fn plan_listing(
         .response()
         .map(|c| c.account.clone())
         .unwrap_or_default();
+    let scope = &config.scope;
+    let names_checked_first = !scope.accounts.is_empty()
+        || !scope.organizational_units.is_empty()
+        || !scope.exclude_organizational_units.is_empty();
+    let scanned_by_this_run = |account: &Account| {
+        in_scope(account, config) && shard.is_none_or(|s| s.contains(&account.id))
+    };
     let mut on_page = |page: &[Account]| {
-        for account in page {
-            if in_scope(account, config) && shard.is_none_or(|s| s.contains(&account.id)) {
-                scanned(account);
-            }
+        if !names_checked_first {
+            page.iter()
+                .filter(|a| scanned_by_this_run(a))
+                .for_each(&mut *scanned);
         }
     };
-    let (listing, listed) = list_accounts(env, &caller_account, &mut on_page).await?;
+    let walked = walk_organization(env, &caller_account, &mut on_page).await?;
+    check_names(config, &walked)?;
+    if names_checked_first {
+        walked
+            .accounts
+            .iter()
+            .filter(|a| scanned_by_this_run(a))
+            .for_each(&mut *scanned);
+    }
     let mut accounts = Vec::new();
     let mut excluded = Vec::new();
     let mut other_members = Vec::new();
-    for account in listed {
+    for account in walked.accounts {
         match placement(&account, config) {
             Placement::Excluded => excluded.push(account),
             Placement::Filtered => other_members.push(account),
+            Placement::InScope if shard.is_some_and(|s| !s.contains(&account.id)) => {
+                other_members.push(account)
+            }
             Placement::InScope => accounts.push(account),
         }
     }
-    for wanted in &config.scope.accounts {
-        if !accounts.iter().chain(&excluded).any(|a| &a.id == wanted) {
-            warn!(account = %wanted, "scope.accounts names an account the organization does not list");
-        }
-    }
-    let accounts = match shard {
-        Some(shard) => {
-            let (mine, theirs): (Vec<Account>, Vec<Account>) =
-                accounts.into_iter().partition(|a| shard.contains(&a.id));
-            other_members.extend(theirs);
-            mine
-        }
-        None => accounts,
-    };
     Ok(ScanPlan {
         caller,
-        listing,
+        listing: walked.listing,
         accounts,
         excluded,
         regions: config.regions(),
         other_members,
     })
+}
+
+/// Every account id and OU the configuration names must be in the organization (a typo must not
+/// scan nothing and report success). Exclusions are only warned about: an account or OU that has
+/// left the organization must not stop a nightly run.
+fn check_names(config: &Config, walked: &Walked) -> Result<()> {
+    let scope = &config.scope;
+    let listed = |id: &String| walked.accounts.iter().any(|a| &a.id == id);
+    let unknown_accounts: Vec<&str> = scope
+        .accounts
+        .iter()
+        .filter(|id| !listed(id))
+        .map(String::as_str)
+        .collect();
+    let unknown_units: Vec<&str> = scope
+        .organizational_units
+        .iter()
+        .filter(|unit| !walked.has_unit(unit))
+        .map(String::as_str)
+        .collect();
+    let mut problems = Vec::new();
+    if !unknown_accounts.is_empty() {
+        problems.push(format!(
+            "scope.accounts (or --accounts) names accounts the organization does not list: {}",
+            unknown_accounts.join(", ")
+        ));
+    }
+    if !unknown_units.is_empty() {
+        problems.push(format!(
+            "scope.organizational_units names OUs the organization does not have: {}",
+            unknown_units.join(", ")
+        ));
+    }
+    if !problems.is_empty() {
+        return Err(Error::Usage(format!(
+            "{}; nothing was scanned",
+            problems.join("; ")
+        )));
+    }
+    for id in scope.exclude_accounts.iter().filter(|id| !listed(id)) {
+        warn!(account = %id, "scope.exclude_accounts names an account the organization does not list");
+    }
+    for unit in scope
+        .exclude_organizational_units
+        .iter()
+        .filter(|unit| !walked.has_unit(unit))
+    {
+        warn!(unit = %unit, "scope.exclude_organizational_units names an OU the organization does not have");
+    }
+    Ok(())
 }
 
 /// GetCallerIdentity with the given configuration's credentials.
@@ -171,74 +228,303 @@ pub async fn caller_identity(
     })
 }
 
-/// ListAccounts, every page, each page handed to `on_page` as it arrives.
-async fn list_accounts(
+/// The organization as the walk found it.
+struct Walked {
+    listing: OrganizationListing,
+    /// Every account, in account id order.
+    accounts: Vec<Account>,
+    /// The id and the path of every root and OU.
+    units: Vec<(String, String)>,
+}
+
+impl Walked {
+    /// Whether `unit` (an id or a path) is a root or OU of the organization.
+    fn has_unit(&self, unit: &str) -> bool {
+        let path = normalised_path(unit);
+        self.units
+            .iter()
+            .any(|(id, unit_path)| id == unit || *unit_path == path)
+    }
+}
+
+/// How many listing calls the walk keeps in flight: enough to overlap round trips, while the
+/// rate limiter keeps the walk inside Organizations' quota.
+const WALK_CONCURRENCY: usize = 4;
+
+/// Which children of a parent one listing call asks for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Children {
+    Accounts,
+    OrganizationalUnits,
+}
+
+/// One page of the walk to fetch: a parent's accounts or OUs.
+#[derive(Debug, Clone)]
+struct PageRequest {
+    parent_id: String,
+    /// The parent's path, `o-…/r-…/…/`: the OU path of the accounts directly under it.
+    parent_path: String,
+    children: Children,
+    next_token: Option<String>,
+}
+
+/// What one page held: accounts, or OUs as (id, path).
+enum PageItems {
+    Accounts(Vec<Account>),
+    OrganizationalUnits(Vec<(String, String)>),
+}
+
+/// DescribeOrganization once, then the tree from its roots (ListRoots,
+/// ListOrganizationalUnitsForParent, ListAccountsForParent, every page), each account page
+/// handed to `on_page` as it arrives. A caller outside any organization is a standalone account.
+async fn walk_organization(
     env: &AwsEnvironment,
     caller_account: &str,
     on_page: &mut dyn FnMut(&[Account]),
-) -> Result<(OrganizationListing, Vec<Account>)> {
+) -> Result<Walked> {
     let client = env.organizations();
+    let result = env
+        .organizations_call(env.limited(client.describe_organization().send()))
+        .await;
+    let described = observation("organizations:DescribeOrganization", result, |output| {
+        let organization = output.organization();
+        OrganizationInfo {
+            id: organization
+                .and_then(|o| o.id())
+                .unwrap_or_default()
+                .to_owned(),
+            arn: organization
+                .and_then(|o| o.arn())
+                .unwrap_or_default()
+                .to_owned(),
+            management_account_id: organization
+                .and_then(|o| o.master_account_id())
+                .unwrap_or_default()
+                .to_owned(),
+        }
+    });
+    if let Some(error) = described.error().cloned() {
+        if error.kind == ErrorKind::OrganizationsNotInUse {
+            let standalone = Account {
+                id: caller_account.to_owned(),
+                name: caller_account.to_owned(),
+                email: None,
+                status: "ACTIVE".into(),
+                ou_path: None,
+            };
+            on_page(std::slice::from_ref(&standalone));
+            let evidence = Observation {
+                operation: described.operation,
+                request_id: described.request_id,
+                observed_at: described.observed_at,
+                outcome: Outcome::Error(error),
+            };
+            return Ok(Walked {
+                listing: OrganizationListing::Standalone { evidence },
+                accounts: vec![standalone],
+                units: Vec::new(),
+            });
+        }
+        return Err(Error::Scope(format!(
+            "cannot describe the organization (organizations:DescribeOrganization): {error}"
+        )));
+    }
+    let organization_id = described
+        .response()
+        .map(|o| o.id.clone())
+        .unwrap_or_default();
     let mut pages = Vec::new();
+    let roots = list_roots(env, &client, &mut pages).await?;
+    let mut units = Vec::new();
+    let mut pending = std::collections::VecDeque::new();
+    for root in roots {
+        let path = format!("{organization_id}/{root}/");
+        queue_parent(&mut pending, &root, &path);
+        units.push((root, path));
+    }
     let mut accounts = Vec::new();
-    let mut next_token: Option<String> = None;
+    let mut in_flight = futures::stream::FuturesUnordered::new();
     loop {
-        let result = env
-            .limited(
-                client
-                    .list_accounts()
-                    .set_next_token(next_token.clone())
-                    .send(),
-            )
-            .await;
-        let mut page_accounts = Vec::new();
-        let mut token = None;
-        let observed = observation("organizations:ListAccounts", result, |output| {
-            page_accounts = output.accounts().iter().map(to_account).collect();
-            token = output.next_token().map(str::to_owned);
-            page_accounts.len() as u32
-        });
-        if let Some(error) = observed.error().cloned() {
-            if error.kind == ErrorKind::OrganizationsNotInUse && pages.is_empty() {
-                let standalone = Account {
-                    id: caller_account.to_owned(),
-                    name: caller_account.to_owned(),
-                    email: None,
-                    status: "ACTIVE".into(),
-                    ou_path: None,
-                };
-                on_page(std::slice::from_ref(&standalone));
-                let evidence = Observation {
-                    operation: observed.operation,
-                    request_id: observed.request_id,
-                    observed_at: observed.observed_at,
-                    outcome: Outcome::Error(error),
-                };
-                return Ok((
-                    OrganizationListing::Standalone { evidence },
-                    vec![standalone],
-                ));
-            }
+        while in_flight.len() < WALK_CONCURRENCY {
+            let Some(request) = pending.pop_front() else {
+                break;
+            };
+            in_flight.push(fetch_page(env, &client, request));
+        }
+        let Some((request, observed, items, next_token)) = in_flight.next().await else {
+            break;
+        };
+        if let Some(error) = observed.error() {
             return Err(Error::Scope(format!(
-                "cannot list the organization's accounts (organizations:ListAccounts): {error}"
+                "cannot list the organization ({} of {}): {error}",
+                observed.operation, request.parent_id
             )));
         }
         pages.push(observed);
-        on_page(&page_accounts);
-        accounts.append(&mut page_accounts);
-        match token.filter(|t| !t.is_empty()) {
-            Some(token) => next_token = Some(token),
-            None => break,
+        match items {
+            PageItems::Accounts(page) => {
+                on_page(&page);
+                accounts.extend(page);
+            }
+            PageItems::OrganizationalUnits(children) => {
+                for (id, path) in children {
+                    queue_parent(&mut pending, &id, &path);
+                    units.push((id, path));
+                }
+            }
+        }
+        if let Some(token) = next_token {
+            // The parent's next page goes first: its accounts are the ones already waited for.
+            pending.push_front(PageRequest {
+                next_token: Some(token),
+                ..request
+            });
         }
     }
+    accounts.sort_by(|a, b| a.id.cmp(&b.id));
     let listing = OrganizationListing::Organization {
         management_role_arn: env.management_role_arn().map(str::to_owned),
-        organization: None,
+        organization: Some(described),
         pages,
     };
-    Ok((listing, accounts))
+    Ok(Walked {
+        listing,
+        accounts,
+        units,
+    })
 }
 
-fn to_account(account: &OrgAccount) -> Account {
+/// Queues the first pages of a parent's accounts and OUs.
+fn queue_parent(
+    pending: &mut std::collections::VecDeque<PageRequest>,
+    parent_id: &str,
+    parent_path: &str,
+) {
+    for children in [Children::Accounts, Children::OrganizationalUnits] {
+        pending.push_back(PageRequest {
+            parent_id: parent_id.to_owned(),
+            parent_path: parent_path.to_owned(),
+            children,
+            next_token: None,
+        });
+    }
+}
+
+/// ListRoots, every page: the roots' ids.
+async fn list_roots(
+    env: &AwsEnvironment,
+    client: &aws_sdk_organizations::Client,
+    pages: &mut Vec<Observation<u32>>,
+) -> Result<Vec<String>> {
+    let mut roots = Vec::new();
+    let mut next_token: Option<String> = None;
+    loop {
+        let result = env
+            .organizations_call(
+                env.limited(
+                    client
+                        .list_roots()
+                        .set_next_token(next_token.clone())
+                        .send(),
+                ),
+            )
+            .await;
+        let mut token = None;
+        let observed = observation("organizations:ListRoots", result, |output| {
+            token = output.next_token().map(str::to_owned);
+            let ids: Vec<String> = output
+                .roots()
+                .iter()
+                .filter_map(|root| root.id().map(str::to_owned))
+                .collect();
+            let count = ids.len() as u32;
+            roots.extend(ids);
+            count
+        });
+        if let Some(error) = observed.error() {
+            return Err(Error::Scope(format!(
+                "cannot list the organization's roots (organizations:ListRoots): {error}"
+            )));
+        }
+        pages.push(observed);
+        match token.filter(|t| !t.is_empty()) {
+            Some(token) => next_token = Some(token),
+            None => return Ok(roots),
+        }
+    }
+}
+
+/// Fetches one page of a parent's children.
+async fn fetch_page(
+    env: &AwsEnvironment,
+    client: &aws_sdk_organizations::Client,
+    request: PageRequest,
+) -> (PageRequest, Observation<u32>, PageItems, Option<String>) {
+    let mut next_token = None;
+    let (observed, items) = match request.children {
+        Children::Accounts => {
+            let result = env
+                .organizations_call(
+                    env.limited(
+                        client
+                            .list_accounts_for_parent()
+                            .parent_id(&request.parent_id)
+                            .set_next_token(request.next_token.clone())
+                            .send(),
+                    ),
+                )
+                .await;
+            let mut page = Vec::new();
+            let observed = observation("organizations:ListAccountsForParent", result, |output| {
+                next_token = output.next_token().map(str::to_owned);
+                page = output
+                    .accounts()
+                    .iter()
+                    .map(|account| to_account(account, &request.parent_path))
+                    .collect();
+                page.len() as u32
+            });
+            (observed, PageItems::Accounts(page))
+        }
+        Children::OrganizationalUnits => {
+            let result = env
+                .organizations_call(
+                    env.limited(
+                        client
+                            .list_organizational_units_for_parent()
+                            .parent_id(&request.parent_id)
+                            .set_next_token(request.next_token.clone())
+                            .send(),
+                    ),
+                )
+                .await;
+            let mut children = Vec::new();
+            let observed = observation(
+                "organizations:ListOrganizationalUnitsForParent",
+                result,
+                |output| {
+                    next_token = output.next_token().map(str::to_owned);
+                    children = output
+                        .organizational_units()
+                        .iter()
+                        .filter_map(|unit| unit.id())
+                        .map(|id| (id.to_owned(), format!("{}{id}/", request.parent_path)))
+                        .collect();
+                    children.len() as u32
+                },
+            );
+            (observed, PageItems::OrganizationalUnits(children))
+        }
+    };
+    (
+        request,
+        observed,
+        items,
+        next_token.filter(|t| !t.is_empty()),
+    )
+}
+
+fn to_account(account: &OrgAccount, parent_path: &str) -> Account {
     let status = account
         .state()
         .map(|state| state.as_str().to_owned())
@@ -249,7 +535,24 @@ fn to_account(account: &OrgAccount) -> Account {
         name: account.name().unwrap_or_default().to_owned(),
         email: account.email().map(str::to_owned),
         status,
-        ou_path: None,
+        ou_path: Some(parent_path.to_owned()),
+    }
+}
+
+/// An OU path with its trailing `/`, as Organizations and `aws:SourceOrgPaths` spell it.
+fn normalised_path(path: &str) -> String {
+    format!("{}/", path.trim_end_matches('/'))
+}
+
+/// Whether an account sits under `unit` (an OU or root id, or a path), nested OUs included.
+fn under_unit(account: &Account, unit: &str) -> bool {
+    let Some(path) = account.ou_path.as_deref() else {
+        return false;
+    };
+    if unit.contains('/') {
+        path.starts_with(&normalised_path(unit))
+    } else {
+        path.split('/').any(|part| part == unit)
     }
 }
 
@@ -258,18 +561,24 @@ fn to_account(account: &OrgAccount) -> Account {
 enum Placement {
     /// Judged by this run.
     InScope,
-    /// Left out by `scope.exclude_accounts`: listed in the run metadata as excluded.
+    /// Left out by `scope.exclude_accounts` or `scope.exclude_organizational_units`: listed in
+    /// the run metadata as excluded.
     Excluded,
-    /// Outside the account filter (`scope.accounts`, `--accounts`): not judged, but a
-    /// repository it owns is read with its role.
+    /// Outside the account or OU filter (`scope.accounts`, `--accounts`,
+    /// `scope.organizational_units`): not judged, but a repository it owns is read with its role.
     Filtered,
 }
 
 fn placement(account: &Account, config: &Config) -> Placement {
     let scope = &config.scope;
-    if scope.exclude_accounts.contains(&account.id) {
+    let under_any = |units: &[String]| units.iter().any(|unit| under_unit(account, unit));
+    if scope.exclude_accounts.contains(&account.id)
+        || under_any(&scope.exclude_organizational_units)
+    {
         Placement::Excluded
-    } else if !scope.accounts.is_empty() && !scope.accounts.contains(&account.id) {
+    } else if (!scope.accounts.is_empty() && !scope.accounts.contains(&account.id))
+        || (!scope.organizational_units.is_empty() && !under_any(&scope.organizational_units))
+    {
         Placement::Filtered
     } else {
         Placement::InScope
@@ -293,6 +602,56 @@ mod tests {
             status: "ACTIVE".into(),
             ou_path: None,
         }
+    }
+
+    fn account_under(id: &str, path: &str) -> Account {
+        Account {
+            ou_path: Some(path.into()),
+            ..account(id)
+        }
+    }
+
+    #[test]
+    fn units_match_by_id_or_path_prefix_nested_included() {
+        let nested = account_under("111111111111", "o-abc/r-ab12/ou-ab12-1/ou-ab12-2/");
+        for unit in [
+            "r-ab12",
+            "ou-ab12-1",
+            "ou-ab12-2",
+            "o-abc/r-ab12/",
+            "o-abc/r-ab12/ou-ab12-1",
+            "o-abc/r-ab12/ou-ab12-1/ou-ab12-2/",
+        ] {
+            assert!(under_unit(&nested, unit), "{unit}");
+        }
+        for unit in [
+            "ou-ab12-3",
+            "ou-ab12",
+            "o-abc/r-ab12/ou-ab12-2/",
+            "o-abc/r-ab12/ou-ab12-10/",
+        ] {
+            assert!(!under_unit(&nested, unit), "{unit}");
+        }
+        assert!(!under_unit(&account("222222222222"), "r-ab12"));
+    }
+
+    #[test]
+    fn exclusion_wins_over_inclusion_and_filters_are_not_exclusions() {
+        let mut config = Config::default();
+        config.scope.organizational_units = vec!["ou-ab12-1".into()];
+        config.scope.exclude_organizational_units =
+            vec!["o-abc/r-ab12/ou-ab12-1/ou-ab12-2/".into()];
+        let placed = |path: &str| placement(&account_under("111111111111", path), &config);
+        assert_eq!(placed("o-abc/r-ab12/ou-ab12-1/"), Placement::InScope);
+        assert_eq!(
+            placed("o-abc/r-ab12/ou-ab12-1/ou-ab12-2/"),
+            Placement::Excluded
+        );
+        assert_eq!(
+            placed("o-abc/r-ab12/ou-ab12-1/ou-ab12-2/ou-ab12-3/"),
+            Placement::Excluded
+        );
+        assert_eq!(placed("o-abc/r-ab12/"), Placement::Filtered);
     }
 
     #[test]

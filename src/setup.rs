@@ -110,7 +110,10 @@ pub async fn check_config(args: &CheckConfigArgs) -> Result<CheckOutcome> {
         Err(error) => {
             check(
                 "organization listing",
-                Err(format!("{error}{}", missing("organizations:ListAccounts"))),
+                Err(format!(
+                    "{error}{}",
+                    missing("organizations:ListAccountsForParent")
+                )),
             );
             None
         }

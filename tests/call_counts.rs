@@ -1,7 +1,7 @@
 //! The cost of a scan in AWS calls, from the emulator's counters: on a mixed organization the
 //! calls made equal, operation by operation, the minimum documented in BENCHMARKS.md ("Minimum
 //! calls"): once per account, per account-Region only what an earlier answer does not make
-//! pointless, once per distinct repository bucket and key, and the listing's pages.
+//! pointless, once per distinct repository bucket and key, and the organization tree's pages.
 
 mod common;
 
@@ -53,6 +53,7 @@ encryption = { sse = "aws:kms", kms_key = "key:org" }
 [[accounts]]
 id = "222222222222"
 name = "own-repository"
+ou = "Workloads/Prod"
 [[accounts.macie]]
 region = "us-east-1"
 created_days_ago = 90
@@ -72,6 +73,7 @@ region = "us-east-1"
 [[accounts]]
 id = "333333333333"
 name = "no-macie"
+ou = "Workloads"
 
 # Macie on (then paused) without a repository: nothing to read beyond Macie.
 [[accounts]]
@@ -109,8 +111,14 @@ fn minimum() -> BTreeMap<&'static str, u64> {
     let buckets = 2;
     let keys = 2;
     let open_buckets = 1; // buckets whose own Block Public Access is not all on
+    let parents = 3; // the root and two OUs
     let mut minimum = BTreeMap::from([
-        ("organizations:ListAccounts", 1), // 7 accounts: one page of 20
+        // The tree: the root, Workloads and Workloads/Prod, each with one page of accounts
+        // (20 a page) and one of OUs; the organization described once.
+        ("organizations:DescribeOrganization", 1),
+        ("organizations:ListRoots", 1),
+        ("organizations:ListAccountsForParent", parents),
+        ("organizations:ListOrganizationalUnitsForParent", parents),
         ("sts:GetCallerIdentity", 1 + reachable),
         ("sts:AssumeRole", assumed),
         ("s3:ListBuckets", reachable),

@@ -639,7 +639,12 @@ fn check_scanner_policy(name: &str, assumes_management_role: bool) {
             "ListOrganizationAccounts" => {
                 assert_eq!(
                     granted,
-                    BTreeSet::from(["organizations:ListAccounts".to_owned()])
+                    BTreeSet::from([
+                        "organizations:DescribeOrganization".to_owned(),
+                        "organizations:ListAccountsForParent".to_owned(),
+                        "organizations:ListOrganizationalUnitsForParent".to_owned(),
+                        "organizations:ListRoots".to_owned(),
+                    ])
                 );
             }
             "ReadOwnAccount" => {
@@ -671,7 +676,13 @@ fn security_account_actions_are_the_organization_and_audit_actions() {
     let organization = permissions::organization_actions();
     assert_eq!(
         organization,
-        BTreeSet::from(["organizations:ListAccounts", "sts:AssumeRole"])
+        BTreeSet::from([
+            "organizations:DescribeOrganization",
+            "organizations:ListAccountsForParent",
+            "organizations:ListOrganizationalUnitsForParent",
+            "organizations:ListRoots",
+            "sts:AssumeRole"
+        ])
     );
     let all = permissions::security_account_actions();
     assert!(all.is_superset(&organization));

@@ -326,7 +326,7 @@ fn pagination_lists_every_account_and_assumes_each_role_once() {
     assert_eq!(accounts.len(), 46, "45 members and the management account");
     let counters = emulator.counters();
     assert_eq!(
-        counters.operation("organizations:ListAccounts"),
+        counters.operation("organizations:ListAccountsForParent"),
         3,
         "pages of 20: {:?}",
         counters.0
@@ -554,7 +554,11 @@ name = "member-b"
     assert_eq!(counters.assume_role_into("222222222222"), 1);
     // Organizations was listed through the management role.
     assert_eq!(
-        counters.in_account("123456789012", "organizations:ListAccounts"),
+        counters.in_account("123456789012", "organizations:ListAccountsForParent"),
+        1
+    );
+    assert_eq!(
+        counters.in_account("123456789012", "organizations:DescribeOrganization"),
         1
     );
     let evidence = run.evidence();
@@ -577,7 +581,7 @@ name = "member-b"
     );
 }
 
-/// Scanning does not wait for the last ListAccounts page: the first page's accounts are being
+/// Scanning does not wait for the last ListAccountsForParent page: the first page's accounts are being
 /// scanned while the next pages are listed (compared by the answers' own timestamps, not timed).
 #[test]
 fn accounts_are_scanned_while_the_organization_is_listed() {
@@ -598,9 +602,19 @@ fn accounts_are_scanned_while_the_organization_is_listed() {
         .lines()
         .map(|l| serde_json::from_str(l).expect("JSON"))
         .collect();
-    let pages = lines[0]["organization"]["pages"].as_array().expect("pages");
-    assert_eq!(pages.len(), 6, "101 accounts, 20 a page");
-    let last_page = pages[5]["observed_at"].as_str().expect("time").to_owned();
+    let pages: Vec<&serde_json::Value> = lines[0]["organization"]["pages"]
+        .as_array()
+        .expect("pages")
+        .iter()
+        .filter(|page| page["operation"] == "organizations:ListAccountsForParent")
+        .collect();
+    assert_eq!(pages.len(), 6, "101 accounts under the root, 20 a page");
+    let last_page = pages
+        .iter()
+        .filter_map(|page| page["observed_at"].as_str())
+        .max()
+        .expect("time")
+        .to_owned();
     let first_identity = lines
         .iter()
         .filter(|l| l["record"] == "account")
@@ -627,15 +641,237 @@ fn an_organization_that_cannot_be_listed_leaves_no_run() {
     let mut emulator = Emulator::start();
     emulator.load_scenario(&every_status());
     emulator.faults(
-        json!({"error_fraction": 1.0, "seed": 1, "operations": ["organizations:ListAccounts"]}),
+        json!({"error_fraction": 1.0, "seed": 1, "operations": ["organizations:ListAccountsForParent"]}),
     );
     let run = emulator.scan().regions("us-east-1").run();
     run.assert_exit(2);
     assert!(
         run.stderr
-            .contains("cannot list the organization's accounts"),
+            .contains("cannot list the organization (organizations:ListAccountsForParent of r-"),
         "{}",
         run.stderr
     );
     assert!(run.run_dir.is_none(), "{:?}", run.run_dir);
+}
+
+/// An organization of three levels: the management account under the root, `Workloads` with a
+/// member, `Workloads/Prod` with two, and `Sandbox` with one.
+const TREE: &str = r#"
+[organization]
+organizational_units = ["Sandbox/Empty"]
+
+[[accounts]]
+id = "123456789012"
+name = "management"
+
+[[accounts]]
+id = "310000000001"
+name = "workloads-shared"
+ou = "Workloads"
+
+[[accounts]]
+id = "310000000002"
+name = "prod-a"
+ou = "Workloads/Prod"
+
+[[accounts]]
+id = "310000000003"
+name = "prod-b"
+ou = "Workloads/Prod"
+
+[[accounts]]
+id = "310000000004"
+name = "sandbox"
+ou = "Sandbox"
+"#;
+
+/// The tree is walked once (one DescribeOrganization, one ListRoots, one page of accounts and
+/// one of OUs per parent, no ListAccounts), and every account carries its OU path into the
+/// evidence, run.json, CSV, SARIF and OCSF.
+#[test]
+fn the_organization_tree_gives_every_account_its_ou_path() {
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(TREE);
+    emulator.reset_counters();
+    let run = emulator.scan().regions("us-east-1").run();
+    run.assert_exit(1);
+    let organization = emulator.organization_id();
+    let (_, prod) = emulator.ou("Workloads/Prod");
+    let (_, sandbox) = emulator.ou("Sandbox");
+    assert!(prod.starts_with(&format!("{organization}/r-")), "{prod}");
+    assert_eq!(prod.matches("/ou-").count(), 2, "{prod}");
+
+    let counters = emulator.counters();
+    assert_eq!(counters.operation("organizations:DescribeOrganization"), 1);
+    assert_eq!(counters.operation("organizations:ListRoots"), 1);
+    // The root, Workloads, Workloads/Prod, Sandbox and Sandbox/Empty.
+    assert_eq!(counters.operation("organizations:ListAccountsForParent"), 5);
+    assert_eq!(
+        counters.operation("organizations:ListOrganizationalUnitsForParent"),
+        5
+    );
+    assert_eq!(counters.operation("organizations:ListAccounts"), 0);
+
+    let evidence = run.evidence();
+    assert_eq!(evidence.organization_id(), Some(organization.as_str()));
+    assert_eq!(evidence.ou_path("310000000002"), Some(prod.as_str()));
+    assert_eq!(evidence.ou_path("310000000004"), Some(sandbox.as_str()));
+
+    let metadata: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.dir().join("run.json")).expect("run.json"),
+    )
+    .expect("JSON");
+    assert_eq!(metadata["organization"]["id"], organization.as_str());
+    let prod_a = metadata["accounts"]
+        .as_array()
+        .expect("accounts")
+        .iter()
+        .find(|a| a["id"] == "310000000002")
+        .expect("prod-a in run.json");
+    assert_eq!(prod_a["ou_path"], prod.as_str());
+
+    assert_eq!(
+        run.finding("310000000003", "us-east-1", "MACIE-001")["ou_path"],
+        prod
+    );
+    let sarif: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.dir().join("findings.sarif")).expect("SARIF"),
+    )
+    .expect("JSON");
+    let result = sarif["runs"][0]["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|r| r["properties"]["accountId"] == "310000000004")
+        .expect("a sandbox result");
+    assert_eq!(result["properties"]["ouPath"], sandbox.as_str());
+    let ocsf = std::fs::read_to_string(run.dir().join("findings.ocsf.jsonl")).expect("OCSF");
+    let line: serde_json::Value = ocsf
+        .lines()
+        .map(|l| serde_json::from_str::<serde_json::Value>(l).expect("JSON"))
+        .find(|l| l["cloud"]["account"]["uid"] == "310000000002")
+        .expect("a prod-a finding");
+    assert_eq!(line["cloud"]["org"]["uid"], organization.as_str());
+    assert_eq!(
+        line["cloud"]["org"]["ou_uid"],
+        emulator.ou("Workloads/Prod").0
+    );
+}
+
+/// `scope.organizational_units` keeps the accounts under an OU, nested OUs included, by id or
+/// by path; `scope.exclude_organizational_units` leaves out a nested OU, listed as excluded.
+#[test]
+fn organizational_units_scope_the_run_with_nested_units() {
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(TREE);
+    let (workloads, _) = emulator.ou("Workloads");
+    let (_, prod_path) = emulator.ou("Workloads/Prod");
+    let judged = |run: &common::ScanRun| -> std::collections::BTreeSet<String> {
+        run.findings()
+            .into_iter()
+            .map(|f| f["account_id"].clone())
+            .collect()
+    };
+
+    let by_id = emulator
+        .scan()
+        .config(&format!(
+            "{}\n[scope]\norganizational_units = [\"{workloads}\"]\n",
+            common::TEST_CONFIG
+        ))
+        .regions("us-east-1")
+        .run();
+    by_id.assert_exit(1);
+    assert_eq!(
+        judged(&by_id),
+        ["310000000001", "310000000002", "310000000003"]
+            .map(String::from)
+            .into(),
+        "Workloads and the nested Workloads/Prod"
+    );
+    assert!(by_id.evidence().header.excluded_accounts.is_empty());
+
+    let nested_left_out = emulator
+        .scan()
+        .config(&format!(
+            "{}\n[scope]\norganizational_units = [\"{workloads}\"]\n\
+             exclude_organizational_units = [\"{prod_path}\"]\n",
+            common::TEST_CONFIG
+        ))
+        .regions("us-east-1")
+        .run();
+    nested_left_out.assert_exit(1);
+    assert_eq!(
+        judged(&nested_left_out),
+        ["310000000001"].map(String::from).into()
+    );
+    let excluded: Vec<String> = nested_left_out
+        .evidence()
+        .header
+        .excluded_accounts
+        .iter()
+        .map(|a| a.id.clone())
+        .collect();
+    assert_eq!(excluded, ["310000000002", "310000000003"]);
+}
+
+/// A typo must not scan nothing and report success: an account id or OU the organization does
+/// not have is a usage error (exit 3) naming every one of them, before anything is scanned and
+/// without a run directory.
+#[test]
+fn names_the_organization_does_not_have_are_a_usage_error() {
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(TREE);
+    emulator.reset_counters();
+    let typo = emulator
+        .scan()
+        .arg("--accounts")
+        .arg("310000000002,000000000042,000000000043")
+        .regions("us-east-1")
+        .run();
+    typo.assert_exit(3);
+    assert!(
+        typo.stderr.contains("000000000042, 000000000043")
+            && !typo.stderr.contains("310000000002,"),
+        "{}",
+        typo.stderr
+    );
+    assert!(typo.run_dir.is_none(), "{:?}", typo.run_dir);
+    let counters = emulator.counters();
+    assert_eq!(
+        counters.operation("macie2:GetMacieSession"),
+        0,
+        "nothing scanned"
+    );
+    assert_eq!(counters.operation("sts:AssumeRole"), 0, "nothing scanned");
+
+    let unknown_unit = emulator
+        .scan()
+        .config(&format!(
+            "{}\n[scope]\norganizational_units = [\"ou-zzzz-00000000\"]\n",
+            common::TEST_CONFIG
+        ))
+        .regions("us-east-1")
+        .run();
+    unknown_unit.assert_exit(3);
+    assert!(
+        unknown_unit.stderr.contains("ou-zzzz-00000000"),
+        "{}",
+        unknown_unit.stderr
+    );
+
+    let malformed = emulator
+        .scan()
+        .config(&format!(
+            "{}\n[scope]\norganizational_units = [\"Workloads/Prod\"]\n",
+            common::TEST_CONFIG
+        ))
+        .regions("us-east-1")
+        .run();
+    malformed.assert_exit(3);
+    assert!(
+        malformed.stderr.contains("scope.organizational_units[0]"),
+        "{}",
+        malformed.stderr
+    );
 }

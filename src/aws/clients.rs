@@ -26,6 +26,7 @@ use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use tokio::sync::Semaphore;
 
+use super::rate::{ORGANIZATIONS_BURST, ORGANIZATIONS_PER_SECOND, RateLimiter};
 use crate::config::Config;
 
 /// Organizations is served from this Region only.
@@ -61,6 +62,7 @@ pub struct AwsEnvironment {
     management: SdkConfig,
     management_role_arn: Option<String>,
     config: Arc<Config>,
+    organizations_rate: Arc<RateLimiter>,
 }
 
 impl AwsEnvironment {
@@ -110,6 +112,10 @@ impl AwsEnvironment {
             management,
             management_role_arn,
             config,
+            organizations_rate: Arc::new(RateLimiter::new(
+                ORGANIZATIONS_PER_SECOND,
+                ORGANIZATIONS_BURST,
+            )),
         }
     }
 
@@ -161,6 +167,13 @@ impl AwsEnvironment {
     /// shared HTTP client to each attempt of the call (see the module documentation), so this
     /// only marks the calls; it holds no permit itself (holding one here too could deadlock).
     pub async fn limited<F: Future>(&self, call: F) -> F::Output {
+        call.await
+    }
+
+    /// Runs one Organizations call within the client-side rate limit of the account that reads
+    /// the organization (every Organizations call of a run is made from that one account).
+    pub async fn organizations_call<F: Future>(&self, call: F) -> F::Output {
+        self.organizations_rate.acquire().await;
         call.await
     }
 

@@ -3,5 +3,6 @@
 pub mod clients;
 pub mod errors;
 pub mod observe;
+pub mod rate;
 
 pub use clients::AwsEnvironment;

@@ -35,6 +35,7 @@ pub const COLUMNS: &[&str] = &[
     "suppression_justification",
     "suppression_owner",
     "suppression_expires",
+    "ou_path",
 ];
 
 /// Writes the findings to `dir/findings.csv`. `evaluated_at` is the run's end (its start for a
@@ -85,6 +86,7 @@ pub fn write(dir: &Path, input: &ReportInput<'_>) -> Result<()> {
                 &suppression
                     .map(|s| s.expires.to_string())
                     .unwrap_or_default(),
+                finding.ou_path.as_deref().unwrap_or_default(),
             ])?;
             Ok(())
         })?;

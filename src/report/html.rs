@@ -850,15 +850,31 @@ impl<'a> Report<'a> {
             )
         })];
         match &run.header.organization {
-            OrganizationListing::Organization { pages, .. } => {
-                for (n, page) in pages.iter().enumerate() {
-                    run_obs.push(obs(page, |count| {
+            OrganizationListing::Organization {
+                organization,
+                pages,
+                ..
+            } => {
+                if let Some(described) = organization {
+                    run_obs.push(obs(described, |o| {
                         (
                             format!(
-                                "page {}: {count} account{}",
-                                n + 1,
-                                if *count == 1 { "" } else { "s" }
+                                "organization {}; management account {}",
+                                o.id, o.management_account_id
                             ),
+                            None,
+                        )
+                    }));
+                }
+                for page in pages {
+                    run_obs.push(obs(page, |count| {
+                        let items = match page.operation.as_str() {
+                            "organizations:ListRoots" => "root",
+                            "organizations:ListOrganizationalUnitsForParent" => "OU",
+                            _ => "account",
+                        };
+                        (
+                            format!("{count} {items}{}", if *count == 1 { "" } else { "s" }),
                             None,
                         )
                     }));

@@ -89,6 +89,9 @@ pub struct Principal {
 pub struct Organization {
     /// `organization` or `standalone`.
     pub mode: String,
+    /// The organization's id (`o-…`), when it was described.
+    #[serde(default)]
+    pub id: Option<String>,
     /// The management role assumed to list it, if any.
     pub management_role_arn: Option<String>,
 }
@@ -102,6 +105,9 @@ pub struct AccountScope {
     pub name: String,
     /// Organizations status.
     pub status: String,
+    /// Where the account sits in the organization (`o-…/r-…/ou-…/`), when the tree was walked.
+    #[serde(default)]
+    pub ou_path: Option<String>,
     /// The role assumed, if one was.
     pub role_arn: Option<String>,
     /// The identity the scanner acted as (GetCallerIdentity ARN), when reached.
@@ -119,6 +125,9 @@ pub struct ExcludedAccount {
     pub id: String,
     /// Account name.
     pub name: String,
+    /// Its OU path, when the tree was walked.
+    #[serde(default)]
+    pub ou_path: Option<String>,
 }
 
 /// Population counts.
@@ -203,6 +212,7 @@ impl RunMetadata {
                 id: id.to_owned(),
                 name: account.account.name.clone(),
                 status: account.account.status.clone(),
+                ou_path: account.account.ou_path.clone(),
                 role_arn: access.and_then(|a| a.role_arn.clone()),
                 identity_arn: access
                     .and_then(|a| a.identity.response())
@@ -238,6 +248,7 @@ impl RunMetadata {
             }),
             organization: Organization {
                 mode: mode.into(),
+                id: header.organization_id().map(str::to_owned),
                 management_role_arn,
             },
             regions: header.regions.clone(),
@@ -248,6 +259,7 @@ impl RunMetadata {
                 .map(|a| ExcludedAccount {
                     id: a.id.clone(),
                     name: a.name.clone(),
+                    ou_path: a.ou_path.clone(),
                 })
                 .collect(),
             complete: tally.complete() && !interrupted,

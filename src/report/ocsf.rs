@@ -91,6 +91,7 @@ fn event(finding: &Finding, time: i64, input: &ReportInput<'_>) -> Value {
             "provider": "AWS",
             "region": finding.region,
             "account": {"uid": finding.account_id, "name": finding.account_name, "type": "AWS Account", "type_id": 10},
+            "org": organization(input, finding),
         },
         "resources": [{
             "uid": finding.resource,
@@ -100,9 +101,23 @@ fn event(finding: &Finding, time: i64, input: &ReportInput<'_>) -> Value {
         }],
         "unmapped": {
             "macie_audit_status": finding.status,
+            "ou_path": finding.ou_path,
             "baseline_state": finding.baseline.map(|b| b.as_str()),
             "suppression": finding.suppression,
         },
+    })
+}
+
+/// OCSF's Organization object: the organization's id, and the OU the account sits in directly
+/// (the last id of its OU path, the root's for an account directly under it).
+fn organization(input: &ReportInput<'_>, finding: &Finding) -> Value {
+    let parent = finding
+        .ou_path
+        .as_deref()
+        .and_then(|path| path.trim_end_matches('/').rsplit('/').next());
+    json!({
+        "uid": input.metadata.organization.id,
+        "ou_uid": parent,
     })
 }
 

@@ -169,6 +169,7 @@ fn result(finding: &Finding, with_baseline: bool) -> Value {
             "severity": finding.severity,
             "accountId": finding.account_id,
             "accountName": finding.account_name,
+            "ouPath": finding.ou_path,
             "region": finding.region,
             "resource": finding.resource,
         },

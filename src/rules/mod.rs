@@ -200,6 +200,7 @@ fn evaluate_account_region(
                 rule_id: rule.id.to_owned(),
                 account_id: account.account.id.clone(),
                 account_name: account.account.name.clone(),
+                ou_path: account.account.ou_path.clone(),
                 region: region.to_owned(),
                 status: verdict.status,
                 severity: rule.severity,

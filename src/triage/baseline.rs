@@ -223,6 +223,7 @@ mod tests {
             rule_id: "MACIE-002".into(),
             account_id: account.into(),
             account_name: account.into(),
+            ou_path: None,
             region: "us-east-1".into(),
             status,
             severity: Severity::Medium,

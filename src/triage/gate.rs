@@ -79,6 +79,7 @@ mod tests {
             rule_id: "MACIE-004".into(),
             account_id: "111111111111".into(),
             account_name: "a".into(),
+            ou_path: None,
             region: "us-east-1".into(),
             status,
             severity,

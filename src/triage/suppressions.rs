@@ -327,6 +327,7 @@ mod tests {
             rule_id: rule.into(),
             account_id: account.into(),
             account_name: "a".into(),
+            ou_path: None,
             region: "us-east-1".into(),
             status,
             severity: Severity::Low,

@@ -51,6 +51,8 @@ pub struct Emulator {
     pub endpoint: String,
     /// Account name → id of the loaded scenario.
     pub accounts: BTreeMap<String, String>,
+    /// The emulator's answer to seeding: the organization id, its root and OUs, the keys.
+    pub seeded: Value,
 }
 
 impl Emulator {
@@ -77,6 +79,7 @@ impl Emulator {
             child,
             endpoint: format!("http://127.0.0.1:{port}"),
             accounts: BTreeMap::new(),
+            seeded: Value::Null,
         };
         receiver
             .recv_timeout(Duration::from_secs(60))
@@ -103,7 +106,28 @@ impl Emulator {
                     .insert(name.clone(), id.as_str().unwrap_or_default().to_owned());
             }
         }
+        self.seeded = response;
         self
+    }
+
+    /// The scenario organization's id (`o-…`).
+    pub fn organization_id(&self) -> String {
+        self.seeded["organization_id"]
+            .as_str()
+            .expect("a scenario with an organization")
+            .to_owned()
+    }
+
+    /// A scenario OU's id and path (`o-…/r-…/ou-…/`), by its names from the root down.
+    pub fn ou(&self, names: &str) -> (String, String) {
+        let unit = &self.seeded["organizational_units"][names];
+        let text = |field: &str| {
+            unit[field]
+                .as_str()
+                .unwrap_or_else(|| panic!("no OU {names:?} in the scenario"))
+                .to_owned()
+        };
+        (text("id"), text("path"))
     }
 
     /// Replaces the fault settings (latency, throttling and 5xx fractions, seed).

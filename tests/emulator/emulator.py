@@ -1279,7 +1279,7 @@ def _check_keys(where: str, table: dict, allowed: set[str]) -> None:
 
 
 ACCOUNT_KEYS = {"id", "name", "email", "status", "assume_role", "disabled_regions", "macie", "buckets", "keys",
-                "in_organization", "delegated_administrator_for", "account_block_public_access", "roles"}
+                "in_organization", "delegated_administrator_for", "account_block_public_access", "roles", "ou"}
 MACIE_KEYS = {"region", "status", "created_at", "created_days_ago", "updated_at", "administrator",
               "relationship_status", "export", "finding_publishing_frequency"}
 EXPORT_KEYS = {"bucket", "key_prefix", "kms_key_arn", "expected_bucket_owner"}
@@ -1290,10 +1290,18 @@ ENCRYPTION_KEYS = {"sse", "kms_key", "bucket_key"}
 KEY_KEYS = {"alias", "region", "policy", "state", "rotation", "spec", "usage", "manager", "description"}
 
 
+def _check_ou_name(where: str, path: Any) -> None:
+    """An OU by the names of its ancestors from the root down, e.g. "Workloads/Prod"."""
+    if not isinstance(path, str) or not path or any(not part for part in path.split("/")):
+        raise ScenarioError(f"{where}: an OU path of names such as \"Workloads/Prod\" is required")
+
+
 def validate_scenario(sc: dict) -> dict:
     _check_keys("scenario", sc, {"organization", "accounts", "description", "name"})
     org = sc.get("organization", {})
-    _check_keys("[organization]", org, {"enabled", "feature_set", "roles"})
+    _check_keys("[organization]", org, {"enabled", "feature_set", "roles", "organizational_units"})
+    for ou in org.get("organizational_units", []):
+        _check_ou_name("[organization].organizational_units", ou)
     accounts = sc.get("accounts", [])
     if not isinstance(accounts, list):
         raise ScenarioError("accounts: expected [[accounts]] tables")
@@ -1309,6 +1317,8 @@ def validate_scenario(sc: dict) -> dict:
         seen.add(aid)
         if not isinstance(a.get("name"), str) or not a["name"]:
             raise ScenarioError(f"{where}.name: required")
+        if "ou" in a:
+            _check_ou_name(f"{where}.ou", a["ou"])
         if a.get("status", "ACTIVE") not in ("ACTIVE", "SUSPENDED", "PENDING_CLOSURE"):
             raise ScenarioError(f"{where}.status: ACTIVE | SUSPENDED | PENDING_CLOSURE")
         if aid == MANAGEMENT_ACCOUNT_ID and a.get("status", "ACTIVE") != "ACTIVE":
@@ -1348,6 +1358,7 @@ def validate_scenario(sc: dict) -> dict:
 
 
 KEY_REF_RE = re.compile(r"^key:(?:(\d{12}):([a-z0-9-]+):)?(?:alias/)?(.+)$")
+PLACEHOLDER_OU_RE = re.compile(r"\$\{(OU_ID|OU_PATH):([^}]+)\}")
 PLACEHOLDER_KEY_RE = re.compile(r"\$\{KEY:(\d{12}):([a-z0-9-]+):(?:alias/)?([^}]+)\}")
 
 
@@ -1366,6 +1377,9 @@ class Seeder:
         self.clients: dict[tuple, Any] = {}
         self.keys: dict[tuple[str, str, str], str] = {}   # (account, region, alias) -> key ARN
         self.org_id = ""
+        self.root_id = ""
+        # OU name path ("Workloads/Prod") -> {"id": "ou-…", "path": "o-…/r-…/ou-…/"}
+        self.units: dict[str, dict[str, str]] = {}
 
     # -- clients --
     def credentials(self, account: str) -> dict:
@@ -1408,9 +1422,36 @@ class Seeder:
     def substitute(self, text: str, values: dict[str, str]) -> str:
         text = PLACEHOLDER_KEY_RE.sub(lambda m: self.resolve_key_ref(f"key:{m.group(1)}:{m.group(2)}:{m.group(3)}",
                                                                      "", ""), text)
-        for k, v in {**values, "ORG_ID": self.org_id}.items():
+        text = PLACEHOLDER_OU_RE.sub(lambda m: self.resolve_ou(m.group(1), m.group(2)), text)
+        for k, v in {**values, "ORG_ID": self.org_id, "ROOT_ID": self.root_id}.items():
             text = text.replace("${" + k + "}", v)
         return text
+
+    def resolve_ou(self, what: str, name: str) -> str:
+        """`${OU_ID:Workloads/Prod}` or `${OU_PATH:Workloads/Prod}` -> the OU's id or its path."""
+        unit = self.units.get(name)
+        if unit is None:
+            raise ScenarioError(f"${{{what}:{name}}}: no OU {name!r} in this scenario")
+        return unit["id"] if what == "OU_ID" else unit["path"]
+
+    def _seed_organizational_units(self, org: Any, sc: dict, accounts: list[dict]) -> None:
+        """Creates the OUs the scenario names (each ancestor first) and moves accounts into theirs."""
+        self.root_id = org.list_roots()["Roots"][0]["Id"]
+        names = list(sc.get("organization", {}).get("organizational_units", []))
+        names += [a["ou"] for a in accounts if a.get("ou")]
+        for name in names:
+            parent_id, parent_path, walked = self.root_id, f"{self.org_id}/{self.root_id}/", []
+            for part in name.split("/"):
+                walked.append(part)
+                key = "/".join(walked)
+                if key not in self.units:
+                    ou = org.create_organizational_unit(ParentId=parent_id, Name=part)["OrganizationalUnit"]
+                    self.units[key] = {"id": ou["Id"], "path": f"{parent_path}{ou['Id']}/"}
+                parent_id, parent_path = self.units[key]["id"], self.units[key]["path"]
+        for a in accounts:
+            if a.get("ou") and a.get("in_organization", True):
+                org.move_account(AccountId=a["id"], SourceParentId=self.root_id,
+                                 DestinationParentId=self.units[a["ou"]]["id"])
 
     # -- the whole scenario --
     def seed(self, scenario: dict) -> dict:
@@ -1463,6 +1504,7 @@ class Seeder:
                         fa.email = spec["email"]
                     if fa.id == mgmt:
                         backend.org.master_account_email = fa.email
+            self._seed_organizational_units(org, sc, accounts)
             for a in accounts:
                 for service in a.get("delegated_administrator_for", []):
                     org.register_delegated_administrator(AccountId=a["id"], ServicePrincipal=service)
@@ -1601,6 +1643,9 @@ class Seeder:
             "accounts": names,
             "account_list": [{"id": a["id"], "name": a["name"]} for a in accounts],
             "keys": {f"{acct}:{region}:{alias}": arn for (acct, region, alias), arn in sorted(self.keys.items())},
+            "organization_id": self.org_id,
+            "root_id": self.root_id,
+            "organizational_units": dict(sorted(self.units.items())),
         }
 
 
