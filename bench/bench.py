@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import csv
 import datetime
 import hashlib
 import json
@@ -209,7 +210,10 @@ def start_moto(scenario_file: Path, org: scenario.Organization) -> Process:
 
 def recording_for(org: scenario.Organization, scenario_file: Path, fresh: bool) -> Path:
     """Records moto's answers to one scan of the organization (cached by scenario and binary)."""
-    digest = hashlib.sha256(org.toml.encode() + repr((org.regions, org.macie)).encode()).hexdigest()[:16]
+    # The calls the scanner makes are part of the key: a scanner that makes other calls (a new
+    # operation, another page size) needs a new recording.
+    digest = hashlib.sha256(org.toml.encode() + repr((org.regions, org.macie, sorted(org.minimum))).encode()
+                            ).hexdigest()[:16]
     CACHE.mkdir(parents=True, exist_ok=True)
     recording = CACHE / f"recording-{org.accounts}x{len(org.regions)}-{digest}.jsonl"
     if recording.exists() and not fresh:
@@ -290,9 +294,13 @@ def main() -> int:
             server.stop()
         render_s = render_time(scan["run_dir"], tmp) if scan["run_dir"] else float("nan")
         findings = 0
+        verdicts: dict[str, dict[str, int]] = {}
         if scan["run_dir"] and (scan["run_dir"] / "findings.csv").exists():
-            with open(scan["run_dir"] / "findings.csv", encoding="utf-8") as f:
-                findings = sum(1 for _ in f) - 1
+            with open(scan["run_dir"] / "findings.csv", encoding="utf-8", newline="") as f:
+                for row in csv.DictReader(f):
+                    findings += 1
+                    rule = verdicts.setdefault(row["rule_id"], {})
+                    rule[row["status"]] = rule.get(row["status"], 0) + 1
         evidence_mb = (scan["run_dir"] / "evidence.jsonl").stat().st_size / 1e6 if scan["run_dir"] else 0
 
     latency = args.latency_ms / 1000.0
@@ -334,8 +342,17 @@ emulator capacity    {capacity:.0f} requests/s (calibrated at latency 0 with {CO
 lower bound          {lower:.2f} s = max(calls × L ÷ {CONCURRENCY_REQUESTS} = {by_requests:.2f}, chain {org.chain} × L = {by_chain:.2f}, calls ÷ capacity = {by_emulator:.2f})
 wall ÷ lower bound   {ratio:.2f}
 """
+    expected = scenario.expected_statuses(accounts, regions)
+    verdicts_hold = verdicts == expected
+    report += "verdicts             " + ("as the scenario intends (BENCHMARKS.md, \"The organization\")"
+                                       if verdicts_hold else
+                                       f"DIFFER from the scenario's intent:\n  got      {verdicts}\n"
+                                       f"  expected {expected}") + "\n"
     print(report)
     print(row)
+    if not verdicts_hold:
+        log("the verdicts differ from what the scenario intends: no row appended")
+        return 1
     if unrecorded:
         log("the scan made requests the recording does not have: run with --fresh")
     if not args.no_append:

@@ -20,7 +20,7 @@ MANAGEMENT = "123456789012"
 SECURITY = "100000000001"
 CENTRAL_BUCKET = "bench-central-macie-results"
 HOME = "us-east-1"
-LIST_ACCOUNTS_PAGE = 20  # the emulator's (and AWS's) ListAccounts page size
+LIST_ACCOUNTS_PAGE = 20  # the emulator's (and AWS's) ListAccountsForParent page size
 
 # The 17 Macie Regions that every account has (no opt-in), in the scanner's order.
 REGIONS = [
@@ -60,6 +60,33 @@ def kind(index: int) -> str:
     if bucket < 30:
         return "own-open" if bucket % 2 else "own"
     return "central"
+
+
+RULES = ["MACIE-001", "MACIE-002", "MACIE-003", "MACIE-004", "MACIE-005"]
+
+# What the scanner must say of each kind of account, in every Region, rule by rule: the intent of
+# the mix, written down so that a benchmark run checks its verdicts and not only its speed. Every
+# repository is sound (a customer managed key granted to Macie through aws:SourceOrgID, a bucket
+# that denies non-TLS access and lets Macie write under macie/, versioned, SSE-KMS with the key,
+# rotation on) except the own-open buckets, which lack Block Public Access at both levels.
+EXPECTED = {
+    "central": ["PASS", "PASS", "PASS", "PASS", "PASS"],
+    "own": ["PASS", "PASS", "PASS", "PASS", "PASS"],
+    "own-open": ["PASS", "PASS", "PASS", "FAIL", "PASS"],
+    # Macie off: MACIE-001 fails, the rest do not apply.
+    "none": ["FAIL", "NOT_APPLICABLE", "NOT_APPLICABLE", "NOT_APPLICABLE", "NOT_APPLICABLE"],
+    # Macie on for 90 days without a repository: past the 30-day grace period.
+    "no-repository": ["PASS", "FAIL", "NOT_APPLICABLE", "NOT_APPLICABLE", "NOT_APPLICABLE"],
+}
+
+
+def expected_statuses(accounts: int, regions: int) -> dict[str, dict[str, int]]:
+    """How many findings of each status every rule should have, from EXPECTED and the mix."""
+    counts: dict[str, dict[str, int]] = {rule: {} for rule in RULES}
+    for index in range(accounts):
+        for rule, status in zip(RULES, EXPECTED[kind(index)]):
+            counts[rule][status] = counts[rule].get(status, 0) + regions
+    return counts
 
 
 def key_policy() -> str:
@@ -194,9 +221,13 @@ def generate(accounts: int, regions: int) -> Organization:
     def add(label: str, n: int = 1) -> None:
         minimum[label] = minimum.get(label, 0) + n
 
-    # The caller's identity, and every page of the listing.
+    # The caller's identity, and the organization tree: described once, its root, and (every
+    # account sits directly under the root) the root's pages of accounts and its one page of OUs.
     add("sts:GetCallerIdentity")
-    add("organizations:ListAccounts", max(1, math.ceil(accounts / LIST_ACCOUNTS_PAGE)))
+    add("organizations:DescribeOrganization")
+    add("organizations:ListRoots")
+    add("organizations:ListAccountsForParent", max(1, math.ceil(accounts / LIST_ACCOUNTS_PAGE)))
+    add("organizations:ListOrganizationalUnitsForParent")
     needs_account_block = False
     for index in range(accounts):
         ident = account_id(index)
@@ -232,12 +263,13 @@ def generate(accounts: int, regions: int) -> Organization:
             if k == "own-open":
                 add("s3control:GetPublicAccessBlock")
                 needs_account_block = True
-    # The longest chain of dependent calls: caller identity, the listing's pages one after the
-    # other, AssumeRole, GetCallerIdentity, GetMacieSession, the export configuration, then the
-    # repository: GetBucketLocation, a bucket read, and the account-level Block Public Access read
-    # that an open bucket's answer calls for (a key is DescribeKey then two reads: shorter or equal).
-    pages = minimum["organizations:ListAccounts"]
-    chain = 1 + pages + 2 + 2 + (3 if needs_account_block else 2)
+    # The longest chain of dependent calls: caller identity, DescribeOrganization, ListRoots, the
+    # root's pages of accounts one after the other, AssumeRole, GetCallerIdentity,
+    # GetMacieSession, the export configuration, then the repository: GetBucketLocation, a bucket
+    # read, and the account-level Block Public Access read that an open bucket's answer calls for
+    # (a key is DescribeKey then two reads: shorter or equal).
+    pages = minimum["organizations:ListAccountsForParent"]
+    chain = 1 + 2 + pages + 2 + 2 + (3 if needs_account_block else 2)
     return Organization(accounts=accounts, regions=names, toml="\n".join(parts),
                         minimum=dict(sorted(minimum.items())), chain=chain, macie=macie)
 
