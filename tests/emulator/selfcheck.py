@@ -228,6 +228,20 @@ def demo_checks(emu: Emulator) -> None:
 
     def organizations() -> None:
         org = emu.client("organizations", "us-east-1", STATIC)
+        status, sc = emu.control("GET", "/_emulator/scenario")
+        units = sc.get("organizational_units", {})
+        prod = units.get("Workloads/Prod", {})
+        root = sc.get("root_id", "")
+        R.check("scenario result: OUs with ids and paths", prod.get("path", "") ==
+                f"{sc.get('organization_id')}/{root}/{units.get('Workloads', {}).get('id')}/{prod.get('id')}/", units)
+        parents = org.list_parents(ChildId=PROD_PAYMENTS)["Parents"]
+        R.check("account moved into its OU", [p["Id"] for p in parents] == [prod.get("id")], parents)
+        under_prod = {a["Id"] for a in org.list_accounts_for_parent(ParentId=prod.get("id", ""))["Accounts"]}
+        R.check("ListAccountsForParent lists the OU's accounts", PROD_PAYMENTS in under_prod
+                and MGMT not in under_prod, under_prod)
+        under_root = {a["Id"] for a in org.list_accounts_for_parent(ParentId=root)["Accounts"]}
+        R.check("the management account stays under the root", MGMT in under_root
+                and PROD_PAYMENTS not in under_root, under_root)
         r = org.list_accounts()
         accounts = r["Accounts"]
         R.check("ListAccounts: 14 accounts, one page", len(accounts) == 14 and not r.get("NextToken"), len(accounts))
