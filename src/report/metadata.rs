@@ -1,5 +1,5 @@
-//! `run.json`: who ran the scan, when, with what identity and configuration, over what scope,
-//! and whether it is complete — the audit trail of a run.
+//! `run.json`: who ran the scan, when, with what identity and configuration, over what scope
+//! (and whether that is partial), and whether it is complete — the audit trail of a run.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,8 +11,9 @@ use super::summary::Tally;
 use super::write_atomically;
 use crate::config::RulesConfig;
 use crate::error::Result;
-use crate::evidence::{OrganizationListing, RunEvidence};
+use crate::evidence::{OrganizationListing, RunEvidence, RunHeader};
 use crate::findings::Status;
+use crate::scope::Shard;
 use crate::triage::Triage;
 
 /// The file name of the run metadata in a run directory.
@@ -39,6 +40,9 @@ pub struct RunMetadata {
     pub organization: Organization,
     /// The Regions in scope.
     pub regions: Vec<String>,
+    /// What the run covers of the configured scope: filters, shard, merged shards, and whether
+    /// it is partial.
+    pub scope: Scope,
     /// Every account in scope: how it was reached and what became of it.
     pub accounts: Vec<AccountScope>,
     /// Accounts the configuration excluded.
@@ -91,6 +95,55 @@ pub struct Organization {
     pub mode: String,
     /// The management role assumed to list it, if any.
     pub management_role_arn: Option<String>,
+}
+
+/// What a run covers of the configured scope (see [`RunHeader::is_partial`]).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Scope {
+    /// Whether the run covers less than the configured scope: it never becomes `latest`.
+    pub partial: bool,
+    /// The scope in words: what the run leaves out, or "the full configured scope".
+    pub description: String,
+    /// The account ids `--accounts` limited the run to, when it did.
+    pub accounts: Option<Vec<String>>,
+    /// The Regions `--regions` limited the run to, when narrower than the configuration's.
+    pub regions: Option<Vec<String>>,
+    /// The shard the run covers, when it covers one.
+    pub shard: Option<Shard>,
+    /// For a merged run: the shards it holds and those it lacks.
+    pub merged_shards: Option<MergedShardsScope>,
+}
+
+/// The shards a merged run holds, out of how many.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct MergedShardsScope {
+    /// N, the number of shards of the split.
+    pub count: u32,
+    /// The 1-based indexes of the shards merged.
+    pub indexes: Vec<u32>,
+    /// The shards of the split the merge lacks.
+    pub missing: Vec<u32>,
+}
+
+impl Scope {
+    fn of(header: &RunHeader) -> Scope {
+        Scope {
+            partial: header.is_partial(),
+            description: header.scope_description(),
+            accounts: header.scope.accounts.clone(),
+            regions: header.scope.regions.clone(),
+            shard: header.shard,
+            merged_shards: header
+                .scope
+                .merged_shards
+                .as_ref()
+                .map(|merged| MergedShardsScope {
+                    count: merged.count,
+                    indexes: merged.indexes.clone(),
+                    missing: merged.missing(),
+                }),
+        }
+    }
 }
 
 /// What became of an account in scope.
@@ -241,6 +294,7 @@ impl RunMetadata {
                 management_role_arn,
             },
             regions: header.regions.clone(),
+            scope: Scope::of(header),
             accounts,
             excluded_accounts: header
                 .excluded_accounts

@@ -102,6 +102,8 @@ fn event(finding: &Finding, time: i64, input: &ReportInput<'_>) -> Value {
             "macie_audit_status": finding.status,
             "baseline_state": finding.baseline.map(|b| b.as_str()),
             "suppression": finding.suppression,
+            "partial_scope": input.metadata.scope.partial,
+            "scope": input.metadata.scope.description,
         },
     })
 }
