@@ -167,7 +167,10 @@ fn combine(
             return Err(refuse(dir, "covers other Regions or rule settings".into()));
         }
         if header.scope.accounts != first.header.scope.accounts {
-            return Err(refuse(dir, "was made with another --accounts filter".into()));
+            return Err(refuse(
+                dir,
+                "was made with another --accounts filter".into(),
+            ));
         }
         let held = shards_held(header);
         let count = held.as_ref().map(|held| held.count);
@@ -181,7 +184,10 @@ fn combine(
             if !seen_shards.insert(*index) {
                 return Err(refuse(
                     dir,
-                    format!("is shard {} again", shard_list(&[*index], count.unwrap_or(1))),
+                    format!(
+                        "is shard {} again",
+                        shard_list(&[*index], count.unwrap_or(1))
+                    ),
                 ));
             }
         }

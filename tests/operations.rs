@@ -367,7 +367,10 @@ fn the_nightly_recipe_keeps_working_on_an_organization_that_is_never_complete() 
     emulator.load_scenario(&format!("{DRIFT}{WITH_DENIED}"));
     let out = tempfile::tempdir().expect("temp");
     // No [scope] accounts: the whole organization, whose delta account is never reachable.
-    let config = format!("{}\n[scope]\nregions = [\"us-east-1\"]\n", common::TEST_CONFIG);
+    let config = format!(
+        "{}\n[scope]\nregions = [\"us-east-1\"]\n",
+        common::TEST_CONFIG
+    );
     let nightly = [
         "-q",
         "--baseline",
@@ -379,7 +382,10 @@ fn the_nightly_recipe_keeps_working_on_an_organization_that_is_never_complete() 
 
     let first = scan_with(&emulator, out.path(), &config, &nightly);
     first.assert_exit(2);
-    assert_eq!(first.status("444444444444", "us-east-1", "MACIE-001"), "ERROR");
+    assert_eq!(
+        first.status("444444444444", "us-east-1", "MACIE-001"),
+        "ERROR"
+    );
     let failing: Vec<_> = first
         .findings()
         .into_iter()
@@ -391,7 +397,9 @@ fn the_nightly_recipe_keeps_working_on_an_organization_that_is_never_complete() 
         "no baseline yet: every failure is NEW: {failing:?}"
     );
     assert!(
-        first.stdout.contains("warning: --baseline latest: no full run"),
+        first
+            .stdout
+            .contains("warning: --baseline latest: no full run"),
         "{}",
         first.stdout
     );
@@ -419,7 +427,11 @@ fn the_nightly_recipe_keeps_working_on_an_organization_that_is_never_complete() 
         ("222222222222", "MACIE-002"),
         ("333333333333", "MACIE-002"),
     ] {
-        assert_eq!(state(&second, account, rule), "UNCHANGED", "{account} {rule}");
+        assert_eq!(
+            state(&second, account, rule),
+            "UNCHANGED",
+            "{account} {rule}"
+        );
     }
     assert_eq!(
         state(&second, "444444444444", "MACIE-002"),
@@ -446,7 +458,10 @@ fn a_check_that_could_not_be_made_is_not_rechecked_then_previously_unchecked() {
     emulator.set_account(json!({"account": "222222222222", "assume_role": "deny"}));
     let denied = scan(&emulator, out.path(), &["--baseline", "latest"]);
     denied.assert_exit(2);
-    assert_eq!(denied.status("222222222222", "us-east-1", "MACIE-002"), "ERROR");
+    assert_eq!(
+        denied.status("222222222222", "us-east-1", "MACIE-002"),
+        "ERROR"
+    );
     assert_eq!(state(&denied, "222222222222", "MACIE-002"), "NOT_RECHECKED");
     assert_eq!(
         state(&denied, "222222222222", "MACIE-001"),
@@ -526,7 +541,9 @@ fn partial_runs_say_so_and_leave_latest_alone() {
         "{scope}"
     );
     assert!(
-        accounts.stdout.contains("PARTIAL SCOPE: only account 111111111111"),
+        accounts
+            .stdout
+            .contains("PARTIAL SCOPE: only account 111111111111"),
         "{}",
         accounts.stdout
     );
@@ -552,7 +569,11 @@ fn partial_runs_say_so_and_leave_latest_alone() {
     assert_eq!(scope["partial"], true);
     assert_eq!(scope["shard"], json!({"index": 1, "count": 2}));
 
-    assert_eq!(latest(out.path()), canonical(&full), "no partial run is latest");
+    assert_eq!(
+        latest(out.path()),
+        canonical(&full),
+        "no partial run is latest"
+    );
     // Flags that only repeat the configuration do not make a run partial.
     let same = scan_with(
         &emulator,

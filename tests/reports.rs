@@ -513,7 +513,10 @@ fn latest_points_at_the_newest_full_run_complete_or_not() {
     emulator.set_account(serde_json::json!({"account": "111111111111", "assume_role": "deny"}));
     assert_eq!(scan(), Some(2));
     let second = macie_audit::report::latest(&output_dir).expect("latest");
-    assert_ne!(second, first, "an incomplete run over the full scope is latest");
+    assert_ne!(
+        second, first,
+        "an incomplete run over the full scope is latest"
+    );
     emulator.set_account(serde_json::json!({"account": "111111111111", "assume_role": "allow"}));
     assert_eq!(scan(), Some(1));
     let third = macie_audit::report::latest(&output_dir).expect("latest");

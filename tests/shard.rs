@@ -212,21 +212,37 @@ fn a_merge_missing_shards_is_refused_or_partial_and_never_latest() {
     let mut emulator = Emulator::start();
     emulator.load_scenario(&organization());
     // The Regions come from the configuration, so that the shards are partial only as shards.
-    let config = format!("{}\n[scope]\nregions = [\"us-east-1\"]\n", common::TEST_CONFIG);
+    let config = format!(
+        "{}\n[scope]\nregions = [\"us-east-1\"]\n",
+        common::TEST_CONFIG
+    );
     let shards: Vec<ScanRun> = ["1/3", "2/3", "3/3"]
         .iter()
-        .map(|shard| emulator.scan().config(&config).arg("--shard").arg(shard).run())
+        .map(|shard| {
+            emulator
+                .scan()
+                .config(&config)
+                .arg("--shard")
+                .arg(shard)
+                .run()
+        })
         .collect();
     let shard_scope = &run_json(shards[1].dir())["scope"];
     assert_eq!(shard_scope["partial"], true);
-    assert_eq!(shard_scope["shard"], serde_json::json!({"index": 2, "count": 3}));
+    assert_eq!(
+        shard_scope["shard"],
+        serde_json::json!({"index": 2, "count": 3})
+    );
 
     let out = tempfile::tempdir().expect("temp");
     let two = [&shards[0], &shards[1]];
     let refused = merge_with(&emulator, &two, out.path(), &[]);
     assert_eq!(refused.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&refused.stderr);
-    assert!(stderr.contains("3/3") && stderr.contains("--allow-partial"), "{stderr}");
+    assert!(
+        stderr.contains("3/3") && stderr.contains("--allow-partial"),
+        "{stderr}"
+    );
     assert!(
         std::fs::read_dir(out.path()).expect("out").next().is_none(),
         "a refused merge writes nothing"
@@ -266,7 +282,10 @@ fn a_merge_missing_shards_is_refused_or_partial_and_never_latest() {
     let full_dir = newest_run(out.path());
     let meta = run_json(&full_dir);
     assert_eq!(meta["scope"]["partial"], false);
-    assert_eq!(meta["scope"]["merged_shards"]["missing"], serde_json::json!([]));
+    assert_eq!(
+        meta["scope"]["merged_shards"]["missing"],
+        serde_json::json!([])
+    );
     assert_eq!(
         macie_audit::report::latest(out.path()).and_then(|dir| dir.canonicalize().ok()),
         full_dir.canonicalize().ok(),

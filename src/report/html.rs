@@ -785,10 +785,7 @@ impl<'a> Report<'a> {
             Fact {
                 label: "Scope",
                 value: if meta.scope.partial {
-                    format!(
-                        "PARTIAL: {} (never made latest)",
-                        meta.scope.description
-                    )
+                    format!("PARTIAL: {} (never made latest)", meta.scope.description)
                 } else {
                     "the full configured scope".into()
                 },

@@ -349,6 +349,60 @@ pub fn sanitise_command_line(args: impl IntoIterator<Item = String>) -> Vec<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::evidence::MergedShards;
+    use crate::rules::testing::{at, evidence, run_of, session};
+
+    fn header() -> RunHeader {
+        run_of(&evidence(session("ENABLED", at(2026, 1, 1)), None)).header
+    }
+
+    #[test]
+    fn the_scope_says_what_a_partial_run_leaves_out() {
+        let full = Scope::of(&header());
+        assert!(!full.partial);
+        assert_eq!(full.description, "the full configured scope");
+
+        let mut filtered = header();
+        filtered.scope.accounts = Some(vec!["111111111111".into()]);
+        filtered.scope.regions = Some(vec!["us-east-1".into()]);
+        let scope = Scope::of(&filtered);
+        assert!(scope.partial);
+        assert_eq!(
+            scope.description,
+            "only account 111111111111 (--accounts); only Region us-east-1 (--regions, narrower \
+             than the configuration)"
+        );
+
+        let mut shard = header();
+        shard.shard = Some(Shard { index: 2, count: 3 });
+        assert_eq!(
+            Scope::of(&shard).description,
+            "shard 2/3 of the accounts only"
+        );
+        shard.shard = Some(Shard { index: 1, count: 1 });
+        assert!(
+            !Scope::of(&shard).partial,
+            "one shard of one is every account"
+        );
+
+        let mut merged = header();
+        merged.scope.merged_shards = Some(MergedShards {
+            count: 3,
+            indexes: vec![1, 3],
+        });
+        let scope = Scope::of(&merged);
+        assert!(scope.partial);
+        assert_eq!(scope.description, "a merge of shards 1/3, 3/3 without 2/3");
+        assert_eq!(scope.merged_shards.map(|m| m.missing), Some(vec![2]));
+        merged.scope.merged_shards = Some(MergedShards {
+            count: 3,
+            indexes: vec![1, 2, 3],
+        });
+        assert!(
+            !Scope::of(&merged).partial,
+            "a merge of every shard is full"
+        );
+    }
 
     #[test]
     fn secrets_are_redacted() {

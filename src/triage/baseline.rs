@@ -400,7 +400,11 @@ mod tests {
         assert_eq!(now[2].baseline, Some(BaselineState::New));
         assert_eq!(now[3].baseline, None, "ERROR now, not failing before");
         assert_eq!((report.new, report.unchanged), (1, 1));
-        assert_eq!(accounts_of(&report.resolved), vec!["2", "3"], "now passing, and gone");
+        assert_eq!(
+            accounts_of(&report.resolved),
+            vec!["2", "3"],
+            "now passing, and gone"
+        );
     }
 
     #[test]
@@ -465,7 +469,10 @@ mod tests {
         // This run covers accounts 1 and 3: account 2's failure is outside it, not resolved.
         let report = compare(&mut now, &baseline, &["1", "3"]);
         assert_eq!(now[0].baseline, None, "a Region the baseline did not cover");
-        assert_eq!(now[1].baseline, None, "an account the baseline did not cover");
+        assert_eq!(
+            now[1].baseline, None,
+            "an account the baseline did not cover"
+        );
         assert_eq!(report.new, 0);
         assert_eq!(
             accounts_of(&report.resolved),
@@ -479,7 +486,12 @@ mod tests {
         let dir = tempfile::tempdir().expect("temp");
         let baseline = Baseline::load("latest", dir.path()).expect("not an error");
         assert_eq!(baseline.run_id, None);
-        assert!(baseline.warning.as_deref().is_some_and(|w| w.contains("no full run")));
+        assert!(
+            baseline
+                .warning
+                .as_deref()
+                .is_some_and(|w| w.contains("no full run"))
+        );
         let mut now = vec![
             finding("1", Status::Fail),
             finding("2", Status::Warn),
