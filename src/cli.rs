@@ -112,6 +112,11 @@ pub struct MergeArgs {
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub output_dir: PathBuf,
 
+    /// Merge even when shards of the split are missing: the merged run is partial (it says
+    /// which shards it holds) and never becomes `latest`.
+    #[arg(long)]
+    pub allow_partial: bool,
+
     /// Suppressions, baseline and the severity gate for the merged run.
     #[command(flatten)]
     pub triage: TriageArgs,
@@ -176,7 +181,7 @@ pub struct TriageArgs {
     #[arg(long, requires = "baseline")]
     pub fail_on_new: bool,
 
-    /// Compare with a previous run: its directory, or "latest" (the newest complete run in the output directory).
+    /// Compare with a previous run: its directory, or "latest" (the newest full run in the output directory; none yet: every failure is NEW).
     #[arg(long, value_name = "RUN_DIR|latest")]
     pub baseline: Option<String>,
 

@@ -123,6 +123,15 @@ pub struct MergedShards {
     pub indexes: Vec<u32>,
 }
 
+impl MergedShards {
+    /// The shards of the split that the merge does not hold, ascending.
+    pub fn missing(&self) -> Vec<u32> {
+        (1..=self.count)
+            .filter(|index| !self.indexes.contains(index))
+            .collect()
+    }
+}
+
 impl RunHeader {
     /// The organization's id (`o-…`), when the run listed an organization and described it.
     pub fn organization_id(&self) -> Option<&str> {
@@ -133,6 +142,66 @@ impl RunHeader {
             } => described.response().map(|info| info.id.as_str()),
             _ => None,
         }
+    }
+
+    /// Whether the run covers less than the configured scope: an account filter or fewer Regions
+    /// given on the command line, one shard of several, or a merge missing shards. A partial run
+    /// never becomes `latest`.
+    pub fn is_partial(&self) -> bool {
+        !self.partial_scope_reasons().is_empty()
+    }
+
+    /// The run's scope in words: what it leaves out of the configured scope, or that it covers
+    /// all of it.
+    pub fn scope_description(&self) -> String {
+        let reasons = self.partial_scope_reasons();
+        if reasons.is_empty() {
+            "the full configured scope".into()
+        } else {
+            reasons.join("; ")
+        }
+    }
+
+    /// What the run leaves out of the configured scope, one phrase each: [`Self::is_partial`]
+    /// and [`Self::scope_description`] both read it, so they never disagree.
+    fn partial_scope_reasons(&self) -> Vec<String> {
+        let mut reasons = Vec::new();
+        if let Some(accounts) = &self.scope.accounts {
+            reasons.push(format!(
+                "only account{} {} (--accounts)",
+                if accounts.len() == 1 { "" } else { "s" },
+                accounts.join(", ")
+            ));
+        }
+        if let Some(regions) = &self.scope.regions {
+            reasons.push(format!(
+                "only Region{} {} (--regions, narrower than the configuration)",
+                if regions.len() == 1 { "" } else { "s" },
+                regions.join(", ")
+            ));
+        }
+        // One shard of one is every account.
+        if let Some(shard) = self.shard.filter(|shard| shard.count > 1) {
+            reasons.push(format!("shard {shard} of the accounts only"));
+        }
+        if let Some(merged) = &self.scope.merged_shards {
+            let missing = merged.missing();
+            if !missing.is_empty() {
+                let list = |indexes: &[u32]| {
+                    indexes
+                        .iter()
+                        .map(|index| format!("{index}/{}", merged.count))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                reasons.push(format!(
+                    "a merge of shards {} without {}",
+                    list(&merged.indexes),
+                    list(&missing)
+                ));
+            }
+        }
+        reasons
     }
 
     /// An account's OU path, from the population or the accounts left out of scope.

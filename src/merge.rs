@@ -11,7 +11,7 @@ use crate::cli::MergeArgs;
 use crate::error::{Error, Result};
 use crate::evidence::{
     AccountRegionEvidence, AccountSink, BucketEvidence, Evidence, EvidenceWriter, KeyEvidence,
-    RunEnd, RunEvidence,
+    MergedShards, RunEnd, RunEvidence, RunHeader,
 };
 use crate::report::{self, EvidenceFile};
 
@@ -43,7 +43,7 @@ pub fn merge(args: &MergeArgs, command_line: &[String]) -> Result<MergeOutcome> 
         })
         .collect::<Result<_>>()?;
     let triage_inputs = TriageInputs::load(&args.triage, &args.output_dir)?;
-    let merged = combine(&shards, command_line)?;
+    let merged = combine(&shards, command_line, args.allow_partial)?;
     let (run_id, run_dir) =
         report::create_run_directory(&args.output_dir, merged.header.started_at)?;
     let mut merged = merged;
@@ -54,9 +54,7 @@ pub fn merge(args: &MergeArgs, command_line: &[String]) -> Result<MergeOutcome> 
     let marks = triage_inputs.marks(merged.header.started_at.date_naive());
     let written = report::write_all(&run_dir, &evidence, &marks, EvidenceFile::Keep)?;
     let metadata = &written.metadata;
-    if metadata.complete {
-        report::update_latest(&args.output_dir, &run_id)?;
-    }
+    report::update_latest_if_full(&args.output_dir, merged)?;
     Ok(MergeOutcome {
         summary: report::summary::render(
             merged,
@@ -111,11 +109,36 @@ fn write_merged(
     Evidence::open(&path)
 }
 
+/// The shards of a split a run holds: its own shard, or those of a merge (a partial merge can be
+/// merged again with the shards it lacks). `None` for a run that is not part of a split.
+fn shards_held(header: &RunHeader) -> Option<MergedShards> {
+    match (&header.shard, &header.scope.merged_shards) {
+        (Some(shard), _) => Some(MergedShards {
+            count: shard.count,
+            indexes: vec![shard.index],
+        }),
+        (None, merged) => merged.clone(),
+    }
+}
+
+/// Shards `indexes` of `count`, as `1/3, 2/3`.
+fn shard_list(indexes: &[u32], count: u32) -> String {
+    indexes
+        .iter()
+        .map(|index| format!("{index}/{count}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Combines shard runs: the merged run's header, accounts, repositories and end (the
 /// account-Region records stay in the shards' files). Refuses runs made with different
-/// configurations, Regions or shard counts, the same shard twice, and accounts scanned by more
-/// than one of them.
-fn combine(shards: &[(PathBuf, Evidence)], command_line: &[String]) -> Result<RunEvidence> {
+/// configurations, Regions, account filters or shard counts, the same shard twice, accounts
+/// scanned by more than one of them, and, unless `allow_partial`, a split with shards missing.
+fn combine(
+    shards: &[(PathBuf, Evidence)],
+    command_line: &[String],
+    allow_partial: bool,
+) -> Result<RunEvidence> {
     let Some((first_dir, first)) = shards.first().map(|(dir, shard)| (dir, shard.run())) else {
         return Err(Error::Usage(
             "merge: name at least one run directory".into(),
@@ -137,19 +160,36 @@ fn combine(shards: &[(PathBuf, Evidence)], command_line: &[String]) -> Result<Ru
                 ),
             ));
         }
-        if header.regions != first.header.regions || header.rules != first.header.rules {
+        if header.regions != first.header.regions
+            || header.rules != first.header.rules
+            || header.scope.regions != first.header.scope.regions
+        {
             return Err(refuse(dir, "covers other Regions or rule settings".into()));
         }
-        if header.shard.map(|s| s.count) != first.header.shard.map(|s| s.count) {
+        if header.scope.accounts != first.header.scope.accounts {
+            return Err(refuse(
+                dir,
+                "was made with another --accounts filter".into(),
+            ));
+        }
+        let held = shards_held(header);
+        let count = held.as_ref().map(|held| held.count);
+        if count != shards_held(&first.header).map(|held| held.count) {
             return Err(refuse(
                 dir,
                 "belongs to another sharding (a different shard count)".into(),
             ));
         }
-        if let Some(shard) = header.shard
-            && !seen_shards.insert(shard.index)
-        {
-            return Err(refuse(dir, format!("is shard {shard} again")));
+        for index in held.iter().flat_map(|held| &held.indexes) {
+            if !seen_shards.insert(*index) {
+                return Err(refuse(
+                    dir,
+                    format!(
+                        "is shard {} again",
+                        shard_list(&[*index], count.unwrap_or(1))
+                    ),
+                ));
+            }
         }
         for account in &run.accounts {
             if let Some(other) = seen_accounts.insert(account.account.id.clone(), dir.clone()) {
@@ -164,8 +204,26 @@ fn combine(shards: &[(PathBuf, Evidence)], command_line: &[String]) -> Result<Ru
             }
         }
     }
+    let merged_shards = shards_held(&first.header).map(|first| MergedShards {
+        count: first.count,
+        indexes: seen_shards.into_iter().collect(),
+    });
+    if let Some(merged) = &merged_shards {
+        let missing = merged.missing();
+        if !missing.is_empty() && !allow_partial {
+            return Err(Error::Usage(format!(
+                "merge: shard{} {} of the split {} missing (the runs given hold {}): merge every \
+                 shard, or pass --allow-partial for a partial run, which never becomes latest",
+                if missing.len() == 1 { "" } else { "s" },
+                shard_list(&missing, merged.count),
+                if missing.len() == 1 { "is" } else { "are" },
+                shard_list(&merged.indexes, merged.count),
+            )));
+        }
+    }
     let mut header = first.header.clone();
     header.shard = None;
+    header.scope.merged_shards = merged_shards;
     header.command_line = command_line.to_vec();
     header.started_at = shards
         .iter()

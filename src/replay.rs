@@ -28,7 +28,7 @@ pub fn report(args: &ReportArgs) -> Result<ReportOutcome> {
         .parent()
         .map(Path::to_path_buf)
         .unwrap_or_else(|| PathBuf::from("."));
-    // `--baseline latest` means the newest complete run beside the source run.
+    // `--baseline latest` means the newest full run beside the source run.
     let reports_dir = source_dir
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);

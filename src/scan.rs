@@ -1,6 +1,6 @@
 //! The `scan` command: configuration → scope → collection → evidence → evaluation → reports.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::evidence::{
     Account, AccountEvidence, AccountRegionEvidence, AccountSink, CallerIdentity,
     EVIDENCE_SCHEMA_VERSION, Evidence, EvidenceWriter, Observation, RunEnd, RunEvidence, RunHeader,
+    RunScope,
 };
 use crate::interrupt::Cancellation;
 use crate::report;
@@ -35,16 +36,24 @@ pub struct ScanOutcome {
 }
 
 /// Applies the command-line overrides to the configuration; a bad flag is a usage error.
-pub fn effective_config(args: &ConfigArgs) -> Result<LoadedConfig> {
+/// Returns the configuration with what the flags narrowed of the configured scope: an account
+/// filter other than the configuration's, Regions that leave out some configured ones.
+pub fn effective_config(args: &ConfigArgs) -> Result<(LoadedConfig, RunScope)> {
     let mut loaded = LoadedConfig::load(args.config.as_deref())?;
     let config = &mut loaded.config;
+    let mut narrowed = RunScope::default();
     if let Some(dir) = &args.output_dir {
         config.output.directory = dir.clone();
     }
     if let Some(regions) = &args.regions {
         let regions = config::split_list(regions);
         config::validate_regions("--regions", &regions).map_err(Error::Usage)?;
+        let configured = config.regions();
         config.scope.regions = regions;
+        let effective = config.regions();
+        if configured.iter().any(|region| !effective.contains(region)) {
+            narrowed.regions = Some(effective);
+        }
     }
     if let Some(accounts) = &args.accounts {
         let accounts = config::split_list(accounts);
@@ -54,12 +63,19 @@ pub fn effective_config(args: &ConfigArgs) -> Result<LoadedConfig> {
             ));
         }
         config::validate_accounts("--accounts", &accounts).map_err(Error::Usage)?;
+        let configured: BTreeSet<&String> = config.scope.accounts.iter().collect();
+        if accounts.iter().collect::<BTreeSet<_>>() != configured {
+            let mut filter = accounts.clone();
+            filter.sort();
+            filter.dedup();
+            narrowed.accounts = Some(filter);
+        }
         config.scope.accounts = accounts;
     }
     config
         .validate()
         .map_err(|message| Error::config(loaded.display_path(), message))?;
-    Ok(loaded)
+    Ok((loaded, narrowed))
 }
 
 /// What identifies a run besides its evidence.
@@ -75,6 +91,8 @@ pub struct RunIdentity<'a> {
     pub command_line: &'a [String],
     /// The shard it covers, if any.
     pub shard: Option<Shard>,
+    /// What the command line narrowed of the configured scope.
+    pub scope: &'a RunScope,
 }
 
 /// Where a run's evidence goes as it is collected.
@@ -266,7 +284,7 @@ fn header(config: &Config, plan: &ScanPlan, identity: &RunIdentity<'_>) -> RunHe
         command_line: identity.command_line.to_vec(),
         config_path: loaded.path.as_ref().map(|p| p.display().to_string()),
         shard: identity.shard,
-        scope: Default::default(),
+        scope: identity.scope.clone(),
     }
 }
 
@@ -299,7 +317,7 @@ pub async fn scan(
     show_progress: bool,
     cancellation: &Cancellation,
 ) -> Result<ScanOutcome> {
-    let loaded = effective_config(&args.settings)?;
+    let (loaded, narrowed) = effective_config(&args.settings)?;
     // Parsed before anything is scanned, so that a bad location is a usage error up front.
     let upload_target: Option<UploadTarget> = args
         .upload
@@ -320,6 +338,7 @@ pub async fn scan(
         loaded: &loaded,
         command_line,
         shard: args.shard,
+        scope: &narrowed,
     };
     let evidence_path = run_dir.join(report::evidence::FILE_NAME);
     let population = Population::Listing {
@@ -354,9 +373,7 @@ pub async fn scan(
     let marks = triage_inputs.marks(started_at.date_naive());
     let written = report::write_all(&run_dir, &evidence, &marks, report::EvidenceFile::Keep)?;
     let metadata = &written.metadata;
-    if metadata.complete {
-        report::update_latest(&config.output.directory, &run_id)?;
-    }
+    report::update_latest_if_full(&config.output.directory, evidence.run())?;
     let mut notes = Vec::new();
     let mut exit_code = metadata.exit_code;
     if let Some(target) = &upload_target {

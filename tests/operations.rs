@@ -39,14 +39,23 @@ fn start() -> Emulator {
     emulator
 }
 
-/// Scans the three scenario accounts (not the management account), unless `args` says otherwise.
+/// The configured scope of these tests: the three scenario accounts (not the management
+/// account), in us-east-1. A run over it is full; flags narrowing it make a partial run.
+fn drift_config(regions: &str) -> String {
+    format!(
+        "{}\n[scope]\naccounts = [\"111111111111\", \"222222222222\", \"333333333333\"]\nregions = [{regions}]\n",
+        common::TEST_CONFIG
+    )
+}
+
+/// Scans the configured scope of [`drift_config`] in us-east-1, with `args`.
 fn scan(emulator: &Emulator, out: &Path, args: &[&str]) -> ScanRun {
-    let mut scan = emulator.scan().regions("us-east-1").output_dir(out);
-    if !args.contains(&"--accounts") {
-        scan = scan
-            .arg("--accounts")
-            .arg("111111111111,222222222222,333333333333");
-    }
+    scan_with(emulator, out, &drift_config("\"us-east-1\""), args)
+}
+
+/// Scans with the configuration `config` and `args`.
+fn scan_with(emulator: &Emulator, out: &Path, config: &str, args: &[&str]) -> ScanRun {
+    let mut scan = emulator.scan().config(config).output_dir(out);
     for arg in args {
         scan = scan.arg(arg);
     }
@@ -54,6 +63,20 @@ fn scan(emulator: &Emulator, out: &Path, args: &[&str]) -> ScanRun {
     // Run ids have a one-second resolution; keep consecutive runs apart.
     std::thread::sleep(std::time::Duration::from_millis(1100));
     run
+}
+
+/// The run directory `out/latest` points at, if any.
+fn latest(out: &Path) -> Option<std::path::PathBuf> {
+    macie_audit::report::latest(out).and_then(|dir| dir.canonicalize().ok())
+}
+
+fn canonical(run: &ScanRun) -> Option<std::path::PathBuf> {
+    run.dir().canonicalize().ok()
+}
+
+/// The baseline state of a rule's finding in us-east-1 (empty: none).
+fn state(run: &ScanRun, account: &str, rule: &str) -> String {
+    run.finding(account, "us-east-1", rule)["baseline_state"].clone()
 }
 
 fn read_json(path: &Path) -> Value {
@@ -95,9 +118,6 @@ fn baseline_marks_new_unchanged_and_resolved() {
     emulator.set_macie(json!({"account": "222222222222", "region": "us-east-1", "enabled": false}));
     let second = scan(&emulator, out.path(), &["--baseline", "latest"]);
     second.assert_exit(1);
-    let state = |run: &ScanRun, account: &str, rule: &str| {
-        run.finding(account, "us-east-1", rule)["baseline_state"].clone()
-    };
     assert_eq!(state(&second, "111111111111", "MACIE-002"), "UNCHANGED");
     assert_eq!(state(&second, "333333333333", "MACIE-002"), "UNCHANGED");
     assert_eq!(state(&second, "222222222222", "MACIE-001"), "NEW");
@@ -327,4 +347,297 @@ fn json_logs_parse_line_by_line_and_carry_no_secret() {
     ] {
         assert!(!everything.contains(secret), "a secret leaked: {secret}");
     }
+}
+
+/// The drift scenario with a fourth account whose audit role is always denied, as some account
+/// always is in a real organization.
+const WITH_DENIED: &str = r#"
+[[accounts]]
+id = "444444444444"
+name = "delta"
+assume_role = "deny"
+[[accounts.macie]]
+region = "us-east-1"
+created_days_ago = 45
+"#;
+
+#[test]
+fn the_nightly_recipe_keeps_working_on_an_organization_that_is_never_complete() {
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(&format!("{DRIFT}{WITH_DENIED}"));
+    let out = tempfile::tempdir().expect("temp");
+    // No [scope] accounts: the whole organization, whose delta account is never reachable.
+    let config = format!(
+        "{}\n[scope]\nregions = [\"us-east-1\"]\n",
+        common::TEST_CONFIG
+    );
+    let nightly = [
+        "-q",
+        "--baseline",
+        "latest",
+        "--fail-on",
+        "high",
+        "--fail-on-new",
+    ];
+
+    let first = scan_with(&emulator, out.path(), &config, &nightly);
+    first.assert_exit(2);
+    assert_eq!(
+        first.status("444444444444", "us-east-1", "MACIE-001"),
+        "ERROR"
+    );
+    let failing: Vec<_> = first
+        .findings()
+        .into_iter()
+        .filter(|f| f["status"] == "FAIL" || f["status"] == "WARN")
+        .collect();
+    assert!(failing.len() >= 3, "{failing:?}");
+    assert!(
+        failing.iter().all(|f| f["baseline_state"] == "NEW"),
+        "no baseline yet: every failure is NEW: {failing:?}"
+    );
+    assert!(
+        first
+            .stdout
+            .contains("warning: --baseline latest: no full run"),
+        "{}",
+        first.stdout
+    );
+    let meta = read_json(&first.dir().join("run.json"));
+    assert_eq!(meta["triage"]["baseline"]["run_id"], Value::Null);
+    assert!(
+        meta["triage"]["baseline"]["warning"]
+            .as_str()
+            .is_some_and(|w| w.contains("no full run")),
+        "{meta}"
+    );
+    assert_eq!(meta["scope"]["partial"], false);
+    assert_eq!(
+        latest(out.path()),
+        canonical(&first),
+        "an incomplete full run is latest"
+    );
+
+    let second = scan_with(&emulator, out.path(), &config, &nightly);
+    second.assert_exit(2);
+    let findings = second.findings();
+    assert!(findings.iter().all(|f| f["baseline_state"] != "NEW"));
+    for (account, rule) in [
+        ("111111111111", "MACIE-002"),
+        ("222222222222", "MACIE-002"),
+        ("333333333333", "MACIE-002"),
+    ] {
+        assert_eq!(
+            state(&second, account, rule),
+            "UNCHANGED",
+            "{account} {rule}"
+        );
+    }
+    assert_eq!(
+        state(&second, "444444444444", "MACIE-002"),
+        "",
+        "ERROR before and now"
+    );
+    let meta = read_json(&second.dir().join("run.json"));
+    assert_eq!(meta["triage"]["baseline"]["new"], 0);
+    assert_eq!(
+        meta["triage"]["baseline"]["run_id"],
+        first.evidence().header.run_id
+    );
+    assert_eq!(meta["triage"]["baseline"]["warning"], Value::Null);
+    assert_eq!(latest(out.path()), canonical(&second));
+}
+
+#[test]
+fn a_check_that_could_not_be_made_is_not_rechecked_then_previously_unchecked() {
+    let emulator = start();
+    let out = tempfile::tempdir().expect("temp");
+    scan(&emulator, out.path(), &[]).assert_exit(1);
+
+    // Bravo's role is denied: its MACIE-002 FAIL is not re-checked, not resolved.
+    emulator.set_account(json!({"account": "222222222222", "assume_role": "deny"}));
+    let denied = scan(&emulator, out.path(), &["--baseline", "latest"]);
+    denied.assert_exit(2);
+    assert_eq!(
+        denied.status("222222222222", "us-east-1", "MACIE-002"),
+        "ERROR"
+    );
+    assert_eq!(state(&denied, "222222222222", "MACIE-002"), "NOT_RECHECKED");
+    assert_eq!(
+        state(&denied, "222222222222", "MACIE-001"),
+        "",
+        "passing before"
+    );
+    assert_eq!(state(&denied, "111111111111", "MACIE-002"), "UNCHANGED");
+    let meta = read_json(&denied.dir().join("run.json"));
+    let baseline = &meta["triage"]["baseline"];
+    assert_eq!(baseline["not_rechecked"], 1);
+    assert_eq!(baseline["resolved"], json!([]), "nothing resolved");
+    assert!(
+        denied
+            .stdout
+            .contains("0 new, 2 unchanged, 0 resolved, 1 not re-checked, 0 previously unchecked"),
+        "{}",
+        denied.stdout
+    );
+    let sarif = read_json(&denied.dir().join("findings.sarif"));
+    let bravo = sarif["runs"][0]["results"]
+        .as_array()
+        .expect("results")
+        .iter()
+        .find(|r| r["properties"]["accountId"] == "222222222222" && r["ruleId"] == "MACIE-002")
+        .cloned()
+        .expect("bravo's MACIE-002 result");
+    assert_eq!(bravo["baselineState"], "updated");
+    assert_eq!(bravo["properties"]["baselineState"], "NOT_RECHECKED");
+
+    // Reachable again: the FAIL is one the baseline could not see, not a new one, and
+    // --fail-on-new does not fail on it.
+    emulator.set_account(json!({"account": "222222222222", "assume_role": "allow"}));
+    let back = scan(
+        &emulator,
+        out.path(),
+        &["--baseline", "latest", "--fail-on-new"],
+    );
+    back.assert_exit(0);
+    assert_eq!(
+        state(&back, "222222222222", "MACIE-002"),
+        "PREVIOUSLY_UNCHECKED"
+    );
+    assert_eq!(state(&back, "111111111111", "MACIE-002"), "UNCHANGED");
+    let meta = read_json(&back.dir().join("run.json"));
+    assert_eq!(meta["triage"]["baseline"]["previously_unchecked"], 1);
+    assert_eq!(meta["triage"]["baseline"]["new"], 0);
+    let ocsf = std::fs::read_to_string(back.dir().join("findings.ocsf.jsonl")).expect("ocsf");
+    assert!(ocsf.contains("\"baseline_state\":\"PREVIOUSLY_UNCHECKED\""));
+    let html = std::fs::read_to_string(back.dir().join("report.html")).expect("html");
+    assert!(html.contains("PREVIOUSLY_UNCHECKED"));
+    assert!(html.contains("1 previously unchecked"));
+}
+
+#[test]
+fn partial_runs_say_so_and_leave_latest_alone() {
+    let emulator = start();
+    let out = tempfile::tempdir().expect("temp");
+    let two_regions = drift_config("\"us-east-1\", \"eu-west-1\"");
+    let full = scan_with(&emulator, out.path(), &two_regions, &[]);
+    full.assert_exit(1);
+    assert_eq!(latest(out.path()), canonical(&full));
+
+    let scope_of = |run: &ScanRun| read_json(&run.dir().join("run.json"))["scope"].clone();
+    let accounts = scan_with(
+        &emulator,
+        out.path(),
+        &two_regions,
+        &["--accounts", "111111111111"],
+    );
+    let scope = scope_of(&accounts);
+    assert_eq!(scope["partial"], true);
+    assert_eq!(scope["accounts"], json!(["111111111111"]));
+    assert!(
+        scope["description"]
+            .as_str()
+            .is_some_and(|d| d.contains("111111111111")),
+        "{scope}"
+    );
+    assert!(
+        accounts
+            .stdout
+            .contains("PARTIAL SCOPE: only account 111111111111"),
+        "{}",
+        accounts.stdout
+    );
+    let html = std::fs::read_to_string(accounts.dir().join("report.html")).expect("html");
+    assert!(html.contains("PARTIAL SCOPE"));
+    let sarif = read_json(&accounts.dir().join("findings.sarif"));
+    assert_eq!(sarif["runs"][0]["properties"]["partialScope"], true);
+    let ocsf = std::fs::read_to_string(accounts.dir().join("findings.ocsf.jsonl")).expect("ocsf");
+    assert!(ocsf.contains("\"partial_scope\":true"));
+
+    let regions = scan_with(
+        &emulator,
+        out.path(),
+        &two_regions,
+        &["--regions", "us-east-1"],
+    );
+    let scope = scope_of(&regions);
+    assert_eq!(scope["partial"], true);
+    assert_eq!(scope["regions"], json!(["us-east-1"]));
+
+    let shard = scan_with(&emulator, out.path(), &two_regions, &["--shard", "1/2"]);
+    let scope = scope_of(&shard);
+    assert_eq!(scope["partial"], true);
+    assert_eq!(scope["shard"], json!({"index": 1, "count": 2}));
+
+    assert_eq!(
+        latest(out.path()),
+        canonical(&full),
+        "no partial run is latest"
+    );
+    // Flags that only repeat the configuration do not make a run partial.
+    let same = scan_with(
+        &emulator,
+        out.path(),
+        &two_regions,
+        &[
+            "--regions",
+            "eu-west-1,us-east-1",
+            "--accounts",
+            "333333333333,111111111111,222222222222",
+        ],
+    );
+    assert_eq!(scope_of(&same)["partial"], false);
+    assert_eq!(latest(out.path()), canonical(&same));
+}
+
+#[test]
+fn a_baseline_compares_only_the_scope_both_runs_cover() {
+    let emulator = start();
+    let out = tempfile::tempdir().expect("temp");
+    let two_regions = drift_config("\"us-east-1\", \"eu-west-1\"");
+    // Macie is off in eu-west-1: every account fails MACIE-001 there.
+    let east_only = scan_with(
+        &emulator,
+        out.path(),
+        &two_regions,
+        &["--regions", "us-east-1"],
+    );
+    east_only.assert_exit(1);
+
+    let full = scan_with(
+        &emulator,
+        out.path(),
+        &two_regions,
+        &[
+            "--baseline",
+            east_only.dir().to_str().expect("path"),
+            "--fail-on-new",
+        ],
+    );
+    full.assert_exit(0);
+    let west: Vec<_> = full
+        .findings()
+        .into_iter()
+        .filter(|f| f["region"] == "eu-west-1")
+        .collect();
+    assert!(west.iter().any(|f| f["status"] == "FAIL"), "{west:?}");
+    assert!(
+        west.iter().all(|f| f["baseline_state"].is_empty()),
+        "a Region the baseline did not cover has no baseline state: {west:?}"
+    );
+    assert_eq!(state(&full, "111111111111", "MACIE-002"), "UNCHANGED");
+
+    // The other way round: the full run's eu-west-1 failures are outside this run, not resolved.
+    let east_again = scan_with(
+        &emulator,
+        out.path(),
+        &two_regions,
+        &["--regions", "us-east-1", "--baseline", "latest"],
+    );
+    let meta = read_json(&east_again.dir().join("run.json"));
+    let baseline = &meta["triage"]["baseline"];
+    assert_eq!(baseline["run_id"], full.evidence().header.run_id);
+    assert_eq!(baseline["resolved"], json!([]), "{baseline}");
+    assert_eq!(baseline["unchanged"], 3);
+    assert_eq!(baseline["new"], 0);
 }

@@ -485,14 +485,20 @@ fn report_command_rejects_what_is_not_evidence() {
 }
 
 #[test]
-fn latest_points_at_the_newest_complete_run() {
+fn latest_points_at_the_newest_full_run_complete_or_not() {
     let mut emulator = Emulator::start();
     emulator.load_scenario("[[accounts]]\nid = \"111111111111\"\nname = \"a\"\n");
     let out = tempfile::tempdir().expect("temp");
     let output_dir = out.path().join("reports");
+    // The Regions come from the configuration: `--regions` narrower than it is a partial run.
+    let config = out.path().join("config.toml");
+    std::fs::write(&config, "[scope]\nregions = [\"us-east-1\"]\n").expect("config");
     let scan = || {
         let output = Command::new(env!("CARGO_BIN_EXE_macie-audit"))
-            .args(["scan", "--regions", "us-east-1", "--output-dir"])
+            .arg("scan")
+            .arg("--config")
+            .arg(&config)
+            .arg("--output-dir")
             .arg(&output_dir)
             .env_clear()
             .envs(emulator.sdk_env())
@@ -506,15 +512,16 @@ fn latest_points_at_the_newest_complete_run() {
     let first = macie_audit::report::latest(&output_dir).expect("latest after a complete run");
     emulator.set_account(serde_json::json!({"account": "111111111111", "assume_role": "deny"}));
     assert_eq!(scan(), Some(2));
-    assert_eq!(
-        macie_audit::report::latest(&output_dir),
-        Some(first.clone()),
-        "an incomplete run is not latest"
+    let second = macie_audit::report::latest(&output_dir).expect("latest");
+    assert_ne!(
+        second, first,
+        "an incomplete run over the full scope is latest"
     );
     emulator.set_account(serde_json::json!({"account": "111111111111", "assume_role": "allow"}));
     assert_eq!(scan(), Some(1));
     let third = macie_audit::report::latest(&output_dir).expect("latest");
     assert_ne!(third, first);
+    assert_ne!(third, second);
     assert!(third.join("report.html").is_file());
     let runs = std::fs::read_dir(&output_dir)
         .expect("runs")

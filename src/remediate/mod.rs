@@ -116,7 +116,8 @@ pub async fn remediate(
                 .into(),
         ));
     }
-    let loaded = crate::scan::effective_config(&args.settings)?;
+    // Remediation's scans never become `latest`: what the flags narrowed does not matter here.
+    let (loaded, _) = crate::scan::effective_config(&args.settings)?;
     let config = Arc::new(loaded.config.clone());
     let settings = &config.remediation;
     if args.strategy == Strategy::Central

@@ -7,7 +7,7 @@ use chrono::Utc;
 use crate::aws::AwsEnvironment;
 use crate::config::{Config, LoadedConfig};
 use crate::error::Result;
-use crate::evidence::Evidence;
+use crate::evidence::{Evidence, RunScope};
 use crate::interrupt::Cancellation;
 use crate::scan::RunIdentity;
 use crate::scope::ScanPlan;
@@ -30,6 +30,7 @@ pub async fn collect_run(
         loaded,
         command_line,
         shard: None,
+        scope: &RunScope::default(),
     };
     let (_, evidence) = crate::scan::collect_run(
         env,

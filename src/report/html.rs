@@ -507,6 +507,8 @@ struct Report<'a> {
     data: String,
     title: String,
     complete: bool,
+    /// What a partial run leaves out of the configured scope, for the badge beside completeness.
+    partial_scope: Option<String>,
     headline: String,
     completeness: Vec<String>,
     problem_accounts: Vec<(&'a str, &'a str, String)>,
@@ -676,6 +678,12 @@ impl<'a> Report<'a> {
                 if counts.accounts_errored == 1 { "" } else { "s" },
             ));
         }
+        if meta.scope.partial {
+            completeness.push(format!(
+                "Partial scope: {}. The run covers less than the configured scope, so it says nothing of what it leaves out, and it is never made the latest run.",
+                meta.scope.description
+            ));
+        }
         completeness.push(format!(
             "Of {} account-Regions in scope: {} evaluated, {} skipped on purpose (account not active or Region not enabled), {} with an ERROR. {} account{} excluded by configuration (listed under Scope).",
             counts.account_regions_in_scope,
@@ -775,6 +783,14 @@ impl<'a> Report<'a> {
                 value: meta.regions.join(", "),
             },
             Fact {
+                label: "Scope",
+                value: if meta.scope.partial {
+                    format!("PARTIAL: {} (never made latest)", meta.scope.description)
+                } else {
+                    "the full configured scope".into()
+                },
+            },
+            Fact {
                 label: "Macie members judged by",
                 value: match meta.rules.macie_members {
                     MemberRepository::Own => "their own repository (as Conformity checks)".into(),
@@ -795,6 +811,29 @@ impl<'a> Report<'a> {
             },
         ];
         let mut run_facts = run_facts;
+        if let Some(merged) = &meta.scope.merged_shards {
+            let list = |indexes: &[u32]| {
+                indexes
+                    .iter()
+                    .map(|index| format!("{index}/{}", merged.count))
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            };
+            run_facts.push(Fact {
+                label: "Merged shards",
+                value: if merged.missing.is_empty() {
+                    format!("all {} shards: {}", merged.count, list(&merged.indexes))
+                } else {
+                    format!(
+                        "{} of {} shards: {}; missing {}",
+                        merged.indexes.len(),
+                        merged.count,
+                        list(&merged.indexes),
+                        list(&merged.missing)
+                    )
+                },
+            });
+        }
         run_facts.extend(triage_facts(meta));
         let counts_facts = vec![
             Fact {
@@ -920,6 +959,7 @@ impl<'a> Report<'a> {
                 meta.run_id
             ),
             complete,
+            partial_scope: meta.scope.partial.then(|| meta.scope.description.clone()),
             headline,
             completeness,
             problem_accounts,
@@ -1113,14 +1153,22 @@ fn triage_facts(meta: &RunMetadata) -> Vec<Fact> {
         },
     ];
     if let Some(baseline) = &triage.baseline {
+        let compared_with = match (&baseline.run_id, &baseline.warning) {
+            (Some(run_id), _) => format!("run {run_id}"),
+            (None, Some(warning)) => format!("no run ({warning})"),
+            (None, None) => "no run".into(),
+        };
         facts.push(Fact {
             label: "Baseline",
             value: format!(
-                "run {}: {} new, {} unchanged, {} resolved failing findings",
-                baseline.run_id,
+                "{compared_with}: {} new, {} unchanged, {} resolved failing findings; {} not \
+                 re-checked (failing before, ERROR now), {} previously unchecked (ERROR before, \
+                 failing now); only the account-Regions both runs cover are compared",
                 baseline.new,
                 baseline.unchanged,
-                baseline.resolved.len()
+                baseline.resolved.len(),
+                baseline.not_rechecked,
+                baseline.previously_unchecked
             ),
         });
         if !baseline.resolved.is_empty() {

@@ -1,5 +1,5 @@
-//! `run.json`: who ran the scan, when, with what identity and configuration, over what scope,
-//! and whether it is complete — the audit trail of a run.
+//! `run.json`: who ran the scan, when, with what identity and configuration, over what scope
+//! (and whether that is partial), and whether it is complete — the audit trail of a run.
 
 use std::collections::BTreeMap;
 use std::path::Path;
@@ -11,8 +11,9 @@ use super::summary::Tally;
 use super::write_atomically;
 use crate::config::RulesConfig;
 use crate::error::Result;
-use crate::evidence::{OrganizationListing, RunEvidence};
+use crate::evidence::{OrganizationListing, RunEvidence, RunHeader};
 use crate::findings::Status;
+use crate::scope::Shard;
 use crate::triage::Triage;
 
 /// The file name of the run metadata in a run directory.
@@ -39,6 +40,9 @@ pub struct RunMetadata {
     pub organization: Organization,
     /// The Regions in scope.
     pub regions: Vec<String>,
+    /// What the run covers of the configured scope: filters, shard, merged shards, and whether
+    /// it is partial.
+    pub scope: Scope,
     /// Every account in scope: how it was reached and what became of it.
     pub accounts: Vec<AccountScope>,
     /// Accounts the configuration excluded.
@@ -94,6 +98,55 @@ pub struct Organization {
     pub id: Option<String>,
     /// The management role assumed to list it, if any.
     pub management_role_arn: Option<String>,
+}
+
+/// What a run covers of the configured scope (see [`RunHeader::is_partial`]).
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct Scope {
+    /// Whether the run covers less than the configured scope: it never becomes `latest`.
+    pub partial: bool,
+    /// The scope in words: what the run leaves out, or "the full configured scope".
+    pub description: String,
+    /// The account ids `--accounts` limited the run to, when it did.
+    pub accounts: Option<Vec<String>>,
+    /// The Regions `--regions` limited the run to, when narrower than the configuration's.
+    pub regions: Option<Vec<String>>,
+    /// The shard the run covers, when it covers one.
+    pub shard: Option<Shard>,
+    /// For a merged run: the shards it holds and those it lacks.
+    pub merged_shards: Option<MergedShardsScope>,
+}
+
+/// The shards a merged run holds, out of how many.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct MergedShardsScope {
+    /// N, the number of shards of the split.
+    pub count: u32,
+    /// The 1-based indexes of the shards merged.
+    pub indexes: Vec<u32>,
+    /// The shards of the split the merge lacks.
+    pub missing: Vec<u32>,
+}
+
+impl Scope {
+    fn of(header: &RunHeader) -> Scope {
+        Scope {
+            partial: header.is_partial(),
+            description: header.scope_description(),
+            accounts: header.scope.accounts.clone(),
+            regions: header.scope.regions.clone(),
+            shard: header.shard,
+            merged_shards: header
+                .scope
+                .merged_shards
+                .as_ref()
+                .map(|merged| MergedShardsScope {
+                    count: merged.count,
+                    indexes: merged.indexes.clone(),
+                    missing: merged.missing(),
+                }),
+        }
+    }
 }
 
 /// What became of an account in scope.
@@ -252,6 +305,7 @@ impl RunMetadata {
                 management_role_arn,
             },
             regions: header.regions.clone(),
+            scope: Scope::of(header),
             accounts,
             excluded_accounts: header
                 .excluded_accounts
@@ -307,6 +361,60 @@ pub fn sanitise_command_line(args: impl IntoIterator<Item = String>) -> Vec<Stri
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::evidence::MergedShards;
+    use crate::rules::testing::{at, evidence, run_of, session};
+
+    fn header() -> RunHeader {
+        run_of(&evidence(session("ENABLED", at(2026, 1, 1)), None)).header
+    }
+
+    #[test]
+    fn the_scope_says_what_a_partial_run_leaves_out() {
+        let full = Scope::of(&header());
+        assert!(!full.partial);
+        assert_eq!(full.description, "the full configured scope");
+
+        let mut filtered = header();
+        filtered.scope.accounts = Some(vec!["111111111111".into()]);
+        filtered.scope.regions = Some(vec!["us-east-1".into()]);
+        let scope = Scope::of(&filtered);
+        assert!(scope.partial);
+        assert_eq!(
+            scope.description,
+            "only account 111111111111 (--accounts); only Region us-east-1 (--regions, narrower \
+             than the configuration)"
+        );
+
+        let mut shard = header();
+        shard.shard = Some(Shard { index: 2, count: 3 });
+        assert_eq!(
+            Scope::of(&shard).description,
+            "shard 2/3 of the accounts only"
+        );
+        shard.shard = Some(Shard { index: 1, count: 1 });
+        assert!(
+            !Scope::of(&shard).partial,
+            "one shard of one is every account"
+        );
+
+        let mut merged = header();
+        merged.scope.merged_shards = Some(MergedShards {
+            count: 3,
+            indexes: vec![1, 3],
+        });
+        let scope = Scope::of(&merged);
+        assert!(scope.partial);
+        assert_eq!(scope.description, "a merge of shards 1/3, 3/3 without 2/3");
+        assert_eq!(scope.merged_shards.map(|m| m.missing), Some(vec![2]));
+        merged.scope.merged_shards = Some(MergedShards {
+            count: 3,
+            indexes: vec![1, 2, 3],
+        });
+        assert!(
+            !Scope::of(&merged).partial,
+            "a merge of every shard is full"
+        );
+    }
 
     #[test]
     fn secrets_are_redacted() {

@@ -45,7 +45,8 @@ impl<'a> ReportInput<'a> {
     ) -> Result<(Tally, RunMetadata)> {
         let mut triage = marks.tally();
         let tally = Tally::of(findings, &mut triage, marks.gate())?;
-        let metadata = RunMetadata::new(findings.evidence().run(), &tally, &triage.finish());
+        let run = findings.evidence().run();
+        let metadata = RunMetadata::new(run, &tally, &triage.finish(run));
         Ok((tally, metadata))
     }
 }
@@ -59,7 +60,8 @@ pub struct Written {
     pub tally: Tally,
 }
 
-/// The name of the pointer to the newest complete run in an output directory.
+/// The name of the pointer to the newest full run in an output directory (see
+/// [`update_latest_if_full`]).
 pub const LATEST: &str = "latest";
 
 /// Whether `write_all` writes `evidence.jsonl` too (a run assembled in memory, or a re-render
@@ -113,8 +115,21 @@ pub fn write_all(
     Ok(Written { metadata, tally })
 }
 
+/// Points `output_dir/latest` at `run` when it finished over the full configured scope: complete
+/// or not (in a real organization some account is always unreachable, and a nightly baseline must
+/// still move on), but neither interrupted nor partial (see [`RunHeader::is_partial`]).
+///
+/// [`RunHeader::is_partial`]: crate::evidence::RunHeader::is_partial
+pub fn update_latest_if_full(output_dir: &Path, run: &RunEvidence) -> Result<()> {
+    let finished = run.end.as_ref().is_some_and(|end| !end.interrupted);
+    if finished && !run.header.is_partial() {
+        update_latest(output_dir, &run.header.run_id)?;
+    }
+    Ok(())
+}
+
 /// Points `output_dir/latest` at `run_id` (a relative symbolic link, replaced atomically).
-pub fn update_latest(output_dir: &Path, run_id: &str) -> Result<()> {
+fn update_latest(output_dir: &Path, run_id: &str) -> Result<()> {
     let link = output_dir.join(LATEST);
     let temporary = output_dir.join(format!(".{LATEST}.tmp-{}", std::process::id()));
     let _ = fs::remove_file(&temporary);

@@ -104,6 +104,8 @@ fn event(finding: &Finding, time: i64, input: &ReportInput<'_>) -> Value {
             "ou_path": finding.ou_path,
             "baseline_state": finding.baseline.map(|b| b.as_str()),
             "suppression": finding.suppression,
+            "partial_scope": input.metadata.scope.partial,
+            "scope": input.metadata.scope.description,
         },
     })
 }

@@ -154,6 +154,13 @@ pub fn render(
         "INCOMPLETE"
     };
     let _ = writeln!(out, "macie-audit run {} — {state}", run.header.run_id);
+    if metadata.scope.partial {
+        let _ = writeln!(
+            out,
+            "  PARTIAL SCOPE: {} (not made latest)",
+            metadata.scope.description
+        );
+    }
     let _ = writeln!(
         out,
         "  accounts: {} in scope ({} evaluated, {} skipped, {} with errors), {} excluded; Regions: {}",
@@ -187,12 +194,17 @@ pub fn render(
     if let Some(baseline) = &metadata.triage.baseline {
         let _ = writeln!(
             out,
-            "  baseline {}: {} new, {} unchanged, {} resolved",
-            baseline.run_id,
+            "  baseline {}: {} new, {} unchanged, {} resolved, {} not re-checked, {} previously unchecked",
+            baseline.run_id.as_deref().unwrap_or("none yet"),
             baseline.new,
             baseline.unchanged,
-            baseline.resolved.len()
+            baseline.resolved.len(),
+            baseline.not_rechecked,
+            baseline.previously_unchecked
         );
+        if let Some(warning) = &baseline.warning {
+            let _ = writeln!(out, "  warning: {warning}");
+        }
     }
     if let Some(suppressions) = &metadata.triage.suppressions {
         let _ = writeln!(
