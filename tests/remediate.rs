@@ -191,8 +191,13 @@ fn assert_passes(outcome: &Outcome, cells: &[(&str, &str)]) {
     }
 }
 
-/// Verifies `SHA256SUMS` of a run directory, and that it covers the remediation log.
+/// Verifies `SHA256SUMS` of a run directory, and that it covers the remediation log; and that
+/// the re-scan's run says it covers only part of the organization.
 fn assert_manifest_covers_the_log(dir: &Path) {
+    let metadata: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).expect("run.json"))
+            .expect("run.json is JSON");
+    assert_eq!(metadata["scope"]["partial"], true, "{}", metadata["scope"]);
     let manifest = std::fs::read_to_string(dir.join("SHA256SUMS")).expect("SHA256SUMS");
     assert!(manifest.contains("  remediation.jsonl\n"), "{manifest}");
     for line in manifest.lines() {

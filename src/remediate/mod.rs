@@ -38,6 +38,7 @@ use crate::config::Config;
 use crate::error::{
     EXIT_COMPLIANT, EXIT_FAILURES, EXIT_INCOMPLETE, EXIT_INTERRUPTED, Error, Result,
 };
+use crate::evidence::RunScope;
 use crate::findings::{Finding, Status};
 use crate::interrupt::Cancellation;
 use crate::report::findings::Findings;
@@ -117,7 +118,7 @@ pub async fn remediate(
         ));
     }
     // Remediation's scans never become `latest`: what the flags narrowed does not matter here.
-    let (loaded, _) = crate::scan::effective_config(&args.settings)?;
+    let (loaded, narrowed) = crate::scan::effective_config(&args.settings)?;
     let config = Arc::new(loaded.config.clone());
     let settings = &config.remediation;
     if args.strategy == Strategy::Central
@@ -156,6 +157,7 @@ pub async fn remediate(
         &loaded,
         &config,
         &scope,
+        &narrowed,
         &scan_id,
         command_line,
         show_progress,
@@ -270,11 +272,18 @@ pub async fn remediate(
             }))
             .collect();
         let rescan_scope = scan::rescan_scope(&scope, &touched, &owners);
+        // The re-scan covers only the touched account-Regions: a partial run, and says so.
+        let rescanned = RunScope {
+            accounts: Some(rescan_scope.accounts.iter().map(|a| a.id.clone()).collect()),
+            regions: Some(rescan_scope.regions.clone()),
+            merged_shards: None,
+        };
         let rescan = scan::collect_run(
             &env,
             &loaded,
             &config,
             &rescan_scope,
+            &rescanned,
             &run_id,
             command_line,
             show_progress,

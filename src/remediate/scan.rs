@@ -12,13 +12,15 @@ use crate::interrupt::Cancellation;
 use crate::scan::RunIdentity;
 use crate::scope::ScanPlan;
 
-/// Collects the evidence of `scope` and assembles it as a run, as `scan` does.
+/// Collects the evidence of `scope` and assembles it as a run, as `scan` does; `run_scope` says
+/// what it covers of the configured scope.
 #[allow(clippy::too_many_arguments)]
 pub async fn collect_run(
     env: &AwsEnvironment,
     loaded: &LoadedConfig,
     config: &Config,
     scope: &ScanPlan,
+    run_scope: &RunScope,
     run_id: &str,
     command_line: &[String],
     show_progress: bool,
@@ -30,7 +32,7 @@ pub async fn collect_run(
         loaded,
         command_line,
         shard: None,
-        scope: &RunScope::default(),
+        scope: run_scope,
     };
     let (_, evidence) = crate::scan::collect_run(
         env,
