@@ -697,3 +697,82 @@ administrator = "111111111111"
         );
     }
 }
+
+/// A repository that does not exist is a fact, not a call that could not be made: a bucket
+/// never created (or deleted: AWS answers the same) fails MACIE-004 and MACIE-005, a key that
+/// does not exist fails MACIE-003 and MACIE-005's rotation, and the run is complete.
+#[test]
+fn missing_bucket_and_key_fail_and_the_run_is_complete() {
+    let no_bucket = Repo {
+        create_bucket: false,
+        ..Repo::sound()
+    };
+    let no_key = Repo {
+        export_key: Some(
+            "arn:aws:kms:us-east-1:400000000002:key/00000000-0000-0000-0000-000000000000".into(),
+        ),
+        ..Repo::sound()
+    };
+    let mut scenario = no_bucket.toml("400000000001", "no-bucket");
+    scenario.push_str(&no_key.toml("400000000002", "no-key"));
+    let (_emulator, run) = scan(&scenario, "us-east-1");
+    assert_finding(
+        &run,
+        "400000000001",
+        "us-east-1",
+        "MACIE-004",
+        "FAIL",
+        &["does not exist"],
+    );
+    assert_finding(
+        &run,
+        "400000000001",
+        "us-east-1",
+        "MACIE-005",
+        "FAIL",
+        &["the bucket does not exist"],
+    );
+    assert_finding(&run, "400000000001", "us-east-1", "MACIE-003", "PASS", &[]);
+    assert_finding(
+        &run,
+        "400000000002",
+        "us-east-1",
+        "MACIE-003",
+        "FAIL",
+        &["does not exist"],
+    );
+    assert_finding(
+        &run,
+        "400000000002",
+        "us-east-1",
+        "MACIE-005",
+        "FAIL",
+        &["the key does not exist"],
+    );
+    let hardening = run.finding("400000000001", "us-east-1", "MACIE-005");
+    assert_eq!(
+        hardening["message"]
+            .matches("the bucket does not exist")
+            .count(),
+        1,
+        "said once: {}",
+        hardening["message"]
+    );
+    assert!(
+        hardening["remediation"].contains("Create bucket results-400000000001 first"),
+        "{}",
+        hardening["remediation"]
+    );
+    assert!(
+        run.findings().iter().all(|f| f["status"] != "ERROR"),
+        "{:#?}",
+        run.findings()
+    );
+    let metadata: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.dir().join("run.json")).expect("run.json"),
+    )
+    .expect("run.json is JSON");
+    assert_eq!(metadata["complete"], true);
+    run.assert_exit(1);
+    assert_remediation_is_concrete(&run);
+}

@@ -2,7 +2,7 @@
 
 use super::repository::{list, repository};
 use super::{Rule, RuleInput, Verdict, remediation, unreadable};
-use crate::evidence::{ErrorKind, Outcome};
+use crate::evidence::Outcome;
 use crate::findings::{Severity, Status};
 use crate::macie_access::{self, Answer};
 use crate::policy::Policy;
@@ -40,23 +40,23 @@ fn check(input: &RuleInput<'_>) -> Verdict {
     if let Some(reason) = &key.unverifiable {
         return verdict(Status::Error, format!("Key {}: {reason}.{note}", key.arn));
     }
+    if key.missing() {
+        return verdict(
+            Status::Fail,
+            format!(
+                "Key {} does not exist: Macie cannot encrypt results.{note}",
+                key.arn
+            ),
+        )
+        .fix(new_key_steps(
+            &key.arn,
+            &key.owner_account,
+            &key.region,
+            &repository,
+        ));
+    }
     let metadata = match key.metadata.as_ref().map(|m| &m.outcome) {
         Some(Outcome::Response(metadata)) => metadata,
-        Some(Outcome::Error(error)) if error.kind == ErrorKind::NotFound => {
-            return verdict(
-                Status::Fail,
-                format!(
-                    "Key {} does not exist: Macie cannot encrypt results.{note}",
-                    key.arn
-                ),
-            )
-            .fix(new_key_steps(
-                &key.arn,
-                &key.owner_account,
-                &key.region,
-                &repository,
-            ));
-        }
         Some(Outcome::Error(error)) => {
             return unreadable("the key (kms:DescribeKey)", error).about(resource.clone());
         }
