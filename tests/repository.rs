@@ -895,3 +895,38 @@ fn scoped_scan_reads_the_central_repository_with_its_owners_role() {
     );
     denied.assert_exit(2);
 }
+
+/// A repository owner that is not ACTIVE is not read: its repository is unverifiable, saying so.
+#[test]
+fn suspended_owner_is_not_verifiable_and_says_so() {
+    let mut scenario = log_archive(&["210000000001"]).replacen(
+        "name = \"log-archive\"\n",
+        "name = \"log-archive\"\nstatus = \"SUSPENDED\"\n",
+        1,
+    );
+    scenario.push_str(&central_user("210000000001", "workload", &["us-east-1"]));
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(&scenario);
+    emulator.reset_counters();
+    let run = emulator
+        .scan()
+        .regions("us-east-1")
+        .arg("--accounts")
+        .arg("210000000001")
+        .run();
+    for rule in ["MACIE-003", "MACIE-004", "MACIE-005"] {
+        assert_finding(
+            &run,
+            "210000000001",
+            "us-east-1",
+            rule,
+            "ERROR",
+            &[
+                "not verifiable from the organization",
+                &format!("{LOG_ARCHIVE} is SUSPENDED"),
+            ],
+        );
+    }
+    assert_eq!(emulator.counters().assume_role_into(LOG_ARCHIVE), 0);
+    run.assert_exit(2);
+}
