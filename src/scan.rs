@@ -353,6 +353,7 @@ pub async fn scan(
 
     let marks = triage_inputs.marks(started_at.date_naive());
     let written = report::write_all(&run_dir, &evidence, &marks, report::EvidenceFile::Keep)?;
+    report::summary::log_unchecked(evidence.run(), &written.tally);
     let metadata = &written.metadata;
     if metadata.complete {
         report::update_latest(&config.output.directory, &run_id)?;
