@@ -53,6 +53,7 @@ pub fn merge(args: &MergeArgs, command_line: &[String]) -> Result<MergeOutcome> 
     let merged = evidence.run();
     let marks = triage_inputs.marks(merged.header.started_at.date_naive());
     let written = report::write_all(&run_dir, &evidence, &marks, EvidenceFile::Keep)?;
+    report::summary::log_unchecked(merged, &written.tally);
     let metadata = &written.metadata;
     if metadata.complete {
         report::update_latest(&args.output_dir, &run_id)?;
