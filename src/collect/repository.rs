@@ -104,7 +104,7 @@ enum Unreachable {
     NotActive(String),
     /// ACTIVE, but its role could not be assumed.
     RoleNotAssumed { role_arn: String, error: String },
-    /// In scope, but this run did not get to it (interrupted).
+    /// In scope, but this run did not get to it (it stopped starting accounts).
     NotReached,
 }
 
@@ -120,7 +120,7 @@ impl std::fmt::Display for Unreachable {
                     "is ACTIVE, but its role {role_arn} could not be assumed: {error}"
                 )
             }
-            Unreachable::NotReached => f.write_str("was not reached by this run (interrupted)"),
+            Unreachable::NotReached => f.write_str("was not reached by this run"),
         }
     }
 }

@@ -250,10 +250,86 @@ fn rotation_item(key: Option<&KeyEvidence>) -> Item {
     if key.missing() {
         return Item::Missing("the key does not exist".into());
     }
+    let state = key
+        .metadata
+        .as_ref()
+        .and_then(|m| m.response())
+        .map(|m| m.state.as_str())
+        .filter(|state| !state.is_empty() && *state != "Enabled");
     match key.rotation_enabled.as_ref().map(|r| &r.outcome) {
         Some(Outcome::Response(true)) => Item::Ok,
         Some(Outcome::Response(false)) => Item::Missing("automatic key rotation is off".into()),
+        // KMS refuses to say for a key in a state that has no rotation (PendingDeletion): a
+        // fact about the key (MACIE-003 fails it), not a call that could not be made.
+        Some(Outcome::Error(error))
+            if error.code.as_deref() == Some("KMSInvalidStateException") && state.is_some() =>
+        {
+            Item::Missing(format!(
+                "the key is {}, so it has no automatic rotation",
+                state.unwrap_or_default()
+            ))
+        }
         Some(Outcome::Error(error)) => Item::Unknown(format!("cannot read key rotation: {error}")),
         None => Item::Unknown("key rotation was not read (the key could not be described)".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::{ErrorKind, KeyMetadata};
+    use crate::rules::testing::{err, ok};
+
+    fn key(state: &str) -> KeyEvidence {
+        KeyEvidence {
+            arn: "arn:aws:kms:us-east-1:111111111111:key/k".into(),
+            owner_account: "111111111111".into(),
+            region: "us-east-1".into(),
+            unverifiable: None,
+            metadata: Some(ok(
+                "kms:DescribeKey",
+                KeyMetadata {
+                    arn: "arn:aws:kms:us-east-1:111111111111:key/k".into(),
+                    state: state.into(),
+                    manager: "CUSTOMER".into(),
+                    spec: "SYMMETRIC_DEFAULT".into(),
+                    usage: "ENCRYPT_DECRYPT".into(),
+                    multi_region: false,
+                },
+            )),
+            policy: None,
+            rotation_enabled: Some(err(
+                "kms:GetKeyRotationStatus",
+                ErrorKind::Other,
+                "KMSInvalidStateException",
+            )),
+        }
+    }
+
+    #[test]
+    fn rotation_of_a_key_pending_deletion_is_a_fact_not_an_error() {
+        match rotation_item(Some(&key("PendingDeletion"))) {
+            Item::Missing(message) => assert!(message.contains("PendingDeletion"), "{message}"),
+            _ => panic!("a key pending deletion has no rotation"),
+        }
+        assert!(
+            matches!(rotation_item(Some(&key("Enabled"))), Item::Unknown(_)),
+            "an Enabled key refused for its state is not explained by its state"
+        );
+    }
+
+    #[test]
+    fn a_missing_key_has_no_rotation() {
+        let mut missing = key("Enabled");
+        missing.metadata = Some(err(
+            "kms:DescribeKey",
+            ErrorKind::NotFound,
+            "NotFoundException",
+        ));
+        missing.rotation_enabled = None;
+        match rotation_item(Some(&missing)) {
+            Item::Missing(message) => assert_eq!(message, "the key does not exist"),
+            _ => panic!("a missing key is a fact"),
+        }
     }
 }
