@@ -10,8 +10,8 @@ use super::AccountCollection;
 use crate::aws::AwsEnvironment;
 use crate::aws::observe::{observation, observation_or_absent};
 use crate::evidence::{
-    Account, BucketEncryption, BucketEvidence, BucketOwner, ErrorKind, KeyEvidence, KeyMetadata,
-    Observation, Outcome, PublicAccessBlock,
+    Account, ApiError, BucketEncryption, BucketEvidence, BucketOwner, ErrorKind, KeyEvidence,
+    KeyMetadata, Observation, Outcome, PublicAccessBlock,
 };
 
 /// The four settings of an S3 or S3 Control Block Public Access answer (two SDK types of the same
@@ -102,8 +102,9 @@ enum Unreachable {
     Excluded,
     /// Listed, but not ACTIVE (SUSPENDED, PENDING_CLOSURE).
     NotActive(String),
-    /// ACTIVE, but its role could not be assumed.
-    RoleNotAssumed { role_arn: String, error: String },
+    /// ACTIVE, but its role could not be assumed (or, with the credentials it gave,
+    /// GetCallerIdentity failed).
+    RoleNotUsable { role_arn: String, error: ApiError },
     /// In scope, but this run did not get to it (it stopped starting accounts).
     NotReached,
 }
@@ -114,10 +115,18 @@ impl std::fmt::Display for Unreachable {
             Unreachable::NotMember => f.write_str("is not a member of the organization"),
             Unreachable::Excluded => f.write_str("is excluded by configuration"),
             Unreachable::NotActive(status) => write!(f, "is {status}"),
-            Unreachable::RoleNotAssumed { role_arn, error } => {
+            Unreachable::RoleNotUsable { role_arn, error }
+                if error.kind == ErrorKind::AssumeRoleFailed =>
+            {
                 write!(
                     f,
                     "is ACTIVE, but its role {role_arn} could not be assumed: {error}"
+                )
+            }
+            Unreachable::RoleNotUsable { role_arn, error } => {
+                write!(
+                    f,
+                    "is ACTIVE, but acting in it with {role_arn} failed: {error}"
                 )
             }
             Unreachable::NotReached => f.write_str("was not reached by this run"),
@@ -139,22 +148,24 @@ fn scanned_access(accounts: &[AccountCollection]) -> Access {
                 _ if !account.account.is_active() => {
                     Err(Unreachable::NotActive(account.account.status.clone()))
                 }
-                (None, Some(access)) => Err(Unreachable::RoleNotAssumed {
-                    role_arn: access
-                        .role_arn
-                        .clone()
-                        .unwrap_or_else(|| "(the caller's own credentials)".into()),
-                    error: access
-                        .identity
-                        .error()
-                        .map(ToString::to_string)
-                        .unwrap_or_default(),
-                }),
+                (None, Some(access)) => match access.identity.error() {
+                    Some(error) => Err(unusable_role(access.role_arn.as_deref(), error)),
+                    None => Err(Unreachable::NotReached),
+                },
                 (None, None) => Err(Unreachable::NotReached),
             };
             (account.account.id.clone(), access)
         })
         .collect()
+}
+
+fn unusable_role(role_arn: Option<&str>, error: &ApiError) -> Unreachable {
+    Unreachable::RoleNotUsable {
+        role_arn: role_arn
+            .unwrap_or("(the caller's own credentials)")
+            .to_owned(),
+        error: error.clone(),
+    }
 }
 
 /// Reads every repository bucket and key once, `concurrency` at a time, with its owner's
@@ -264,9 +275,10 @@ pub async fn collect_repositories(
     (buckets, keys)
 }
 
-/// Assumes an ACTIVE member's role (once: the configuration caches its credentials) and lists
-/// its buckets. A refused role makes it unreachable; a refused ListBuckets does not (its keys
-/// can still be read), it only leaves its buckets unlisted.
+/// Assumes an ACTIVE member's role as the scan does an account's (GetCallerIdentity, once: the
+/// configuration caches the credentials) and lists its buckets. A role that cannot be used makes
+/// it unreachable; a refused ListBuckets does not (its keys can still be read), it only leaves
+/// its buckets unlisted.
 async fn reach_member(
     env: &AwsEnvironment,
     account_id: &str,
@@ -274,17 +286,13 @@ async fn reach_member(
 ) -> (Result<SdkConfig, Unreachable>, Option<Vec<String>>) {
     let credentials = env.credentials_for(account_id, caller_account);
     let conf = env.account_config(&credentials).await;
+    let identity = crate::scope::caller_identity(env, &conf).await;
+    if let Some(error) = identity.error() {
+        return (Err(unusable_role(credentials.role_arn(), error)), None);
+    }
     let listed = super::list_buckets(env, &conf, account_id).await;
     match listed.outcome {
         Outcome::Response(names) => (Ok(conf), Some(names)),
-        Outcome::Error(error) if error.kind == ErrorKind::AssumeRoleFailed => {
-            let role_arn = credentials.role_arn().map_or_else(
-                || "(the caller's own credentials)".to_owned(),
-                str::to_owned,
-            );
-            let error = error.to_string();
-            (Err(Unreachable::RoleNotAssumed { role_arn, error }), None)
-        }
         Outcome::Error(_) => (Ok(conf), None),
     }
 }
