@@ -416,6 +416,33 @@ pub struct BucketEvidence {
     pub object_lock: Option<Observation<bool>>,
 }
 
+impl BucketEvidence {
+    /// Whether S3 answered that the bucket does not exist: HeadBucket or GetBucketLocation not
+    /// found, or NoSuchBucket to any other read (a bucket deleted while it was read). A fact the
+    /// rules judge, not a call that failed.
+    pub fn missing(&self) -> bool {
+        let not_found =
+            |error: Option<&ApiError>| error.is_some_and(|e| e.kind == ErrorKind::NotFound);
+        let no_such_bucket = |error: Option<&ApiError>| {
+            error.is_some_and(|e| e.code.as_deref() == Some("NoSuchBucket"))
+        };
+        not_found(self.probe.as_ref().and_then(Observation::error))
+            || not_found(self.location.as_ref().and_then(Observation::error))
+            || [
+                self.public_access_block
+                    .as_ref()
+                    .and_then(Observation::error),
+                self.policy_status.as_ref().and_then(Observation::error),
+                self.policy.as_ref().and_then(Observation::error),
+                self.encryption.as_ref().and_then(Observation::error),
+                self.versioning.as_ref().and_then(Observation::error),
+                self.object_lock.as_ref().and_then(Observation::error),
+            ]
+            .into_iter()
+            .any(no_such_bucket)
+    }
+}
+
 /// The four S3 Block Public Access settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 pub struct PublicAccessBlock {
@@ -481,6 +508,18 @@ pub struct KeyEvidence {
     pub policy: Option<Observation<String>>,
     /// GetKeyRotationStatus.
     pub rotation_enabled: Option<Observation<bool>>,
+}
+
+impl KeyEvidence {
+    /// Whether KMS answered that the key does not exist (NotFoundException to DescribeKey, or to
+    /// a later read of a key deleted meanwhile): a fact the rules judge, not a failed call.
+    pub fn missing(&self) -> bool {
+        let not_found =
+            |error: Option<&ApiError>| error.is_some_and(|e| e.kind == ErrorKind::NotFound);
+        not_found(self.metadata.as_ref().and_then(Observation::error))
+            || not_found(self.policy.as_ref().and_then(Observation::error))
+            || not_found(self.rotation_enabled.as_ref().and_then(Observation::error))
+    }
 }
 
 /// What DescribeKey says of a key.

@@ -53,6 +53,7 @@ pub fn merge(args: &MergeArgs, command_line: &[String]) -> Result<MergeOutcome> 
     let merged = evidence.run();
     let marks = triage_inputs.marks(merged.header.started_at.date_naive());
     let written = report::write_all(&run_dir, &evidence, &marks, EvidenceFile::Keep)?;
+    report::summary::log_unchecked(merged, &written.tally);
     let metadata = &written.metadata;
     report::update_latest_if_full(&args.output_dir, merged)?;
     Ok(MergeOutcome {

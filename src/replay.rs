@@ -42,6 +42,7 @@ pub fn report(args: &ReportArgs) -> Result<ReportOutcome> {
     let triage_inputs = TriageInputs::load(&args.triage, &reports_dir)?;
     let marks = triage_inputs.marks(run.header.started_at.date_naive());
     let written = report::write_all(&output_dir, &evidence, &marks, evidence_file)?;
+    report::summary::log_unchecked(run, &written.tally);
     let exit_code = written.metadata.exit_code;
     Ok(ReportOutcome {
         summary: report::summary::render(

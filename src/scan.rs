@@ -372,6 +372,7 @@ pub async fn scan(
 
     let marks = triage_inputs.marks(started_at.date_naive());
     let written = report::write_all(&run_dir, &evidence, &marks, report::EvidenceFile::Keep)?;
+    report::summary::log_unchecked(evidence.run(), &written.tally);
     let metadata = &written.metadata;
     report::update_latest_if_full(&config.output.directory, evidence.run())?;
     let mut notes = Vec::new();

@@ -640,6 +640,22 @@ export = { bucket = "partner-macie-results", kms_key_arn = "key:900000000009:us-
             &["not verifiable from the organization"],
         );
     }
+    assert_finding(
+        &run,
+        "111111111111",
+        "us-east-1",
+        "MACIE-003",
+        "ERROR",
+        &["the key's account 900000000009 is not a member of the organization"],
+    );
+    assert_finding(
+        &run,
+        "111111111111",
+        "us-east-1",
+        "MACIE-004",
+        "ERROR",
+        &["900000000009 is not a member of the organization"],
+    );
     run.assert_exit(2);
 }
 
@@ -696,4 +712,221 @@ administrator = "111111111111"
             &["administrator 111111111111"],
         );
     }
+}
+
+/// A repository that does not exist is a fact, not a call that could not be made: a bucket
+/// never created (or deleted: AWS answers the same) fails MACIE-004 and MACIE-005, a key that
+/// does not exist fails MACIE-003 and MACIE-005's rotation, and the run is complete.
+#[test]
+fn missing_bucket_and_key_fail_and_the_run_is_complete() {
+    let no_bucket = Repo {
+        create_bucket: false,
+        ..Repo::sound()
+    };
+    let no_key = Repo {
+        export_key: Some(
+            "arn:aws:kms:us-east-1:400000000002:key/00000000-0000-0000-0000-000000000000".into(),
+        ),
+        ..Repo::sound()
+    };
+    let mut scenario = no_bucket.toml("400000000001", "no-bucket");
+    scenario.push_str(&no_key.toml("400000000002", "no-key"));
+    let (_emulator, run) = scan(&scenario, "us-east-1");
+    assert_finding(
+        &run,
+        "400000000001",
+        "us-east-1",
+        "MACIE-004",
+        "FAIL",
+        &["does not exist"],
+    );
+    assert_finding(
+        &run,
+        "400000000001",
+        "us-east-1",
+        "MACIE-005",
+        "FAIL",
+        &["the bucket does not exist"],
+    );
+    assert_finding(&run, "400000000001", "us-east-1", "MACIE-003", "PASS", &[]);
+    assert_finding(
+        &run,
+        "400000000002",
+        "us-east-1",
+        "MACIE-003",
+        "FAIL",
+        &["does not exist"],
+    );
+    assert_finding(
+        &run,
+        "400000000002",
+        "us-east-1",
+        "MACIE-005",
+        "FAIL",
+        &["the key does not exist"],
+    );
+    let hardening = run.finding("400000000001", "us-east-1", "MACIE-005");
+    assert_eq!(
+        hardening["message"]
+            .matches("the bucket does not exist")
+            .count(),
+        1,
+        "said once: {}",
+        hardening["message"]
+    );
+    assert!(
+        hardening["remediation"].contains("Create bucket results-400000000001 first"),
+        "{}",
+        hardening["remediation"]
+    );
+    assert!(
+        run.findings().iter().all(|f| f["status"] != "ERROR"),
+        "{:#?}",
+        run.findings()
+    );
+    let metadata: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.dir().join("run.json")).expect("run.json"),
+    )
+    .expect("run.json is JSON");
+    assert_eq!(metadata["complete"], true);
+    run.assert_exit(1);
+    assert_remediation_is_concrete(&run);
+}
+
+/// Members of a central repository scanned without its owner (`--accounts`): the owner is not
+/// judged, but its role reads the bucket and key, assumed once.
+#[test]
+fn scoped_scan_reads_the_central_repository_with_its_owners_role() {
+    let users = ["210000000001", "210000000002", "210000000003"];
+    let mut scenario = log_archive(&users);
+    for (n, id) in users.iter().enumerate() {
+        scenario.push_str(&central_user(id, &format!("workload-{n}"), &["us-east-1"]));
+    }
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(&scenario);
+    emulator.reset_counters();
+    let scoped = || {
+        emulator
+            .scan()
+            .regions("us-east-1")
+            .arg("--accounts")
+            .arg("210000000001,210000000003")
+    };
+
+    let run = scoped().run();
+    for id in ["210000000001", "210000000003"] {
+        for rule in ["MACIE-002", "MACIE-003", "MACIE-004", "MACIE-005"] {
+            assert_finding(&run, id, "us-east-1", rule, "PASS", &[]);
+        }
+    }
+    let judged: Vec<String> = run
+        .findings()
+        .iter()
+        .map(|f| f["account_id"].clone())
+        .collect();
+    assert!(
+        !judged
+            .iter()
+            .any(|a| a == LOG_ARCHIVE || a == "210000000002"),
+        "only the accounts asked for are judged: {judged:?}"
+    );
+    let counters = emulator.counters();
+    assert_eq!(
+        counters.assume_role_into(LOG_ARCHIVE),
+        1,
+        "{:?}",
+        counters.0["assume_role_targets"]
+    );
+    for id in ["210000000001", "210000000003"] {
+        assert_eq!(counters.assume_role_into(id), 1, "{id}");
+    }
+    assert_eq!(counters.assume_role_into("210000000002"), 0);
+    assert_eq!(counters.in_account(LOG_ARCHIVE, "kms:GetKeyPolicy"), 1);
+    assert_eq!(counters.in_account(LOG_ARCHIVE, "s3:GetBucketPolicy"), 1);
+    run.assert_exit(0);
+
+    // Excluded by configuration: not touched, so not verifiable, and the message says why.
+    emulator.reset_counters();
+    let excluded = scoped()
+        .config(&format!(
+            "{}\n[scope]\nexclude_accounts = [\"{LOG_ARCHIVE}\"]\n",
+            common::TEST_CONFIG
+        ))
+        .run();
+    for rule in ["MACIE-003", "MACIE-004", "MACIE-005"] {
+        assert_finding(
+            &excluded,
+            "210000000001",
+            "us-east-1",
+            rule,
+            "ERROR",
+            &[
+                "not verifiable from the organization",
+                "excluded by configuration",
+            ],
+        );
+    }
+    assert_eq!(emulator.counters().assume_role_into(LOG_ARCHIVE), 0);
+    excluded.assert_exit(2);
+
+    // The owner's role refused: unverifiable, saying the role could not be assumed.
+    emulator.reset_counters();
+    emulator.set_account(serde_json::json!({"account": LOG_ARCHIVE, "assume_role": "deny"}));
+    let denied = scoped().run();
+    for rule in ["MACIE-003", "MACIE-004", "MACIE-005"] {
+        assert_finding(
+            &denied,
+            "210000000003",
+            "us-east-1",
+            rule,
+            "ERROR",
+            &[
+                "not verifiable from the organization",
+                &format!("its role arn:aws:iam::{LOG_ARCHIVE}:role/"),
+                "could not be assumed",
+                "AccessDenied",
+            ],
+        );
+    }
+    assert_eq!(
+        emulator.counters().assume_role_into(LOG_ARCHIVE),
+        1,
+        "refused once, not asked again"
+    );
+    denied.assert_exit(2);
+}
+
+/// A repository owner that is not ACTIVE is not read: its repository is unverifiable, saying so.
+#[test]
+fn suspended_owner_is_not_verifiable_and_says_so() {
+    let mut scenario = log_archive(&["210000000001"]).replacen(
+        "name = \"log-archive\"\n",
+        "name = \"log-archive\"\nstatus = \"SUSPENDED\"\n",
+        1,
+    );
+    scenario.push_str(&central_user("210000000001", "workload", &["us-east-1"]));
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(&scenario);
+    emulator.reset_counters();
+    let run = emulator
+        .scan()
+        .regions("us-east-1")
+        .arg("--accounts")
+        .arg("210000000001")
+        .run();
+    for rule in ["MACIE-003", "MACIE-004", "MACIE-005"] {
+        assert_finding(
+            &run,
+            "210000000001",
+            "us-east-1",
+            rule,
+            "ERROR",
+            &[
+                "not verifiable from the organization",
+                &format!("{LOG_ARCHIVE} is SUSPENDED"),
+            ],
+        );
+    }
+    assert_eq!(emulator.counters().assume_role_into(LOG_ARCHIVE), 0);
+    run.assert_exit(2);
 }

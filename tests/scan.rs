@@ -875,3 +875,86 @@ fn names_the_organization_does_not_have_are_a_usage_error() {
         malformed.stderr
     );
 }
+
+/// An unattended run's log names what it could not check: at the default level one WARN line per
+/// account or account-Region (id, name, Region, the AWS error), with `-q` one ERROR line
+/// summarising them. Account names are escaped: a name cannot forge a log line.
+#[test]
+fn logs_name_what_could_not_be_checked() {
+    let scenario = r#"
+[[accounts]]
+id = "210000000009"
+name = "sandbox\nWARN forged line \u001b[31mred"
+assume_role = "deny"
+
+[[accounts]]
+id = "210000000001"
+name = "workload"
+[[accounts.macie]]
+region = "us-east-1"
+created_days_ago = 100
+"#;
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(scenario);
+    emulator.faults(json!({
+        "throttle_fraction": 1.0,
+        "seed": 1,
+        "operations": ["macie2:GetClassificationExportConfiguration"],
+    }));
+    let escaped_name = r"sandbox\nWARN forged line \u{1b}[31mred";
+
+    let run = emulator.scan().regions("us-east-1").run();
+    run.assert_exit(2);
+    assert!(
+        !run.stderr.contains('\u{1b}'),
+        "no raw escape: {}",
+        run.stderr
+    );
+    let warnings: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("could not be checked"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{}", run.stderr);
+    assert!(warnings.iter().all(|l| l.contains("WARN")), "{warnings:#?}");
+    let denied = warnings
+        .iter()
+        .find(|l| l.contains("210000000009"))
+        .unwrap_or_else(|| panic!("no line for the denied account: {warnings:#?}"));
+    for word in [escaped_name, "AccessDenied", "sts:AssumeRole"] {
+        assert!(denied.contains(word), "{word:?} missing: {denied}");
+    }
+    let region = warnings
+        .iter()
+        .find(|l| l.contains("210000000001"))
+        .unwrap_or_else(|| panic!("no line for the throttled account-Region: {warnings:#?}"));
+    for word in [
+        "account-Region 210000000001 (workload) us-east-1",
+        "ThrottlingException",
+    ] {
+        assert!(region.contains(word), "{word:?} missing: {region}");
+    }
+    assert!(
+        run.stderr
+            .lines()
+            .filter(|l| l.contains("forged"))
+            .all(|l| l.contains("210000000009")),
+        "a name forged a line: {}",
+        run.stderr
+    );
+
+    let quiet = emulator.scan().regions("us-east-1").arg("-q").run();
+    quiet.assert_exit(2);
+    let lines: Vec<&str> = quiet.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {}", quiet.stderr);
+    let summary = lines[0];
+    for word in [
+        "ERROR",
+        "1 account and 1 account-Region could not be checked",
+        &format!("210000000009 ({escaped_name})"),
+        "AccessDenied",
+        "210000000001 (workload) us-east-1",
+    ] {
+        assert!(summary.contains(word), "{word:?} missing: {summary}");
+    }
+}

@@ -149,6 +149,7 @@ pub async fn collect(
             env,
             &accounts,
             &plan.other_members,
+            &plan.excluded,
             plan.caller_account(),
             config.concurrency.accounts,
         )

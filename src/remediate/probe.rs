@@ -94,7 +94,7 @@ pub async fn probe(
                     .account_config(&env.credentials_for(&key_owner, &caller))
                     .await;
                 probes.central_key =
-                    Some(repository::read_key(env, key_arn.to_owned(), Some(&conf)).await);
+                    Some(repository::read_key(env, key_arn.to_owned(), &conf).await);
             }
         }
     }

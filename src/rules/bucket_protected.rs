@@ -2,7 +2,7 @@
 
 use super::repository::{Repository, list, macie_principal, repository};
 use super::{Rule, RuleInput, Verdict, remediation};
-use crate::evidence::{BucketEvidence, BucketOwner, ErrorKind, Outcome, PublicAccessBlock};
+use crate::evidence::{BucketEvidence, BucketOwner, Outcome, PublicAccessBlock};
 use crate::findings::{Severity, Status};
 use crate::macie_access::{self, Answer};
 use crate::policy::Policy;
@@ -39,12 +39,7 @@ fn check(input: &RuleInput<'_>) -> Verdict {
             format!("Bucket {} was not read.{note}", repository.bucket),
         );
     };
-    if bucket
-        .probe
-        .as_ref()
-        .and_then(|p| p.error())
-        .is_some_and(|e| e.kind == ErrorKind::NotFound)
-    {
+    if bucket.missing() {
         return verdict(
             Status::Fail,
             format!(
@@ -62,16 +57,6 @@ fn check(input: &RuleInput<'_>) -> Verdict {
     }
     let bucket_region = match bucket.location.as_ref().map(|l| &l.outcome) {
         Some(Outcome::Response(region)) => region.as_str(),
-        Some(Outcome::Error(error)) if error.kind == ErrorKind::NotFound => {
-            return verdict(
-                Status::Fail,
-                format!(
-                    "Bucket {} does not exist: Macie cannot write results.{note}",
-                    bucket.name
-                ),
-            )
-            .fix(missing_bucket_steps(&repository, false));
-        }
         Some(Outcome::Error(error)) => {
             return verdict(
                 Status::Error,

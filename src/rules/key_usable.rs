@@ -2,7 +2,7 @@
 
 use super::repository::{list, repository};
 use super::{Rule, RuleInput, Verdict, remediation, unreadable};
-use crate::evidence::{ErrorKind, Outcome};
+use crate::evidence::Outcome;
 use crate::findings::{Severity, Status};
 use crate::macie_access::{self, Answer};
 use crate::policy::Policy;
@@ -40,23 +40,23 @@ fn check(input: &RuleInput<'_>) -> Verdict {
     if let Some(reason) = &key.unverifiable {
         return verdict(Status::Error, format!("Key {}: {reason}.{note}", key.arn));
     }
+    if key.missing() {
+        return verdict(
+            Status::Fail,
+            format!(
+                "Key {} does not exist: Macie cannot encrypt results.{note}",
+                key.arn
+            ),
+        )
+        .fix(new_key_steps(
+            &key.arn,
+            &key.owner_account,
+            &key.region,
+            &repository,
+        ));
+    }
     let metadata = match key.metadata.as_ref().map(|m| &m.outcome) {
         Some(Outcome::Response(metadata)) => metadata,
-        Some(Outcome::Error(error)) if error.kind == ErrorKind::NotFound => {
-            return verdict(
-                Status::Fail,
-                format!(
-                    "Key {} does not exist: Macie cannot encrypt results.{note}",
-                    key.arn
-                ),
-            )
-            .fix(new_key_steps(
-                &key.arn,
-                &key.owner_account,
-                &key.region,
-                &repository,
-            ));
-        }
         Some(Outcome::Error(error)) => {
             return unreadable("the key (kms:DescribeKey)", error).about(resource.clone());
         }
@@ -83,6 +83,8 @@ fn check(input: &RuleInput<'_>) -> Verdict {
                 arn = key.arn
             ));
         }
+        "" => problems
+            .push("DescribeKey reported no key state, so it is not known to be Enabled".to_owned()),
         state => {
             problems.push(format!("the key is {state}, not Enabled"));
             fixes.push(format!(
@@ -95,11 +97,8 @@ fn check(input: &RuleInput<'_>) -> Verdict {
         problems.push("it is an AWS managed key; Macie needs a customer managed key".to_owned());
         needs_new_key = true;
     }
-    if metadata.spec != "SYMMETRIC_DEFAULT" || metadata.usage != "ENCRYPT_DECRYPT" {
-        problems.push(format!(
-            "it is a {} key for {}, not a symmetric encryption key",
-            metadata.spec, metadata.usage
-        ));
+    if let Some(problem) = key_kind_problem(&metadata.spec, &metadata.usage) {
+        problems.push(problem);
         needs_new_key = true;
     }
     let bucket_region = input
@@ -191,6 +190,29 @@ fn check(input: &RuleInput<'_>) -> Verdict {
     )
 }
 
+/// Why a key of this spec and usage is not a symmetric encryption key, if it is not. A
+/// SYMMETRIC_DEFAULT key can only be ENCRYPT_DECRYPT, so an answer without the usage is enough;
+/// a value DescribeKey did not report is said so, never printed empty.
+fn key_kind_problem(spec: &str, usage: &str) -> Option<String> {
+    let usage_ok = usage == "ENCRYPT_DECRYPT" || (usage.is_empty() && spec == "SYMMETRIC_DEFAULT");
+    if spec == "SYMMETRIC_DEFAULT" && usage_ok {
+        return None;
+    }
+    let spec = if spec.is_empty() {
+        "key of no reported spec".to_owned()
+    } else {
+        format!("{spec} key")
+    };
+    let usage = if usage.is_empty() {
+        "with no key usage reported".to_owned()
+    } else {
+        format!("for {usage}")
+    };
+    Some(format!(
+        "it is a {spec} {usage}, not a symmetric encryption key (SYMMETRIC_DEFAULT, ENCRYPT_DECRYPT)"
+    ))
+}
+
 /// Steps: create a sound key and point the export configuration at it.
 fn new_key_steps(
     replaced: &str,
@@ -245,5 +267,44 @@ fn judge_policy(
              (confused deputy)",
             unconditioned.join(" and ")
         ));
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::key_kind_problem;
+
+    #[test]
+    fn key_kinds_are_named_without_empty_values() {
+        assert_eq!(
+            key_kind_problem("SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT"),
+            None
+        );
+        assert_eq!(
+            key_kind_problem("SYMMETRIC_DEFAULT", ""),
+            None,
+            "the only usage of a SYMMETRIC_DEFAULT key"
+        );
+        let asymmetric = key_kind_problem("RSA_2048", "SIGN_VERIFY").unwrap_or_default();
+        assert!(
+            asymmetric.starts_with("it is a RSA_2048 key for SIGN_VERIFY, not a symmetric"),
+            "{asymmetric}"
+        );
+        let no_usage = key_kind_problem("RSA_2048", "").unwrap_or_default();
+        assert!(
+            no_usage.contains("RSA_2048 key with no key usage reported"),
+            "{no_usage}"
+        );
+        let nothing = key_kind_problem("", "").unwrap_or_default();
+        assert!(
+            nothing.contains("key of no reported spec with no key usage reported"),
+            "{nothing}"
+        );
+        for message in [asymmetric, no_usage, nothing] {
+            assert!(
+                !message.contains(" , ") && !message.contains("for ,"),
+                "{message}"
+            );
+        }
     }
 }

@@ -21,6 +21,14 @@ pub(super) const RULE: Rule = Rule {
     check,
 };
 
+/// Why neither default encryption nor versioning can be on.
+const MISSING_BUCKET: &str = "the bucket does not exist";
+
+/// Why both bucket items are unknown: one reason, said once.
+fn unverifiable_bucket(reason: &str) -> String {
+    format!("default encryption and versioning: {reason}")
+}
+
 /// One hardening item's result.
 enum Item {
     Ok,
@@ -55,13 +63,14 @@ fn check(input: &RuleInput<'_>) -> Verdict {
         }
     });
     let weak = pick(|i| if let Item::Weak(m) = i { Some(m) } else { None });
-    let unknown = pick(|i| {
+    let mut unknown = pick(|i| {
         if let Item::Unknown(m) = i {
             Some(m)
         } else {
             None
         }
     });
+    unknown.dedup();
     let subject = format!("Repository {} / {}", repository.bucket, repository.key_arn);
     let bucket_owner = match bucket.map(|b| &b.owner) {
         Some(BucketOwner::Account { account_id }) => account_id.as_str(),
@@ -88,14 +97,36 @@ fn check(input: &RuleInput<'_>) -> Verdict {
             repository.key_arn
         ),
     ];
-    let fixes: Vec<String> = items
-        .iter()
-        .zip(steps)
-        .filter(|(item, _)| matches!(item, Item::Missing(_) | Item::Weak(_)))
-        .map(|(_, step)| step)
+    // What does not exist is made first, as MACIE-004 and MACIE-003 say; hardening follows.
+    let prerequisites = [
+        bucket.is_some_and(BucketEvidence::missing).then(|| {
+            format!(
+                "Create bucket {} first (MACIE-004 gives the steps), then:",
+                repository.bucket
+            )
+        }),
+        key.is_some_and(KeyEvidence::missing).then(|| {
+            format!(
+                "Replace key {} first (MACIE-003 gives the steps), then, with the new key:",
+                repository.key_arn
+            )
+        }),
+    ];
+    let fixes: Vec<String> = prerequisites
+        .into_iter()
+        .flatten()
+        .chain(
+            items
+                .iter()
+                .zip(steps)
+                .filter(|(item, _)| matches!(item, Item::Missing(_) | Item::Weak(_)))
+                .map(|(_, step)| step),
+        )
         .collect();
     if !missing.is_empty() {
-        let all: Vec<String> = missing.into_iter().chain(weak).collect();
+        let mut all: Vec<String> = missing.into_iter().chain(weak).collect();
+        // A missing bucket is the reason of both of its items: said once.
+        all.dedup();
         return verdict(
             Status::Fail,
             list(&format!("{subject} lacks hardening"), &all, &note),
@@ -129,7 +160,10 @@ fn encryption_item(
         return Item::Unknown("the bucket was not read".into());
     };
     if let Some(reason) = &bucket.unverifiable {
-        return Item::Unknown(format!("default encryption: {reason}"));
+        return Item::Unknown(unverifiable_bucket(reason));
+    }
+    if bucket.missing() {
+        return Item::Missing(MISSING_BUCKET.into());
     }
     match bucket.encryption.as_ref().map(|e| &e.outcome) {
         Some(Outcome::Response(None)) => {
@@ -186,7 +220,10 @@ fn retention_item(bucket: Option<&BucketEvidence>) -> Item {
         return Item::Unknown("the bucket was not read".into());
     };
     if let Some(reason) = &bucket.unverifiable {
-        return Item::Unknown(format!("versioning: {reason}"));
+        return Item::Unknown(unverifiable_bucket(reason));
+    }
+    if bucket.missing() {
+        return Item::Missing(MISSING_BUCKET.into());
     }
     let versioning = bucket.versioning.as_ref().map(|v| &v.outcome);
     let object_lock = bucket.object_lock.as_ref().map(|o| &o.outcome);
@@ -210,10 +247,89 @@ fn rotation_item(key: Option<&KeyEvidence>) -> Item {
     if let Some(reason) = &key.unverifiable {
         return Item::Unknown(format!("key rotation: {reason}"));
     }
+    if key.missing() {
+        return Item::Missing("the key does not exist".into());
+    }
+    let state = key
+        .metadata
+        .as_ref()
+        .and_then(|m| m.response())
+        .map(|m| m.state.as_str())
+        .filter(|state| !state.is_empty() && *state != "Enabled");
     match key.rotation_enabled.as_ref().map(|r| &r.outcome) {
         Some(Outcome::Response(true)) => Item::Ok,
         Some(Outcome::Response(false)) => Item::Missing("automatic key rotation is off".into()),
+        // KMS refuses to say for a key in a state that has no rotation (PendingDeletion): a
+        // fact about the key (MACIE-003 fails it), not a call that could not be made.
+        Some(Outcome::Error(error))
+            if error.code.as_deref() == Some("KMSInvalidStateException") && state.is_some() =>
+        {
+            Item::Missing(format!(
+                "the key is {}, so it has no automatic rotation",
+                state.unwrap_or_default()
+            ))
+        }
         Some(Outcome::Error(error)) => Item::Unknown(format!("cannot read key rotation: {error}")),
         None => Item::Unknown("key rotation was not read (the key could not be described)".into()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::{ErrorKind, KeyMetadata};
+    use crate::rules::testing::{err, ok};
+
+    fn key(state: &str) -> KeyEvidence {
+        KeyEvidence {
+            arn: "arn:aws:kms:us-east-1:111111111111:key/k".into(),
+            owner_account: "111111111111".into(),
+            region: "us-east-1".into(),
+            unverifiable: None,
+            metadata: Some(ok(
+                "kms:DescribeKey",
+                KeyMetadata {
+                    arn: "arn:aws:kms:us-east-1:111111111111:key/k".into(),
+                    state: state.into(),
+                    manager: "CUSTOMER".into(),
+                    spec: "SYMMETRIC_DEFAULT".into(),
+                    usage: "ENCRYPT_DECRYPT".into(),
+                    multi_region: false,
+                },
+            )),
+            policy: None,
+            rotation_enabled: Some(err(
+                "kms:GetKeyRotationStatus",
+                ErrorKind::Other,
+                "KMSInvalidStateException",
+            )),
+        }
+    }
+
+    #[test]
+    fn rotation_of_a_key_pending_deletion_is_a_fact_not_an_error() {
+        match rotation_item(Some(&key("PendingDeletion"))) {
+            Item::Missing(message) => assert!(message.contains("PendingDeletion"), "{message}"),
+            _ => panic!("a key pending deletion has no rotation"),
+        }
+        assert!(
+            matches!(rotation_item(Some(&key("Enabled"))), Item::Unknown(_)),
+            "an Enabled key refused for its state is not explained by its state"
+        );
+    }
+
+    #[test]
+    fn a_missing_key_has_no_rotation() {
+        let mut missing = key("Enabled");
+        missing.metadata = Some(err(
+            "kms:DescribeKey",
+            ErrorKind::NotFound,
+            "NotFoundException",
+        ));
+        missing.rotation_enabled = None;
+        match rotation_item(Some(&missing)) {
+            Item::Missing(message) => assert_eq!(message, "the key does not exist"),
+            _ => panic!("a missing key is a fact"),
+        }
     }
 }

@@ -96,6 +96,17 @@ def _generate_default_keys(self: Any, alias_name: str) -> str | None:
 
 kms_models.KmsBackend._generate_default_keys = _generate_default_keys
 
+# KMS: CreateKey without KeyUsage stores none in moto, and DescribeKey then omits KeyUsage; AWS
+# defaults it to ENCRYPT_DECRYPT (and KeySpec to SYMMETRIC_DEFAULT, which moto already does).
+_original_key_init = kms_models.Key.__init__
+
+
+def _key_init(self: Any, policy: str | None, key_usage: str | None, *args: Any, **kwargs: Any) -> None:
+    _original_key_init(self, policy, key_usage or "ENCRYPT_DECRYPT", *args, **kwargs)
+
+
+kms_models.Key.__init__ = _key_init
+
 
 def _bucket_get_permission(self: Any, action: str, resource: str) -> Any:
     """Replacement for moto's FakeBucket.get_permission (used on object operations).

@@ -440,6 +440,11 @@ def demo_checks(emu: Emulator) -> None:
                                    "Content-Type": "application/x-amz-json-1.1"})
         R.check("GetKeyPolicy without PolicyName", status == 200 and "Policy" in json.loads(data), (status, data))
         R.check("alias resolves", owner.describe_key(KeyId="alias/macie-discovery-results")["KeyMetadata"]["Arn"] == arn)
+        default_key = owner.create_key(Description="no KeyUsage given")["KeyMetadata"]
+        described = owner.describe_key(KeyId=default_key["KeyId"])["KeyMetadata"]
+        R.check("CreateKey without KeyUsage: ENCRYPT_DECRYPT, SYMMETRIC_DEFAULT",
+                (described.get("KeyUsage"), described.get("KeySpec"), default_key.get("KeyUsage")) ==
+                ("ENCRYPT_DECRYPT", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT"), described)
         R.check("alias/aws/s3 is AWS managed",
                 owner.describe_key(KeyId="alias/aws/s3")["KeyMetadata"]["KeyManager"] == "AWS")
         other_region = emu.client("kms", "us-east-1", cr(LOG_ARCHIVE)).list_aliases()["Aliases"]
