@@ -10,8 +10,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::macie_access::{self, Answer, Exporter};
-use crate::policy::{Policy, PolicyError};
+use crate::macie_access::{self, Answer, Exporter, OrgMembership};
+use crate::policy::{Effect, Policy, PolicyError};
 pub use crate::regions::macie_principal;
 use crate::rules::remediation::{bucket_statements, key_statement};
 
@@ -44,13 +44,60 @@ const UNION_FIELDS: [(&str, &str, &str); 3] = [
     ("Condition", "ArnLike", "aws:SourceArn"),
 ];
 
-/// An account and Region whose Macie writes to a repository.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+/// An account and Region whose Macie writes to a repository. A source is identified by its
+/// account and Region alone (equality, order and hash ignore `organization`): the organization is
+/// what its requests carry, known where the scan's evidence is at hand and unknown elsewhere.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct MacieSource {
     /// The account.
     pub account_id: String,
     /// The Region of its Macie.
     pub region: String,
+    /// The account's organization, as Macie's requests carry it (`aws:SourceOrgID`,
+    /// `aws:SourceOrgPaths`); plans written before it was recorded read as unknown.
+    #[serde(default, skip_serializing_if = "OrgMembership::is_unknown")]
+    pub organization: OrgMembership,
+}
+
+impl MacieSource {
+    /// The source, its organization unknown.
+    pub fn new(account_id: &str, region: &str) -> MacieSource {
+        MacieSource {
+            account_id: account_id.to_owned(),
+            region: region.to_owned(),
+            organization: OrgMembership::Unknown,
+        }
+    }
+
+    fn identity(&self) -> (&str, &str) {
+        (&self.account_id, &self.region)
+    }
+}
+
+impl PartialEq for MacieSource {
+    fn eq(&self, other: &MacieSource) -> bool {
+        self.identity() == other.identity()
+    }
+}
+
+impl Eq for MacieSource {}
+
+impl PartialOrd for MacieSource {
+    fn partial_cmp(&self, other: &MacieSource) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for MacieSource {
+    fn cmp(&self, other: &MacieSource) -> std::cmp::Ordering {
+        self.identity().cmp(&other.identity())
+    }
+}
+
+impl std::hash::Hash for MacieSource {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.identity().hash(state);
+    }
 }
 
 fn parse_builder(text: &str) -> Value {
@@ -332,6 +379,17 @@ pub enum Gap {
         /// The denying statements (Sid or index).
         statements: Vec<String>,
     },
+    /// Macie in this account and Region may be denied an action, by statements whose conditions
+    /// test keys AWS does not document in Macie's requests: no statement added can overturn a
+    /// deny, so this is blocked like one.
+    MayBeDenied {
+        /// The source.
+        source: MacieSource,
+        /// The action.
+        action: String,
+        /// The deny and its conditions in words, after "the policy".
+        reason: String,
+    },
     /// Macie is allowed without confused-deputy conditions, by the statements named.
     Unconditioned {
         /// The source.
@@ -354,6 +412,7 @@ impl Gap {
             Gap::TlsNotDenied => None,
             Gap::NotAllowed { source, .. }
             | Gap::Denied { source, .. }
+            | Gap::MayBeDenied { source, .. }
             | Gap::Unconditioned { source, .. } => Some(source),
         }
     }
@@ -382,6 +441,11 @@ impl std::fmt::Display for Gap {
                 source.account_id,
                 source.region
             ),
+            Gap::MayBeDenied { source, reason, .. } => write!(
+                f,
+                "the policy {reason} (account {}, {})",
+                source.account_id, source.region
+            ),
             Gap::Unconditioned { source, statements } => write!(
                 f,
                 "statement {} allows {} without aws:SourceAccount / aws:SourceArn conditions (account {}, {})",
@@ -399,6 +463,7 @@ impl MacieSource {
         Exporter {
             account: &self.account_id,
             region: &self.region,
+            organization: &self.organization,
         }
     }
 }
@@ -421,7 +486,26 @@ fn gap_of(
             action: action.into(),
             statements: by,
         }),
-        Answer::NotAllowed => Some(Gap::NotAllowed {
+        // An allow that holds only for some values of undocumented keys is no grant to rely on:
+        // our own statement, which needs no such key, closes it.
+        Answer::Uncertain { depends_on }
+            if depends_on.iter().all(|s| s.effect == Effect::Allow) =>
+        {
+            Some(Gap::NotAllowed {
+                source: source.clone(),
+                action: action.into(),
+            })
+        }
+        Answer::Uncertain { depends_on } => Some(Gap::MayBeDenied {
+            source: source.clone(),
+            action: action.into(),
+            reason: macie_access::uncertain_clause(
+                &format!("{} {action}", macie_principal(&source.region)),
+                &depends_on,
+                "Macie is allowed",
+            ),
+        }),
+        Answer::NotAllowed { .. } => Some(Gap::NotAllowed {
             source: source.clone(),
             action: action.into(),
         }),
@@ -508,10 +592,7 @@ mod tests {
     use super::*;
 
     fn source(account: &str, region: &str) -> MacieSource {
-        MacieSource {
-            account_id: account.into(),
-            region: region.into(),
-        }
+        MacieSource::new(account, region)
     }
 
     const KEY: &str = "arn:aws:kms:us-east-1:111111111111:key/k";

@@ -5,7 +5,7 @@ use super::{Rule, RuleInput, Verdict, remediation};
 use crate::evidence::{BucketEvidence, BucketOwner, ErrorKind, Outcome, PublicAccessBlock};
 use crate::findings::{Severity, Status};
 use crate::macie_access::{self, Answer};
-use crate::policy::Policy;
+use crate::policy::{Effect, Policy};
 use crate::regions;
 
 pub(super) const RULE: Rule = Rule {
@@ -88,6 +88,7 @@ fn check(input: &RuleInput<'_>) -> Verdict {
 
     let mut problems = Vec::new();
     let mut unknowns = Vec::new();
+    let mut doubts = Doubts::default();
     if let (Some(expected), BucketOwner::Account { account_id }) =
         (repository.expected_owner, &bucket.owner)
         && expected != account_id
@@ -109,7 +110,7 @@ fn check(input: &RuleInput<'_>) -> Verdict {
     }
     match bucket.policy.as_ref().map(|p| &p.outcome) {
         Some(Outcome::Response(Some(text))) => match Policy::parse(text) {
-            Ok(policy) => judge_policy(&policy, &repository, &mut problems),
+            Ok(policy) => judge_policy(&policy, &repository, &mut problems, &mut doubts),
             Err(error) => unknowns.push(format!("the bucket policy cannot be read: {error}")),
         },
         Some(Outcome::Response(None)) => problems.push(
@@ -146,6 +147,25 @@ fn check(input: &RuleInput<'_>) -> Verdict {
             Status::Error,
             list(&format!("Bucket {}", bucket.name), &unknowns, &note),
         );
+    }
+    if !doubts.texts.is_empty() {
+        let fixes = if doubts.statement_helps {
+            bucket_fixes(bucket, &repository, &doubts.texts)
+        } else {
+            Vec::new()
+        };
+        return verdict(
+            Status::Warn,
+            list(
+                &format!(
+                    "Bucket {} blocks public access and denies non-TLS requests, but Macie's writes are not proven",
+                    bucket.name
+                ),
+                &doubts.texts,
+                &note,
+            ),
+        )
+        .fix(fixes);
     }
     verdict(
         Status::Pass,
@@ -288,7 +308,22 @@ fn judge_public_access(
     }
 }
 
-fn judge_policy(policy: &Policy, repository: &Repository<'_>, problems: &mut Vec<String>) {
+/// What leaves Macie's access to the bucket unproven.
+#[derive(Default)]
+struct Doubts {
+    /// Each doubt, for the message.
+    texts: Vec<String>,
+    /// Whether writing our Macie statements would settle them (it cannot overturn another
+    /// statement's deny).
+    statement_helps: bool,
+}
+
+fn judge_policy(
+    policy: &Policy,
+    repository: &Repository<'_>,
+    problems: &mut Vec<String>,
+    doubts: &mut Doubts,
+) {
     if !macie_access::denies_insecure_transport(policy, repository.bucket, repository.prefix) {
         problems.push(
             "its policy does not deny requests made without TLS (aws:SecureTransport false)".into(),
@@ -311,13 +346,37 @@ fn judge_policy(policy: &Policy, repository: &Repository<'_>, problems: &mut Vec
         };
         match answer {
             Answer::Allowed { .. } => {}
-            Answer::Denied { .. } => {
-                problems.push(format!("its policy denies {principal} {action} {what}"))
-            }
-            Answer::NotAllowed => problems.push(format!(
-                "its policy does not allow {principal} {action} {what} for account {}",
-                repository.macie_account
+            Answer::Denied { by } => problems.push(format!(
+                "its policy denies {principal} {action} {what} (statement {})",
+                super::key_usable::quoted(&by)
             )),
+            Answer::Uncertain { depends_on } => {
+                doubts.statement_helps |= depends_on.iter().all(|s| s.effect == Effect::Allow);
+                doubts.texts.push(format!(
+                    "its policy {}",
+                    macie_access::uncertain_clause(
+                        &format!("{principal} {action} {what}"),
+                        &depends_on,
+                        if action == "s3:PutObject" {
+                            "Macie can write"
+                        } else {
+                            "Macie can locate the bucket"
+                        }
+                    )
+                ));
+            }
+            Answer::NotAllowed { near_misses } => {
+                let base = format!(
+                    "its policy does not allow {principal} {action} {what} for account {}",
+                    repository.macie_account
+                );
+                problems.push(
+                    match macie_access::near_miss_clause(&near_misses, &exporter) {
+                        Some(clause) => format!("{base}: {clause}"),
+                        None => base,
+                    },
+                );
+            }
         }
     }
 }

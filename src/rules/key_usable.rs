@@ -5,7 +5,7 @@ use super::{Rule, RuleInput, Verdict, remediation, unreadable};
 use crate::evidence::{ErrorKind, Outcome};
 use crate::findings::{Severity, Status};
 use crate::macie_access::{self, Answer};
-use crate::policy::Policy;
+use crate::policy::{Effect, Policy};
 
 pub(super) const RULE: Rule = Rule {
     id: "MACIE-003",
@@ -122,16 +122,21 @@ fn check(input: &RuleInput<'_>) -> Verdict {
     }
 
     let mut warnings = Vec::new();
+    let mut doubts = Vec::new();
+    let mut policy_fix_helps_warnings = false;
     let mut unreadable_policy = None;
     match key.policy.as_ref().map(|p| &p.outcome) {
         Some(Outcome::Response(text)) => match Policy::parse(text) {
-            Ok(policy) => judge_policy(
-                &policy,
-                &repository,
-                key.arn.as_str(),
-                &mut problems,
-                &mut warnings,
-            ),
+            Ok(policy) => {
+                policy_fix_helps_warnings = judge_policy(
+                    &policy,
+                    &repository,
+                    key.arn.as_str(),
+                    &mut problems,
+                    &mut doubts,
+                    &mut warnings,
+                );
+            }
             Err(error) => {
                 unreadable_policy = Some(format!("the key policy cannot be read: {error}"))
             }
@@ -168,16 +173,22 @@ fn check(input: &RuleInput<'_>) -> Verdict {
     if let Some(reason) = unreadable_policy {
         return verdict(Status::Error, format!("Key {}: {reason}.{note}", key.arn));
     }
-    if !warnings.is_empty() {
-        return verdict(
-            Status::Warn,
-            list(
-                &format!("Key {} is usable by Macie, but", key.arn),
-                &warnings,
-                &note,
-            ),
-        )
-        .fix(vec![policy_fix()]);
+    if !doubts.is_empty() || !warnings.is_empty() {
+        let fixes = if policy_fix_helps_warnings {
+            vec![policy_fix()]
+        } else {
+            Vec::new()
+        };
+        let (intro, listed) = if doubts.is_empty() {
+            (format!("Key {} is usable by Macie, but", key.arn), warnings)
+        } else {
+            doubts.extend(warnings);
+            (
+                format!("Key {} may not be usable by Macie", key.arn),
+                doubts,
+            )
+        };
+        return verdict(Status::Warn, list(&intro, &listed, &note)).fix(fixes);
     }
     verdict(
         Status::Pass,
@@ -213,37 +224,99 @@ fn new_key_steps(
     ]
 }
 
+/// Judges the key policy for Macie's requests: `problems` stop Macie, `doubts` leave it unproven
+/// whether Macie can use the key, `warnings` are risks of a key Macie can use. Returns whether
+/// writing our Macie statement would settle the doubts and warnings (it cannot overturn another
+/// statement's deny).
 fn judge_policy(
     policy: &Policy,
     repository: &super::repository::Repository<'_>,
     key_arn: &str,
     problems: &mut Vec<String>,
+    doubts: &mut Vec<String>,
     warnings: &mut Vec<String>,
-) {
+) -> bool {
     let exporter = repository.exporter();
     let principal = exporter.principal();
+    let answers = macie_access::key_answers(policy, key_arn, exporter);
+    let allowed = |wanted: &str| {
+        answers
+            .iter()
+            .any(|(action, answer)| *action == wanted && matches!(answer, Answer::Allowed { .. }))
+    };
+    let generate_data_key_allowed = allowed("kms:GenerateDataKey");
     let mut unconditioned = Vec::new();
-    for (action, answer) in macie_access::key_answers(policy, key_arn, exporter) {
+    let mut statement_helps = false;
+    for (action, answer) in &answers {
         match answer {
+            // An Allow that holds without aws:SourceAccount, aws:SourceArn, aws:SourceOrgID and
+            // aws:SourceOrgPaths serves any source: the confused-deputy risk. A grant scoped by
+            // aws:SourceOrgID or aws:SourceOrgPaths alone does not hold without them, so it
+            // counts as conditioned: it confines Macie's use of the key to the organization's
+            // (or OU's) accounts, as AWS recommends for organization-wide resources.
             Answer::Allowed { unconditioned_by } => {
                 if !unconditioned_by.is_empty() {
-                    unconditioned.push(action);
+                    unconditioned.push(*action);
                 }
             }
-            Answer::Denied { .. } => {
-                problems.push(format!("the key policy denies {principal} {action}"))
-            }
-            Answer::NotAllowed => problems.push(format!(
-                "the key policy does not allow {principal} {action} for account {}",
-                repository.macie_account
+            Answer::Denied { by } => problems.push(format!(
+                "the key policy denies {principal} {action} (statement {})",
+                quoted(by)
             )),
+            Answer::Uncertain { depends_on } => {
+                statement_helps |= depends_on.iter().all(|s| s.effect == Effect::Allow);
+                doubts.push(format!(
+                    "the key policy {}",
+                    macie_access::uncertain_clause(
+                        &format!("{principal} {action}"),
+                        depends_on,
+                        "Macie can use the key"
+                    )
+                ));
+            }
+            // The Macie user guide ("Storing and retaining sensitive data discovery results")
+            // has the key policy allow Macie both kms:GenerateDataKey and kms:Encrypt, and names
+            // no other action. AWS's Security Reference Architecture deploys the key granting
+            // kms:GenerateDataKey only, and organizations run it: the documented requirement is
+            // not met, yet Macie writing is not disproven. A WARN says both.
+            Answer::NotAllowed { .. } if *action == "kms:Encrypt" && generate_data_key_allowed => {
+                statement_helps = true;
+                doubts.push(format!(
+                    "the key policy allows {principal} kms:GenerateDataKey but not kms:Encrypt, which the \
+                     Macie user guide's key policy grants too (AWS's Security Reference Architecture \
+                     grants kms:GenerateDataKey only)"
+                ));
+            }
+            Answer::NotAllowed { near_misses } => {
+                let base = format!(
+                    "the key policy does not allow {principal} {action} for account {}",
+                    repository.macie_account
+                );
+                problems.push(
+                    match macie_access::near_miss_clause(near_misses, &exporter) {
+                        Some(clause) => format!("{base}: {clause}"),
+                        None => base,
+                    },
+                );
+            }
         }
     }
     if !unconditioned.is_empty() {
+        statement_helps = true;
         warnings.push(format!(
-            "the key policy allows {principal} {} without aws:SourceAccount / aws:SourceArn conditions \
-             (confused deputy)",
+            "the key policy allows {principal} {} without aws:SourceAccount / aws:SourceArn (or \
+             aws:SourceOrgID / aws:SourceOrgPaths) conditions (confused deputy)",
             unconditioned.join(" and ")
         ));
     }
+    statement_helps
+}
+
+/// Statement labels for a message: `"A", "B"`.
+pub(super) fn quoted(labels: &[String]) -> String {
+    labels
+        .iter()
+        .map(|label| format!("\"{label}\""))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
