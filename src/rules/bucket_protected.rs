@@ -380,3 +380,116 @@ fn judge_policy(
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::testing::{judge, repository_run};
+
+    const OU_PATH: &str = "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/ou-ab12-22222222/";
+    /// A key policy that lets Macie use the key: MACIE-004 does not look at it.
+    const KEY_POLICY: &str = r#"{"Statement": [{"Effect": "Allow",
+      "Principal": {"Service": "macie.amazonaws.com"}, "Action": "kms:*", "Resource": "*"}]}"#;
+    const TLS_ONLY: &str = r#"{"Sid": "SecureTransport", "Effect": "Deny", "Principal": "*",
+      "Action": "s3:*", "Resource": ["arn:aws:s3:::macie-results", "arn:aws:s3:::macie-results/*"],
+      "Condition": {"Bool": {"aws:SecureTransport": "false"}}}"#;
+    const LOCATE: &str = r#"{"Sid": "AWSBucketPermissionsCheck", "Effect": "Allow",
+      "Principal": {"Service": "macie.amazonaws.com"},
+      "Action": ["s3:GetBucketAcl", "s3:GetBucketLocation", "s3:ListBucket"],
+      "Resource": "arn:aws:s3:::macie-results"}"#;
+
+    fn verdict_on(statements: &[&str]) -> Verdict {
+        let policy = format!(
+            r#"{{"Version": "2012-10-17", "Statement": [{}]}}"#,
+            statements.join(",")
+        );
+        judge(&RULE, &repository_run(KEY_POLICY, &policy, OU_PATH))
+    }
+
+    #[test]
+    fn a_grant_to_an_ou_with_a_wildcard_passes() {
+        let verdict = verdict_on(&[
+            TLS_ONLY,
+            LOCATE,
+            r#"{"Sid": "OuWrites", "Effect": "Allow", "Principal": {"Service": "macie.amazonaws.com"},
+              "Action": "s3:PutObject", "Resource": "arn:aws:s3:::macie-results/macie/*",
+              "Condition": {"ForAnyValue:StringLike":
+                {"aws:SourceOrgPaths": "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/*"}}}"#,
+        ]);
+        assert_eq!(verdict.status, Status::Pass, "{}", verdict.message);
+    }
+
+    #[test]
+    fn the_sra_bucket_policy_warns_naming_the_acl_header() {
+        let verdict = verdict_on(&[
+            r#"{"Sid": "DenyPutObjectUnlessMacie", "Effect": "Deny", "Principal": "*",
+              "Action": "s3:PutObject", "Resource": "arn:aws:s3:::macie-results/*",
+              "Condition": {"ForAnyValue:StringNotEquals": {"aws:CalledVia": "macie.amazonaws.com"}}}"#,
+            TLS_ONLY,
+            r#"{"Sid": "DenyIncorrectEncryptionHeader", "Effect": "Deny", "Principal": {"Service": "macie.amazonaws.com"},
+              "Action": "s3:PutObject", "Resource": "arn:aws:s3:::macie-results/*",
+              "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id":
+                "arn:aws:kms:us-east-1:111111111111:key/k"}}}"#,
+            LOCATE,
+            r#"{"Sid": "AWSBucketDelivery", "Effect": "Allow", "Principal": {"Service": "macie.amazonaws.com"},
+              "Action": "s3:PutObject", "Resource": "arn:aws:s3:::macie-results/*",
+              "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}}"#,
+        ]);
+        assert_eq!(verdict.status, Status::Warn, "{}", verdict.message);
+        assert!(
+            verdict.message.contains(
+                "its policy allows macie.amazonaws.com s3:PutObject under \"macie/\" only when \
+                 s3:x-amz-acl is bucket-owner-full-control (statement \"AWSBucketDelivery\"); AWS \
+                 does not document what Macie's request holds for s3:x-amz-acl, so whether Macie \
+                 can write cannot be proven"
+            ),
+            "{}",
+            verdict.message
+        );
+        assert!(!verdict.remediation.is_empty());
+    }
+
+    #[test]
+    fn a_deny_on_an_undocumented_header_warns_without_a_fix() {
+        let verdict = verdict_on(&[
+            TLS_ONLY,
+            LOCATE,
+            r#"{"Sid": "OwnerMustOwn", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+              "Resource": "arn:aws:s3:::macie-results/*",
+              "Condition": {"StringNotEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}}"#,
+            r#"{"Sid": "Writes", "Effect": "Allow", "Principal": {"Service": "macie.amazonaws.com"},
+              "Action": "s3:PutObject", "Resource": "arn:aws:s3:::macie-results/*"}"#,
+        ]);
+        assert_eq!(verdict.status, Status::Warn, "{}", verdict.message);
+        assert!(
+            verdict.message.contains(
+                "denies macie.amazonaws.com s3:PutObject under \"macie/\" when s3:x-amz-acl is \
+                 none of bucket-owner-full-control (statement \"OwnerMustOwn\")"
+            ),
+            "{}",
+            verdict.message
+        );
+        assert!(verdict.remediation.is_empty());
+    }
+
+    #[test]
+    fn a_source_arn_of_another_region_fails_and_says_so() {
+        let verdict = verdict_on(&[
+            TLS_ONLY,
+            LOCATE,
+            r#"{"Sid": "MacieEU", "Effect": "Allow", "Principal": {"Service": "macie.amazonaws.com"},
+              "Action": "s3:PutObject", "Resource": "arn:aws:s3:::macie-results/macie/*",
+              "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:macie2:eu-west-1:111111111111:export-configuration:*"}}}"#,
+        ]);
+        assert_eq!(verdict.status, Status::Fail, "{}", verdict.message);
+        assert!(
+            verdict.message.contains(
+                "its policy does not allow macie.amazonaws.com s3:PutObject under \"macie/\" for \
+                 account 111111111111: statement \"MacieEU\" allows it only when aws:SourceArn \
+                 matches arn:aws:macie2:eu-west-1:111111111111:export-configuration:* (another Region)"
+            ),
+            "{}",
+            verdict.message
+        );
+    }
+}

@@ -320,3 +320,120 @@ pub(super) fn quoted(labels: &[String]) -> String {
         .collect::<Vec<_>>()
         .join(", ")
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::evidence::OrganizationListing;
+    use crate::rules::testing::{ORGANIZATION_ID, judge, repository_run};
+
+    const OU_PATH: &str = "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/";
+    /// A bucket policy that lets Macie write: MACIE-003 does not look at it.
+    const BUCKET_POLICY: &str = r#"{"Statement": [{"Effect": "Allow",
+      "Principal": {"Service": "macie.amazonaws.com"}, "Action": "s3:*", "Resource": "*"}]}"#;
+
+    fn key_policy(macie_statement: &str) -> String {
+        format!(
+            r#"{{"Version": "2012-10-17", "Statement": [
+              {{"Sid": "Admin", "Effect": "Allow", "Principal": {{"AWS": "arn:aws:iam::111111111111:root"}},
+               "Action": "kms:*", "Resource": "*"}},
+              {macie_statement}]}}"#
+        )
+    }
+
+    fn verdict_on(macie_statement: &str) -> Verdict {
+        judge(
+            &RULE,
+            &repository_run(&key_policy(macie_statement), BUCKET_POLICY, OU_PATH),
+        )
+    }
+
+    const ORG_GRANT: &str = r#"{"Sid": "OrgMacie", "Effect": "Allow",
+      "Principal": {"Service": "macie.amazonaws.com"},
+      "Action": ["kms:GenerateDataKey", "kms:Encrypt"], "Resource": "*",
+      "Condition": {"StringEquals": {"aws:SourceOrgID": "o-a1b2c3d4e5"}}}"#;
+
+    #[test]
+    fn a_grant_to_the_organization_passes() {
+        let verdict = verdict_on(ORG_GRANT);
+        assert_eq!(verdict.status, Status::Pass, "{}", verdict.message);
+        assert!(ORGANIZATION_ID.starts_with("o-"));
+    }
+
+    #[test]
+    fn a_grant_to_the_organization_is_uncertain_without_the_organization_in_evidence() {
+        let mut run = repository_run(&key_policy(ORG_GRANT), BUCKET_POLICY, OU_PATH);
+        run.header.organization = OrganizationListing::Organization {
+            management_role_arn: None,
+            organization: None,
+            pages: Vec::new(),
+        };
+        let verdict = judge(&RULE, &run);
+        assert_eq!(verdict.status, Status::Warn, "{}", verdict.message);
+        assert!(
+            verdict
+                .message
+                .contains("only when aws:SourceOrgID is o-a1b2c3d4e5 (statement \"OrgMacie\")"),
+            "{}",
+            verdict.message
+        );
+        assert!(
+            verdict.message.contains("cannot be proven"),
+            "{}",
+            verdict.message
+        );
+    }
+
+    #[test]
+    fn a_grant_to_an_ou_with_a_wildcard_passes() {
+        let verdict = verdict_on(
+            r#"{"Sid": "OuMacie", "Effect": "Allow", "Principal": {"Service": "macie.amazonaws.com"},
+              "Action": ["kms:GenerateDataKey", "kms:Encrypt"], "Resource": "*",
+              "Condition": {"ForAnyValue:StringLike":
+                {"aws:SourceOrgPaths": "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/*"}}}"#,
+        );
+        assert_eq!(verdict.status, Status::Pass, "{}", verdict.message);
+    }
+
+    #[test]
+    fn the_sra_key_policy_warns() {
+        let verdict = verdict_on(
+            r#"{"Sid": "Allow Macie to use the key", "Effect": "Allow",
+              "Principal": {"Service": "macie.amazonaws.com"}, "Action": "kms:GenerateDataKey",
+              "Resource": "*"}"#,
+        );
+        assert_eq!(verdict.status, Status::Warn, "{}", verdict.message);
+        assert!(
+            verdict
+                .message
+                .contains("allows macie.amazonaws.com kms:GenerateDataKey but not kms:Encrypt"),
+            "{}",
+            verdict.message
+        );
+        assert!(
+            verdict.message.contains("(confused deputy)"),
+            "{}",
+            verdict.message
+        );
+        assert!(!verdict.remediation.is_empty());
+    }
+
+    #[test]
+    fn a_source_arn_of_another_region_fails_and_says_so() {
+        let verdict = verdict_on(
+            r#"{"Sid": "MacieEU", "Effect": "Allow", "Principal": {"Service": "macie.amazonaws.com"},
+              "Action": ["kms:GenerateDataKey", "kms:Encrypt"], "Resource": "*",
+              "Condition": {"StringEquals": {"aws:SourceAccount": "111111111111"},
+                "ArnLike": {"aws:SourceArn": "arn:aws:macie2:eu-west-1:111111111111:export-configuration:*"}}}"#,
+        );
+        assert_eq!(verdict.status, Status::Fail, "{}", verdict.message);
+        assert!(
+            verdict.message.contains(
+                "statement \"MacieEU\" allows it only when aws:SourceArn matches \
+                 arn:aws:macie2:eu-west-1:111111111111:export-configuration:* (another Region)"
+            ),
+            "{}",
+            verdict.message
+        );
+    }
+}
