@@ -377,15 +377,32 @@ pub fn uncertain_clause(
         .collect();
     keys.sort_unstable();
     keys.dedup();
-    let keys = if keys.is_empty() {
-        "the keys it tests".to_owned()
-    } else {
-        keys.join(" and ")
-    };
+    // Macie's requests do carry the organization keys: they are unknown only because the
+    // evidence lacks the organization (not described, or the account not in its listing).
+    let (organization, undocumented): (Vec<&str>, Vec<&str>) = keys.into_iter().partition(|k| {
+        k.eq_ignore_ascii_case("aws:SourceOrgID") || k.eq_ignore_ascii_case("aws:SourceOrgPaths")
+    });
+    let mut reasons = Vec::new();
+    if !undocumented.is_empty() {
+        reasons.push(format!(
+            "AWS does not document what Macie's request holds for {}",
+            undocumented.join(" and ")
+        ));
+    }
+    if !organization.is_empty() {
+        reasons.push(format!(
+            "the scan's evidence does not say which organization (and OU) the account is in, \
+             which {} would hold",
+            organization.join(" and ")
+        ));
+    }
+    if reasons.is_empty() {
+        reasons.push("the keys it tests are not known".to_owned());
+    }
     format!(
-        "{}; AWS does not document what Macie's request holds for {keys}, so whether {consequence} \
-         cannot be proven",
-        clauses.join(", and ")
+        "{}; {}, so whether {consequence} cannot be proven",
+        clauses.join(", and "),
+        reasons.join(", and ")
     )
 }
 

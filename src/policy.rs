@@ -277,18 +277,24 @@ impl KeyCondition {
             SetQualifier::ForAnyValue => format!("some value of {key}"),
             SetQualifier::ForAllValues => format!("every value of {key}"),
         };
-        let (positive, negative) = match operator.comparison {
-            Comparison::StringLike | Comparison::ArnLike => ("matches", "matches none of"),
-            Comparison::NumericLessThan => ("is less than", "is not less than"),
-            Comparison::NumericLessThanEquals => ("is at most", "is not at most"),
-            Comparison::NumericGreaterThan => ("is greater than", "is not greater than"),
-            Comparison::NumericGreaterThanEquals => ("is at least", "is not at least"),
-            _ => ("is", "is none of"),
+        let like = matches!(
+            operator.comparison,
+            Comparison::StringLike | Comparison::ArnLike
+        );
+        let positive = match operator.comparison {
+            _ if like => "matches",
+            Comparison::NumericLessThan => "is less than",
+            Comparison::NumericLessThanEquals => "is at most",
+            Comparison::NumericGreaterThan => "is greater than",
+            Comparison::NumericGreaterThanEquals => "is at least",
+            _ => "is",
         };
-        let phrase = if operator.negated {
-            format!("{negative} {}", listed_values(&self.values, ", "))
-        } else {
-            format!("{positive} {}", listed_values(&self.values, " or "))
+        let phrase = match (operator.negated, self.values.len()) {
+            (false, _) => format!("{positive} {}", listed_values(&self.values, " or ")),
+            (true, 1) if like => format!("does not match {}", listed_values(&self.values, "")),
+            (true, 1) => format!("is not {}", listed_values(&self.values, "")),
+            (true, _) if like => format!("matches none of {}", listed_values(&self.values, ", ")),
+            (true, _) => format!("is none of {}", listed_values(&self.values, ", ")),
         };
         let ignoring_case = if operator.comparison == Comparison::StringEqualsIgnoreCase {
             " (ignoring case)"
@@ -1738,7 +1744,9 @@ mod tests {
             ("StringNotEquals", &["a", "b"], "k is none of a, b"),
             ("StringEqualsIgnoreCase", &["A"], "k is A (ignoring case)"),
             ("ForAnyValue:StringLike", &["o-1/*"], "some value of k matches o-1/*"),
-            ("ForAllValues:StringNotLikeIfExists", &["x*"], "every value of k matches none of x*, or is absent"),
+            ("ForAllValues:StringNotLikeIfExists", &["x*"], "every value of k does not match x*, or is absent"),
+            ("ArnNotLike", &["a", "b"], "k matches none of a, b"),
+            ("NumericNotEquals", &["1"], "k is not 1"),
             ("ArnLike", &[""], "k matches an empty value"),
             ("StringEquals", &[], "k is no value"),
             ("NumericLessThan", &["10"], "k is less than 10"),

@@ -464,7 +464,7 @@ mod tests {
         assert!(
             verdict.message.contains(
                 "denies macie.amazonaws.com s3:PutObject under \"macie/\" when s3:x-amz-acl is \
-                 none of bucket-owner-full-control (statement \"OwnerMustOwn\")"
+                 not bucket-owner-full-control (statement \"OwnerMustOwn\")"
             ),
             "{}",
             verdict.message

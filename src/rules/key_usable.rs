@@ -5,7 +5,7 @@ use super::{Rule, RuleInput, Verdict, remediation, unreadable};
 use crate::evidence::{ErrorKind, Outcome};
 use crate::findings::{Severity, Status};
 use crate::macie_access::{self, Answer};
-use crate::policy::{Effect, Policy};
+use crate::policy::{ConditionedStatement, Effect, Policy};
 
 pub(super) const RULE: Rule = Rule {
     id: "MACIE-003",
@@ -247,6 +247,8 @@ fn judge_policy(
     let generate_data_key_allowed = allowed("kms:GenerateDataKey");
     let mut unconditioned = Vec::new();
     let mut statement_helps = false;
+    // Actions whose answers depend on the same statements are reported once, together.
+    let mut uncertain: Vec<(Vec<&str>, &[ConditionedStatement])> = Vec::new();
     for (action, answer) in &answers {
         match answer {
             // An Allow that holds without aws:SourceAccount, aws:SourceArn, aws:SourceOrgID and
@@ -265,14 +267,13 @@ fn judge_policy(
             )),
             Answer::Uncertain { depends_on } => {
                 statement_helps |= depends_on.iter().all(|s| s.effect == Effect::Allow);
-                doubts.push(format!(
-                    "the key policy {}",
-                    macie_access::uncertain_clause(
-                        &format!("{principal} {action}"),
-                        depends_on,
-                        "Macie can use the key"
-                    )
-                ));
+                match uncertain
+                    .iter_mut()
+                    .find(|(_, same)| *same == depends_on.as_slice())
+                {
+                    Some((actions, _)) => actions.push(action),
+                    None => uncertain.push((vec![*action], depends_on)),
+                }
             }
             // The Macie user guide ("Storing and retaining sensitive data discovery results")
             // has the key policy allow Macie both kms:GenerateDataKey and kms:Encrypt, and names
@@ -300,6 +301,16 @@ fn judge_policy(
                 );
             }
         }
+    }
+    for (actions, depends_on) in uncertain {
+        doubts.push(format!(
+            "the key policy {}",
+            macie_access::uncertain_clause(
+                &format!("{principal} {}", actions.join(" and ")),
+                depends_on,
+                "Macie can use the key"
+            )
+        ));
     }
     if !unconditioned.is_empty() {
         statement_helps = true;
