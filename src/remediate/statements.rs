@@ -730,6 +730,98 @@ mod tests {
         assert!(gaps.iter().any(|g| g.to_string().contains("without")));
     }
 
+    /// The AWS Security Reference Architecture's bucket policy for Macie, with an extra `Deny`
+    /// when `acl_deny`: both test `s3:x-amz-acl`, which AWS does not document Macie sending.
+    fn acl_conditioned(acl_deny: bool) -> Value {
+        let mut statements = vec![
+            json!({"Sid": "SecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                "Resource": ["arn:aws:s3:::central", "arn:aws:s3:::central/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}}),
+            json!({"Sid": "AWSBucketPermissionsCheck", "Effect": "Allow",
+                "Principal": {"Service": "macie.amazonaws.com"},
+                "Action": ["s3:GetBucketAcl", "s3:GetBucketLocation", "s3:ListBucket"],
+                "Resource": "arn:aws:s3:::central"}),
+            json!({"Sid": "AWSBucketDelivery", "Effect": "Allow",
+                "Principal": {"Service": "macie.amazonaws.com"}, "Action": "s3:PutObject",
+                "Resource": "arn:aws:s3:::central/*",
+                "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}}),
+        ];
+        if acl_deny {
+            statements.push(
+                json!({"Sid": "OwnerMustOwn", "Effect": "Deny", "Principal": "*",
+                "Action": "s3:PutObject", "Resource": "arn:aws:s3:::central/*",
+                "Condition": {"StringNotEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}}),
+            );
+        }
+        json!({"Version": "2012-10-17", "Statement": statements})
+    }
+
+    #[test]
+    fn an_uncertain_allow_is_a_gap_our_statement_closes() {
+        let sources = [source("111111111111", "us-east-1")];
+        let current = acl_conditioned(false);
+        let gaps = bucket_gaps(Some(&policy(&current)), "central", "macie/", KEY, &sources);
+        assert_eq!(
+            gaps,
+            vec![Gap::NotAllowed {
+                source: sources[0].clone(),
+                action: "s3:PutObject".into(),
+            }]
+        );
+        assert!(gaps.iter().all(Gap::fixable_by_merge));
+        let merged = merge(
+            Some(&current),
+            &central_bucket_statements("central", "macie/", KEY, &sources, false),
+        );
+        assert!(bucket_gaps(Some(&policy(&merged)), "central", "macie/", KEY, &sources).is_empty());
+    }
+
+    #[test]
+    fn an_uncertain_deny_is_not_fixable() {
+        let sources = [source("111111111111", "us-east-1")];
+        let current = acl_conditioned(true);
+        let merged = merge(
+            Some(&current),
+            &central_bucket_statements("central", "macie/", KEY, &sources, false),
+        );
+        let gaps = bucket_gaps(Some(&policy(&merged)), "central", "macie/", KEY, &sources);
+        assert_eq!(gaps.len(), 1, "{gaps:?}");
+        assert!(!gaps[0].fixable_by_merge());
+        let text = gaps[0].to_string();
+        assert!(
+            text.starts_with(
+                "the policy denies macie.amazonaws.com s3:PutObject when s3:x-amz-acl is not \
+                 bucket-owner-full-control (statement \"OwnerMustOwn\")"
+            ) && text.ends_with("(account 111111111111, us-east-1)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn organization_grants_serve_sources_whose_organization_is_known() {
+        let document = json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "Org", "Effect": "Allow", "Principal": {"Service": "macie.amazonaws.com"},
+             "Action": ["kms:GenerateDataKey", "kms:Encrypt"], "Resource": "*",
+             "Condition": {"StringEquals": {"aws:SourceOrgID": "o-a1b2c3d4e5"}}}]});
+        let member = MacieSource {
+            organization: OrgMembership::Member {
+                organization_id: Some("o-a1b2c3d4e5".into()),
+                ou_path: None,
+            },
+            ..source("111111111111", "us-east-1")
+        };
+        assert!(key_gaps(&policy(&document), KEY, std::slice::from_ref(&member)).is_empty());
+        // Without the organization (a plan written before it was recorded), the grant cannot
+        // be relied on: our statement is added.
+        let unknown = source("111111111111", "us-east-1");
+        assert_eq!(unknown, member, "a source is its account and Region");
+        assert_eq!(
+            key_gaps(&policy(&document), KEY, &[unknown]).len(),
+            2,
+            "both actions"
+        );
+    }
+
     #[test]
     fn placeholders_are_substituted_everywhere() {
         let statements =
