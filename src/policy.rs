@@ -5,6 +5,24 @@
 //! that no statement allows is implicitly denied. Identity policies, SCPs, permission boundaries,
 //! ACLs and grants are out of scope.
 //!
+//! **Three-valued evaluation.** A request's condition keys are of three kinds: present with a
+//! value ([`Request::context`]), known absent ([`Request::absent`], or every unlisted key with
+//! [`UnlistedKeys::Absent`]), or unknown (unlisted, with [`UnlistedKeys::Unknown`]): a request
+//! AWS makes whose headers it does not document may or may not carry them. A condition entry on
+//! an unknown key is unknown, whatever its operator (`…IfExists`, `ForAllValues:` and `Null` hold
+//! for an absent key but test a present one). Entries and blocks combine by AND in three-valued
+//! logic: one failing entry fails the statement, otherwise one unknown entry leaves it unknown.
+//! Then a holding `Deny` gives [`Decision::ExplicitDeny`]; a holding `Allow` gives
+//! [`Decision::Allow`] unless an unknown `Deny` could overturn it; an unknown `Allow` without a
+//! holding one, or an `Allow` with an unknown `Deny`, gives [`Decision::Uncertain`]. The
+//! [`Evaluation`] names the statements an uncertain decision depends on, with their conditions
+//! on unknown keys, and the statements that match principal, action and resource but fail on
+//! known keys (which key, which wanted values, and what the request holds).
+//!
+//! For a missing key, IAM's rules apply: a plain operator does not match, a negated one
+//! (`StringNotEquals`, `ArnNotLike`…) does, `…IfExists` matches, `ForAnyValue:` does not
+//! (the empty set has no value that matches), `ForAllValues:` does, and `Null` tests absence.
+//!
 //! Choices a caller must know, where AWS leaves room or this module simplifies:
 //! - A statement with neither `Principal` nor `NotPrincipal` matches **nobody** (resource
 //!   policies must name a principal; such a statement cannot grant or deny anything here).
@@ -16,8 +34,9 @@
 //!   denies). The statement is kept; parsing does not fail.
 //! - Policy variables such as `${aws:username}` are not substituted; they match literally.
 //! - Context values are single-valued: when a key occurs twice in [`Request::context`], the first
-//!   entry wins. `ForAnyValue:` with the key absent does not hold (AWS: the empty set has no value
-//!   that matches); `ForAllValues:` with the key absent holds.
+//!   entry wins.
+//! - An unknown operator fails its block whatever the key (it is not made unknown): evaluating
+//!   it would need its semantics, missing-key rule included.
 //! - Condition values that cannot be read for their operator (a `Bool` value that is not
 //!   `true`/`false`, a non-number for `Numeric…`) never match; for `NumericNotEquals` the context
 //!   value must itself be a number for the condition to hold.
