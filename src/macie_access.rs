@@ -2,8 +2,18 @@
 //! makes to the key and the bucket (principal, action, resource, condition keys), and how a policy
 //! answers each. The rules judge repositories with it (MACIE-003, MACIE-004) and remediation finds
 //! the gaps it must close with it, so the two can never disagree on what Macie needs.
+//!
+//! Macie's requests are evaluated three-valued ([`crate::policy`]): each condition key is present
+//! with a known value, documented absent ([`ABSENT_FROM_SERVICE_REQUESTS`]), or unknown (request
+//! headers such as `s3:x-amz-acl`, whose values in Macie's writes AWS does not document). A
+//! verdict that depends on an unknown key is [`Answer::Uncertain`], never a guess.
 
-use crate::policy::{Decision, Policy, Principal, Request};
+use serde::{Deserialize, Serialize};
+
+use crate::evidence::{OrganizationListing, RunEvidence};
+use crate::policy::{
+    ConditionedStatement, Decision, Effect, KeyCondition, Policy, Principal, Request, UnlistedKeys,
+};
 use crate::regions::macie_principal;
 
 /// The KMS actions Macie needs on the repository key.
@@ -12,6 +22,101 @@ pub const KEY_ACTIONS: [&str; 2] = ["kms:GenerateDataKey", "kms:Encrypt"];
 /// The S3 actions Macie needs on the repository bucket.
 pub const BUCKET_ACTIONS: [&str; 2] = ["s3:PutObject", "s3:GetBucketLocation"];
 
+/// Keys AWS documents as absent from a request an AWS service principal makes directly on its
+/// own behalf (IAM User Guide, "AWS global condition context keys", the Availability of each key;
+/// read in the awsdocs/iam-user-guide copy of `reference_policies_condition-keys.md`):
+/// - `aws:CalledVia`, `aws:CalledViaFirst`, `aws:CalledViaLast`: present only when a service uses
+///   an IAM principal's credentials to call another service; "not present when the principal
+///   makes the call directly".
+/// - `aws:PrincipalOrgID`, `aws:PrincipalOrgPaths`: "only if the principal is a member of an
+///   organization"; a service principal belongs to no account, hence to no organization.
+/// - `aws:PrincipalTag/*`: only for IAM users and roles with tags.
+/// - `aws:username`: "always included for IAM users"; absent for roles, root and anonymous.
+/// - `aws:SourceVpc`, `aws:SourceVpce`, `aws:VpcSourceIp`: only when the requester uses a VPC
+///   endpoint, which Macie's service-side writes do not go through.
+/// - `aws:MultiFactorAuthAge`, `aws:MultiFactorAuthPresent`, `aws:TokenIssueTime`: only for a
+///   principal using temporary (STS) credentials or MFA, which a service principal does not hold.
+/// - `aws:referer`: only for a browser following a link.
+///
+/// Not listed, because AWS documents them as present in every signed request but not their
+/// values for a service principal: `aws:PrincipalArn`, `aws:PrincipalAccount`,
+/// `aws:PrincipalType`, `aws:userid`, `aws:SourceIp` (the last "except when the requester uses a
+/// VPC endpoint"). Conditions on them stay unknown.
+pub const ABSENT_FROM_SERVICE_REQUESTS: &[&str] = &[
+    "aws:CalledVia",
+    "aws:CalledViaFirst",
+    "aws:CalledViaLast",
+    "aws:PrincipalOrgID",
+    "aws:PrincipalOrgPaths",
+    "aws:PrincipalTag/*",
+    "aws:username",
+    "aws:SourceVpc",
+    "aws:SourceVpce",
+    "aws:VpcSourceIp",
+    "aws:MultiFactorAuthAge",
+    "aws:MultiFactorAuthPresent",
+    "aws:TokenIssueTime",
+    "aws:referer",
+];
+
+/// The keys that tie Macie's request to the exporting account (confused-deputy conditions):
+/// its account and export configuration, or its organization and OU.
+const SOURCE_KEYS: [&str; 4] = [
+    "aws:SourceAccount",
+    "aws:SourceArn",
+    "aws:SourceOrgID",
+    "aws:SourceOrgPaths",
+];
+
+/// What Macie's requests say of the exporting account's organization: `aws:SourceOrgID` and
+/// `aws:SourceOrgPaths`, which AWS includes only for accounts in an organization.
+#[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+#[serde(tag = "kind", rename_all = "snake_case")]
+pub enum OrgMembership {
+    /// In an organization: Macie's requests carry both keys. A part the evidence lacks (`None`:
+    /// DescribeOrganization failed, or the tree was not walked) is unknown to the evaluation.
+    Member {
+        /// The organization's id (`o-…`), the value of `aws:SourceOrgID`.
+        organization_id: Option<String>,
+        /// The account's OU path (`o-…/r-…/ou-…/`), the value of `aws:SourceOrgPaths`.
+        ou_path: Option<String>,
+    },
+    /// Not in an organization: neither key is in Macie's requests.
+    Standalone,
+    /// Not known (evidence without the organization listing's answer for this account, such as
+    /// a Macie administrator outside the organization): both keys are unknown.
+    #[default]
+    Unknown,
+}
+
+impl OrgMembership {
+    /// Whether nothing is known (the default).
+    pub fn is_unknown(&self) -> bool {
+        *self == OrgMembership::Unknown
+    }
+
+    /// What a run's evidence says of `account_id`'s organization: a member when the run listed
+    /// an organization with the account in it, standalone when the run's own account was found
+    /// to be in none, otherwise unknown.
+    pub fn of(run: &RunEvidence, account_id: &str) -> OrgMembership {
+        let listed = run
+            .header
+            .accounts
+            .iter()
+            .chain(&run.header.excluded_accounts)
+            .any(|account| account.id == account_id)
+            || run.accounts.iter().any(|a| a.account.id == account_id);
+        match &run.header.organization {
+            _ if !listed => OrgMembership::Unknown,
+            OrganizationListing::Organization { .. } => OrgMembership::Member {
+                organization_id: run.organization_id().map(str::to_owned),
+                ou_path: run.ou_path(account_id).map(str::to_owned),
+            },
+            OrganizationListing::Standalone { .. } => OrgMembership::Standalone,
+        }
+    }
+}
+
 /// Macie exporting from one account and Region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub struct Exporter<'a> {
@@ -19,6 +124,14 @@ pub struct Exporter<'a> {
     pub account: &'a str,
     /// Its Region.
     pub region: &'a str,
+    /// Its organization, as Macie's requests carry it.
+    pub organization: &'a OrgMembership,
+}
+
+/// One of Macie's requests, before evaluation: the context it carries and the keys it lacks.
+struct MacieRequest {
+    context: Vec<(String, String)>,
+    absent: Vec<&'static str>,
 }
 
 impl Exporter<'_> {
@@ -27,21 +140,47 @@ impl Exporter<'_> {
         macie_principal(self.region)
     }
 
-    /// The condition keys of Macie's requests, with or without the confused-deputy keys
-    /// (`aws:SourceAccount`, `aws:SourceArn`).
-    fn context(&self, with_source: bool) -> Vec<(String, String)> {
-        let mut context = vec![("aws:SecureTransport".to_owned(), "true".to_owned())];
-        if with_source {
-            context.push(("aws:SourceAccount".into(), self.account.to_owned()));
-            context.push((
-                "aws:SourceArn".into(),
-                format!(
-                    "arn:aws:macie2:{}:{}:export-configuration:*",
-                    self.region, self.account
-                ),
-            ));
+    /// The condition keys of Macie's requests, with or without the [`SOURCE_KEYS`] (without
+    /// them, they are absent: what a policy grants to any source).
+    fn request(&self, with_source: bool) -> MacieRequest {
+        let principal = self.principal();
+        let mut context = vec![
+            ("aws:SecureTransport".to_owned(), "true".to_owned()),
+            ("aws:PrincipalIsAWSService".to_owned(), "true".to_owned()),
+            ("aws:PrincipalServiceName".to_owned(), principal),
+            // True only when a service acts with an IAM principal's credentials (forward access
+            // sessions); "false when the principal makes the call directly".
+            ("aws:ViaAWSService".to_owned(), "false".to_owned()),
+        ];
+        let mut absent = ABSENT_FROM_SERVICE_REQUESTS.to_vec();
+        if !with_source {
+            absent.extend(SOURCE_KEYS);
+            return MacieRequest { context, absent };
         }
-        context
+        context.push(("aws:SourceAccount".into(), self.account.to_owned()));
+        context.push((
+            "aws:SourceArn".into(),
+            format!(
+                "arn:aws:macie2:{}:{}:export-configuration:*",
+                self.region, self.account
+            ),
+        ));
+        match self.organization {
+            OrgMembership::Member {
+                organization_id,
+                ou_path,
+            } => {
+                if let Some(id) = organization_id {
+                    context.push(("aws:SourceOrgID".into(), id.clone()));
+                }
+                if let Some(path) = ou_path {
+                    context.push(("aws:SourceOrgPaths".into(), path.clone()));
+                }
+            }
+            OrgMembership::Standalone => absent.extend(["aws:SourceOrgID", "aws:SourceOrgPaths"]),
+            OrgMembership::Unknown => {}
+        }
+        MacieRequest { context, absent }
     }
 }
 
@@ -59,8 +198,19 @@ pub enum Answer {
         /// The denying statements.
         by: Vec<String>,
     },
+    /// Whether it is allowed depends on keys whose values in Macie's request AWS does not
+    /// document.
+    Uncertain {
+        /// The statements it depends on, each with its conditions on unknown keys: when an
+        /// `Allow` holds, the `Deny`s that might overturn it; otherwise every uncertain statement.
+        depends_on: Vec<ConditionedStatement>,
+    },
     /// Not allowed by any statement.
-    NotAllowed,
+    NotAllowed {
+        /// The `Allow` statements that name Macie's request but whose conditions fail on keys
+        /// of known value, each with the failing conditions.
+        near_misses: Vec<ConditionedStatement>,
+    },
 }
 
 /// How `policy` answers Macie's `action` on `resource`, with `extra` condition keys; with
@@ -75,9 +225,10 @@ fn answer(
 ) -> Answer {
     let principal = exporter.principal();
     let evaluate = |with_source: bool| {
-        let mut context = exporter.context(with_source);
-        context.extend_from_slice(extra);
-        let context: Vec<(&str, &str)> = context
+        let mut request = exporter.request(with_source);
+        request.context.extend_from_slice(extra);
+        let context: Vec<(&str, &str)> = request
+            .context
             .iter()
             .map(|(k, v)| (k.as_str(), v.as_str()))
             .collect();
@@ -86,6 +237,8 @@ fn answer(
             action,
             resource,
             context: &context,
+            absent: &request.absent,
+            unlisted: UnlistedKeys::Unknown,
         })
     };
     let with_source = evaluate(true);
@@ -106,8 +259,172 @@ fn answer(
         Decision::ExplicitDeny => Answer::Denied {
             by: with_source.denied_by,
         },
-        Decision::ImplicitDeny => Answer::NotAllowed,
+        Decision::Uncertain => {
+            let allowed = !with_source.allowed_by.is_empty();
+            Answer::Uncertain {
+                depends_on: with_source
+                    .uncertain
+                    .into_iter()
+                    .filter(|s| !allowed || s.effect == Effect::Deny)
+                    .collect(),
+            }
+        }
+        Decision::ImplicitDeny => Answer::NotAllowed {
+            near_misses: with_source
+                .near_misses
+                .into_iter()
+                .filter(|s| s.effect == Effect::Allow && !s.conditions.is_empty())
+                .collect(),
+        },
     }
+}
+
+/// A statement's conditions in words: `s3:x-amz-acl is bucket-owner-full-control`. With
+/// `exporter`, each condition also says how Macie's request differs (`(another Region)`).
+fn conditions_text(statement: &ConditionedStatement, exporter: Option<&Exporter<'_>>) -> String {
+    let conditions: Vec<String> = statement
+        .conditions
+        .iter()
+        .map(|condition| {
+            let hint = exporter
+                .map(|e| difference(condition, e))
+                .unwrap_or_default();
+            format!("{}{hint}", condition.describe())
+        })
+        .collect();
+    conditions.join(" and ")
+}
+
+/// How Macie's request differs from what a failed condition wants, in a few words.
+fn difference(condition: &KeyCondition, exporter: &Exporter<'_>) -> String {
+    let Some(found) = condition.found.as_deref() else {
+        return " (Macie's requests do not carry this key)".to_owned();
+    };
+    // The specific words fit a condition that wants the listed values; a negated one (e.g.
+    // StringNotEquals) failed because Macie's value is listed.
+    let wants_listed = !condition.operator.to_ascii_lowercase().contains("not");
+    let other = match condition.key.to_ascii_lowercase().as_str() {
+        _ if !wants_listed => None,
+        "aws:sourceaccount" => Some("another account"),
+        "aws:sourcearn" => Some(source_arn_difference(&condition.values, exporter)),
+        "aws:sourceorgid" => Some("another organization"),
+        "aws:sourceorgpaths" => Some("another organizational unit"),
+        _ => None,
+    };
+    match other {
+        Some(other) => format!(" ({other})"),
+        None if found.is_empty() => " (Macie's request has an empty value)".to_owned(),
+        None => format!(" (Macie's request has {found})"),
+    }
+}
+
+/// Whether the ARNs a condition wants are of another Region or account than Macie's.
+fn source_arn_difference(wanted: &[String], exporter: &Exporter<'_>) -> &'static str {
+    let field_fits = |pattern: &str, value: &str| {
+        pattern == value || pattern.contains('*') || pattern.contains('?')
+    };
+    let fields = |arn: &str| -> Option<(String, String)> {
+        let mut parts = arn.splitn(6, ':');
+        let (region, account) = (parts.nth(3)?, parts.next()?);
+        Some((region.to_owned(), account.to_owned()))
+    };
+    let wanted: Vec<(String, String)> = wanted.iter().filter_map(|arn| fields(arn)).collect();
+    if !wanted.is_empty() && !wanted.iter().any(|(r, _)| field_fits(r, exporter.region)) {
+        "another Region"
+    } else if !wanted.is_empty() && !wanted.iter().any(|(_, a)| field_fits(a, exporter.account)) {
+        "another account"
+    } else {
+        "another source"
+    }
+}
+
+/// A message clause for an [`Answer::Uncertain`], after "the key policy" or "its policy":
+/// `allows macie.amazonaws.com s3:PutObject under "macie/" only when s3:x-amz-acl is
+/// bucket-owner-full-control (statement "AWSBucketDelivery"); AWS does not document what
+/// Macie's request holds for s3:x-amz-acl, so whether Macie can write cannot be proven`.
+/// `request` is the principal, action and resource in words; `consequence` what cannot be
+/// proven ("Macie can write").
+pub fn uncertain_clause(
+    request: &str,
+    depends_on: &[ConditionedStatement],
+    consequence: &str,
+) -> String {
+    let texts = |effect| -> Vec<String> {
+        depends_on
+            .iter()
+            .filter(|s| s.effect == effect)
+            .map(|s| format!("{} (statement \"{}\")", conditions_text(s, None), s.label))
+            .collect()
+    };
+    let (allows, denies) = (texts(Effect::Allow), texts(Effect::Deny));
+    let mut clauses = Vec::new();
+    if !allows.is_empty() {
+        clauses.push(format!(
+            "allows {request} only when {}",
+            allows.join(", or when ")
+        ));
+    }
+    if !denies.is_empty() {
+        clauses.push(format!(
+            "denies {request} when {}",
+            denies.join(", or when ")
+        ));
+    }
+    let mut keys: Vec<&str> = depends_on
+        .iter()
+        .flat_map(|s| &s.conditions)
+        .map(|c| c.key.as_str())
+        .collect();
+    keys.sort_unstable();
+    keys.dedup();
+    // Macie's requests do carry the organization keys: they are unknown only because the
+    // evidence lacks the organization (not described, or the account not in its listing).
+    let (organization, undocumented): (Vec<&str>, Vec<&str>) = keys.into_iter().partition(|k| {
+        k.eq_ignore_ascii_case("aws:SourceOrgID") || k.eq_ignore_ascii_case("aws:SourceOrgPaths")
+    });
+    let mut reasons = Vec::new();
+    if !undocumented.is_empty() {
+        reasons.push(format!(
+            "AWS does not document what Macie's request holds for {}",
+            undocumented.join(" and ")
+        ));
+    }
+    if !organization.is_empty() {
+        reasons.push(format!(
+            "the scan's evidence does not say which organization (and OU) the account is in, \
+             which {} would hold",
+            organization.join(" and ")
+        ));
+    }
+    if reasons.is_empty() {
+        reasons.push("the keys it tests are not known".to_owned());
+    }
+    format!(
+        "{}; {}, so whether {consequence} cannot be proven",
+        clauses.join(", and "),
+        reasons.join(", and ")
+    )
+}
+
+/// For an [`Answer::NotAllowed`]: which known conditions the statements naming Macie's request
+/// want and Macie's request fails, e.g. `statement "AllowMacie" allows it only when
+/// aws:SourceArn matches arn:aws:macie2:eu-west-1:… (another Region)`; `None` when no statement
+/// came close.
+pub fn near_miss_clause(
+    near_misses: &[ConditionedStatement],
+    exporter: &Exporter<'_>,
+) -> Option<String> {
+    let texts: Vec<String> = near_misses
+        .iter()
+        .map(|s| {
+            format!(
+                "statement \"{}\" allows it only when {}",
+                s.label,
+                conditions_text(s, Some(exporter))
+            )
+        })
+        .collect();
+    (!texts.is_empty()).then(|| texts.join(", and "))
 }
 
 /// How a key policy answers Macie's [`KEY_ACTIONS`] on `key_arn`, confused-deputy conditions
@@ -188,12 +505,12 @@ pub fn denies_insecure_transport(policy: &Policy, bucket: &str, prefix: &str) ->
         .iter()
         .all(|principal| {
             policy
-                .evaluate(&Request {
-                    principal: *principal,
-                    action: "s3:GetObject",
-                    resource: &object,
-                    context: &insecure,
-                })
+                .evaluate(&Request::complete(
+                    *principal,
+                    "s3:GetObject",
+                    &object,
+                    &insecure,
+                ))
                 .decision
                 == Decision::ExplicitDeny
         })
@@ -207,6 +524,7 @@ mod tests {
     const MACIE: Exporter<'static> = Exporter {
         account: "222222222222",
         region: "us-east-1",
+        organization: &OrgMembership::Unknown,
     };
 
     /// The key's owner administers it: a statement that says nothing of Macie.
@@ -256,7 +574,10 @@ mod tests {
         );
 
         let answers = key_answers(&key_policy(OWNER), KEY, MACIE);
-        assert!(answers.iter().all(|(_, a)| *a == Answer::NotAllowed));
+        assert!(answers.iter().all(|(_, a)| *a
+            == Answer::NotAllowed {
+                near_misses: Vec::new()
+            }));
     }
 
     #[test]
@@ -273,7 +594,15 @@ mod tests {
             answers[0],
             ("s3:PutObject", Answer::Allowed { .. })
         ));
-        assert_eq!(answers[1], ("s3:GetBucketLocation", Answer::NotAllowed));
+        assert_eq!(
+            answers[1],
+            (
+                "s3:GetBucketLocation",
+                Answer::NotAllowed {
+                    near_misses: Vec::new()
+                }
+            )
+        );
         assert!(denies_insecure_transport(&policy, "b", "macie/"));
         assert!(
             !bucket_answers(&policy, "b", "other/", KEY, MACIE)
@@ -284,6 +613,190 @@ mod tests {
             &key_policy(OWNER),
             "b",
             "macie/"
+        ));
+    }
+
+    fn member(ou_path: Option<&str>) -> OrgMembership {
+        OrgMembership::Member {
+            organization_id: Some("o-a1b2c3d4e5".into()),
+            ou_path: ou_path.map(str::to_owned),
+        }
+    }
+
+    const MACIE_STATEMENT_HEAD: &str =
+        r#""Effect":"Allow","Principal":{"Service":"macie.amazonaws.com"},"Resource":"*","#;
+
+    #[test]
+    fn org_wide_grants_hold_for_members_only() {
+        let by_org = key_policy(&format!(
+            r#"{{"Sid":"Org",{MACIE_STATEMENT_HEAD}"Action":["kms:GenerateDataKey","kms:Encrypt"],
+            "Condition":{{"StringEquals":{{"aws:SourceOrgID":"o-a1b2c3d4e5"}}}}}}"#
+        ));
+        let in_org = member(None);
+        let exporter = Exporter {
+            organization: &in_org,
+            ..MACIE
+        };
+        // Conditioned on the organization: no confused-deputy warning either.
+        assert!(key_answers(&by_org, KEY, exporter).iter().all(|(_, a)| *a
+            == Answer::Allowed {
+                unconditioned_by: Vec::new()
+            }));
+        let standalone = Exporter {
+            organization: &OrgMembership::Standalone,
+            ..MACIE
+        };
+        assert!(matches!(
+            &key_answers(&by_org, KEY, standalone)[0].1,
+            Answer::NotAllowed { near_misses } if near_misses[0].label == "Org"
+        ));
+        assert!(matches!(
+            &key_answers(&by_org, KEY, MACIE)[0].1,
+            Answer::Uncertain { depends_on } if depends_on[0].conditions[0].key == "aws:SourceOrgID"
+        ));
+        let other_org = OrgMembership::Member {
+            organization_id: Some("o-zzzzzzzzzz".into()),
+            ou_path: None,
+        };
+        let outsider = Exporter {
+            organization: &other_org,
+            ..MACIE
+        };
+        let Answer::NotAllowed { near_misses } = &key_answers(&by_org, KEY, outsider)[0].1 else {
+            panic!("another organization is not allowed");
+        };
+        assert_eq!(
+            near_miss_clause(near_misses, &outsider).as_deref(),
+            Some(
+                "statement \"Org\" allows it only when aws:SourceOrgID is o-a1b2c3d4e5 \
+                 (another organization)"
+            )
+        );
+    }
+
+    #[test]
+    fn ou_path_grants_match_with_wildcards() {
+        let by_ou = key_policy(
+            r#"{"Sid":"Ou","Effect":"Allow","Principal":{"Service":"macie.amazonaws.com"},
+            "Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*",
+            "Condition":{"ForAnyValue:StringLike":{"aws:SourceOrgPaths":"o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/*"}}},
+            {"Effect":"Allow","Principal":{"Service":"macie.amazonaws.com"},"Action":"s3:GetBucketLocation",
+            "Resource":"arn:aws:s3:::b"}"#,
+        );
+        let nested = member(Some(
+            "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/ou-ab12-22222222/",
+        ));
+        let exporter = Exporter {
+            organization: &nested,
+            ..MACIE
+        };
+        assert!(
+            bucket_answers(&by_ou, "b", "", KEY, exporter)
+                .iter()
+                .all(|(_, a)| matches!(a, Answer::Allowed { .. }))
+        );
+        let elsewhere = member(Some("o-a1b2c3d4e5/r-ab12/ou-ab12-33333333/"));
+        let outsider = Exporter {
+            organization: &elsewhere,
+            ..MACIE
+        };
+        assert!(matches!(
+            &bucket_answers(&by_ou, "b", "", KEY, outsider)[0].1,
+            Answer::NotAllowed { near_misses } if near_misses.len() == 1
+        ));
+    }
+
+    #[test]
+    fn sra_bucket_policy_is_uncertain_on_the_acl_header() {
+        let sra = key_policy(
+            r#"{"Sid":"DenyPutObjectUnlessMacie","Effect":"Deny","Principal":"*","Action":"s3:PutObject",
+            "Resource":"arn:aws:s3:::b/*",
+            "Condition":{"ForAnyValue:StringNotEquals":{"aws:CalledVia":"macie.amazonaws.com"}}},
+            {"Sid":"SecureTransport","Effect":"Deny","Principal":"*","Action":"s3:*",
+            "Resource":["arn:aws:s3:::b","arn:aws:s3:::b/*"],"Condition":{"Bool":{"aws:SecureTransport":"false"}}},
+            {"Sid":"AWSBucketPermissionsCheck","Effect":"Allow","Principal":{"Service":"macie.amazonaws.com"},
+            "Action":["s3:GetBucketAcl","s3:GetBucketLocation","s3:ListBucket"],"Resource":"arn:aws:s3:::b"},
+            {"Sid":"AWSBucketDelivery","Effect":"Allow","Principal":{"Service":"macie.amazonaws.com"},
+            "Action":"s3:PutObject","Resource":"arn:aws:s3:::b/*",
+            "Condition":{"StringEquals":{"s3:x-amz-acl":"bucket-owner-full-control"}}}"#,
+        );
+        let answers = bucket_answers(&sra, "b", "macie/", KEY, MACIE);
+        let Answer::Uncertain { depends_on } = &answers[0].1 else {
+            panic!("PutObject depends on the ACL header: {answers:?}");
+        };
+        assert_eq!(
+            uncertain_clause(
+                "macie.amazonaws.com s3:PutObject under \"macie/\"",
+                depends_on,
+                "Macie can write"
+            ),
+            "allows macie.amazonaws.com s3:PutObject under \"macie/\" only when s3:x-amz-acl is \
+             bucket-owner-full-control (statement \"AWSBucketDelivery\"); AWS does not document what \
+             Macie's request holds for s3:x-amz-acl, so whether Macie can write cannot be proven"
+        );
+        assert!(matches!(answers[1].1, Answer::Allowed { .. }));
+        assert!(denies_insecure_transport(&sra, "b", "macie/"));
+    }
+
+    #[test]
+    fn a_source_arn_of_another_region_is_named() {
+        let policy = key_policy(&format!(
+            r#"{{"Sid":"AllowMacie",{MACIE_STATEMENT_HEAD}"Action":["kms:GenerateDataKey","kms:Encrypt"],
+            "Condition":{{"StringEquals":{{"aws:SourceAccount":"222222222222"}},
+            "ArnLike":{{"aws:SourceArn":"arn:aws:macie2:eu-west-1:222222222222:export-configuration:*"}}}}}}"#
+        ));
+        let Answer::NotAllowed { near_misses } = &key_answers(&policy, KEY, MACIE)[0].1 else {
+            panic!("another Region's ARN does not allow");
+        };
+        assert_eq!(
+            near_miss_clause(near_misses, &MACIE).as_deref(),
+            Some(
+                "statement \"AllowMacie\" allows it only when aws:SourceArn matches \
+                 arn:aws:macie2:eu-west-1:222222222222:export-configuration:* (another Region)"
+            )
+        );
+        let other_account = key_policy(&format!(
+            r#"{{"Sid":"AllowMacie",{MACIE_STATEMENT_HEAD}"Action":"kms:GenerateDataKey",
+            "Condition":{{"StringEquals":{{"aws:SourceAccount":"333333333333"}}}}}}"#
+        ));
+        let Answer::NotAllowed { near_misses } = &key_answers(&other_account, KEY, MACIE)[0].1
+        else {
+            panic!("another account does not allow");
+        };
+        assert_eq!(
+            near_miss_clause(near_misses, &MACIE).as_deref(),
+            Some(
+                "statement \"AllowMacie\" allows it only when aws:SourceAccount is 333333333333 \
+                 (another account)"
+            )
+        );
+    }
+
+    #[test]
+    fn keys_absent_from_service_requests_decide() {
+        // The data-perimeter shape: deny anyone outside the organization unless a service.
+        let perimeter = key_policy(&format!(
+            r#"{{"Sid":"Grant",{MACIE_STATEMENT_HEAD}"Action":"kms:*",
+            "Condition":{{"StringEquals":{{"aws:SourceAccount":"222222222222"}}}}}},
+            {{"Sid":"Perimeter","Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*",
+            "Condition":{{"StringNotEqualsIfExists":{{"aws:PrincipalOrgID":"o-a1b2c3d4e5"}},
+            "BoolIfExists":{{"aws:PrincipalIsAWSService":"false"}}}}}}"#
+        ));
+        assert!(
+            key_answers(&perimeter, KEY, MACIE)
+                .iter()
+                .all(|(_, a)| matches!(a, Answer::Allowed { .. }))
+        );
+        // A principal ARN is in every signed request, but AWS does not document a service
+        // principal's: a deny on it leaves the answer uncertain.
+        let by_role = key_policy(&format!(
+            r#"{{"Sid":"Grant",{MACIE_STATEMENT_HEAD}"Action":"kms:*"}},
+            {{"Sid":"OnlyAdmins","Effect":"Deny","Principal":"*","Action":"kms:*","Resource":"*",
+            "Condition":{{"ArnNotLike":{{"aws:PrincipalArn":"arn:aws:iam::*:role/Admin"}}}}}}"#
+        ));
+        assert!(matches!(
+            &key_answers(&by_role, KEY, MACIE)[0].1,
+            Answer::Uncertain { depends_on } if depends_on.len() == 1 && depends_on[0].label == "OnlyAdmins"
         ));
     }
 }

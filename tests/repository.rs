@@ -930,3 +930,59 @@ fn suspended_owner_is_not_verifiable_and_says_so() {
     assert_eq!(emulator.counters().assume_role_into(LOG_ARCHIVE), 0);
     run.assert_exit(2);
 }
+
+/// The repository AWS's Security Reference Architecture deploys: the key grants Macie
+/// kms:GenerateDataKey only, without source conditions; the bucket's only PutObject grant for
+/// Macie wants an ACL header AWS does not document Macie sending. Neither proves or disproves
+/// Macie's writes: WARN, naming the condition and the statement.
+#[test]
+fn the_security_reference_architecture_repository_warns() {
+    let sra_bucket_policy = r#"{"Version":"2012-10-17","Statement":[
+        {"Sid":"DenyPutObjectUnlessMacie","Effect":"Deny","Principal":"*","Action":"s3:PutObject",
+         "Resource":"arn:aws:s3:::${BUCKET}/*",
+         "Condition":{"ForAnyValue:StringNotEquals":{"aws:CalledVia":"macie.amazonaws.com"}}},
+        {"Sid":"SecureTransport","Effect":"Deny","Principal":"*","Action":"s3:*",
+         "Resource":["arn:aws:s3:::${BUCKET}","arn:aws:s3:::${BUCKET}/*"],
+         "Condition":{"Bool":{"aws:SecureTransport":"false"}}},
+        {"Sid":"DenyIncorrectEncryptionHeader","Effect":"Deny","Principal":{"Service":"macie.amazonaws.com"},
+         "Action":"s3:PutObject","Resource":"arn:aws:s3:::${BUCKET}/*",
+         "Condition":{"StringNotEquals":{"s3:x-amz-server-side-encryption":"aws:kms"}}},
+        {"Sid":"AWSBucketPermissionsCheck","Effect":"Allow","Principal":{"Service":"macie.amazonaws.com"},
+         "Action":["s3:GetBucketAcl","s3:GetBucketLocation","s3:ListBucket"],
+         "Resource":"arn:aws:s3:::${BUCKET}"},
+        {"Sid":"AWSBucketDelivery","Effect":"Allow","Principal":{"Service":"macie.amazonaws.com"},
+         "Action":"s3:PutObject","Resource":"arn:aws:s3:::${BUCKET}/*",
+         "Condition":{"StringEquals":{"s3:x-amz-acl":"bucket-owner-full-control"}}}]}"#;
+    let sra_key_policy = r#"{"Version":"2012-10-17","Statement":[
+        {"Sid":"Enable IAM User Permissions","Effect":"Allow",
+         "Principal":{"AWS":"arn:aws:iam::${ACCOUNT}:root"},"Action":"kms:*","Resource":"*"},
+        {"Sid":"Allow Macie to use the key","Effect":"Allow",
+         "Principal":{"Service":"macie.amazonaws.com"},"Action":"kms:GenerateDataKey",
+         "Resource":"*"}]}"#;
+    let sra = Repo {
+        bucket_policy: Some(sra_bucket_policy.into()),
+        key_policy: Some(sra_key_policy.into()),
+        ..Repo::sound()
+    };
+    let (_emulator, run) = scan(&sra.toml("500000000001", "sra"), "us-east-1");
+    assert_finding(
+        &run,
+        "500000000001",
+        "us-east-1",
+        "MACIE-004",
+        "WARN",
+        &[
+            "only when s3:x-amz-acl is bucket-owner-full-control (statement \"AWSBucketDelivery\")",
+            "cannot be proven",
+        ],
+    );
+    assert_finding(
+        &run,
+        "500000000001",
+        "us-east-1",
+        "MACIE-003",
+        "WARN",
+        &["but not kms:Encrypt", "confused deputy"],
+    );
+    assert_remediation_is_concrete(&run);
+}

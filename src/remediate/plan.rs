@@ -27,6 +27,7 @@ use crate::evidence::{
     PublicAccessBlock, RunEvidence, S3Destination,
 };
 use crate::findings::{Finding, Status};
+use crate::macie_access::OrgMembership;
 use crate::policy::Policy;
 
 /// The rules remediation fixes.
@@ -112,11 +113,17 @@ pub struct Target {
 }
 
 impl Target {
-    /// The target as a Macie source.
+    /// The target as a Macie source (its organization unknown: enough to find it in a list).
     pub fn source(&self) -> MacieSource {
+        MacieSource::new(&self.account_id, &self.region)
+    }
+
+    /// The target as a Macie source with its organization as the scan saw it, for evaluating
+    /// policies the way Macie's requests will be.
+    pub fn source_in(&self, run: &RunEvidence) -> MacieSource {
         MacieSource {
-            account_id: self.account_id.clone(),
-            region: self.region.clone(),
+            organization: OrgMembership::of(run, &self.account_id),
+            ..self.source()
         }
     }
 
@@ -478,10 +485,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             continue;
         }
         if finding.status == Status::Error {
-            unchecked.insert(MacieSource {
-                account_id: finding.account_id.clone(),
-                region: finding.region.clone(),
-            });
+            unchecked.insert(MacieSource::new(&finding.account_id, &finding.region));
         }
         if !matches!(finding.status, Status::Fail | Status::Warn) {
             continue;
@@ -757,10 +761,7 @@ pub(super) fn export_draft(
             "point Macie's discovery results export in {region} at s3://{}/{} encrypted with {}{replaces}",
             destination.bucket, destination.key_prefix, destination.key
         ),
-        &[MacieSource {
-            account_id: account.to_owned(),
-            region: region.to_owned(),
-        }],
+        &[MacieSource::new(account, region)],
     )
 }
 

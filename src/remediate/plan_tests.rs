@@ -248,10 +248,7 @@ fn operations(plan: &Plan) -> Vec<&'static str> {
 }
 
 fn source(account: &str, region: &str) -> MacieSource {
-    MacieSource {
-        account_id: account.into(),
-        region: region.into(),
-    }
+    MacieSource::new(account, region)
 }
 
 /// A central key policy: the owner administers it; Macie may use it for `accounts`.

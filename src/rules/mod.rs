@@ -228,8 +228,9 @@ pub(crate) mod testing {
     use chrono::{DateTime, TimeZone, Utc};
 
     use crate::evidence::{
-        AccountRegionEvidence, ApiError, CallerIdentity, ErrorKind, MacieAdministrator,
-        MacieSession, Observation, OrganizationListing, Outcome, RunEvidence, RunHeader,
+        Account, AccountRegionEvidence, ApiError, BucketEvidence, BucketOwner, CallerIdentity,
+        ErrorKind, KeyEvidence, KeyMetadata, MacieAdministrator, MacieSession, Observation,
+        OrganizationInfo, OrganizationListing, Outcome, PublicAccessBlock, RunEvidence, RunHeader,
         S3Destination,
     };
 
@@ -338,5 +339,112 @@ pub(crate) mod testing {
             )),
             export_configuration: export,
         }
+    }
+
+    /// The repository of [`repository_run`].
+    pub const REPOSITORY_BUCKET: &str = "macie-results";
+    /// See [`REPOSITORY_BUCKET`].
+    pub const REPOSITORY_PREFIX: &str = "macie/";
+    /// See [`REPOSITORY_BUCKET`].
+    pub const REPOSITORY_KEY: &str = "arn:aws:kms:us-east-1:111111111111:key/k";
+    /// The organization of [`repository_run`]'s account.
+    pub const ORGANIZATION_ID: &str = "o-a1b2c3d4e5";
+
+    /// A run in which account 111111111111 (us-east-1), a member of [`ORGANIZATION_ID`] at
+    /// `ou_path`, exports to its own bucket and key (sound in every other respect) with these
+    /// policies.
+    pub fn repository_run(key_policy: &str, bucket_policy: &str, ou_path: &str) -> RunEvidence {
+        let mut destination = destination(Some(REPOSITORY_BUCKET), Some(REPOSITORY_KEY));
+        destination.key_prefix = Some(REPOSITORY_PREFIX.into());
+        let own = evidence(
+            session("ENABLED", at(2026, 10, 1)),
+            Some(ok(
+                "macie2:GetClassificationExportConfiguration",
+                Some(destination),
+            )),
+        );
+        let mut run = run_of(&own);
+        run.header.organization = OrganizationListing::Organization {
+            management_role_arn: None,
+            organization: Some(ok(
+                "organizations:DescribeOrganization",
+                OrganizationInfo {
+                    id: ORGANIZATION_ID.into(),
+                    arn: format!(
+                        "arn:aws:organizations::123456789012:organization/{ORGANIZATION_ID}"
+                    ),
+                    management_account_id: "123456789012".into(),
+                },
+            )),
+            pages: Vec::new(),
+        };
+        run.header.accounts.push(Account {
+            id: own.account_id.clone(),
+            name: "workload".into(),
+            email: None,
+            status: "ACTIVE".into(),
+            ou_path: Some(ou_path.into()),
+        });
+        let all_blocked = PublicAccessBlock {
+            block_public_acls: true,
+            ignore_public_acls: true,
+            block_public_policy: true,
+            restrict_public_buckets: true,
+        };
+        run.buckets.insert(
+            REPOSITORY_BUCKET.into(),
+            BucketEvidence {
+                name: REPOSITORY_BUCKET.into(),
+                owner: BucketOwner::Account {
+                    account_id: own.account_id.clone(),
+                },
+                unverifiable: None,
+                probe: None,
+                location: Some(ok("s3:GetBucketLocation", "us-east-1".into())),
+                public_access_block: Some(ok("s3:GetPublicAccessBlock", Some(all_blocked))),
+                account_public_access_block: None,
+                policy_status: Some(ok("s3:GetBucketPolicyStatus", false)),
+                policy: Some(ok("s3:GetBucketPolicy", Some(bucket_policy.into()))),
+                encryption: None,
+                versioning: None,
+                object_lock: None,
+            },
+        );
+        run.keys.insert(
+            REPOSITORY_KEY.into(),
+            KeyEvidence {
+                arn: REPOSITORY_KEY.into(),
+                owner_account: own.account_id.clone(),
+                region: own.region.clone(),
+                unverifiable: None,
+                metadata: Some(ok(
+                    "kms:DescribeKey",
+                    KeyMetadata {
+                        arn: REPOSITORY_KEY.into(),
+                        state: "Enabled".into(),
+                        manager: "CUSTOMER".into(),
+                        spec: "SYMMETRIC_DEFAULT".into(),
+                        usage: "ENCRYPT_DECRYPT".into(),
+                        multi_region: false,
+                    },
+                )),
+                policy: Some(ok("kms:GetKeyPolicy", key_policy.into())),
+                rotation_enabled: Some(ok("kms:GetKeyRotationStatus", true)),
+            },
+        );
+        run
+    }
+
+    /// A rule's verdict on the run's account-Region 111111111111 / us-east-1.
+    pub fn judge(rule: &super::Rule, run: &RunEvidence) -> super::Verdict {
+        let evidence = run
+            .account_region("111111111111", "us-east-1")
+            .expect("the run holds the account-Region");
+        (rule.check)(&super::RuleInput {
+            run,
+            evidence,
+            scan_started_at: run.header.started_at,
+            members: run.header.rules.macie_members,
+        })
     }
 }

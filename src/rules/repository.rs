@@ -5,7 +5,7 @@ use super::{RuleInput, Verdict, unreadable};
 use crate::config::MemberRepository;
 use crate::evidence::{ErrorKind, Outcome, S3Destination};
 use crate::findings::Status;
-use crate::macie_access::Exporter;
+use crate::macie_access::{Exporter, OrgMembership};
 pub(super) use crate::regions::macie_principal;
 
 /// The export configuration that judges an account-Region, and whose it is.
@@ -32,6 +32,8 @@ pub(super) struct Repository<'a> {
     pub macie_account: &'a str,
     /// The Region of the Macie configuration.
     pub region: &'a str,
+    /// The organization of the account whose Macie writes, as its requests carry it.
+    pub organization: OrgMembership,
     /// Said in messages when the repository is an administrator's.
     pub note: String,
 }
@@ -47,6 +49,7 @@ impl Repository<'_> {
         Exporter {
             account: self.macie_account,
             region: self.region,
+            organization: &self.organization,
         }
     }
 }
@@ -133,6 +136,7 @@ pub(super) fn repository<'a>(input: &RuleInput<'a>) -> Result<Repository<'a>, Ve
             .filter(|o| !o.is_empty()),
         macie_account: export.macie_account,
         region: &input.evidence.region,
+        organization: OrgMembership::of(input.run, export.macie_account),
         note: export.note,
     })
 }
