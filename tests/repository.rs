@@ -986,3 +986,117 @@ fn the_security_reference_architecture_repository_warns() {
     );
     assert_remediation_is_concrete(&run);
 }
+
+/// Central repositories shared with the whole organization or one OU, the way real
+/// organizations grant them: the us-east-1 key and bucket through `aws:SourceOrgID`, the
+/// eu-west-1 ones through `aws:SourceOrgPaths` under `Workloads` (nested OUs included). Macie's
+/// requests carry both keys, so every member in the grant passes; an account outside the OU fails,
+/// and the message says the condition wants another organizational unit.
+#[test]
+fn repositories_granted_to_the_organization_or_an_ou_pass() {
+    let org_key = r#"{"Version":"2012-10-17","Statement":[
+        {"Sid":"Admin","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::${ACCOUNT}:root"},"Action":"kms:*","Resource":"*"},
+        {"Sid":"MacieInTheOrganization","Effect":"Allow","Principal":{"Service":"macie.amazonaws.com"},
+         "Action":["kms:GenerateDataKey","kms:Encrypt"],"Resource":"*",
+         "Condition":{"StringEquals":{"aws:SourceOrgID":"${ORG_ID}"}}}]}"#;
+    let ou_key = r#"{"Version":"2012-10-17","Statement":[
+        {"Sid":"Admin","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::${ACCOUNT}:root"},"Action":"kms:*","Resource":"*"},
+        {"Sid":"MacieInWorkloads","Effect":"Allow","Principal":{"Service":"macie.amazonaws.com"},
+         "Action":["kms:GenerateDataKey","kms:Encrypt"],"Resource":"*",
+         "Condition":{"ForAnyValue:StringLike":{"aws:SourceOrgPaths":"${OU_PATH:Workloads}*"}}}]}"#;
+    let bucket = |condition: &str| {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[
+        {{"Sid":"DenyInsecure","Effect":"Deny","Principal":"*","Action":"s3:*",
+         "Resource":["arn:aws:s3:::${{BUCKET}}","arn:aws:s3:::${{BUCKET}}/*"],"Condition":{{"Bool":{{"aws:SecureTransport":"false"}}}}}},
+        {{"Sid":"MacieWrites","Effect":"Allow","Principal":{{"Service":"macie.amazonaws.com"}},
+         "Action":"s3:PutObject","Resource":"arn:aws:s3:::${{BUCKET}}/macie/*","Condition":{condition}}},
+        {{"Sid":"MacieLocates","Effect":"Allow","Principal":{{"Service":"macie.amazonaws.com"}},
+         "Action":"s3:GetBucketLocation","Resource":"arn:aws:s3:::${{BUCKET}}","Condition":{condition}}}]}}"#
+        )
+    };
+    let org_bucket = bucket(r#"{"StringEquals":{"aws:SourceOrgID":"${ORG_ID}"}}"#);
+    let ou_bucket =
+        bucket(r#"{"ForAnyValue:StringLike":{"aws:SourceOrgPaths":"${OU_PATH:Workloads}*"}}"#);
+    let member = |id: &str, name: &str, ou: &str| {
+        let mut text = format!("[[accounts]]\nid = \"{id}\"\nname = \"{name}\"\nou = \"{ou}\"\n");
+        for (region, bucket, key_region) in [
+            ("us-east-1", "org-macie-results", "us-east-1"),
+            ("eu-west-1", "workloads-macie-results", "eu-west-1"),
+        ] {
+            text.push_str(&format!(
+                "[[accounts.macie]]\nregion = \"{region}\"\ncreated_days_ago = 100\nexport = {{ bucket = \"{bucket}\", key_prefix = \"macie/\", kms_key_arn = \"key:{LOG_ARCHIVE}:{key_region}:results\" }}\n"
+            ));
+        }
+        text
+    };
+    let scenario = format!(
+        r#"[[accounts]]
+id = "{LOG_ARCHIVE}"
+name = "log-archive"
+ou = "Security"
+
+[[accounts.keys]]
+alias = "results"
+region = "us-east-1"
+policy = '''{org_key}'''
+rotation = true
+
+[[accounts.keys]]
+alias = "results"
+region = "eu-west-1"
+policy = '''{ou_key}'''
+rotation = true
+
+[[accounts.buckets]]
+name = "org-macie-results"
+region = "us-east-1"
+block_public_access = true
+policy = '''{org_bucket}'''
+versioning = true
+encryption = {{ sse = "aws:kms", kms_key = "key:{LOG_ARCHIVE}:us-east-1:results" }}
+
+[[accounts.buckets]]
+name = "workloads-macie-results"
+region = "eu-west-1"
+block_public_access = true
+policy = '''{ou_bucket}'''
+versioning = true
+encryption = {{ sse = "aws:kms", kms_key = "key:{LOG_ARCHIVE}:eu-west-1:results" }}
+
+{prod}
+{dev}
+{sandbox}
+"#,
+        prod = member("410000000001", "prod", "Workloads/Prod"),
+        dev = member("410000000002", "dev", "Workloads"),
+        sandbox = member("410000000003", "sandbox", "Sandbox"),
+    );
+    let (emulator, run) = scan(&scenario, "us-east-1,eu-west-1");
+    for account in ["410000000001", "410000000002", "410000000003"] {
+        for rule in ["MACIE-003", "MACIE-004"] {
+            assert_finding(&run, account, "us-east-1", rule, "PASS", &[]);
+        }
+    }
+    for account in ["410000000001", "410000000002"] {
+        for rule in ["MACIE-003", "MACIE-004"] {
+            assert_finding(&run, account, "eu-west-1", rule, "PASS", &[]);
+        }
+    }
+    let (_, workloads) = emulator.ou("Workloads");
+    for rule in ["MACIE-003", "MACIE-004"] {
+        assert_finding(
+            &run,
+            "410000000003",
+            "eu-west-1",
+            rule,
+            "FAIL",
+            &[
+                "aws:SourceOrgPaths",
+                &workloads,
+                "another organizational unit",
+            ],
+        );
+    }
+    run.assert_exit(1);
+}
