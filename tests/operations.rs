@@ -641,3 +641,93 @@ fn a_baseline_compares_only_the_scope_both_runs_cover() {
     assert_eq!(baseline["unchanged"], 3);
     assert_eq!(baseline["new"], 0);
 }
+
+/// A fenced block of the README: the lines after the first line that starts with `marker` up to
+/// the closing fence.
+fn readme_block_after(marker: &str) -> Vec<String> {
+    let readme = std::fs::read_to_string(common::repo_root().join("README.md")).expect("README.md");
+    readme
+        .lines()
+        .skip_while(|line| !line.trim_start().starts_with(marker))
+        .skip(1)
+        .take_while(|line| !line.trim_start().starts_with("```"))
+        .map(str::to_owned)
+        .collect()
+}
+
+/// The README's nightly recipe, exactly as written (its command line and its suppressions
+/// example), run twice against the bundled demo organization, one of whose accounts can never be
+/// assumed: each night scans, uploads and exits 2 (incomplete); the first warns that there is no
+/// baseline yet and becomes `latest`; the second has no NEW finding and marks what failed before
+/// UNCHANGED.
+#[test]
+fn the_readme_nightly_recipe_runs_as_written_on_the_demo_organization() {
+    let recipe = readme_block_after("# Nightly")
+        .join("\n")
+        .replace("\\\n", " ");
+    let words: Vec<&str> = recipe.split_whitespace().collect();
+    assert_eq!(words[..3], ["macie-audit", "-q", "scan"], "{recipe}");
+    let suppressions = readme_block_after("```toml").join("\n");
+    assert!(suppressions.contains("[[suppression]]"), "{suppressions}");
+
+    let mut emulator = Emulator::start();
+    let demo =
+        std::fs::read_to_string(common::repo_root().join("tests/emulator/scenarios/demo.toml"))
+            .expect("the demo scenario");
+    emulator.load_scenario(&demo);
+    let config = std::fs::read_to_string(
+        common::repo_root().join("tests/emulator/scenarios/demo-config.toml"),
+    )
+    .expect("the demo configuration");
+    let reports = tempfile::tempdir().expect("reports");
+    let night = || {
+        let mut scan = emulator
+            .scan()
+            .config(&config)
+            .output_dir(reports.path())
+            .file("suppressions.toml", &suppressions)
+            .arg("-q");
+        for word in &words[3..] {
+            scan = scan.arg(word);
+        }
+        let run = scan.run();
+        std::thread::sleep(std::time::Duration::from_millis(1100));
+        run
+    };
+
+    let first = night();
+    first.assert_exit(2);
+    assert!(
+        first
+            .stdout
+            .contains("uploaded: s3://audit-evidence/macie/"),
+        "{}",
+        first.stdout
+    );
+    assert!(
+        first.stdout.contains("no full run") || first.stdout.contains("no baseline"),
+        "the first night says there is no baseline yet:\n{}",
+        first.stdout
+    );
+    assert_eq!(latest(reports.path()), canonical(&first));
+    let denied = "493061527841";
+    assert_eq!(first.status(denied, "us-east-1", "MACIE-001"), "ERROR");
+    assert!(
+        first.stderr.contains(denied) && first.stderr.lines().count() <= 3,
+        "-q: one error line naming the account that could not be checked:\n{}",
+        first.stderr
+    );
+
+    let second = night();
+    second.assert_exit(2);
+    let findings = second.findings();
+    assert!(
+        findings.iter().all(|f| f["baseline_state"] != "NEW"),
+        "nothing is new on the second night"
+    );
+    assert!(
+        findings.iter().any(|f| f["baseline_state"] == "UNCHANGED"),
+        "what failed the first night is UNCHANGED"
+    );
+    assert_eq!(latest(reports.path()), canonical(&second));
+}

@@ -320,6 +320,13 @@ impl Scan {
         self
     }
 
+    /// Writes a file into the scan's working directory (its current directory), for flags that
+    /// name files relative to it.
+    pub fn file(self, name: &str, contents: &str) -> Scan {
+        std::fs::write(self.workdir.path().join(name), contents).expect("write a working file");
+        self
+    }
+
     /// Adds an environment variable.
     pub fn env(mut self, key: &str, value: &str) -> Scan {
         self.extra_env.push((key.into(), value.into()));
