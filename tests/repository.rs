@@ -1100,3 +1100,46 @@ encryption = {{ sse = "aws:kms", kms_key = "key:{LOG_ARCHIVE}:eu-west-1:results"
     }
     run.assert_exit(1);
 }
+
+/// A repository bucket deleted between two nights: the first scan passes, the second fails
+/// MACIE-004 and MACIE-005 ("the bucket does not exist") and is complete (exit 1, not 2): the
+/// bucket's absence is a fact, not a call that could not be made.
+#[test]
+fn a_repository_bucket_deleted_since_the_last_run_fails_and_the_run_is_complete() {
+    let management = "123456789012";
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(&Repo::sound().toml(management, "management"));
+    let before = emulator.scan().regions("us-east-1").run();
+    before.assert_exit(0);
+
+    // DeleteBucket with the owner's (the management account's static test) credentials; the
+    // emulator identifies the account by the access key and checks no signature.
+    let deleted = ureq::delete(&format!("{}/results-{management}", emulator.endpoint))
+        .set(
+            "Authorization",
+            "AWS4-HMAC-SHA256 Credential=testing/20261203/us-east-1/s3/aws4_request, \
+         SignedHeaders=host;x-amz-date, Signature=0",
+        )
+        .set("X-Amz-Date", "20261203T000000Z")
+        .call()
+        .expect("DeleteBucket");
+    assert_eq!(deleted.status(), 204);
+
+    let after = emulator.scan().regions("us-east-1").run();
+    for rule in ["MACIE-004", "MACIE-005"] {
+        assert_finding(
+            &after,
+            management,
+            "us-east-1",
+            rule,
+            "FAIL",
+            &["does not exist"],
+        );
+    }
+    assert!(
+        after.findings().iter().all(|f| f["status"] != "ERROR"),
+        "{:#?}",
+        after.findings()
+    );
+    after.assert_exit(1);
+}
