@@ -496,23 +496,28 @@ pub fn bucket_answers(
     ]
 }
 
-/// Whether a bucket policy denies requests made without TLS (`aws:SecureTransport` false) to
-/// the objects under `prefix`, for anyone.
+/// Whether a bucket policy denies requests made without TLS (`aws:SecureTransport` false), for
+/// anyone: reading and writing the objects under `prefix` and listing the bucket itself. A Deny
+/// scoped to one action (`s3:GetObject` only) or to the objects alone leaves the rest of the
+/// bucket open to plain HTTP, so it does not count.
 pub fn denies_insecure_transport(policy: &Policy, bucket: &str, prefix: &str) -> bool {
-    let object = format!("arn:aws:s3:::{bucket}/{prefix}any-object");
+    let bucket_arn = format!("arn:aws:s3:::{bucket}");
+    let object = format!("{bucket_arn}/{prefix}any-object");
     let insecure = [("aws:SecureTransport", "false")];
+    let requests = [
+        ("s3:GetObject", object.as_str()),
+        ("s3:PutObject", object.as_str()),
+        ("s3:ListBucket", bucket_arn.as_str()),
+    ];
     [Principal::Anonymous, Principal::Aws("999999999999")]
         .iter()
         .all(|principal| {
-            policy
-                .evaluate(&Request::complete(
-                    *principal,
-                    "s3:GetObject",
-                    &object,
-                    &insecure,
-                ))
-                .decision
-                == Decision::ExplicitDeny
+            requests.iter().all(|(action, resource)| {
+                policy
+                    .evaluate(&Request::complete(*principal, action, resource, &insecure))
+                    .decision
+                    == Decision::ExplicitDeny
+            })
         })
 }
 
@@ -578,6 +583,32 @@ mod tests {
             == Answer::NotAllowed {
                 near_misses: Vec::new()
             }));
+    }
+
+    #[test]
+    fn a_tls_deny_must_cover_writes_and_the_bucket_too() {
+        let deny = |actions: &str, resources: &str| {
+            key_policy(&format!(
+                r#"{{"Effect":"Deny","Principal":"*","Action":{actions},"Resource":{resources},
+                "Condition":{{"Bool":{{"aws:SecureTransport":"false"}}}}}}"#
+            ))
+        };
+        let everything = r#"["arn:aws:s3:::b","arn:aws:s3:::b/*"]"#;
+        assert!(denies_insecure_transport(
+            &deny(r#""s3:*""#, everything),
+            "b",
+            "macie/"
+        ));
+        assert!(!denies_insecure_transport(
+            &deny(r#""s3:GetObject""#, everything),
+            "b",
+            "macie/"
+        ));
+        assert!(!denies_insecure_transport(
+            &deny(r#""s3:*""#, r#""arn:aws:s3:::b/*""#),
+            "b",
+            "macie/"
+        ));
     }
 
     #[test]

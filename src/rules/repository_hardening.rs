@@ -185,8 +185,16 @@ fn encryption_item(
             let configured = encryption.kms_key_id.as_deref().unwrap_or_default();
             if same_key(configured, repository.key_arn, key_arn) {
                 Item::Ok
-            } else {
+            } else if configured.starts_with("alias/") || configured.contains(":alias/") {
+                // An alias may name the repository key; the scan does not resolve aliases, so
+                // this is the one case it cannot decide.
                 Item::Weak(format!(
+                    "default encryption names the KMS alias {configured}, which the scan does not \
+                     resolve: check that it is the repository key"
+                ))
+            } else {
+                // A key id or ARN that is not the repository key's: a fact, not a doubt.
+                Item::Missing(format!(
                     "default encryption uses KMS key {}, not the repository key",
                     if configured.is_empty() {
                         "aws/s3"
