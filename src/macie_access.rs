@@ -68,6 +68,11 @@ const SOURCE_KEYS: [&str; 4] = [
     "aws:SourceOrgPaths",
 ];
 
+/// An account and organization no policy of the organization names: Macie acting for them is the
+/// confused deputy a grant's conditions must exclude.
+const STRANGER_ACCOUNT: &str = "999999999999";
+const STRANGER_ORGANIZATION: &str = "o-stranger000";
+
 /// What Macie's requests say of the exporting account's organization: `aws:SourceOrgID` and
 /// `aws:SourceOrgPaths`, which AWS includes only for accounts in an organization.
 #[derive(Debug, Clone, Default, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
@@ -224,8 +229,7 @@ fn answer(
     conditions: bool,
 ) -> Answer {
     let principal = exporter.principal();
-    let evaluate = |with_source: bool| {
-        let mut request = exporter.request(with_source);
+    let evaluate_request = |mut request: MacieRequest| {
         request.context.extend_from_slice(extra);
         let context: Vec<(&str, &str)> = request
             .context
@@ -241,17 +245,33 @@ fn answer(
             unlisted: UnlistedKeys::Unknown,
         })
     };
-    let with_source = evaluate(true);
+    let with_source = evaluate_request(exporter.request(true));
     match with_source.decision {
         Decision::Allow if conditions => {
-            let without = evaluate(false);
-            Answer::Allowed {
-                unconditioned_by: if without.decision == Decision::Allow {
-                    without.allowed_by
-                } else {
-                    Vec::new()
-                },
+            // Unconditioned: the grant holds without the source keys, or for Macie acting for an
+            // account of another organization (a `aws:SourceArn` that wildcards the account is
+            // no confused-deputy protection).
+            let stranger_organization = OrgMembership::Member {
+                organization_id: Some(STRANGER_ORGANIZATION.to_owned()),
+                ou_path: Some(format!("{STRANGER_ORGANIZATION}/r-0000/")),
+            };
+            let stranger = Exporter {
+                account: STRANGER_ACCOUNT,
+                region: exporter.region,
+                organization: &stranger_organization,
+            };
+            let mut unconditioned_by = Vec::new();
+            for request in [exporter.request(false), stranger.request(true)] {
+                let evaluation = evaluate_request(request);
+                if evaluation.decision == Decision::Allow {
+                    for label in evaluation.allowed_by {
+                        if !unconditioned_by.contains(&label) {
+                            unconditioned_by.push(label);
+                        }
+                    }
+                }
             }
+            Answer::Allowed { unconditioned_by }
         }
         Decision::Allow => Answer::Allowed {
             unconditioned_by: Vec::new(),
@@ -583,6 +603,42 @@ mod tests {
             == Answer::NotAllowed {
                 near_misses: Vec::new()
             }));
+    }
+
+    #[test]
+    fn a_source_arn_that_wildcards_the_account_is_no_confused_deputy_condition() {
+        let wildcard = r#"{"Sid":"AnyAccountsMacie","Effect":"Allow","Principal":{"Service":"macie.amazonaws.com"},
+            "Action":["kms:GenerateDataKey","kms:Encrypt"],"Resource":"*",
+            "Condition":{"ArnLike":{"aws:SourceArn":"arn:aws:macie2:*:*:export-configuration:*"}}}"#;
+        let organization = OrgMembership::Member {
+            organization_id: Some("o-a1b2c3d4e5".into()),
+            ou_path: Some("o-a1b2c3d4e5/r-ab12/".into()),
+        };
+        let exporter = Exporter {
+            account: "222222222222",
+            region: "us-east-1",
+            organization: &organization,
+        };
+        for (_, answer) in key_answers(&key_policy(wildcard), KEY, exporter) {
+            assert_eq!(
+                answer,
+                Answer::Allowed {
+                    unconditioned_by: vec!["AnyAccountsMacie".into()]
+                }
+            );
+        }
+        let confined = wildcard.replace(
+            r#""Condition":{"#,
+            r#""Condition":{"StringEquals":{"aws:SourceOrgID":"o-a1b2c3d4e5"},"#,
+        );
+        for (_, answer) in key_answers(&key_policy(&confined), KEY, exporter) {
+            assert_eq!(
+                answer,
+                Answer::Allowed {
+                    unconditioned_by: Vec::new()
+                }
+            );
+        }
     }
 
     #[test]

@@ -274,8 +274,9 @@ fn judge_policy(
     for (action, answer) in &answers {
         match answer {
             // An Allow that holds without aws:SourceAccount, aws:SourceArn, aws:SourceOrgID and
-            // aws:SourceOrgPaths serves any source: the confused-deputy risk. A grant scoped by
-            // aws:SourceOrgID or aws:SourceOrgPaths alone does not hold without them, so it
+            // aws:SourceOrgPaths, or for Macie acting for an account of another organization
+            // (an aws:SourceArn wildcarding the account), serves any source: the
+            // confused-deputy risk. A grant scoped by aws:SourceOrgID or aws:SourceOrgPaths alone
             // counts as conditioned: it confines Macie's use of the key to the organization's
             // (or OU's) accounts, as AWS recommends for organization-wide resources.
             Answer::Allowed { unconditioned_by } => {
@@ -338,7 +339,8 @@ fn judge_policy(
         statement_helps = true;
         warnings.push(format!(
             "the key policy allows {principal} {} without aws:SourceAccount / aws:SourceArn (or \
-             aws:SourceOrgID / aws:SourceOrgPaths) conditions (confused deputy)",
+             aws:SourceOrgID / aws:SourceOrgPaths) conditions that confine it to the organization's \
+             accounts (confused deputy: Macie acting for any account may use the key)",
             unconditioned.join(" and ")
         ));
     }
@@ -444,7 +446,7 @@ mod tests {
             verdict.message
         );
         assert!(
-            verdict.message.contains("(confused deputy)"),
+            verdict.message.contains("(confused deputy: "),
             "{}",
             verdict.message
         );
