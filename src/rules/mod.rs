@@ -23,6 +23,7 @@ use crate::evidence::{
     AccountEvidence, AccountRegionEvidence, ApiError, ErrorKind, Evidence, RunEvidence,
 };
 use crate::findings::{Finding, Severity, Status, macie_session_arn};
+use crate::macie_access::OrgMembership;
 
 /// A rule of the catalogue.
 #[derive(Debug)]
@@ -54,6 +55,9 @@ pub struct RuleInput<'a> {
     pub scan_started_at: DateTime<Utc>,
     /// Whose repository a Macie member is judged by.
     pub members: MemberRepository,
+    /// The judged account's organization, as Macie's requests carry it (worked out once per
+    /// account: it is a lookup in the run's population).
+    pub organization: &'a OrgMembership,
 }
 
 /// A rule's judgement, before it is dressed as a finding.
@@ -129,12 +133,19 @@ pub fn evaluate_account<R: Borrow<AccountRegionEvidence>>(
     records: &[R],
 ) -> Vec<Finding> {
     let mut findings = Vec::with_capacity(run.header.regions.len() * CATALOGUE.len());
+    let organization = OrgMembership::of(run, &account.account.id);
     for region in &run.header.regions {
         let evidence = records
             .iter()
             .map(Borrow::borrow)
             .find(|r| r.region == *region);
-        findings.extend(evaluate_account_region(run, account, region, evidence));
+        findings.extend(evaluate_account_region(
+            run,
+            account,
+            &organization,
+            region,
+            evidence,
+        ));
     }
     findings
 }
@@ -179,6 +190,7 @@ fn gate<'a>(account: &AccountEvidence, evidence: Option<&'a AccountRegionEvidenc
 fn evaluate_account_region(
     run: &RunEvidence,
     account: &AccountEvidence,
+    organization: &OrgMembership,
     region: &str,
     evidence: Option<&AccountRegionEvidence>,
 ) -> Vec<Finding> {
@@ -192,6 +204,7 @@ fn evaluate_account_region(
                     evidence,
                     scan_started_at: run.header.started_at,
                     members: run.header.rules.macie_members,
+                    organization,
                 }),
                 Gate::Skipped(reason) => Verdict::new(Status::Skipped, reason.clone()),
                 Gate::Error(reason) => Verdict::new(Status::Error, reason.clone()),
@@ -445,6 +458,7 @@ pub(crate) mod testing {
             evidence,
             scan_started_at: run.header.started_at,
             members: run.header.rules.macie_members,
+            organization: &crate::macie_access::OrgMembership::of(run, "111111111111"),
         })
     }
 }

@@ -136,7 +136,11 @@ pub(super) fn repository<'a>(input: &RuleInput<'a>) -> Result<Repository<'a>, Ve
             .filter(|o| !o.is_empty()),
         macie_account: export.macie_account,
         region: &input.evidence.region,
-        organization: OrgMembership::of(input.run, export.macie_account),
+        organization: if export.macie_account == input.evidence.account_id {
+            input.organization.clone()
+        } else {
+            OrgMembership::of(input.run, export.macie_account)
+        },
         note: export.note,
     })
 }
