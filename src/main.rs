@@ -95,7 +95,8 @@ fn main() -> ExitCode {
                 Err(error) => fail(&error),
             }
         }
-        Command::Report(args) => match replay::report(&args) {
+        Command::Report(args) => match replay::report(&args, &sanitise_command_line(std::env::args()))
+        {
             Ok(outcome) => {
                 print!("{}", outcome.summary);
                 ExitCode::from(outcome.exit_code)

@@ -154,6 +154,13 @@ pub fn render(
         "INCOMPLETE"
     };
     let _ = writeln!(out, "macie-audit run {} — {state}", run.header.run_id);
+    if !metadata.evidence_integrity.is_trusted() {
+        let _ = writeln!(
+            out,
+            "  evidence {}",
+            metadata.evidence_integrity.describe()
+        );
+    }
     if metadata.scope.partial {
         let _ = writeln!(
             out,
