@@ -447,7 +447,12 @@ fn report_command_reproduces_a_run_from_its_evidence() {
     let mut replayed = read_json(&out.path().join("run.json"));
     assert_eq!(original["evidence_integrity"]["status"], "collected");
     assert_eq!(replayed["evidence_integrity"]["status"], "verified");
-    assert_eq!(replayed["provenance"]["renderings"].as_array().map(Vec::len), Some(1));
+    assert_eq!(
+        replayed["provenance"]["renderings"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
     for json in [&mut original, &mut replayed] {
         let object = json.as_object_mut().expect("an object");
         object.remove("evidence_integrity");
@@ -629,7 +634,11 @@ fn report_refuses_evidence_that_does_not_match_its_manifest_and_changes_nothing(
     let output = report(&[run.dir().as_os_str()]);
     assert_eq!(output.status.code(), Some(3));
     let stderr = String::from_utf8_lossy(&output.stderr);
-    for named in ["modified: evidence.jsonl", "missing: findings.csv", "not in the manifest: notes.txt"] {
+    for named in [
+        "modified: evidence.jsonl",
+        "missing: findings.csv",
+        "not in the manifest: notes.txt",
+    ] {
         assert!(stderr.contains(named), "{named}: {stderr}");
     }
     assert!(snapshot(run.dir()) == before, "the run directory changed");
@@ -658,12 +667,23 @@ fn modified_evidence_rendered_on_purpose_says_so_in_every_report() {
     ]);
     let stdout = String::from_utf8_lossy(&output.stdout);
     // The scanner's own account has no Macie: MACIE-001 fails either way.
-    assert_eq!(output.status.code(), Some(1), "{stdout}{}", String::from_utf8_lossy(&output.stderr));
-    assert!(stdout.contains("evidence MODIFIED") && stdout.contains("evidence.jsonl"), "{stdout}");
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("evidence MODIFIED") && stdout.contains("evidence.jsonl"),
+        "{stdout}"
+    );
 
     let run_json = read_json(&out.path().join("run.json"));
     assert_eq!(run_json["evidence_integrity"]["status"], "modified");
-    assert_eq!(run_json["evidence_integrity"]["modified"], serde_json::json!(["evidence.jsonl"]));
+    assert_eq!(
+        run_json["evidence_integrity"]["modified"],
+        serde_json::json!(["evidence.jsonl"])
+    );
     let rendering = &run_json["provenance"]["renderings"][0];
     assert_eq!(rendering["evidence_verified"], false);
     assert_eq!(rendering["evidence_integrity"]["status"], "modified");
@@ -680,7 +700,11 @@ fn modified_evidence_rendered_on_purpose_says_so_in_every_report() {
     // The verdict the edit aimed at is what the modified evidence says: WARN, not the FAIL the
     // delivered run holds.
     let csv = std::fs::read_to_string(out.path().join("findings.csv")).expect("csv");
-    assert!(csv.lines().any(|l| l.contains("\"MACIE-002\"") && l.contains("\"WARN\"")), "{csv}");
+    assert!(
+        csv.lines()
+            .any(|l| l.contains("\"MACIE-002\"") && l.contains("\"WARN\"")),
+        "{csv}"
+    );
 }
 
 #[test]
@@ -689,7 +713,11 @@ fn run_json_keeps_the_scan_and_adds_every_rendering() {
     let original = read_json(&run.dir().join("run.json"));
     let scan = &original["provenance"]["scan"];
     assert_eq!(scan["command_line"], original["command_line"]);
-    assert!(scan["command_line"].as_array().is_some_and(|args| args.iter().any(|a| a == "scan")));
+    assert!(
+        scan["command_line"]
+            .as_array()
+            .is_some_and(|args| args.iter().any(|a| a == "scan"))
+    );
     assert_eq!(scan["principal"], original["principal"]);
     assert_eq!(scan["started_at"], original["started_at"]);
     assert_eq!(scan["ended_at"], original["ended_at"]);
@@ -698,25 +726,51 @@ fn run_json_keeps_the_scan_and_adds_every_rendering() {
 
     for _ in 0..2 {
         let output = report(&[run.dir().as_os_str()]);
-        assert_eq!(output.status.code(), Some(1), "{}", String::from_utf8_lossy(&output.stderr));
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
     }
     let out = tempfile::tempdir().expect("temp");
-    let elsewhere = report(&[run.dir().as_os_str(), "--output-dir".as_ref(), out.path().as_os_str()]);
+    let elsewhere = report(&[
+        run.dir().as_os_str(),
+        "--output-dir".as_ref(),
+        out.path().as_os_str(),
+    ]);
     assert_eq!(elsewhere.status.code(), Some(1));
 
     let rendered = read_json(&out.path().join("run.json"));
-    assert_eq!(rendered["provenance"]["scan"], original["provenance"]["scan"]);
+    assert_eq!(
+        rendered["provenance"]["scan"],
+        original["provenance"]["scan"]
+    );
     assert_eq!(rendered["command_line"], original["command_line"]);
-    let renderings = rendered["provenance"]["renderings"].as_array().expect("renderings");
+    let renderings = rendered["provenance"]["renderings"]
+        .as_array()
+        .expect("renderings");
     assert_eq!(renderings.len(), 3, "{renderings:#?}");
     for rendering in renderings {
         assert_eq!(rendering["evidence_verified"], true);
         assert_eq!(rendering["evidence_integrity"]["status"], "verified");
         assert_eq!(rendering["tool_version"], original["tool"]["version"]);
-        assert!(rendering["command_line"].as_array().is_some_and(|args| args.iter().any(|a| a == "report")));
-        assert!(rendering["rendered_at"].as_str().is_some_and(|t| t > original["ended_at"].as_str().unwrap_or_default()));
+        assert!(
+            rendering["command_line"]
+                .as_array()
+                .is_some_and(|args| args.iter().any(|a| a == "report"))
+        );
+        assert!(
+            rendering["rendered_at"]
+                .as_str()
+                .is_some_and(|t| t > original["ended_at"].as_str().unwrap_or_default())
+        );
     }
-    assert!(renderings[2]["command_line"].as_array().is_some_and(|args| args.iter().any(|a| a == "--output-dir")));
+    assert!(
+        renderings[2]["command_line"]
+            .as_array()
+            .is_some_and(|args| args.iter().any(|a| a == "--output-dir"))
+    );
 
     let html = std::fs::read_to_string(out.path().join("report.html")).expect("html");
     assert!(html.contains("scan (collected the evidence)"));

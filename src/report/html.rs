@@ -35,7 +35,7 @@ use crate::evidence::{
     RunEvidence,
 };
 use crate::findings::{Finding, Severity, Status};
-use crate::rules::{CATALOGUE, Rule};
+use crate::rules::{Absence, CATALOGUE, Rule};
 
 /// The file name of the HTML report in a run directory.
 pub const FILE_NAME: &str = "report.html";
@@ -1114,6 +1114,7 @@ impl<'a> Report<'a> {
                     account,
                     reference,
                     regions: self.regions,
+                    absence: Absence::of(self.run),
                 })
             })
     }
@@ -1175,11 +1176,19 @@ struct AccountEvidenceItem<'a> {
     account: &'a AccountEvidence,
     reference: &'a AccountRef<'a>,
     regions: &'a [String],
+    /// Why evidence the run would hold is absent.
+    absence: Absence,
 }
 
 impl AccountEvidenceItem<'_> {
     fn view(&self) -> AccountEv<'_> {
-        account_ev(self.account, self.reference, self.regions, &self.records)
+        account_ev(
+            self.account,
+            self.reference,
+            self.regions,
+            &self.records,
+            self.absence,
+        )
     }
 }
 
@@ -1405,6 +1414,7 @@ fn account_ev<'a>(
     reference: &'a AccountRef<'a>,
     regions: &'a [String],
     records: &'a [Cow<'_, AccountRegionEvidence>],
+    absence: Absence,
 ) -> AccountEv<'a> {
     let mut groups = Vec::new();
     let mut access_rows = Vec::new();
@@ -1412,7 +1422,7 @@ fn account_ev<'a>(
     match &account.access {
         None => {
             note = Some(if account.account.is_active() {
-                "The account was not reached before the scan ended.".to_owned()
+                absence.account()
             } else {
                 format!(
                     "Account status {}: not scanned (no AWS call made in it).",

@@ -161,10 +161,8 @@ fn parse_line(line: &str) -> Option<(&str, &str)> {
     let name = rest
         .strip_prefix("  ")
         .or_else(|| rest.strip_prefix(" *"))?;
-    let plain = !name.is_empty()
-        && name != "."
-        && name != ".."
-        && !name.contains(['/', '\\', '\0']);
+    let plain =
+        !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0']);
     plain.then_some((digest, name))
 }
 

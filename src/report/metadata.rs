@@ -7,9 +7,9 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
+use super::manifest::ManifestCheck;
 use super::summary::Tally;
 use super::write_atomically;
-use super::manifest::ManifestCheck;
 use crate::config::RulesConfig;
 use crate::error::{EXIT_INCOMPLETE, Result};
 use crate::evidence::{OrganizationListing, RunEvidence, RunHeader};
@@ -143,9 +143,7 @@ impl EvidenceIntegrity {
     /// In words, for every report.
     pub fn describe(&self) -> String {
         match self {
-            EvidenceIntegrity::Collected => {
-                "collected by this run".into()
-            }
+            EvidenceIntegrity::Collected => "collected by this run".into(),
             EvidenceIntegrity::Verified => {
                 "verified: every file matches the SHA256SUMS it was delivered with".into()
             }

@@ -155,11 +155,7 @@ pub fn render(
     };
     let _ = writeln!(out, "macie-audit run {} — {state}", run.header.run_id);
     if !metadata.evidence_integrity.is_trusted() {
-        let _ = writeln!(
-            out,
-            "  evidence {}",
-            metadata.evidence_integrity.describe()
-        );
+        let _ = writeln!(out, "  evidence {}", metadata.evidence_integrity.describe());
     }
     if metadata.scope.partial {
         let _ = writeln!(

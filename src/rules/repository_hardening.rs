@@ -1,7 +1,7 @@
 //! MACIE-005: repository hardening (default encryption, versioning or Object Lock, key rotation).
 
 use super::repository::{Repository, list, repository};
-use super::{Rule, RuleInput, Verdict};
+use super::{Absence, Rule, RuleInput, Verdict};
 use crate::evidence::{BucketEvidence, BucketOwner, KeyEvidence, Outcome};
 use crate::findings::{Severity, Status};
 
@@ -39,10 +39,11 @@ fn check(input: &RuleInput<'_>) -> Verdict {
     let verdict = |status, message: String| Verdict::new(status, message).about(bucket_arn.clone());
     let bucket = input.run.bucket(repository.bucket);
     let key = input.run.key(repository.key_arn);
+    let absence = Absence::of(input.run);
     let items = [
-        encryption_item(bucket, key, &repository),
-        retention_item(bucket),
-        rotation_item(key),
+        encryption_item(bucket, key, &repository, absence),
+        retention_item(bucket, absence),
+        rotation_item(key, absence),
     ];
     let pick = |wanted: fn(&Item) -> Option<&String>| -> Vec<String> {
         items.iter().filter_map(wanted).cloned().collect()
@@ -124,9 +125,10 @@ fn encryption_item(
     bucket: Option<&BucketEvidence>,
     key: Option<&KeyEvidence>,
     repository: &Repository<'_>,
+    absence: Absence,
 ) -> Item {
     let Some(bucket) = bucket else {
-        return Item::Unknown("the bucket was not read".into());
+        return Item::Unknown(absence.not_read("the bucket"));
     };
     if let Some(reason) = &bucket.unverifiable {
         return Item::Unknown(format!("default encryption: {reason}"));
@@ -181,9 +183,9 @@ fn same_key(configured: &str, repository_arn: &str, described_arn: Option<&str>)
         .any(|arn| configured == arn || (!configured.contains(':') && configured == key_id(arn)))
 }
 
-fn retention_item(bucket: Option<&BucketEvidence>) -> Item {
+fn retention_item(bucket: Option<&BucketEvidence>, absence: Absence) -> Item {
     let Some(bucket) = bucket else {
-        return Item::Unknown("the bucket was not read".into());
+        return Item::Unknown(absence.not_read("the bucket"));
     };
     if let Some(reason) = &bucket.unverifiable {
         return Item::Unknown(format!("versioning: {reason}"));
@@ -203,9 +205,9 @@ fn retention_item(bucket: Option<&BucketEvidence>) -> Item {
     }
 }
 
-fn rotation_item(key: Option<&KeyEvidence>) -> Item {
+fn rotation_item(key: Option<&KeyEvidence>, absence: Absence) -> Item {
     let Some(key) = key else {
-        return Item::Unknown("the key was not read".into());
+        return Item::Unknown(absence.not_read("the key"));
     };
     if let Some(reason) = &key.unverifiable {
         return Item::Unknown(format!("key rotation: {reason}"));
