@@ -61,6 +61,10 @@ pub struct RunMetadata {
     /// The exit code of the command that wrote this file: what the run's findings mean under
     /// the gate, raised by what went wrong after them (a failed upload).
     pub exit_code: u8,
+    /// What raised the exit code above what the findings mean, when something did after the
+    /// reports were written ("upload failed: …"); `None` when the findings decide it.
+    #[serde(default)]
+    pub exit_reason: Option<String>,
     /// Where the reports come from: the scan that collected the evidence, and every later
     /// rendering of it (`macie-audit report`), oldest first.
     #[serde(default)]
@@ -441,6 +445,7 @@ impl RunMetadata {
                 Renderer::Report(_) if interrupted => EXIT_INCOMPLETE,
                 Renderer::Report(_) => tally.exit_code(false),
             },
+            exit_reason: None,
             provenance: Provenance {
                 scan: ScanProvenance {
                     command_line: header.command_line.clone(),

@@ -129,6 +129,21 @@ pub fn write_rendering(
     Ok(Written { metadata, tally })
 }
 
+/// Records a step that failed after the reports were written (an upload): run.json takes the
+/// exit code it raises and why, then the manifest is written again over the new run.json, so that
+/// run.json always says what the process exits with and `SHA256SUMS` still verifies.
+pub fn record_failure_after_reports(
+    dir: &Path,
+    metadata: &mut RunMetadata,
+    exit_code: u8,
+    reason: String,
+) -> Result<()> {
+    metadata.exit_code = exit_code;
+    metadata.exit_reason = Some(reason);
+    metadata.write(dir)?;
+    manifest::write(dir)
+}
+
 /// Points `output_dir/latest` at `run` when it finished over the full configured scope: complete
 /// or not (in a real organization some account is always unreachable, and a nightly baseline must
 /// still move on), but neither interrupted nor partial (see [`RunHeader::is_partial`]).

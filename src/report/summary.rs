@@ -219,11 +219,12 @@ pub fn render(
             suppressions.unused.len()
         );
     }
-    let verdict = match exit_code {
-        EXIT_COMPLIANT => "compliant at the chosen gate",
-        EXIT_FAILURES => "failures found",
-        EXIT_INTERRUPTED => "interrupted: the reports cover what was finished",
-        _ => "incomplete: some account-Regions could not be checked, or a step above failed",
+    let verdict = match (exit_code, &metadata.exit_reason) {
+        (_, Some(reason)) => reason.as_str(),
+        (EXIT_COMPLIANT, None) => "compliant at the chosen gate",
+        (EXIT_FAILURES, None) => "failures found",
+        (EXIT_INTERRUPTED, None) => "interrupted: the reports cover what was finished",
+        (_, None) => "incomplete: some account-Regions could not be checked",
     };
     let _ = writeln!(out, "  reports: {}", run_dir.display());
     for note in notes {
