@@ -611,11 +611,11 @@ fn backdate_macie(dir: &Path) {
         .lines()
         .map(|line| {
             let mut record: Value = serde_json::from_str(line).expect("record");
-            if record["record"] == "account_region" {
-                if let Some(session) = record.pointer_mut("/macie_session/response") {
-                    session["created_at"] = Value::String(started_at.clone());
-                    edited += 1;
-                }
+            if record["record"] == "account_region"
+                && let Some(session) = record.pointer_mut("/macie_session/response")
+            {
+                session["created_at"] = Value::String(started_at.clone());
+                edited += 1;
             }
             serde_json::to_string(&record).expect("JSON")
         })

@@ -282,7 +282,10 @@ impl Absence {
 
 /// The verdict for a rule whose input could not be read.
 fn unreadable(what: &str, error: &ApiError) -> Verdict {
-    Verdict::new(Status::Error, format!("Cannot read {what}: {error}"))
+    Verdict::new(
+        Status::Error,
+        format!("Cannot read {what}: {}", error.explained()),
+    )
 }
 
 #[cfg(test)]

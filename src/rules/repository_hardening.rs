@@ -164,9 +164,10 @@ fn encryption_item(
                 ))
             }
         }
-        Some(Outcome::Error(error)) => {
-            Item::Unknown(format!("cannot read default encryption: {error}"))
-        }
+        Some(Outcome::Error(error)) => Item::Unknown(format!(
+            "cannot read default encryption: {}",
+            error.explained()
+        )),
         None => Item::Unknown("default encryption was not read".into()),
     }
 }
@@ -199,7 +200,10 @@ fn retention_item(bucket: Option<&BucketEvidence>, absence: Absence) -> Item {
             Item::Missing("neither versioning nor Object Lock is enabled on the bucket".into())
         }
         (Some(Outcome::Error(error)), _) | (_, Some(Outcome::Error(error))) => {
-            Item::Unknown(format!("cannot read versioning or Object Lock: {error}"))
+            Item::Unknown(format!(
+                "cannot read versioning or Object Lock: {}",
+                error.explained()
+            ))
         }
         _ => Item::Unknown("versioning and Object Lock were not read".into()),
     }
@@ -215,7 +219,9 @@ fn rotation_item(key: Option<&KeyEvidence>, absence: Absence) -> Item {
     match key.rotation_enabled.as_ref().map(|r| &r.outcome) {
         Some(Outcome::Response(true)) => Item::Ok,
         Some(Outcome::Response(false)) => Item::Missing("automatic key rotation is off".into()),
-        Some(Outcome::Error(error)) => Item::Unknown(format!("cannot read key rotation: {error}")),
+        Some(Outcome::Error(error)) => {
+            Item::Unknown(format!("cannot read key rotation: {}", error.explained()))
+        }
         None => Item::Unknown("key rotation was not read (the key could not be described)".into()),
     }
 }

@@ -567,10 +567,11 @@ mod tests {
         std::fs::write(evidence(&cut_short), &text[..text.len() - 10]).expect("write");
         assert!(refusal(cut_short.path()).contains("truncated"));
 
-        // A line cut in the middle of the file.
+        // A line cut short, its newline kept (a copy that lost bytes).
         let cut_line = baseline_dir(false);
         let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
-        lines[1].truncate(lines[1].len() / 2);
+        let half = lines[1].len() / 2;
+        lines[1].truncate(half);
         std::fs::write(evidence(&cut_line), lines.join("\n") + "\n").expect("write");
         let message = refusal(cut_line.path());
         assert!(
@@ -579,7 +580,11 @@ mod tests {
         );
 
         let tampered = baseline_dir(true);
-        std::fs::write(evidence(&tampered), text.replace("ENABLED", "PAUSED")).expect("write");
+        std::fs::write(
+            evidence(&tampered),
+            text.replace("\"run_id\":\"test\"", "\"run_id\":\"edit\""),
+        )
+        .expect("write");
         let message = refusal(tampered.path());
         assert!(
             message.contains("does not match its SHA256SUMS (modified: evidence.jsonl)"),
