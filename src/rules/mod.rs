@@ -464,6 +464,32 @@ mod tests {
     }
 
     #[test]
+    fn a_failed_read_says_what_the_error_means() {
+        use super::testing::err;
+        let throttled = err::<()>(
+            "kms:DescribeKey",
+            ErrorKind::Throttled,
+            "ThrottlingException",
+        );
+        let verdict = unreadable("the key", throttled.error().expect("an error"));
+        assert_eq!(
+            verdict.message,
+            "Cannot read the key: throttled on every attempt (retries exhausted): \
+             ThrottlingException (HTTP 400): message"
+        );
+        let denied = err::<()>(
+            "macie2:GetMacieSession",
+            ErrorKind::AccessDenied,
+            "AccessDenied",
+        );
+        assert!(
+            unreadable("the Macie session", denied.error().expect("an error"))
+                .message
+                .contains("access denied: AccessDenied")
+        );
+    }
+
+    #[test]
     fn a_repository_not_read_says_why() {
         assert_eq!(
             Absence::MissingFromFile.not_read("The key k"),
