@@ -161,6 +161,11 @@ pub struct ReportArgs {
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
 
+    /// Re-render evidence that does not match its SHA256SUMS (only into another --output-dir);
+    /// every report then says that the evidence was modified after delivery.
+    #[arg(long)]
+    pub accept_modified_evidence: bool,
+
     /// Suppressions, baseline and the severity gate.
     #[command(flatten)]
     pub triage: TriageArgs,

@@ -617,6 +617,37 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+impl ApiError {
+    /// The error with what it means for the audit first, so that a reason says why a call
+    /// failed: "throttled on every attempt: ThrottlingException (HTTP 400): Rate exceeded".
+    pub fn explained(&self) -> String {
+        match self.kind.meaning() {
+            Some(meaning) => format!("{meaning}: {self}"),
+            None => self.to_string(),
+        }
+    }
+}
+
+impl ErrorKind {
+    /// What a failed read of this kind means, in a phrase; `None` for the kinds that are facts
+    /// rather than failures to read, and for unclassified errors (AWS's own words say it).
+    pub fn meaning(self) -> Option<&'static str> {
+        match self {
+            ErrorKind::AccessDenied => Some("access denied"),
+            ErrorKind::AssumeRoleFailed => Some("the role could not be assumed"),
+            ErrorKind::NotFound => Some("not found"),
+            ErrorKind::Throttled => Some("throttled on every attempt (retries exhausted)"),
+            ErrorKind::ServiceUnavailable => Some("the service failed on every attempt"),
+            ErrorKind::Timeout => Some("no answer in time"),
+            ErrorKind::Network => Some("the network failed"),
+            ErrorKind::MacieNotEnabled
+            | ErrorKind::RegionDisabled
+            | ErrorKind::OrganizationsNotInUse
+            | ErrorKind::Other => None,
+        }
+    }
+}
+
 /// What an AWS error means for the audit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]

@@ -13,7 +13,7 @@ use crate::evidence::{
     AccountRegionEvidence, AccountSink, BucketEvidence, Evidence, EvidenceWriter, KeyEvidence,
     MergedShards, RunEnd, RunEvidence, RunHeader,
 };
-use crate::report::{self, EvidenceFile};
+use crate::report::{self, EvidenceFile, manifest};
 
 use crate::triage::TriageInputs;
 
@@ -33,14 +33,7 @@ pub fn merge(args: &MergeArgs, command_line: &[String]) -> Result<MergeOutcome> 
     let shards: Vec<(PathBuf, Evidence)> = args
         .runs
         .iter()
-        .map(|dir| {
-            let path = if dir.is_dir() {
-                dir.join(report::evidence::FILE_NAME)
-            } else {
-                dir.clone()
-            };
-            Evidence::open(&path).map(|evidence| (dir.clone(), evidence))
-        })
+        .map(|dir| open_shard(dir).map(|evidence| (dir.clone(), evidence)))
         .collect::<Result<_>>()?;
     let triage_inputs = TriageInputs::load(&args.triage, &args.output_dir)?;
     let merged = combine(&shards, command_line, args.allow_partial)?;
@@ -68,6 +61,39 @@ pub fn merge(args: &MergeArgs, command_line: &[String]) -> Result<MergeOutcome> 
         exit_code: metadata.exit_code,
         run_dir,
     })
+}
+
+/// A shard's evidence: a run directory (checked against its `SHA256SUMS` first) or its
+/// evidence file. A path that holds no run is a usage error, as for `report`.
+fn open_shard(source: &Path) -> Result<Evidence> {
+    let (dir, path) = if source.is_dir() {
+        (source, source.join(report::evidence::FILE_NAME))
+    } else {
+        (
+            source.parent().unwrap_or_else(|| Path::new(".")),
+            source.to_path_buf(),
+        )
+    };
+    if !path.is_file() {
+        return Err(Error::Usage(format!(
+            "{}: no run here (expected a shard's run directory or its {})",
+            source.display(),
+            report::evidence::FILE_NAME
+        )));
+    }
+    if let Some(check) = manifest::check(dir)?
+        && !check.matches()
+    {
+        return Err(Error::DamagedInput {
+            path: dir.to_path_buf(),
+            message: format!(
+                "the shard does not match its {} ({}); nothing was merged",
+                manifest::FILE_NAME,
+                check.describe()
+            ),
+        });
+    }
+    Evidence::open(&path)
 }
 
 /// Writes the merged run's `evidence.jsonl` in `dir`, one account at a time from the shard that

@@ -371,12 +371,11 @@ pub async fn scan(
     );
 
     let marks = triage_inputs.marks(started_at.date_naive());
-    let written = report::write_all(&run_dir, &evidence, &marks, report::EvidenceFile::Keep)?;
+    let mut written = report::write_all(&run_dir, &evidence, &marks, report::EvidenceFile::Keep)?;
     report::summary::log_unchecked(evidence.run(), &written.tally);
-    let metadata = &written.metadata;
     report::update_latest_if_full(&config.output.directory, evidence.run())?;
     let mut notes = Vec::new();
-    let mut exit_code = metadata.exit_code;
+    let mut exit_code = written.metadata.exit_code;
     if let Some(target) = &upload_target {
         let options = UploadOptions {
             kms_key: args.upload_kms_key.clone(),
@@ -391,13 +390,19 @@ pub async fn scan(
                 error!(%reason, "upload failed; the local run is kept");
                 notes.push(format!("upload FAILED: {reason}"));
                 exit_code = exit_code.max(crate::error::EXIT_INCOMPLETE);
+                report::record_failure_after_reports(
+                    &run_dir,
+                    &mut written.metadata,
+                    exit_code,
+                    "upload failed (the local run is kept)".into(),
+                )?;
             }
         }
     }
     let summary = report::summary::render(
         evidence.run(),
         &written.tally,
-        metadata,
+        &written.metadata,
         &run_dir,
         &notes,
         exit_code,

@@ -19,6 +19,7 @@ use macie_audit::findings::{Finding, Status};
 use macie_audit::report::ReportInput;
 use macie_audit::report::findings::Findings;
 use macie_audit::report::html;
+use macie_audit::report::metadata::Renderer;
 use macie_audit::triage::TriageMarks;
 
 // ---------------------------------------------------------------------------------------------
@@ -361,7 +362,8 @@ fn render(run: &RunEvidence) -> Rendered {
 fn html_of<T>(evidence: &Evidence, render: impl FnOnce(&ReportInput<'_>) -> T) -> T {
     let marks = TriageMarks::NONE;
     let findings = Findings::new(evidence, &marks);
-    let (tally, metadata) = ReportInput::prepare(&findings, &marks).expect("prepared");
+    let (tally, metadata) =
+        ReportInput::prepare(&findings, &marks, &Renderer::Collector).expect("prepared");
     render(&ReportInput {
         run: evidence.run(),
         findings: &findings,

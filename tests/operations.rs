@@ -731,3 +731,94 @@ fn the_readme_nightly_recipe_runs_as_written_on_the_demo_organization() {
     );
     assert_eq!(latest(reports.path()), canonical(&second));
 }
+
+/// A baseline that is cut short, fails its manifest or is not a run is refused (exit 3, naming
+/// the reason) before anything is scanned: a damaged baseline would make every failure NEW.
+#[test]
+fn a_damaged_baseline_is_refused_before_scanning() {
+    let emulator = start();
+    let out = tempfile::tempdir().expect("temp");
+    let first = scan(&emulator, out.path(), &[]);
+    first.assert_exit(1);
+    let runs = |dir: &Path| {
+        std::fs::read_dir(dir)
+            .expect("runs")
+            .filter_map(Result::ok)
+            .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+            .count()
+    };
+    let baselines = tempfile::tempdir().expect("temp");
+    let copy = |name: &str| {
+        let dir = baselines.path().join(name);
+        std::fs::create_dir(&dir).expect("dir");
+        for entry in std::fs::read_dir(first.dir())
+            .expect("run")
+            .filter_map(Result::ok)
+        {
+            std::fs::copy(entry.path(), dir.join(entry.file_name())).expect("copy");
+        }
+        dir
+    };
+    let evidence_of =
+        |dir: &Path| std::fs::read_to_string(dir.join("evidence.jsonl")).expect("evidence");
+
+    let truncated = copy("truncated");
+    let text = evidence_of(&truncated);
+    let without_end: Vec<&str> = text
+        .lines()
+        .filter(|l| !l.contains("\"run_end\""))
+        .collect();
+    std::fs::write(
+        truncated.join("evidence.jsonl"),
+        without_end.join("\n") + "\n",
+    )
+    .expect("write");
+    std::fs::remove_file(truncated.join("SHA256SUMS")).expect("no manifest to fail first");
+
+    let tampered = copy("tampered");
+    let text = evidence_of(&tampered);
+    std::fs::write(
+        tampered.join("evidence.jsonl"),
+        text.replacen("ENABLED", "PAUSED", 1),
+    )
+    .expect("write");
+
+    let garbage = copy("garbage");
+    std::fs::write(garbage.join("evidence.jsonl"), "not evidence\n").expect("write");
+    std::fs::remove_file(garbage.join("SHA256SUMS")).expect("no manifest to fail first");
+
+    let empty = baselines.path().join("empty");
+    std::fs::create_dir(&empty).expect("dir");
+
+    for (dir, reason) in [
+        (
+            &truncated,
+            "truncated: its evidence.jsonl has no run_end record",
+        ),
+        (
+            &tampered,
+            "does not match its SHA256SUMS (modified: evidence.jsonl)",
+        ),
+        (&garbage, "evidence.jsonl is damaged: line 1"),
+        (&empty, "not a run directory"),
+    ] {
+        let before = runs(out.path());
+        let refused = scan(
+            &emulator,
+            out.path(),
+            &["--baseline", dir.to_str().expect("path"), "--fail-on-new"],
+        );
+        assert_eq!(refused.code, 3, "{reason}: {}", refused.stderr);
+        assert!(
+            refused.stderr.contains(reason),
+            "{reason}: {}",
+            refused.stderr
+        );
+        assert!(
+            refused.stderr.contains("nothing was scanned"),
+            "{}",
+            refused.stderr
+        );
+        assert_eq!(runs(out.path()), before, "{reason}: a run was written");
+    }
+}

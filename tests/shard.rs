@@ -170,6 +170,49 @@ fn three_shards_merged_equal_one_unsharded_run() {
     assert!(String::from_utf8_lossy(&mixed.stderr).contains("another configuration"));
     let overlapping = merge(&emulator, &[&whole, &shards[1]], out.path());
     assert_eq!(overlapping.status.code(), Some(3));
+
+    // A shard that does not match its manifest is refused, naming the file.
+    let evidence = shards[1].dir().join("evidence.jsonl");
+    let text = std::fs::read_to_string(&evidence).expect("evidence");
+    std::fs::write(&evidence, text.replacen("ENABLED", "PAUSED", 1)).expect("edit");
+    let tampered = merge(&emulator, &[&shards[0], &shards[1], &shards[2]], out.path());
+    assert_eq!(tampered.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&tampered.stderr);
+    assert!(
+        stderr.contains("modified: evidence.jsonl") && stderr.contains("nothing was merged"),
+        "{stderr}"
+    );
+}
+
+/// A path that holds no run is a usage error (exit 3), as it is for `report`.
+#[test]
+fn merge_of_a_path_without_a_run_exits_3() {
+    let empty = tempfile::tempdir().expect("temp");
+    let out = tempfile::tempdir().expect("temp");
+    for source in [empty.path().to_path_buf(), empty.path().join("nowhere")] {
+        let output = Command::new(env!("CARGO_BIN_EXE_macie-audit"))
+            .arg("merge")
+            .arg(&source)
+            .arg("--output-dir")
+            .arg(out.path())
+            .env_clear()
+            .output()
+            .expect("merge");
+        assert_eq!(
+            output.status.code(),
+            Some(3),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(String::from_utf8_lossy(&output.stderr).contains("no run here"));
+    }
+    let report = Command::new(env!("CARGO_BIN_EXE_macie-audit"))
+        .arg("report")
+        .arg(empty.path())
+        .env_clear()
+        .output()
+        .expect("report");
+    assert_eq!(report.status.code(), Some(3));
 }
 
 /// `merge` with `extra` flags.

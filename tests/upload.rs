@@ -374,6 +374,19 @@ async fn a_missing_bucket_fails_the_upload_and_keeps_the_local_run() {
         "log: {}",
         run.stderr
     );
+    assert!(
+        run.stdout
+            .contains("result: upload failed (the local run is kept) (exit 2)"),
+        "the console says why it exits 2: {}",
+        run.stdout
+    );
+    // run.json says what the process exited with, and the manifest covers the new run.json.
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.dir().join("run.json")).expect("run.json"),
+    )
+    .expect("JSON");
+    assert_eq!(meta["exit_code"], 2);
+    assert_eq!(meta["exit_reason"], "upload failed (the local run is kept)");
     assert_complete_local_run(&run);
 }
 

@@ -25,7 +25,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 
 use super::findings::Findings;
-use super::metadata::RunMetadata;
+use super::metadata::{EvidenceIntegrity, Provenance, RunMetadata};
 use super::{ReportInput, write_atomically};
 use crate::config::MemberRepository;
 use crate::error::{Error, Result};
@@ -35,7 +35,7 @@ use crate::evidence::{
     RunEvidence,
 };
 use crate::findings::{Finding, Severity, Status};
-use crate::rules::{CATALOGUE, Rule};
+use crate::rules::{Absence, CATALOGUE, Rule};
 
 /// The file name of the HTML report in a run directory.
 pub const FILE_NAME: &str = "report.html";
@@ -491,6 +491,49 @@ struct ResourceEv<'a> {
     rows: Vec<Obs<'a>>,
 }
 
+/// One step of the run's provenance: the scan, or a later rendering.
+struct ProvenanceRow {
+    step: String,
+    when: String,
+    command_line: String,
+    tool_version: String,
+    /// The scan's identity, or what the rendering found of the evidence.
+    detail: String,
+}
+
+/// The scan that collected the evidence, then every rendering since, oldest first.
+fn provenance_rows(provenance: &Provenance) -> Vec<ProvenanceRow> {
+    let scan = &provenance.scan;
+    let mut rows = vec![ProvenanceRow {
+        step: "scan (collected the evidence)".into(),
+        when: match (&scan.started_at, &scan.ended_at) {
+            (Some(start), Some(end)) => format!("{} – {}", utc(start), utc(end)),
+            (Some(start), None) => format!("{} – did not finish", utc(start)),
+            _ => "unknown".into(),
+        },
+        command_line: shell_line(&scan.command_line),
+        tool_version: scan.tool_version.clone(),
+        detail: scan.principal.as_ref().map_or_else(
+            || "identity unknown (GetCallerIdentity failed)".into(),
+            |p| format!("as {} (account {})", p.arn, p.account),
+        ),
+    }];
+    rows.extend(
+        provenance
+            .renderings
+            .iter()
+            .enumerate()
+            .map(|(index, rendering)| ProvenanceRow {
+                step: format!("rendering {} (macie-audit report)", index + 1),
+                when: utc(&rendering.rendered_at),
+                command_line: shell_line(&rendering.command_line),
+                tool_version: rendering.tool_version.clone(),
+                detail: format!("evidence {}", rendering.evidence_integrity.describe()),
+            }),
+    );
+    rows
+}
+
 /// A pair of label and value for the scope's description lists.
 struct Fact {
     label: &'static str,
@@ -509,6 +552,9 @@ struct Report<'a> {
     complete: bool,
     /// What a partial run leaves out of the configured scope, for the badge beside completeness.
     partial_scope: Option<String>,
+    /// How the evidence differs from the manifest it was delivered with, for the badge.
+    evidence_modified: Option<String>,
+    provenance: Vec<ProvenanceRow>,
     headline: String,
     completeness: Vec<String>,
     problem_accounts: Vec<(&'a str, &'a str, String)>,
@@ -800,6 +846,10 @@ impl<'a> Report<'a> {
                 },
             },
             Fact {
+                label: "Evidence",
+                value: meta.evidence_integrity.describe(),
+            },
+            Fact {
                 label: "Completeness",
                 value: if meta.complete {
                     "complete".into()
@@ -960,6 +1010,14 @@ impl<'a> Report<'a> {
             ),
             complete,
             partial_scope: meta.scope.partial.then(|| meta.scope.description.clone()),
+            evidence_modified: match &meta.evidence_integrity {
+                EvidenceIntegrity::Modified(check) => Some(format!(
+                    "These reports were made from evidence that does not match the SHA256SUMS it was delivered with ({}): they are not the delivered run's.",
+                    check.describe()
+                )),
+                _ => None,
+            },
+            provenance: provenance_rows(&meta.provenance),
             headline,
             completeness,
             problem_accounts,
@@ -1056,6 +1114,7 @@ impl<'a> Report<'a> {
                     account,
                     reference,
                     regions: self.regions,
+                    absence: Absence::of(self.run),
                 })
             })
     }
@@ -1117,11 +1176,19 @@ struct AccountEvidenceItem<'a> {
     account: &'a AccountEvidence,
     reference: &'a AccountRef<'a>,
     regions: &'a [String],
+    /// Why evidence the run would hold is absent.
+    absence: Absence,
 }
 
 impl AccountEvidenceItem<'_> {
     fn view(&self) -> AccountEv<'_> {
-        account_ev(self.account, self.reference, self.regions, &self.records)
+        account_ev(
+            self.account,
+            self.reference,
+            self.regions,
+            &self.records,
+            self.absence,
+        )
     }
 }
 
@@ -1347,6 +1414,7 @@ fn account_ev<'a>(
     reference: &'a AccountRef<'a>,
     regions: &'a [String],
     records: &'a [Cow<'_, AccountRegionEvidence>],
+    absence: Absence,
 ) -> AccountEv<'a> {
     let mut groups = Vec::new();
     let mut access_rows = Vec::new();
@@ -1354,7 +1422,7 @@ fn account_ev<'a>(
     match &account.access {
         None => {
             note = Some(if account.account.is_active() {
-                "The account was not reached before the scan ended.".to_owned()
+                absence.account()
             } else {
                 format!(
                     "Account status {}: not scanned (no AWS call made in it).",

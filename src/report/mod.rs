@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::evidence::{Evidence, RunEvidence};
 use crate::triage::TriageMarks;
 use findings::Findings;
-use metadata::RunMetadata;
+use metadata::{Renderer, RunMetadata};
 use summary::Tally;
 
 /// Everything a report renders: the run's evidence, its findings, and its metadata.
@@ -42,11 +42,12 @@ impl<'a> ReportInput<'a> {
     pub fn prepare(
         findings: &Findings<'_>,
         marks: &TriageMarks<'_>,
+        renderer: &Renderer,
     ) -> Result<(Tally, RunMetadata)> {
         let mut triage = marks.tally();
         let tally = Tally::of(findings, &mut triage, marks.gate())?;
         let run = findings.evidence().run();
-        let metadata = RunMetadata::new(run, &tally, &triage.finish(run));
+        let metadata = RunMetadata::new(run, &tally, &triage.finish(run), renderer);
         Ok((tally, metadata))
     }
 }
@@ -75,18 +76,31 @@ pub enum EvidenceFile {
     Keep,
 }
 
-/// Writes every report of a run into `dir`, then the checksum manifest over them. The findings
-/// are judged from `evidence` and marked by `marks` as each report reads them (never held whole);
-/// renderers run in parallel; the first error is returned after all have finished.
+/// Writes every report of a run the command collected into `dir`, then the checksum manifest
+/// over them (see [`write_rendering`]).
 pub fn write_all(
     dir: &Path,
     evidence: &Evidence,
     marks: &TriageMarks<'_>,
     evidence_file: EvidenceFile,
 ) -> Result<Written> {
+    write_rendering(dir, evidence, marks, evidence_file, &Renderer::Collector)
+}
+
+/// Writes every report of a run into `dir`, then the checksum manifest over them. The findings
+/// are judged from `evidence` and marked by `marks` as each report reads them (never held whole);
+/// renderers run in parallel; the first error is returned after all have finished. `renderer`
+/// says which command renders, with the provenance it keeps.
+pub fn write_rendering(
+    dir: &Path,
+    evidence: &Evidence,
+    marks: &TriageMarks<'_>,
+    evidence_file: EvidenceFile,
+    renderer: &Renderer,
+) -> Result<Written> {
     let run = evidence.run();
     let findings = Findings::new(evidence, marks);
-    let (tally, metadata) = ReportInput::prepare(&findings, marks)?;
+    let (tally, metadata) = ReportInput::prepare(&findings, marks, renderer)?;
     let input = ReportInput {
         run,
         findings: &findings,
@@ -113,6 +127,21 @@ pub fn write_all(
     html::write(dir, &input)?;
     manifest::write(dir)?;
     Ok(Written { metadata, tally })
+}
+
+/// Records a step that failed after the reports were written (an upload): run.json takes the
+/// exit code it raises and why, then the manifest is written again over the new run.json, so that
+/// run.json always says what the process exits with and `SHA256SUMS` still verifies.
+pub fn record_failure_after_reports(
+    dir: &Path,
+    metadata: &mut RunMetadata,
+    exit_code: u8,
+    reason: String,
+) -> Result<()> {
+    metadata.exit_code = exit_code;
+    metadata.exit_reason = Some(reason);
+    metadata.write(dir)?;
+    manifest::write(dir)
 }
 
 /// Points `output_dir/latest` at `run` when it finished over the full configured scope: complete

@@ -108,6 +108,9 @@ fn skeleton(input: &ReportInput<'_>, results: Value) -> Value {
                 "regions": metadata.regions,
                 "partialScope": metadata.scope.partial,
                 "scope": metadata.scope,
+                "evidenceModified": metadata.evidence_integrity.is_modified(),
+                "evidenceIntegrity": metadata.evidence_integrity,
+                "provenance": metadata.provenance,
             },
         }],
     })

@@ -330,6 +330,9 @@ pub fn render(
         "INCOMPLETE"
     };
     let _ = writeln!(out, "macie-audit run {} — {state}", run.header.run_id);
+    if !metadata.evidence_integrity.is_trusted() {
+        let _ = writeln!(out, "  evidence {}", metadata.evidence_integrity.describe());
+    }
     if metadata.scope.partial {
         let _ = writeln!(
             out,
@@ -392,11 +395,12 @@ pub fn render(
             suppressions.unused.len()
         );
     }
-    let verdict = match exit_code {
-        EXIT_COMPLIANT => "compliant at the chosen gate",
-        EXIT_FAILURES => "failures found",
-        EXIT_INTERRUPTED => "interrupted: the reports cover what was finished",
-        _ => "incomplete: some account-Regions could not be checked, or a step above failed",
+    let verdict = match (exit_code, &metadata.exit_reason) {
+        (_, Some(reason)) => reason.as_str(),
+        (EXIT_COMPLIANT, None) => "compliant at the chosen gate",
+        (EXIT_FAILURES, None) => "failures found",
+        (EXIT_INTERRUPTED, None) => "interrupted: the reports cover what was finished",
+        (_, None) => "incomplete: some account-Regions could not be checked",
     };
     let _ = writeln!(out, "  reports: {}", run_dir.display());
     for note in notes {

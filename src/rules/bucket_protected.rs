@@ -1,7 +1,7 @@
 //! MACIE-004: the repository bucket is protected and writable.
 
 use super::repository::{Repository, list, macie_principal, repository};
-use super::{Rule, RuleInput, Verdict, remediation};
+use super::{Absence, Rule, RuleInput, Verdict, remediation};
 use crate::evidence::{BucketEvidence, BucketOwner, Outcome, PublicAccessBlock};
 use crate::findings::{Severity, Status};
 use crate::macie_access::{self, Answer};
@@ -36,7 +36,10 @@ fn check(input: &RuleInput<'_>) -> Verdict {
     let Some(bucket) = input.run.bucket(repository.bucket) else {
         return verdict(
             Status::Error,
-            format!("Bucket {} was not read.{note}", repository.bucket),
+            format!(
+                "{}.{note}",
+                Absence::of(input.run).not_read(&format!("Bucket {}", repository.bucket))
+            ),
         );
     };
     if bucket.missing() {

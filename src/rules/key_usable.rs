@@ -1,7 +1,7 @@
 //! MACIE-003: the repository key is usable by Macie.
 
 use super::repository::{list, repository};
-use super::{Rule, RuleInput, Verdict, remediation, unreadable};
+use super::{Absence, Rule, RuleInput, Verdict, remediation, unreadable};
 use crate::evidence::Outcome;
 use crate::findings::{Severity, Status};
 use crate::macie_access::{self, Answer};
@@ -34,7 +34,10 @@ fn check(input: &RuleInput<'_>) -> Verdict {
     let Some(key) = input.run.key(repository.key_arn) else {
         return verdict(
             Status::Error,
-            format!("The key {} was not read.{note}", repository.key_arn),
+            format!(
+                "{}.{note}",
+                Absence::of(input.run).not_read(&format!("The key {}", repository.key_arn))
+            ),
         );
     };
     if let Some(reason) = &key.unverifiable {

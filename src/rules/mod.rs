@@ -157,7 +157,11 @@ enum Gate<'a> {
     Error(String),
 }
 
-fn gate<'a>(account: &AccountEvidence, evidence: Option<&'a AccountRegionEvidence>) -> Gate<'a> {
+fn gate<'a>(
+    run: &RunEvidence,
+    account: &AccountEvidence,
+    evidence: Option<&'a AccountRegionEvidence>,
+) -> Gate<'a> {
     if !account.account.is_active() {
         return Gate::Skipped(format!(
             "Account is {}, not ACTIVE; it is not scanned.",
@@ -165,7 +169,7 @@ fn gate<'a>(account: &AccountEvidence, evidence: Option<&'a AccountRegionEvidenc
         ));
     }
     let Some(access) = &account.access else {
-        return Gate::Error("The account was not reached before the scan ended.".into());
+        return Gate::Error(Absence::of(run).account());
     };
     if let Some(error) = access.identity.error() {
         let role = access
@@ -175,7 +179,7 @@ fn gate<'a>(account: &AccountEvidence, evidence: Option<&'a AccountRegionEvidenc
         return Gate::Error(format!("Cannot act in the account with {role}: {error}"));
     }
     let Some(evidence) = evidence else {
-        return Gate::Error("The Region was not examined before the scan ended.".into());
+        return Gate::Error(Absence::of(run).region());
     };
     if evidence
         .macie_session
@@ -194,7 +198,7 @@ fn evaluate_account_region(
     region: &str,
     evidence: Option<&AccountRegionEvidence>,
 ) -> Vec<Finding> {
-    let gate = gate(account, evidence);
+    let gate = gate(run, account, evidence);
     CATALOGUE
         .iter()
         .map(|rule| {
@@ -229,9 +233,72 @@ fn evaluate_account_region(
         .collect()
 }
 
+/// Why evidence that a run would hold is absent from it. A run that ended normally collected
+/// everything its records name, so evidence missing from it was lost after the scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Absence {
+    /// The evidence has no end record: the scan was killed or crashed.
+    ScanStopped,
+    /// The scan was interrupted (Ctrl-C, SIGTERM) before it got there.
+    Interrupted,
+    /// The scan ended normally: the file lost the record (edited or damaged).
+    MissingFromFile,
+}
+
+impl Absence {
+    /// Why `run` lacks evidence it would hold.
+    pub fn of(run: &RunEvidence) -> Absence {
+        match &run.end {
+            None => Absence::ScanStopped,
+            Some(end) if end.interrupted => Absence::Interrupted,
+            Some(_) => Absence::MissingFromFile,
+        }
+    }
+
+    /// "`subject` was not read: why", e.g. "The key … was not read: the scan was interrupted
+    /// before it got there".
+    pub fn not_read(self, subject: &str) -> String {
+        format!("{subject} was not read: {}", self.cause())
+    }
+
+    /// Why, in a phrase.
+    pub fn cause(self) -> &'static str {
+        match self {
+            Absence::ScanStopped => {
+                "the scan stopped before it got there (killed or crashed: its evidence has no end record)"
+            }
+            Absence::Interrupted => "the scan was interrupted before it got there",
+            Absence::MissingFromFile => {
+                "its evidence is missing from the file although the scan ended (edited or damaged)"
+            }
+        }
+    }
+
+    /// Why an account in scope has no evidence at all.
+    pub fn account(self) -> String {
+        match self {
+            Absence::ScanStopped => "The account was not reached before the scan stopped (killed or crashed: its evidence has no end record).".into(),
+            Absence::Interrupted => "The account was not reached before the scan was interrupted.".into(),
+            Absence::MissingFromFile => "The evidence for this account is missing from the file (edited or damaged): the scan ended, so it had been collected.".into(),
+        }
+    }
+
+    /// Why a Region of a reached account has no evidence.
+    fn region(self) -> String {
+        match self {
+            Absence::ScanStopped => "The Region was not examined before the scan stopped (killed or crashed: its evidence has no end record).".into(),
+            Absence::Interrupted => "The Region was not examined before the scan was interrupted.".into(),
+            Absence::MissingFromFile => "The evidence for this Region is missing from the file (edited or damaged): the scan ended, so it had been collected.".into(),
+        }
+    }
+}
+
 /// The verdict for a rule whose input could not be read.
 fn unreadable(what: &str, error: &ApiError) -> Verdict {
-    Verdict::new(Status::Error, format!("Cannot read {what}: {error}"))
+    Verdict::new(
+        Status::Error,
+        format!("Cannot read {what}: {}", error.explained()),
+    )
 }
 
 #[cfg(test)]
@@ -460,5 +527,101 @@ pub(crate) mod testing {
             members: run.header.rules.macie_members,
             organization: &crate::macie_access::OrgMembership::of(run, "111111111111"),
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{at, evidence, run_of, session};
+    use super::*;
+    use crate::evidence::{Account, RunEnd};
+
+    /// Judges an account the run lists but holds no evidence of, the run ending as `end` says.
+    fn judged_without_evidence(end: Option<RunEnd>) -> Vec<Finding> {
+        let mut run = run_of(&evidence(session("ENABLED", at(2026, 1, 1)), None));
+        run.end = end;
+        let account = AccountEvidence {
+            account: Account {
+                id: "222222222222".into(),
+                name: "edited out".into(),
+                email: None,
+                status: "ACTIVE".into(),
+                ou_path: None,
+            },
+            access: None,
+            buckets: None,
+        };
+        evaluate_account::<AccountRegionEvidence>(&run, &account, &[])
+    }
+
+    #[test]
+    fn an_account_missing_from_a_finished_run_is_missing_from_the_file_not_unreached() {
+        let ended = |interrupted| {
+            Some(RunEnd {
+                ended_at: at(2026, 11, 1),
+                interrupted,
+            })
+        };
+        for (end, expected) in [
+            (
+                ended(false),
+                "The evidence for this account is missing from the file (edited or damaged)",
+            ),
+            (
+                ended(true),
+                "The account was not reached before the scan was interrupted.",
+            ),
+            (
+                None,
+                "The account was not reached before the scan stopped (killed or crashed",
+            ),
+        ] {
+            let findings = judged_without_evidence(end);
+            assert_eq!(findings.len(), CATALOGUE.len());
+            for finding in findings {
+                assert_eq!(finding.status, Status::Error);
+                assert!(finding.message.contains(expected), "{}", finding.message);
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_read_says_what_the_error_means() {
+        use super::testing::err;
+        let throttled = err::<()>(
+            "kms:DescribeKey",
+            ErrorKind::Throttled,
+            "ThrottlingException",
+        );
+        let verdict = unreadable("the key", throttled.error().expect("an error"));
+        assert_eq!(
+            verdict.message,
+            "Cannot read the key: throttled on every attempt (retries exhausted): \
+             ThrottlingException (HTTP 400): message"
+        );
+        let denied = err::<()>(
+            "macie2:GetMacieSession",
+            ErrorKind::AccessDenied,
+            "AccessDenied",
+        );
+        assert!(
+            unreadable("the Macie session", denied.error().expect("an error"))
+                .message
+                .contains("access denied: AccessDenied")
+        );
+    }
+
+    #[test]
+    fn a_repository_not_read_says_why() {
+        assert_eq!(
+            Absence::MissingFromFile.not_read("The key k"),
+            "The key k was not read: its evidence is missing from the file although the scan \
+             ended (edited or damaged)"
+        );
+        assert!(
+            Absence::Interrupted
+                .not_read("Bucket b")
+                .ends_with("interrupted before it got there")
+        );
     }
 }

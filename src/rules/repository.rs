@@ -1,7 +1,7 @@
 //! What the repository rules share: which export configuration judges an account-Region (its
 //! own, or its Macie administrator's), the repository it names, and Macie's requests to it.
 
-use super::{RuleInput, Verdict, unreadable};
+use super::{Absence, RuleInput, Verdict, unreadable};
 use crate::config::MemberRepository;
 use crate::evidence::{ErrorKind, Outcome, S3Destination};
 use crate::findings::Status;
@@ -82,7 +82,10 @@ pub(super) fn export<'a>(input: &RuleInput<'a>) -> Result<Export<'a>, Verdict> {
     let Some(observation) = &source.export_configuration else {
         return Err(Verdict::new(
             Status::Error,
-            format!("The export configuration was not read.{note}"),
+            format!(
+                "{}.{note}",
+                Absence::of(input.run).not_read("The export configuration")
+            ),
         ));
     };
     match &observation.outcome {

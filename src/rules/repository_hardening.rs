@@ -1,7 +1,7 @@
 //! MACIE-005: repository hardening (default encryption, versioning or Object Lock, key rotation).
 
 use super::repository::{Repository, list, repository};
-use super::{Rule, RuleInput, Verdict};
+use super::{Absence, Rule, RuleInput, Verdict};
 use crate::evidence::{BucketEvidence, BucketOwner, KeyEvidence, Outcome};
 use crate::findings::{Severity, Status};
 
@@ -47,10 +47,11 @@ fn check(input: &RuleInput<'_>) -> Verdict {
     let verdict = |status, message: String| Verdict::new(status, message).about(bucket_arn.clone());
     let bucket = input.run.bucket(repository.bucket);
     let key = input.run.key(repository.key_arn);
+    let absence = Absence::of(input.run);
     let items = [
-        encryption_item(bucket, key, &repository),
-        retention_item(bucket),
-        rotation_item(key),
+        encryption_item(bucket, key, &repository, absence),
+        retention_item(bucket, absence),
+        rotation_item(key, absence),
     ];
     let pick = |wanted: fn(&Item) -> Option<&String>| -> Vec<String> {
         items.iter().filter_map(wanted).cloned().collect()
@@ -155,9 +156,10 @@ fn encryption_item(
     bucket: Option<&BucketEvidence>,
     key: Option<&KeyEvidence>,
     repository: &Repository<'_>,
+    absence: Absence,
 ) -> Item {
     let Some(bucket) = bucket else {
-        return Item::Unknown("the bucket was not read".into());
+        return Item::Unknown(absence.not_read("the bucket"));
     };
     if let Some(reason) = &bucket.unverifiable {
         return Item::Unknown(unverifiable_bucket(reason));
@@ -204,9 +206,10 @@ fn encryption_item(
                 ))
             }
         }
-        Some(Outcome::Error(error)) => {
-            Item::Unknown(format!("cannot read default encryption: {error}"))
-        }
+        Some(Outcome::Error(error)) => Item::Unknown(format!(
+            "cannot read default encryption: {}",
+            error.explained()
+        )),
         None => Item::Unknown("default encryption was not read".into()),
     }
 }
@@ -223,9 +226,9 @@ fn same_key(configured: &str, repository_arn: &str, described_arn: Option<&str>)
         .any(|arn| configured == arn || (!configured.contains(':') && configured == key_id(arn)))
 }
 
-fn retention_item(bucket: Option<&BucketEvidence>) -> Item {
+fn retention_item(bucket: Option<&BucketEvidence>, absence: Absence) -> Item {
     let Some(bucket) = bucket else {
-        return Item::Unknown("the bucket was not read".into());
+        return Item::Unknown(absence.not_read("the bucket"));
     };
     if let Some(reason) = &bucket.unverifiable {
         return Item::Unknown(unverifiable_bucket(reason));
@@ -242,15 +245,18 @@ fn retention_item(bucket: Option<&BucketEvidence>) -> Item {
             Item::Missing("neither versioning nor Object Lock is enabled on the bucket".into())
         }
         (Some(Outcome::Error(error)), _) | (_, Some(Outcome::Error(error))) => {
-            Item::Unknown(format!("cannot read versioning or Object Lock: {error}"))
+            Item::Unknown(format!(
+                "cannot read versioning or Object Lock: {}",
+                error.explained()
+            ))
         }
         _ => Item::Unknown("versioning and Object Lock were not read".into()),
     }
 }
 
-fn rotation_item(key: Option<&KeyEvidence>) -> Item {
+fn rotation_item(key: Option<&KeyEvidence>, absence: Absence) -> Item {
     let Some(key) = key else {
-        return Item::Unknown("the key was not read".into());
+        return Item::Unknown(absence.not_read("the key"));
     };
     if let Some(reason) = &key.unverifiable {
         return Item::Unknown(format!("key rotation: {reason}"));
@@ -277,7 +283,9 @@ fn rotation_item(key: Option<&KeyEvidence>) -> Item {
                 state.unwrap_or_default()
             ))
         }
-        Some(Outcome::Error(error)) => Item::Unknown(format!("cannot read key rotation: {error}")),
+        Some(Outcome::Error(error)) => {
+            Item::Unknown(format!("cannot read key rotation: {}", error.explained()))
+        }
         None => Item::Unknown("key rotation was not read (the key could not be described)".into()),
     }
 }
@@ -316,12 +324,21 @@ mod tests {
 
     #[test]
     fn rotation_of_a_key_pending_deletion_is_a_fact_not_an_error() {
-        match rotation_item(Some(&key("PendingDeletion"))) {
+        match rotation_item(
+            Some(&key("PendingDeletion")),
+            super::super::Absence::MissingFromFile,
+        ) {
             Item::Missing(message) => assert!(message.contains("PendingDeletion"), "{message}"),
             _ => panic!("a key pending deletion has no rotation"),
         }
         assert!(
-            matches!(rotation_item(Some(&key("Enabled"))), Item::Unknown(_)),
+            matches!(
+                rotation_item(
+                    Some(&key("Enabled")),
+                    super::super::Absence::MissingFromFile
+                ),
+                Item::Unknown(_)
+            ),
             "an Enabled key refused for its state is not explained by its state"
         );
     }
@@ -335,7 +352,7 @@ mod tests {
             "NotFoundException",
         ));
         missing.rotation_enabled = None;
-        match rotation_item(Some(&missing)) {
+        match rotation_item(Some(&missing), super::super::Absence::MissingFromFile) {
             Item::Missing(message) => assert_eq!(message, "the key does not exist"),
             _ => panic!("a missing key is a fact"),
         }

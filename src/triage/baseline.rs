@@ -15,6 +15,7 @@ use crate::evidence::{Evidence, RunEvidence};
 use crate::findings::{Finding, Status};
 use crate::report;
 use crate::report::findings::Findings;
+use crate::report::manifest;
 use crate::triage::TriageMarks;
 
 /// Where a finding stands against the baseline.
@@ -150,20 +151,48 @@ impl Baseline {
         } else {
             std::path::PathBuf::from(spec)
         };
+        let refused = |message: String| Error::DamagedInput {
+            path: dir.clone(),
+            message: format!("--baseline {spec}: {message}; nothing was scanned"),
+        };
         let evidence = dir.join(report::evidence::FILE_NAME);
         if !evidence.is_file() {
-            return Err(Error::Usage(format!(
-                "--baseline {spec}: {} is not a run directory (no {})",
-                dir.display(),
+            return Err(refused(format!(
+                "not a run directory (no {})",
                 report::evidence::FILE_NAME
             )));
         }
-        let evidence = Evidence::open(&evidence)?;
+        if let Some(check) = manifest::check(&dir)?
+            && !check.matches()
+        {
+            return Err(refused(format!(
+                "the run does not match its {} ({})",
+                manifest::FILE_NAME,
+                check.describe()
+            )));
+        }
+        let damaged = |error: Error| match error {
+            Error::Evidence { message, .. } => refused(format!(
+                "its {} is damaged: {message}",
+                report::evidence::FILE_NAME
+            )),
+            other => other,
+        };
+        let evidence = Evidence::open(&evidence).map_err(damaged)?;
+        // A run cut short (a killed scan, a truncated copy) would make every failure it lacks
+        // look NEW.
+        if evidence.run().end.is_none() {
+            return Err(refused(format!(
+                "the run is truncated: its {} has no run_end record (a scan that was killed, or a \
+                 file cut short)",
+                report::evidence::FILE_NAME
+            )));
+        }
         let mut baseline = Baseline::empty(Some(evidence.run().header.run_id.clone()));
         baseline.coverage = Some(Coverage::of(evidence.run()));
         // Account by account: only the failing and ERROR findings are kept.
         for account in Findings::new(&evidence, &TriageMarks::NONE).accounts() {
-            baseline.extend(account?);
+            baseline.extend(account.map_err(damaged)?);
         }
         Ok(baseline)
     }
@@ -480,6 +509,94 @@ mod tests {
             vec!["1"],
             "gone from a covered account-Region; account 2 is outside this run"
         );
+    }
+
+    /// A run directory holding a finished run's evidence (and, with `manifest`, its SHA256SUMS).
+    fn baseline_dir(manifest: bool) -> tempfile::TempDir {
+        use crate::rules::testing::{at, evidence, run_of, session};
+        let mut run = run_of(&evidence(session("ENABLED", at(2026, 1, 1)), None));
+        run.end = Some(crate::evidence::RunEnd {
+            ended_at: at(2026, 11, 1),
+            interrupted: false,
+        });
+        let dir = tempfile::tempdir().expect("temp");
+        let lines: Vec<String> = run
+            .records()
+            .iter()
+            .map(|record| serde_json::to_string(record).expect("JSON"))
+            .collect();
+        std::fs::write(
+            dir.path().join(report::evidence::FILE_NAME),
+            lines.join("\n") + "\n",
+        )
+        .expect("write");
+        if manifest {
+            report::manifest::write(dir.path()).expect("manifest");
+        }
+        dir
+    }
+
+    /// Loads `dir` as a baseline and returns the refusal's message, which must exit 3.
+    fn refusal(dir: &Path) -> String {
+        let spec = dir.display().to_string();
+        let error = Baseline::load(&spec, dir).expect_err("refused");
+        assert_eq!(error.exit_code(), crate::error::EXIT_USAGE, "{error}");
+        error.to_string()
+    }
+
+    #[test]
+    fn a_damaged_baseline_is_refused_naming_the_reason() {
+        let good = baseline_dir(true);
+        let spec = good.path().display().to_string();
+        let baseline = Baseline::load(&spec, good.path()).expect("a good baseline loads");
+        assert_eq!(baseline.run_id.as_deref(), Some("test"));
+
+        let evidence = |dir: &tempfile::TempDir| dir.path().join(report::evidence::FILE_NAME);
+        let text = std::fs::read_to_string(evidence(&good)).expect("read");
+
+        let without_end = baseline_dir(false);
+        let cut: Vec<&str> = text.lines().filter(|l| !l.contains("run_end")).collect();
+        std::fs::write(evidence(&without_end), cut.join("\n") + "\n").expect("write");
+        assert!(
+            refusal(without_end.path())
+                .contains("truncated: its evidence.jsonl has no run_end record")
+        );
+
+        // A file cut in its last line (the run_end record) lacks its end.
+        let cut_short = baseline_dir(false);
+        std::fs::write(evidence(&cut_short), &text[..text.len() - 10]).expect("write");
+        assert!(refusal(cut_short.path()).contains("truncated"));
+
+        // A line cut short, its newline kept (a copy that lost bytes).
+        let cut_line = baseline_dir(false);
+        let mut lines: Vec<String> = text.lines().map(str::to_owned).collect();
+        let half = lines[1].len() / 2;
+        lines[1].truncate(half);
+        std::fs::write(evidence(&cut_line), lines.join("\n") + "\n").expect("write");
+        let message = refusal(cut_line.path());
+        assert!(
+            message.contains("evidence.jsonl is damaged: line 2"),
+            "{message}"
+        );
+
+        let tampered = baseline_dir(true);
+        std::fs::write(
+            evidence(&tampered),
+            text.replace("\"run_id\":\"test\"", "\"run_id\":\"edit\""),
+        )
+        .expect("write");
+        let message = refusal(tampered.path());
+        assert!(
+            message.contains("does not match its SHA256SUMS (modified: evidence.jsonl)"),
+            "{message}"
+        );
+
+        let garbage = baseline_dir(false);
+        std::fs::write(evidence(&garbage), "\u{0}garbage\n{\"record\":1}").expect("write");
+        assert!(refusal(garbage.path()).contains("is damaged"));
+
+        let not_a_run = tempfile::tempdir().expect("temp");
+        assert!(refusal(not_a_run.path()).contains("not a run directory"));
     }
 
     #[test]
