@@ -20,6 +20,7 @@ mod own;
 pub mod plan;
 mod probe;
 mod render;
+mod repair;
 mod scan;
 pub mod statements;
 
@@ -134,7 +135,7 @@ pub async fn remediate(
     let env = AwsEnvironment::load(config.clone()).await;
     // The central repository's owners are read even when the scope leaves them out.
     let owners: Vec<String> = match args.strategy {
-        Strategy::Own => Vec::new(),
+        Strategy::Own | Strategy::Repair => Vec::new(),
         Strategy::Central => settings
             .central_key_arn
             .as_deref()
@@ -188,6 +189,7 @@ pub async fn remediate(
         settings,
         strategy: args.strategy,
         force: args.force,
+        recover_keys: args.recover_keys,
         probes: &probes,
     });
     let caller_account = scope.caller_account().to_owned();
@@ -270,6 +272,8 @@ pub async fn remediate(
                     .as_ref()
                     .map(|d| d.expected_bucket_owner.clone())
             }))
+            // `--strategy repair` changes repositories in their owners' accounts.
+            .chain(plan.accounts().into_iter().map(str::to_owned))
             .collect();
         let rescan_scope = scan::rescan_scope(&scope, &touched, &owners);
         // The re-scan covers only the touched account-Regions: a partial run, and says so.

@@ -8,8 +8,8 @@
 //! cannot tell what it would change). Steps are grouped by the account they act in; in
 //! `--strategy central` the groups that update the shared bucket and key come first.
 //!
-//! This file holds the plan's model and what both strategies share; `own.rs` and `central.rs`
-//! plan each strategy's steps. Besides the scan's evidence, the plan reads [`Probes`]: the few
+//! This file holds the plan's model and what the strategies share; `own.rs`, `central.rs` and
+//! `repair.rs` plan each strategy's steps. Besides the scan's evidence, the plan reads [`Probes`]: the few
 //! reads the scan does not make (see `probe.rs`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -58,6 +58,8 @@ pub struct PlanInput<'a> {
     pub strategy: Strategy,
     /// Repoint configurations that name another repository.
     pub force: bool,
+    /// `--strategy repair`: cancel a repository key's deletion and enable a disabled key.
+    pub recover_keys: bool,
     /// Extra reads.
     pub probes: &'a Probes,
 }
@@ -272,6 +274,18 @@ pub enum Action {
         /// The key.
         key: KeyRef,
     },
+    /// Cancel the scheduled deletion of a key (which leaves it disabled).
+    #[serde(rename = "kms:CancelKeyDeletion")]
+    CancelKeyDeletion {
+        /// The key.
+        key: KeyRef,
+    },
+    /// Enable a disabled key.
+    #[serde(rename = "kms:EnableKey")]
+    EnableKey {
+        /// The key.
+        key: KeyRef,
+    },
     /// Turn on automatic key rotation.
     #[serde(rename = "kms:EnableKeyRotation")]
     EnableKeyRotation {
@@ -378,6 +392,8 @@ impl Action {
         match self {
             Action::CreateKey { .. } => "kms:CreateKey",
             Action::CreateAlias { .. } => "kms:CreateAlias",
+            Action::CancelKeyDeletion { .. } => "kms:CancelKeyDeletion",
+            Action::EnableKey { .. } => "kms:EnableKey",
             Action::EnableKeyRotation { .. } => "kms:EnableKeyRotation",
             Action::PutKeyPolicy { .. } => "kms:PutKeyPolicy",
             Action::CreateBucket { .. } => "s3:CreateBucket",
@@ -395,7 +411,10 @@ impl Action {
             Action::CreateKey { alias, .. } | Action::CreateAlias { alias, .. } => {
                 format!("arn:aws:kms:{region}:{account}:{alias}")
             }
-            Action::EnableKeyRotation { key } | Action::PutKeyPolicy { key, .. } => match key {
+            Action::CancelKeyDeletion { key }
+            | Action::EnableKey { key }
+            | Action::EnableKeyRotation { key }
+            | Action::PutKeyPolicy { key, .. } => match key {
                 KeyRef::Arn { arn } => arn.clone(),
                 KeyRef::Created { alias } => format!("arn:aws:kms:{region}:{account}:{alias}"),
             },
@@ -544,6 +563,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             }
         }
         Strategy::Central => super::central::plan_central(input, &mut targets, &mut drafts),
+        Strategy::Repair => super::repair::plan_repair(input, &mut targets, &mut drafts),
     }
 
     Plan {

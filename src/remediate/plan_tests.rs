@@ -127,6 +127,7 @@ impl World {
             settings: &self.settings,
             strategy,
             force,
+            recover_keys: false,
             probes: &self.probes,
         })
     }

@@ -34,6 +34,7 @@ fn strategy_name(strategy: Strategy) -> &'static str {
     match strategy {
         Strategy::Own => "own (a key and a bucket per account and Region)",
         Strategy::Central => "central (the organization's bucket and key)",
+        Strategy::Repair => "repair (each repository already exported to, in place)",
     }
 }
 

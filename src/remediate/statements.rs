@@ -28,6 +28,9 @@ pub const CENTRAL_WRITE_SID: &str = "MacieAuditAllowMacieToWrite";
 pub const CENTRAL_LOCATE_SID: &str = "MacieAuditAllowMacieToLocate";
 /// See [`CENTRAL_KEY_SID`].
 pub const CENTRAL_TLS_SID: &str = "MacieAuditDenyNonTLS";
+/// `Sid` of the deny `--strategy repair` adds to a repository bucket: Macie's uploads under the
+/// prefix encrypted with any other key are refused.
+pub const REPAIR_WRONG_KEY_SID: &str = "MacieAuditDenyWrongKey";
 
 /// Source ARNs of the central statements: any Region and account, the accounts being pinned by
 /// `aws:SourceAccount` (listing ARNs per account and Region would exceed the policy size limits
@@ -233,6 +236,37 @@ pub fn central_bucket_statements(
             }
             _ => {}
         }
+    }
+    out
+}
+
+/// The statements `--strategy repair` adds to a repository bucket's policy: those of
+/// [`central_bucket_statements`] for the sources it lacks (`missing`), and the deny of Macie
+/// uploads under the prefix not encrypted with the repository key, for the principals of every
+/// source the repository serves (`served`): the repository is the only one under that prefix,
+/// so the deny refuses no one else's writes.
+pub fn repair_bucket_statements(
+    bucket: &str,
+    prefix: &str,
+    key_arn: &str,
+    missing: &[MacieSource],
+    served: &[MacieSource],
+    deny_insecure: bool,
+) -> Vec<Value> {
+    let mut out = central_bucket_statements(bucket, prefix, key_arn, missing, deny_insecure);
+    let first = served.first().map_or(("000000000000", "us-east-1"), |s| {
+        (s.account_id.as_str(), s.region.as_str())
+    });
+    let wrong_key = own_bucket_statements(bucket, prefix, key_arn, first.0, first.1)
+        .into_iter()
+        .find(|s| s.get("Sid").and_then(Value::as_str) == Some("DenyWrongKey"));
+    if let Some(Value::Object(mut fields)) = wrong_key.filter(|_| !served.is_empty()) {
+        fields.insert("Sid".into(), Value::String(REPAIR_WRONG_KEY_SID.into()));
+        fields.insert(
+            "Principal".into(),
+            json!({"Service": one_or_many(principals(served))}),
+        );
+        out.push(Value::Object(fields));
     }
     out
 }
