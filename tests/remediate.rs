@@ -1136,8 +1136,10 @@ policy = '''{bucket_policy}'''
 fn repair_scenario() -> String {
     let principal = "macie.amazonaws.com";
     let admin_only = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Admin","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::${ACCOUNT}:root"},"Action":"kms:*","Resource":"*"}]}"#;
-    let encrypt_only = key_policy(&[ENCRYPT_ONLY], true, principal)
-        .replace(r#"["kms:GenerateDataKey","kms:Encrypt"]"#, r#""kms:Encrypt""#);
+    let encrypt_only = key_policy(&[ENCRYPT_ONLY], true, principal).replace(
+        r#"["kms:GenerateDataKey","kms:Encrypt"]"#,
+        r#""kms:Encrypt""#,
+    );
     let denied = key_policy(&[DENIED], true, principal).replace(
         r#"{"Sid":"Admin""#,
         r#"{"Sid":"NoMacieDataKeys","Effect":"Deny","Principal":{"Service":"macie.amazonaws.com"},"Action":"kms:GenerateDataKey","Resource":"*"},{"Sid":"Admin""#,
@@ -1175,8 +1177,10 @@ id = "{SHARED_B}"
 name = "shared-b"
 {shared_b}{shared_b_eu}
 {no_grant}{encrypt_only}{partial}{pending}{denied}"#,
-        shared_bucket = bucket_policy(&[], "false", "macie/", principal)
-            .replace(r#""aws:SourceAccount":[]"#, r#""aws:SourceAccount":"999999999999""#),
+        shared_bucket = bucket_policy(&[], "false", "macie/", principal).replace(
+            r#""aws:SourceAccount":[]"#,
+            r#""aws:SourceAccount":"999999999999""#
+        ),
         shared_a = macie("us-east-1", 100, Some(&shared_export)),
         shared_b = macie("us-east-1", 100, Some(&shared_export)),
         shared_b_eu = macie("eu-west-1", 100, Some(&shared_export)),
@@ -1260,7 +1264,20 @@ fn repair_strategy_fixes_repositories_in_place_and_a_second_apply_changes_nothin
     emulator.load_scenario(&repair_scenario());
     let workdir = tempfile::tempdir().expect("temp");
     let regions = ["--regions", "us-east-1,eu-west-1", "--strategy", "repair"];
-    let before = emulator.scan().regions("us-east-1,eu-west-1").run().evidence();
+    let before = emulator
+        .scan()
+        .regions("us-east-1,eu-west-1")
+        .run()
+        .evidence();
+
+    // --recover-keys is for repositories repaired in place.
+    emulator.reset_counters();
+    remediate(&emulator, workdir.path(), "", &["--recover-keys"]).assert_exit(3);
+    assert!(
+        emulator.counters().0["operations"]
+            .as_object()
+            .is_none_or(|o| o.is_empty())
+    );
 
     // The dry run: only reads, the blocked ones say why and what would do it.
     emulator.reset_counters();
@@ -1278,6 +1295,20 @@ fn repair_strategy_fixes_repositories_in_place_and_a_second_apply_changes_nothin
         dry.stdout
             .contains(&format!("{DENIED} (denied) us-east-1: BLOCKED"))
             && dry.stdout.contains("NoMacieDataKeys"),
+        "{}",
+        dry.stdout
+    );
+    // Each policy change as a diff of its statements: theirs kept, ours added.
+    assert!(
+        dry.stdout.contains("= \"Admin\" (kept as is)")
+            && dry
+                .stdout
+                .contains(r#"+ {"Action":["kms:GenerateDataKey","kms:Encrypt"]"#),
+        "{}",
+        dry.stdout
+    );
+    assert!(
+        dry.stdout.contains("- BlockPublicAcls=true,IgnorePublicAcls=false,BlockPublicPolicy=true,RestrictPublicBuckets=false"),
         "{}",
         dry.stdout
     );
@@ -1320,7 +1351,14 @@ fn repair_strategy_fixes_repositories_in_place_and_a_second_apply_changes_nothin
         .expect("the shared key policy step");
     assert_eq!(shared_policy["serves"].as_array().map(Vec::len), Some(3));
     assert!(
-        shared_policy["action"]["before"].is_object() && shared_policy["action"]["after"].is_object()
+        shared_policy["action"]["before"].is_object()
+            && shared_policy["action"]["after"].is_object()
+    );
+    assert_eq!(shared_policy["diff"][0], "  = \"Admin\" (kept as is)");
+    assert!(
+        shared_policy["commands"][0]
+            .as_str()
+            .is_some_and(|c| c.starts_with("aws kms put-key-policy --region 'us-east-1'"))
     );
     assert!(operations_in(PARTIAL_BPA).contains(&"s3:PutPublicAccessBlock"));
     assert!(steps.iter().all(|s| {
@@ -1358,7 +1396,11 @@ fn repair_strategy_fixes_repositories_in_place_and_a_second_apply_changes_nothin
     );
     for account in [PENDING, DENIED, SHARED_A, SHARED_B] {
         for label in writes(&emulator) {
-            assert_eq!(counters.in_account(account, &label), 0, "{label} in {account}");
+            assert_eq!(
+                counters.in_account(account, &label),
+                0,
+                "{label} in {account}"
+            );
         }
     }
     let steps = applied.steps();
@@ -1372,17 +1414,27 @@ fn repair_strategy_fixes_repositories_in_place_and_a_second_apply_changes_nothin
     for step in &steps {
         let operation = step["operation"].as_str().expect("operation");
         assert!(
-            step["calls"].as_array().expect("calls").iter().any(|c| c["operation"]
-                == operation
-                && c["request_id"].as_str().is_some_and(|id| !id.is_empty())),
+            step["calls"]
+                .as_array()
+                .expect("calls")
+                .iter()
+                .any(|c| c["operation"] == operation
+                    && c["request_id"].as_str().is_some_and(|id| !id.is_empty())),
             "{step}"
         );
     }
     assert_manifest_covers_the_log(applied.dir());
 
     // Same repositories, every statement kept word for word.
-    let after = emulator.scan().regions("us-east-1,eu-west-1").run().evidence();
-    assert_eq!(export_configurations(&after), export_configurations(&before));
+    let after = emulator
+        .scan()
+        .regions("us-east-1,eu-west-1")
+        .run()
+        .evidence();
+    assert_eq!(
+        export_configurations(&after),
+        export_configurations(&before)
+    );
     let (old, new) = (policy_statements(&before), policy_statements(&after));
     for (resource, statements) in &old {
         for statement in statements {
@@ -1418,7 +1470,11 @@ fn repair_strategy_fixes_repositories_in_place_and_a_second_apply_changes_nothin
         &[&regions[..], &["--apply", "--yes"]].concat(),
     );
     again.assert_exit(1);
-    assert!(again.stdout.contains("Nothing to change"), "{}", again.stdout);
+    assert!(
+        again.stdout.contains("Nothing to change"),
+        "{}",
+        again.stdout
+    );
     assert_eq!(writes(&emulator), Vec::<String>::new());
 
     // --recover-keys brings the key pending deletion back; the explicit Deny stays blocked.
@@ -1440,7 +1496,11 @@ fn repair_strategy_fixes_repositories_in_place_and_a_second_apply_changes_nothin
     assert_eq!(operations[..2], ["kms:CancelKeyDeletion", "kms:EnableKey"]);
     let counters = emulator.counters();
     for label in writes(&emulator) {
-        assert_eq!(counters.in_account(DENIED, &label), 0, "{label} in {DENIED}");
+        assert_eq!(
+            counters.in_account(DENIED, &label),
+            0,
+            "{label} in {DENIED}"
+        );
     }
     let statuses = recovered.statuses();
     assert!(

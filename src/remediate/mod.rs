@@ -118,6 +118,13 @@ pub async fn remediate(
                 .into(),
         ));
     }
+    if args.recover_keys && args.strategy != Strategy::Repair {
+        return Err(Error::Usage(
+            "--recover-keys brings back the keys of repositories repaired in place: it needs --strategy repair \
+             (nothing was changed)"
+                .into(),
+        ));
+    }
     // Remediation's scans never become `latest`: what the flags narrowed does not matter here.
     let (loaded, narrowed) = crate::scan::effective_config(&args.settings)?;
     let config = Arc::new(loaded.config.clone());

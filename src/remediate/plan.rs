@@ -248,6 +248,9 @@ pub struct Step {
     pub summary: String,
     /// The equivalent AWS CLI commands, with the account's credentials.
     pub commands: Vec<String>,
+    /// What changes, before → after, one line each (see [`Action::diff`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diff: Vec<String>,
     /// The account-Regions it serves.
     pub serves: Vec<MacieSource>,
 }
@@ -430,6 +433,72 @@ impl Action {
     }
 }
 
+impl Action {
+    /// What the change does to the state the scan saw, for people: a policy statement by
+    /// statement ([`statements::diff`]), a setting's value before and after; empty when the step
+    /// creates something, or when what it changes was not read (it is read when the step runs).
+    pub fn diff(&self) -> Vec<String> {
+        let setting =
+            |before: String, after: String| vec![format!("  - {before}"), format!("  + {after}")];
+        match self {
+            Action::PutKeyPolicy {
+                before: Some(before),
+                after: Some(after),
+                ..
+            } => statements::diff(Some(before), after),
+            Action::PutBucketPolicy {
+                before,
+                after: Some(after),
+                ..
+            } => match before {
+                PolicyBefore::Policy(before) => statements::diff(Some(before), after),
+                PolicyBefore::NoPolicy => statements::diff(None, after),
+                PolicyBefore::NotRead => Vec::new(),
+            },
+            Action::PutPublicAccessBlock {
+                before: Some(before),
+                ..
+            } => {
+                let describe = |block: &PublicAccessBlock| {
+                    format!(
+                        "BlockPublicAcls={},IgnorePublicAcls={},BlockPublicPolicy={},RestrictPublicBuckets={}",
+                        block.block_public_acls,
+                        block.ignore_public_acls,
+                        block.block_public_policy,
+                        block.restrict_public_buckets
+                    )
+                };
+                let all = PublicAccessBlock {
+                    block_public_acls: true,
+                    ignore_public_acls: true,
+                    block_public_policy: true,
+                    restrict_public_buckets: true,
+                };
+                setting(describe(before), describe(&all))
+            }
+            Action::PutBucketEncryption {
+                key,
+                before: Some(before),
+                ..
+            } => setting(
+                if before.is_null() {
+                    "no default encryption".to_owned()
+                } else {
+                    statements::to_text(before)
+                },
+                statements::to_text(&commands::encryption_configuration(
+                    key.arn_or_placeholder(),
+                )),
+            ),
+            Action::PutBucketVersioning { before, .. } => setting(
+                format!("Status={}", before.as_deref().unwrap_or("(never enabled)")),
+                "Status=Enabled".to_owned(),
+            ),
+            _ => Vec::new(),
+        }
+    }
+}
+
 impl Plan {
     /// Every step, in order.
     pub fn steps(&self) -> impl Iterator<Item = &Step> {
@@ -605,6 +674,7 @@ fn number(drafts: Vec<(GroupKind, Draft)>) -> Vec<StepGroup> {
                 account_id: draft.account.clone(),
                 region: draft.region.clone(),
                 commands: commands::for_action(&draft.account, &draft.region, &draft.action),
+                diff: draft.action.diff(),
                 action: draft.action.clone(),
                 summary: draft.summary.clone(),
                 serves: draft.serves.clone(),

@@ -143,6 +143,9 @@ pub fn plan_text(plan: &Plan, identity: Identity<'_>, apply: bool) -> String {
                 step.region,
                 step.summary
             );
+            for line in &step.diff {
+                let _ = writeln!(out, "       {line}");
+            }
             for command in &step.commands {
                 let _ = writeln!(out, "         $ {command}");
             }

@@ -286,7 +286,9 @@ fn repair_repository(
     let bucket_owner = known.bucket_owner.as_str();
     let key_region = key_region_of(known.metadata);
     let bucket_region = known.bucket_region.as_str();
-    let key = KeyRef::Arn { arn: arn.to_owned() };
+    let key = KeyRef::Arn {
+        arn: arn.to_owned(),
+    };
 
     let mut key_steps: Vec<(Action, String)> = Vec::new();
     match known.metadata.state.as_str() {
@@ -295,7 +297,9 @@ fn repair_repository(
             let (what, commands) = if state == "PendingDeletion" {
                 (
                     "is pending deletion: --recover-keys cancels its deletion and enables it",
-                    format!("aws kms cancel-key-deletion --key-id {arn}; aws kms enable-key --key-id {arn}"),
+                    format!(
+                        "aws kms cancel-key-deletion --key-id {arn}; aws kms enable-key --key-id {arn}"
+                    ),
                 )
             } else {
                 (
@@ -608,13 +612,10 @@ fn repair_repository(
             continue;
         }
         let source = target.source();
-        for gap in unconditioned
-            .iter()
-            .filter(|g| g.source() == Some(&source))
-        {
-            target
-                .notes
-                .push(format!("MACIE-003 stays WARN: in the policy of {arn}, {gap}"));
+        for gap in unconditioned.iter().filter(|g| g.source() == Some(&source)) {
+            target.notes.push(format!(
+                "MACIE-003 stays WARN: in the policy of {arn}, {gap}"
+            ));
         }
         target.destination = Some(destination.clone());
     }

@@ -616,6 +616,51 @@ pub fn sources_missing(gaps: &[Gap]) -> Vec<MacieSource> {
     sources
 }
 
+/// How a policy changes, statement by statement, for people: `  = Sid` for a statement kept as
+/// it is, `- …` and `+ …` for one replaced (ours, extended), `+ …` for one added, `- …` for one
+/// that would be lost (a merge never loses one; shown all the same if it did). `before` is `None`
+/// for a policy that does not exist yet.
+pub fn diff(before: Option<&Value>, after: &Value) -> Vec<String> {
+    let old = before.map(statements_of).unwrap_or_default();
+    let new = statements_of(after);
+    let sid = |statement: &Value| {
+        statement
+            .get("Sid")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let label = |statement: &Value, index: usize| {
+        sid(statement).map_or_else(
+            || format!("statement {}", index + 1),
+            |s| format!("\"{s}\""),
+        )
+    };
+    let mut lines = Vec::new();
+    for (index, statement) in new.iter().enumerate() {
+        if old.contains(statement) {
+            lines.push(format!("  = {} (kept as is)", label(statement, index)));
+            continue;
+        }
+        let replaced = sid(statement).and_then(|wanted| {
+            old.iter()
+                .find(|o| sid(o).as_deref() == Some(wanted.as_str()))
+        });
+        if let Some(replaced) = replaced {
+            lines.push(format!("  - {}", to_text(replaced)));
+        }
+        lines.push(format!("  + {}", to_text(statement)));
+    }
+    for statement in &old {
+        let kept = new.contains(statement)
+            || sid(statement)
+                .is_some_and(|s| new.iter().any(|n| sid(n).as_deref() == Some(s.as_str())));
+        if !kept {
+            lines.push(format!("  - {}", to_text(statement)));
+        }
+    }
+    lines
+}
+
 /// Canonical JSON text of a document (for policies sent to AWS and compared).
 pub fn to_text(document: &Value) -> String {
     serde_json::to_string(document).unwrap_or_default()
@@ -854,6 +899,28 @@ mod tests {
             2,
             "both actions"
         );
+    }
+
+    #[test]
+    fn the_diff_shows_what_is_kept_extended_and_added() {
+        let before = json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::1:root"}, "Action": "kms:*", "Resource": "*"},
+            central_key_statement(&[source("111111111111", "us-east-1")])
+        ]});
+        let after = merge(
+            Some(&before),
+            &[central_key_statement(&[source(
+                "222222222222",
+                "us-east-1",
+            )])],
+        );
+        let lines = diff(Some(&before), &after);
+        assert_eq!(lines[0], "  = \"Admin\" (kept as is)");
+        assert!(lines[1].starts_with("  - ") && lines[1].contains("111111111111"));
+        assert!(lines[2].starts_with("  + ") && lines[2].contains("222222222222"));
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        let new = diff(None, &document(vec![json!({"Effect": "Deny"})]));
+        assert_eq!(new, vec![r#"  + {"Effect":"Deny"}"#.to_owned()]);
     }
 
     #[test]
