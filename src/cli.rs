@@ -103,6 +103,11 @@ pub struct RemediateArgs {
     #[arg(long)]
     pub recover_keys: bool,
 
+    /// With --strategy repair: also repair account-Regions whose MACIE-005 (repository
+    /// hardening: default encryption, versioning, key rotation) fails or warns.
+    #[arg(long)]
+    pub include_hardening: bool,
+
     /// Output format of the plan and the outcome.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,

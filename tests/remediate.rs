@@ -1094,6 +1094,8 @@ const PENDING: &str = "555555555555";
 const SHARED_A: &str = "666666666666";
 const SHARED_B: &str = "777777777777";
 const DENIED: &str = "888888888888";
+/// MACIE-003 and MACIE-004 pass; only MACIE-005 (hardening) fails.
+const UNHARDENED: &str = "121212121212";
 
 /// A repository of its own for `account` (key alias `repo`, bucket `repo-<account>`), with these
 /// policies and Block Public Access, and its Macie in us-east-1 exporting there.
@@ -1176,7 +1178,7 @@ name = "shared-a"
 id = "{SHARED_B}"
 name = "shared-b"
 {shared_b}{shared_b_eu}
-{no_grant}{encrypt_only}{partial}{pending}{denied}"#,
+{no_grant}{encrypt_only}{partial}{pending}{denied}{unhardened}"#,
         shared_bucket = bucket_policy(&[], "false", "macie/", principal).replace(
             r#""aws:SourceAccount":[]"#,
             r#""aws:SourceAccount":"999999999999""#
@@ -1222,6 +1224,14 @@ name = "shared-b"
             &denied,
             "Enabled",
             &good_bucket(DENIED),
+            "true"
+        ),
+        unhardened = own_repository(
+            UNHARDENED,
+            "unhardened",
+            &key_policy(&[UNHARDENED], true, principal),
+            "Enabled",
+            &good_bucket(UNHARDENED),
             "true"
         ),
     )
@@ -1394,7 +1404,7 @@ fn repair_strategy_fixes_repositories_in_place_and_a_second_apply_changes_nothin
         counters.operation("macie2:PutClassificationExportConfiguration"),
         0
     );
-    for account in [PENDING, DENIED, SHARED_A, SHARED_B] {
+    for account in [PENDING, DENIED, SHARED_A, SHARED_B, UNHARDENED] {
         for label in writes(&emulator) {
             assert_eq!(
                 counters.in_account(account, &label),
@@ -1524,4 +1534,40 @@ fn repair_strategy_fixes_repositories_in_place_and_a_second_apply_changes_nothin
         "{}",
         clean.stdout
     );
+
+    // --include-hardening: MACIE-005 alone makes a target, repaired like the others.
+    emulator.reset_counters();
+    let hardened = remediate(
+        &emulator,
+        workdir.path(),
+        "",
+        &[&regions[..], &["--apply", "--yes", "--include-hardening"]].concat(),
+    );
+    hardened.assert_exit(1);
+    let operations: Vec<Value> = hardened
+        .steps()
+        .into_iter()
+        .map(|s| s["operation"].clone())
+        .collect();
+    assert_eq!(
+        operations,
+        [
+            "kms:EnableKeyRotation",
+            "s3:PutBucketEncryption",
+            "s3:PutBucketVersioning"
+        ]
+    );
+    assert_eq!(
+        status(&hardened.statuses(), UNHARDENED, "us-east-1", "MACIE-005"),
+        Status::Pass
+    );
+    emulator.reset_counters();
+    remediate(
+        &emulator,
+        workdir.path(),
+        "",
+        &[&regions[..], &["--apply", "--yes", "--include-hardening"]].concat(),
+    )
+    .assert_exit(1);
+    assert_eq!(writes(&emulator), Vec::<String>::new());
 }

@@ -46,7 +46,7 @@ use crate::report::findings::Findings;
 use crate::triage::TriageMarks;
 use crate::{report, scope};
 use log::{LogEnd, LogHeader, LogRecord, StepRecord, StepStatus, TargetOutcome, TargetRecord};
-use plan::{Decision, Plan, PlanInput, REMEDIATED_RULES};
+use plan::{Decision, Plan, PlanInput};
 
 pub use apply::APPLY_CALLS;
 
@@ -118,12 +118,15 @@ pub async fn remediate(
                 .into(),
         ));
     }
-    if args.recover_keys && args.strategy != Strategy::Repair {
-        return Err(Error::Usage(
-            "--recover-keys brings back the keys of repositories repaired in place: it needs --strategy repair \
-             (nothing was changed)"
-                .into(),
-        ));
+    for (given, flag) in [
+        (args.recover_keys, "--recover-keys"),
+        (args.include_hardening, "--include-hardening"),
+    ] {
+        if given && args.strategy != Strategy::Repair {
+            return Err(Error::Usage(format!(
+                "{flag} is for repositories repaired in place: it needs --strategy repair (nothing was changed)"
+            )));
+        }
     }
     // Remediation's scans never become `latest`: what the flags narrowed does not matter here.
     let (loaded, narrowed) = crate::scan::effective_config(&args.settings)?;
@@ -197,6 +200,7 @@ pub async fn remediate(
         strategy: args.strategy,
         force: args.force,
         recover_keys: args.recover_keys,
+        include_hardening: args.include_hardening,
         probes: &probes,
     });
     let caller_account = scope.caller_account().to_owned();
@@ -304,7 +308,12 @@ pub async fn remediate(
         let rescan_findings = Findings::new(&rescan, &TriageMarks::NONE).collect()?;
         Some((rescan, rescan_findings))
     };
-    let targets = target_records(&plan, &records, rescan.as_ref().map(|(_, f)| f.as_slice()));
+    let targets = target_records(
+        &plan,
+        &records,
+        rescan.as_ref().map(|(_, f)| f.as_slice()),
+        args.include_hardening,
+    );
     let log = log_records(
         &records,
         &targets,
@@ -416,6 +425,7 @@ fn target_records(
     plan: &Plan,
     records: &[StepRecord],
     rescan: Option<&[Finding]>,
+    include_hardening: bool,
 ) -> Vec<TargetRecord> {
     plan.targets
         .iter()
@@ -444,7 +454,7 @@ fn target_records(
                 .filter(|f| {
                     f.account_id == target.account_id
                         && f.region == target.region
-                        && REMEDIATED_RULES.contains(&f.rule_id.as_str())
+                        && plan::remediates(&f.rule_id, include_hardening)
                 })
                 .map(|f| (f.rule_id.clone(), f.status))
                 .collect();

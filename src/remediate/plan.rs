@@ -33,6 +33,15 @@ use crate::policy::Policy;
 /// The rules remediation fixes.
 pub const REMEDIATED_RULES: [&str; 3] = ["MACIE-002", "MACIE-003", "MACIE-004"];
 
+/// The rule `--include-hardening` adds to [`REMEDIATED_RULES`].
+pub const HARDENING_RULE: &str = "MACIE-005";
+
+/// Whether a finding of `rule_id` makes an account-Region a target, and is judged again in the
+/// re-scan.
+pub fn remediates(rule_id: &str, include_hardening: bool) -> bool {
+    REMEDIATED_RULES.contains(&rule_id) || (include_hardening && rule_id == HARDENING_RULE)
+}
+
 /// What the scan did not read but the plan needs, read just before planning (with the audit role).
 #[derive(Debug, Clone, Default, PartialEq)]
 pub struct Probes {
@@ -60,6 +69,8 @@ pub struct PlanInput<'a> {
     pub force: bool,
     /// `--strategy repair`: cancel a repository key's deletion and enable a disabled key.
     pub recover_keys: bool,
+    /// `--strategy repair`: MACIE-005 failures and warnings make targets too.
+    pub include_hardening: bool,
     /// Extra reads.
     pub probes: &'a Probes,
 }
@@ -569,7 +580,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         .map(|(i, r)| (r.as_str(), i))
         .collect();
     for finding in input.findings {
-        if !REMEDIATED_RULES.contains(&finding.rule_id.as_str()) {
+        if !remediates(&finding.rule_id, input.include_hardening) {
             continue;
         }
         if finding.status == Status::Error {

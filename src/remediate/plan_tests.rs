@@ -132,6 +132,7 @@ impl World {
             strategy,
             force,
             recover_keys,
+            include_hardening: false,
             probes: &self.probes,
         })
     }
