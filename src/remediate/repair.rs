@@ -16,8 +16,8 @@ use super::plan::{
     decide_policy, key_evidence, key_region_of, non_empty,
 };
 use super::statements::{
-    self, Gap, MacieSource, bucket_gaps, central_key_statement, key_gaps, macie_principal,
-    repair_bucket_statements, sources_missing,
+    self, Gap, MacieSource, bucket_gaps, central_key_statement, key_gaps, repair_bucket_statements,
+    sources_missing,
 };
 use crate::collect::repository::parse_key_arn;
 use crate::evidence::{
@@ -504,12 +504,6 @@ fn repair_repository(
         ));
     }
     if let Some(after) = bucket_after {
-        let principals: Vec<String> = {
-            let mut p: Vec<String> = served.iter().map(|s| macie_principal(&s.region)).collect();
-            p.sort();
-            p.dedup();
-            p
-        };
         steps.push(bucket_step(
             Action::PutBucketPolicy {
                 bucket: bucket.to_owned(),
@@ -527,7 +521,7 @@ fn repair_repository(
                 "bucket policy of {bucket}: deny requests without TLS, deny {} uploads under \"{prefix}\" not encrypted \
                  with {key_arn}, let Macie write there and locate the bucket for account(s) {} (statements \
                  MacieAudit…; existing statements kept)",
-                principals.join(", "),
+                statements::principals(&served).join(", "),
                 account_list(&served)
             ),
         ));

@@ -160,7 +160,7 @@ fn one_or_many(values: Vec<String>) -> Value {
 }
 
 /// The principals Macie uses for these sources, sorted.
-fn principals(sources: &[MacieSource]) -> Vec<String> {
+pub fn principals(sources: &[MacieSource]) -> Vec<String> {
     let mut principals: Vec<String> = sources.iter().map(|s| macie_principal(&s.region)).collect();
     principals.sort();
     principals.dedup();
