@@ -62,6 +62,8 @@ pub enum Strategy {
     Own,
     /// One existing bucket and key for the organization (`[remediation]` central_bucket, central_key_arn).
     Central,
+    /// The repository each account-Region already exports to, repaired in place by its owners.
+    Repair,
 }
 
 /// How `remediate` prints its plan and outcome.
@@ -95,6 +97,16 @@ pub struct RemediateArgs {
     /// Repoint export configurations that name another repository (never deleted).
     #[arg(long)]
     pub force: bool,
+
+    /// With --strategy repair: cancel the deletion of a repository key pending deletion and
+    /// enable a disabled one (without it, such repositories are blocked).
+    #[arg(long)]
+    pub recover_keys: bool,
+
+    /// With --strategy repair: also repair account-Regions whose MACIE-005 (repository
+    /// hardening: default encryption, versioning, key rotation) fails or warns.
+    #[arg(long)]
+    pub include_hardening: bool,
 
     /// Output format of the plan and the outcome.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]

@@ -293,6 +293,8 @@ pub const REMEDIATION_ACTIONS: &[&str] = &[
     "kms:CreateAlias",
     "kms:PutKeyPolicy",
     "kms:EnableKeyRotation",
+    "kms:CancelKeyDeletion",
+    "kms:EnableKey",
     "kms:TagResource",
     "kms:DescribeKey",
     "kms:GetKeyPolicy",

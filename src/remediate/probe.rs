@@ -66,6 +66,8 @@ pub async fn probe(
                 .await;
             probes.alias_keys = found.into_iter().flatten().collect();
         }
+        // The scan reads every repository a configuration names, with its owner's audit role.
+        Strategy::Repair => {}
         Strategy::Central => {
             let (Some(bucket), Some(key_arn)) = (
                 settings.central_bucket.as_deref(),

@@ -28,6 +28,9 @@ pub const CENTRAL_WRITE_SID: &str = "MacieAuditAllowMacieToWrite";
 pub const CENTRAL_LOCATE_SID: &str = "MacieAuditAllowMacieToLocate";
 /// See [`CENTRAL_KEY_SID`].
 pub const CENTRAL_TLS_SID: &str = "MacieAuditDenyNonTLS";
+/// `Sid` of the deny `--strategy repair` adds to a repository bucket: Macie's uploads under the
+/// prefix encrypted with any other key are refused.
+pub const REPAIR_WRONG_KEY_SID: &str = "MacieAuditDenyWrongKey";
 
 /// Source ARNs of the central statements: any Region and account, the accounts being pinned by
 /// `aws:SourceAccount` (listing ARNs per account and Region would exceed the policy size limits
@@ -157,7 +160,7 @@ fn one_or_many(values: Vec<String>) -> Value {
 }
 
 /// The principals Macie uses for these sources, sorted.
-fn principals(sources: &[MacieSource]) -> Vec<String> {
+pub fn principals(sources: &[MacieSource]) -> Vec<String> {
     let mut principals: Vec<String> = sources.iter().map(|s| macie_principal(&s.region)).collect();
     principals.sort();
     principals.dedup();
@@ -233,6 +236,37 @@ pub fn central_bucket_statements(
             }
             _ => {}
         }
+    }
+    out
+}
+
+/// The statements `--strategy repair` adds to a repository bucket's policy: those of
+/// [`central_bucket_statements`] for the sources it lacks (`missing`), and the deny of Macie
+/// uploads under the prefix not encrypted with the repository key, for the principals of every
+/// source the repository serves (`served`): the repository is the only one under that prefix,
+/// so the deny refuses no one else's writes.
+pub fn repair_bucket_statements(
+    bucket: &str,
+    prefix: &str,
+    key_arn: &str,
+    missing: &[MacieSource],
+    served: &[MacieSource],
+    deny_insecure: bool,
+) -> Vec<Value> {
+    let mut out = central_bucket_statements(bucket, prefix, key_arn, missing, deny_insecure);
+    let first = served.first().map_or(("000000000000", "us-east-1"), |s| {
+        (s.account_id.as_str(), s.region.as_str())
+    });
+    let wrong_key = own_bucket_statements(bucket, prefix, key_arn, first.0, first.1)
+        .into_iter()
+        .find(|s| s.get("Sid").and_then(Value::as_str) == Some("DenyWrongKey"));
+    if let Some(Value::Object(mut fields)) = wrong_key.filter(|_| !served.is_empty()) {
+        fields.insert("Sid".into(), Value::String(REPAIR_WRONG_KEY_SID.into()));
+        fields.insert(
+            "Principal".into(),
+            json!({"Service": one_or_many(principals(served))}),
+        );
+        out.push(Value::Object(fields));
     }
     out
 }
@@ -582,6 +616,51 @@ pub fn sources_missing(gaps: &[Gap]) -> Vec<MacieSource> {
     sources
 }
 
+/// How a policy changes, statement by statement, for people: `  = Sid` for a statement kept as
+/// it is, `- …` and `+ …` for one replaced (ours, extended), `+ …` for one added, `- …` for one
+/// that would be lost (a merge never loses one; shown all the same if it did). `before` is `None`
+/// for a policy that does not exist yet.
+pub fn diff(before: Option<&Value>, after: &Value) -> Vec<String> {
+    let old = before.map(statements_of).unwrap_or_default();
+    let new = statements_of(after);
+    let sid = |statement: &Value| {
+        statement
+            .get("Sid")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let label = |statement: &Value, index: usize| {
+        sid(statement).map_or_else(
+            || format!("statement {}", index + 1),
+            |s| format!("\"{s}\""),
+        )
+    };
+    let mut lines = Vec::new();
+    for (index, statement) in new.iter().enumerate() {
+        if old.contains(statement) {
+            lines.push(format!("  = {} (kept as is)", label(statement, index)));
+            continue;
+        }
+        let replaced = sid(statement).and_then(|wanted| {
+            old.iter()
+                .find(|o| sid(o).as_deref() == Some(wanted.as_str()))
+        });
+        if let Some(replaced) = replaced {
+            lines.push(format!("  - {}", to_text(replaced)));
+        }
+        lines.push(format!("  + {}", to_text(statement)));
+    }
+    for statement in &old {
+        let kept = new.contains(statement)
+            || sid(statement)
+                .is_some_and(|s| new.iter().any(|n| sid(n).as_deref() == Some(s.as_str())));
+        if !kept {
+            lines.push(format!("  - {}", to_text(statement)));
+        }
+    }
+    lines
+}
+
 /// Canonical JSON text of a document (for policies sent to AWS and compared).
 pub fn to_text(document: &Value) -> String {
     serde_json::to_string(document).unwrap_or_default()
@@ -820,6 +899,28 @@ mod tests {
             2,
             "both actions"
         );
+    }
+
+    #[test]
+    fn the_diff_shows_what_is_kept_extended_and_added() {
+        let before = json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::1:root"}, "Action": "kms:*", "Resource": "*"},
+            central_key_statement(&[source("111111111111", "us-east-1")])
+        ]});
+        let after = merge(
+            Some(&before),
+            &[central_key_statement(&[source(
+                "222222222222",
+                "us-east-1",
+            )])],
+        );
+        let lines = diff(Some(&before), &after);
+        assert_eq!(lines[0], "  = \"Admin\" (kept as is)");
+        assert!(lines[1].starts_with("  - ") && lines[1].contains("111111111111"));
+        assert!(lines[2].starts_with("  + ") && lines[2].contains("222222222222"));
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        let new = diff(None, &document(vec![json!({"Effect": "Deny"})]));
+        assert_eq!(new, vec![r#"  + {"Effect":"Deny"}"#.to_owned()]);
     }
 
     #[test]
