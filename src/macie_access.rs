@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::evidence::{OrganizationListing, RunEvidence};
 use crate::policy::{
-    ConditionedStatement, Decision, Effect, KeyCondition, Policy, Principal, Request, UnlistedKeys,
+    ConditionedStatement, Decision, Effect, Evaluation, KeyCondition, Policy, Principal, Request,
+    UnlistedKeys,
 };
 use crate::regions::macie_principal;
 
@@ -213,38 +214,95 @@ pub enum Answer {
     },
 }
 
-/// How `policy` answers Macie's `action` on `resource`, with `extra` condition keys; with
-/// `conditions`, whether it also allows the request without the confused-deputy keys.
-fn answer(
+/// One of Macie's requests to a repository resource: the action, the resource ARN, and the
+/// condition keys the action adds to the exporter's ([`Exporter::request`]).
+struct MacieCall {
+    action: &'static str,
+    resource: String,
+    extra: Vec<(String, String)>,
+}
+
+/// Macie's [`KEY_ACTIONS`] on `key_arn`.
+fn key_calls(key_arn: &str) -> Vec<MacieCall> {
+    KEY_ACTIONS
+        .iter()
+        .map(|action| MacieCall {
+            action,
+            resource: key_arn.to_owned(),
+            extra: Vec::new(),
+        })
+        .collect()
+}
+
+/// Macie's [`BUCKET_ACTIONS`]: writing a results object under `prefix` (SSE-KMS with
+/// `key_arn`, as Macie writes) and locating the bucket.
+fn bucket_calls(
+    bucket: &str,
+    prefix: &str,
+    key_arn: &str,
+    exporter: Exporter<'_>,
+) -> Vec<MacieCall> {
+    let bucket_arn = format!("arn:aws:s3:::{bucket}");
+    let results_object = format!(
+        "{bucket_arn}/{prefix}AWSLogs/{}/Macie/{}/macie-audit-probe.jsonl.gz",
+        exporter.account, exporter.region
+    );
+    let encryption = vec![
+        (
+            "s3:x-amz-server-side-encryption".to_owned(),
+            "aws:kms".to_owned(),
+        ),
+        (
+            "s3:x-amz-server-side-encryption-aws-kms-key-id".to_owned(),
+            key_arn.to_owned(),
+        ),
+    ];
+    vec![
+        MacieCall {
+            action: "s3:PutObject",
+            resource: results_object,
+            extra: encryption.clone(),
+        },
+        MacieCall {
+            action: "s3:GetBucketLocation",
+            resource: bucket_arn,
+            extra: encryption,
+        },
+    ]
+}
+
+/// Evaluates one of Macie's requests against `policy`, with or without the confused-deputy keys.
+fn evaluate(
     policy: &Policy,
     exporter: Exporter<'_>,
-    action: &str,
-    resource: &str,
-    extra: &[(String, String)],
-    conditions: bool,
-) -> Answer {
+    call: &MacieCall,
+    with_source: bool,
+) -> Evaluation {
     let principal = exporter.principal();
-    let evaluate = |with_source: bool| {
-        let mut request = exporter.request(with_source);
-        request.context.extend_from_slice(extra);
-        let context: Vec<(&str, &str)> = request
-            .context
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        policy.evaluate(&Request {
-            principal: Principal::Service(&principal),
-            action,
-            resource,
-            context: &context,
-            absent: &request.absent,
-            unlisted: UnlistedKeys::Unknown,
-        })
-    };
-    let with_source = evaluate(true);
+    let mut request = exporter.request(with_source);
+    request.context.extend_from_slice(&call.extra);
+    let context: Vec<(&str, &str)> = request
+        .context
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    policy.evaluate(&Request {
+        principal: Principal::Service(&principal),
+        action: call.action,
+        resource: &call.resource,
+        context: &context,
+        absent: &request.absent,
+        unlisted: UnlistedKeys::Unknown,
+    })
+}
+
+/// How `policy` answers one of Macie's requests; with `conditions`, whether it also allows the
+/// request without the confused-deputy keys.
+fn answer(policy: &Policy, exporter: Exporter<'_>, call: &MacieCall, conditions: bool) -> Answer {
+    let with_source = evaluate(policy, exporter, call, true);
     match with_source.decision {
         Decision::Allow if conditions => {
-            let without = evaluate(false);
+            let without = evaluate(policy, exporter, call, false);
             Answer::Allowed {
                 unconditioned_by: if without.decision == Decision::Allow {
                     without.allowed_by
@@ -277,6 +335,73 @@ fn answer(
                 .collect(),
         },
     }
+}
+
+/// How an organization guardrail (a Resource Control Policy) answers one of Macie's requests.
+/// Guardrails only deny: their `Allow`s (`RCPFullAWSAccess`) grant nothing by themselves, so
+/// only their `Deny` statements are judged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Guardrail {
+    /// Denied, by the statements named.
+    Denies {
+        /// The denying statements (Sid or index).
+        by: Vec<String>,
+    },
+    /// Denied or not depending on keys whose values in Macie's request are unknown.
+    MayDeny {
+        /// The `Deny` statements it depends on, each with its conditions on unknown keys.
+        depends_on: Vec<ConditionedStatement>,
+    },
+    /// No `Deny` applies.
+    Lets,
+}
+
+/// How a guardrail answers one of Macie's requests: a holding `Deny` denies; otherwise a `Deny`
+/// on unknown keys may.
+fn guardrail(policy: &Policy, exporter: Exporter<'_>, call: &MacieCall) -> Guardrail {
+    let evaluation = evaluate(policy, exporter, call, true);
+    if !evaluation.denied_by.is_empty() {
+        return Guardrail::Denies {
+            by: evaluation.denied_by,
+        };
+    }
+    let depends_on: Vec<ConditionedStatement> = evaluation
+        .uncertain
+        .into_iter()
+        .filter(|s| s.effect == Effect::Deny)
+        .collect();
+    if depends_on.is_empty() {
+        Guardrail::Lets
+    } else {
+        Guardrail::MayDeny { depends_on }
+    }
+}
+
+/// How a guardrail answers Macie's [`KEY_ACTIONS`] on `key_arn`.
+pub fn key_guardrails(
+    policy: &Policy,
+    key_arn: &str,
+    exporter: Exporter<'_>,
+) -> Vec<(&'static str, Guardrail)> {
+    key_calls(key_arn)
+        .iter()
+        .map(|call| (call.action, guardrail(policy, exporter, call)))
+        .collect()
+}
+
+/// How a guardrail answers Macie's [`BUCKET_ACTIONS`] on `bucket` (results under `prefix`,
+/// encrypted with `key_arn`).
+pub fn bucket_guardrails(
+    policy: &Policy,
+    bucket: &str,
+    prefix: &str,
+    key_arn: &str,
+    exporter: Exporter<'_>,
+) -> Vec<(&'static str, Guardrail)> {
+    bucket_calls(bucket, prefix, key_arn, exporter)
+        .iter()
+        .map(|call| (call.action, guardrail(policy, exporter, call)))
+        .collect()
 }
 
 /// A statement's conditions in words: `s3:x-amz-acl is bucket-owner-full-control`. With
@@ -434,14 +559,9 @@ pub fn key_answers(
     key_arn: &str,
     exporter: Exporter<'_>,
 ) -> Vec<(&'static str, Answer)> {
-    KEY_ACTIONS
+    key_calls(key_arn)
         .iter()
-        .map(|action| {
-            (
-                *action,
-                answer(policy, exporter, action, key_arn, &[], true),
-            )
-        })
+        .map(|call| (call.action, answer(policy, exporter, call, true)))
         .collect()
 }
 
@@ -455,45 +575,10 @@ pub fn bucket_answers(
     key_arn: &str,
     exporter: Exporter<'_>,
 ) -> Vec<(&'static str, Answer)> {
-    let bucket_arn = format!("arn:aws:s3:::{bucket}");
-    let results_object = format!(
-        "{bucket_arn}/{prefix}AWSLogs/{}/Macie/{}/macie-audit-probe.jsonl.gz",
-        exporter.account, exporter.region
-    );
-    let encryption = [
-        (
-            "s3:x-amz-server-side-encryption".to_owned(),
-            "aws:kms".to_owned(),
-        ),
-        (
-            "s3:x-amz-server-side-encryption-aws-kms-key-id".to_owned(),
-            key_arn.to_owned(),
-        ),
-    ];
-    vec![
-        (
-            "s3:PutObject",
-            answer(
-                policy,
-                exporter,
-                "s3:PutObject",
-                &results_object,
-                &encryption,
-                false,
-            ),
-        ),
-        (
-            "s3:GetBucketLocation",
-            answer(
-                policy,
-                exporter,
-                "s3:GetBucketLocation",
-                &bucket_arn,
-                &encryption,
-                false,
-            ),
-        ),
-    ]
+    bucket_calls(bucket, prefix, key_arn, exporter)
+        .iter()
+        .map(|call| (call.action, answer(policy, exporter, call, false)))
+        .collect()
 }
 
 /// Whether a bucket policy denies requests made without TLS (`aws:SecureTransport` false) to
