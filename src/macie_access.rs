@@ -858,6 +858,58 @@ mod tests {
     }
 
     #[test]
+    fn guardrails_only_deny() {
+        let guardrail = |organization: &str| {
+            key_policy(&format!(
+                r#"{{"Sid":"EnforceConfusedDeputyProtection","Effect":"Deny","Principal":"*",
+                "Action":["s3:*","kms:*"],"Resource":"*",
+                "Condition":{{"StringNotEqualsIfExists":{{"aws:SourceOrgID":"{organization}"}},
+                "Null":{{"aws:SourceAccount":"false"}},"Bool":{{"aws:PrincipalIsAWSService":"true"}}}}}}"#
+            ))
+        };
+        let in_org = member(None);
+        let exporter = Exporter {
+            organization: &in_org,
+            ..MACIE
+        };
+        assert!(
+            key_guardrails(&guardrail("o-a1b2c3d4e5"), KEY, exporter)
+                .iter()
+                .all(|(_, g)| *g == Guardrail::Lets)
+        );
+        let denies = Guardrail::Denies {
+            by: vec!["EnforceConfusedDeputyProtection".into()],
+        };
+        assert!(
+            bucket_guardrails(&guardrail("o-zzzzzzzzzz"), "b", "macie/", KEY, exporter)
+                .iter()
+                .all(|(_, g)| *g == denies)
+        );
+        // Without the organization in evidence, the guardrail may deny.
+        assert!(matches!(
+            &key_guardrails(&guardrail("o-a1b2c3d4e5"), KEY, MACIE)[0].1,
+            Guardrail::MayDeny { depends_on } if depends_on[0].conditions[0].key == "aws:SourceOrgID"
+        ));
+        // An Allow grants nothing: RCPFullAWSAccess alone lets everything through.
+        let full_access =
+            key_policy(r#"{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}"#);
+        assert!(
+            bucket_guardrails(&full_access, "b", "", KEY, exporter)
+                .iter()
+                .all(|(_, g)| *g == Guardrail::Lets)
+        );
+        let acl = key_policy(
+            r#"{"Sid":"Acl","Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"*",
+            "Condition":{"StringNotEquals":{"s3:x-amz-acl":"bucket-owner-full-control"}}}"#,
+        );
+        let answers = bucket_guardrails(&acl, "b", "macie/", KEY, exporter);
+        assert!(
+            matches!(&answers[0].1, Guardrail::MayDeny { depends_on } if depends_on[0].label == "Acl")
+        );
+        assert_eq!(answers[1].1, Guardrail::Lets);
+    }
+
+    #[test]
     fn keys_absent_from_service_requests_decide() {
         // The data-perimeter shape: deny anyone outside the organization unless a service.
         let perimeter = key_policy(&format!(

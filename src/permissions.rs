@@ -290,7 +290,10 @@ pub const API_CALLS: &[ApiCall] = &[
         principal: Principal::Management,
         rules: &["MACIE-003", "MACIE-004"],
         made_by: MadeBy::Observation,
-        purpose: "The Resource Control Policies attached to each repository owner's account and                   every OU and root above it (filter RESOURCE_CONTROL_POLICY, every page, each                   target once), only when ListRoots says RCPs are enabled: they can deny Macie's                   writes whatever the key and bucket policies say.",
+        purpose: "The Resource Control Policies attached to each repository owner's account and \
+                  every OU and root above it (filter RESOURCE_CONTROL_POLICY, every page, each \
+                  target once), only when ListRoots says RCPs are enabled: they can deny Macie's \
+                  writes whatever the key and bucket policies say.",
     },
     ApiCall {
         operation: "organizations:DescribePolicy",

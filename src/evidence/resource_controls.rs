@@ -177,7 +177,7 @@ impl ResourceControlEvidence {
     fn first_problem(&self) -> Option<String> {
         self.targets
             .iter()
-            .find_map(|target| target_problem(target))
+            .find_map(target_problem)
             .or_else(|| self.policies.iter().find_map(policy_problem))
     }
 }
@@ -305,6 +305,150 @@ fn not_enabled() -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::evidence::{ApiError, OrganizationRoot};
+    use crate::rules::testing::{ok, repository_run};
+
+    const OU_PATH: &str = "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/";
+    const DENY: &str = r#"{"Statement":[{"Sid":"D","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":"*"}]}"#;
+
+    fn listing(target_id: &str, policies: &[&str]) -> TargetPolicies {
+        TargetPolicies {
+            target_id: target_id.into(),
+            pages: vec![ok(
+                "organizations:ListPoliciesForTarget",
+                policies
+                    .iter()
+                    .map(|id| PolicySummary {
+                        id: (*id).into(),
+                        name: format!("name of {id}"),
+                        aws_managed: false,
+                    })
+                    .collect(),
+            )],
+        }
+    }
+
+    fn described(policy_id: &str, content: &str) -> DescribedPolicy {
+        DescribedPolicy {
+            policy_id: policy_id.into(),
+            described: ok(
+                "organizations:DescribePolicy",
+                PolicyDocument {
+                    name: format!("name of {policy_id}"),
+                    aws_managed: false,
+                    content: content.into(),
+                },
+            ),
+        }
+    }
+
+    /// A run whose organization has RCPs enabled, with `controls` read.
+    fn run_with(controls: Option<ResourceControlEvidence>) -> (RunEvidence, String) {
+        let mut run = repository_run("{}", "{}", OU_PATH);
+        if let OrganizationListing::Organization { roots, .. } = &mut run.header.organization {
+            *roots = Some(vec![OrganizationRoot {
+                id: "r-ab12".into(),
+                enabled_policy_types: vec![RESOURCE_CONTROL_POLICY.into()],
+            }]);
+        }
+        run.resource_controls = controls;
+        let account = run.header.accounts[0].id.clone();
+        (run, account)
+    }
+
+    fn read(account: &str) -> ResourceControlEvidence {
+        ResourceControlEvidence {
+            targets: vec![
+                listing("ou-ab12-11111111", &["p-deny"]),
+                listing("r-ab12", &[FULL_ACCESS_POLICY_ID]),
+                listing(account, &[FULL_ACCESS_POLICY_ID]),
+            ],
+            policies: vec![
+                described("p-deny", DENY),
+                described(
+                    FULL_ACCESS_POLICY_ID,
+                    r#"{"Statement":[{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}]}"#,
+                ),
+            ],
+        }
+    }
+
+    #[test]
+    fn the_policies_over_an_account_are_named_with_their_targets_root_first() {
+        let (mut run, account) = run_with(None);
+        run.resource_controls = Some(read(&account));
+        let AccountControls::Applied(applied) = run.resource_controls_over(&account) else {
+            panic!("every RCP was read");
+        };
+        let placed: Vec<(&str, &str)> =
+            applied.iter().map(|p| (p.target_id, p.policy_id)).collect();
+        assert_eq!(
+            placed,
+            [
+                ("r-ab12", FULL_ACCESS_POLICY_ID),
+                ("ou-ab12-11111111", "p-deny"),
+                (account.as_str(), FULL_ACCESS_POLICY_ID)
+            ]
+        );
+        assert_eq!(run.resource_controls_not_evaluated(), None);
+    }
+
+    #[test]
+    fn rcps_that_cannot_be_read_are_not_evaluated_and_say_why() {
+        let (run, account) = run_with(None);
+        assert!(matches!(
+            run.resource_controls_over(&account),
+            AccountControls::NotEvaluated(reason) if reason == "this run did not read them"
+        ));
+        let mut controls = read(&account);
+        controls.targets[0].pages[0].outcome = crate::evidence::Outcome::Error(ApiError {
+            kind: ErrorKind::AccessDenied,
+            code: Some("AccessDeniedException".into()),
+            message: "no".into(),
+            http_status: Some(400),
+        });
+        let (mut run, _) = run_with(Some(controls.clone()));
+        let AccountControls::NotEvaluated(reason) = run.resource_controls_over(&account) else {
+            panic!("a refused listing is not evaluated");
+        };
+        assert!(reason.contains("may not read them"), "{reason}");
+        assert_eq!(run.resource_controls_not_evaluated(), Some(reason));
+        // Not enabled at the root: said, and nothing else is looked at.
+        if let OrganizationListing::Organization { roots, .. } = &mut run.header.organization {
+            *roots = Some(Vec::new());
+        }
+        assert!(
+            run.resource_controls_not_evaluated()
+                .is_some_and(|reason| reason.contains("not enabled"))
+        );
+        // Evidence from before RCPs were read: nothing applies, nothing is said.
+        if let OrganizationListing::Organization { roots, .. } = &mut run.header.organization {
+            *roots = None;
+        }
+        assert!(matches!(
+            run.resource_controls_over(&account),
+            AccountControls::NotApplicable
+        ));
+        assert_eq!(run.resource_controls_not_evaluated(), None);
+
+        // A merge keeps the answer over a shard's failure.
+        controls.absorb(&read(&account));
+        assert_eq!(controls.first_problem(), None);
+        assert_eq!(controls.targets.len(), 3);
+    }
+
+    #[test]
+    fn the_record_round_trips() {
+        let (mut run, account) = run_with(None);
+        run.resource_controls = Some(read(&account));
+        let mut text = Vec::new();
+        for record in run.records() {
+            serde_json::to_writer(&mut text, &record).expect("serialised");
+            text.push(b'\n');
+        }
+        let read_back = RunEvidence::read(text.as_slice()).expect("read back");
+        assert_eq!(read_back.resource_controls, run.resource_controls);
+    }
 
     #[test]
     fn an_account_is_under_its_root_each_ou_and_itself() {
