@@ -3,7 +3,8 @@
 //! Evidence is the contract between collection and evaluation. It is written as JSON Lines
 //! (`evidence.jsonl`): a `run` record first, then each account's `account` record followed by
 //! its `account_region` records (one per Region examined), in the order the accounts were
-//! collected, then the repositories' `bucket` and `key` records and the `run_end` record. Readers
+//! collected, then the repositories' `bucket` and `key` records, the `resource_control_policies`
+//! record (the RCPs over their owners, when the run read them) and the `run_end` record. Readers
 //! accept the records in any order after the run record. A past run is re-evaluated from this
 //! file alone.
 
@@ -17,9 +18,15 @@ use serde::{Deserialize, Serialize};
 use crate::config::RulesConfig;
 use crate::error::{Error, Result};
 
+mod resource_controls;
 mod store;
 mod writer;
 
+pub use resource_controls::{
+    AccountControls, AppliedPolicy, DescribedPolicy, FULL_ACCESS_POLICY_ID, PolicyDocument,
+    PolicySummary, RESOURCE_CONTROL_POLICY, ResourceControlEvidence, TargetPolicies,
+    targets_of_account,
+};
 pub use store::Evidence;
 pub(crate) use writer::RecordRef;
 pub use writer::{AccountSink, EvidenceWriter};
@@ -43,6 +50,8 @@ pub enum EvidenceRecord {
     Bucket(BucketEvidence),
     /// A repository key named by at least one export configuration, read once.
     Key(KeyEvidence),
+    /// The organization's Resource Control Policies over the repositories' owners, read once.
+    ResourceControlPolicies(ResourceControlEvidence),
     /// The run's end: written last, so a file without it is from a run that did not finish.
     RunEnd(RunEnd),
 }
@@ -230,12 +239,27 @@ pub enum OrganizationListing {
         /// ListAccountsForParent; ListAccounts in older evidence), each with its request id and
         /// the number of items it returned.
         pages: Vec<Observation<u32>>,
+        /// The roots as ListRoots answered, with the policy types enabled at each (whether
+        /// Resource Control Policies exist at all). `None` in evidence written before they were
+        /// recorded: its verdicts were judged without RCPs, and a re-render judges them the same.
+        #[serde(default)]
+        roots: Option<Vec<OrganizationRoot>>,
     },
     /// The caller's account is not in an organization and is scanned alone.
     Standalone {
         /// The AWSOrganizationsNotInUseException that said so.
         evidence: Observation<()>,
     },
+}
+
+/// A root of the organization, as ListRoots answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct OrganizationRoot {
+    /// `r-…`.
+    pub id: String,
+    /// The policy types whose status at the root is `ENABLED` (e.g. `SERVICE_CONTROL_POLICY`,
+    /// `RESOURCE_CONTROL_POLICY`).
+    pub enabled_policy_types: Vec<String>,
 }
 
 /// What DescribeOrganization says of the organization.
@@ -690,6 +714,8 @@ pub struct RunEvidence {
     pub buckets: HashMap<String, BucketEvidence>,
     /// Repository keys by ARN as configured.
     pub keys: HashMap<String, KeyEvidence>,
+    /// The RCPs over the repositories' owners, when the run read them.
+    pub resource_controls: Option<ResourceControlEvidence>,
     /// How the run ended; `None` when the file stops before the end (a crashed run).
     pub end: Option<RunEnd>,
 }
@@ -740,6 +766,11 @@ impl RunEvidence {
         let mut keys: Vec<_> = self.keys.values().cloned().collect();
         keys.sort_by(|a, b| a.arn.cmp(&b.arn));
         records.extend(keys.into_iter().map(EvidenceRecord::Key));
+        records.extend(
+            self.resource_controls
+                .clone()
+                .map(EvidenceRecord::ResourceControlPolicies),
+        );
         records.extend(self.end.clone().map(EvidenceRecord::RunEnd));
         records
     }
@@ -799,6 +830,7 @@ impl RunEvidence {
             account_regions,
             buckets: rest.buckets,
             keys: rest.keys,
+            resource_controls: rest.resource_controls,
             end: rest.end,
         })
     }
@@ -811,12 +843,13 @@ struct Records {
     account_ids: std::collections::HashSet<String>,
     buckets: HashMap<String, BucketEvidence>,
     keys: HashMap<String, KeyEvidence>,
+    resource_controls: Option<ResourceControlEvidence>,
     end: Option<RunEnd>,
 }
 
 impl Records {
-    /// Adds an account, bucket, key or end record; a second record of the same account, bucket
-    /// or key, or a run or account-Region record, is refused.
+    /// Adds an account, bucket, key, RCP or end record; a second record of the same account,
+    /// bucket or key, a second RCP record, or a run or account-Region record, is refused.
     fn insert(&mut self, record: EvidenceRecord) -> std::result::Result<(), String> {
         match record {
             EvidenceRecord::Account(account) => {
@@ -836,6 +869,11 @@ impl Records {
             EvidenceRecord::Key(key) => {
                 if let Some(previous) = self.keys.insert(key.arn.clone(), key) {
                     return Err(format!("a second record for key {}", previous.arn));
+                }
+            }
+            EvidenceRecord::ResourceControlPolicies(controls) => {
+                if self.resource_controls.replace(controls).is_some() {
+                    return Err("a second resource_control_policies record".into());
                 }
             }
             EvidenceRecord::RunEnd(end) => self.end = Some(end),

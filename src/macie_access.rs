@@ -12,7 +12,8 @@ use serde::{Deserialize, Serialize};
 
 use crate::evidence::{OrganizationListing, RunEvidence};
 use crate::policy::{
-    ConditionedStatement, Decision, Effect, KeyCondition, Policy, Principal, Request, UnlistedKeys,
+    ConditionedStatement, Decision, Effect, Evaluation, KeyCondition, Policy, Principal, Request,
+    UnlistedKeys,
 };
 use crate::regions::macie_principal;
 
@@ -218,34 +219,92 @@ pub enum Answer {
     },
 }
 
-/// How `policy` answers Macie's `action` on `resource`, with `extra` condition keys; with
-/// `conditions`, whether it also allows the request without the confused-deputy keys.
-fn answer(
+/// One of Macie's requests to a repository resource: the action, the resource ARN, and the
+/// condition keys the action adds to the exporter's ([`Exporter::request`]).
+struct MacieCall {
+    action: &'static str,
+    resource: String,
+    extra: Vec<(String, String)>,
+}
+
+/// Macie's [`KEY_ACTIONS`] on `key_arn`.
+fn key_calls(key_arn: &str) -> Vec<MacieCall> {
+    KEY_ACTIONS
+        .iter()
+        .map(|action| MacieCall {
+            action,
+            resource: key_arn.to_owned(),
+            extra: Vec::new(),
+        })
+        .collect()
+}
+
+/// Macie's [`BUCKET_ACTIONS`]: writing a results object under `prefix` (SSE-KMS with
+/// `key_arn`, as Macie writes) and locating the bucket.
+fn bucket_calls(
+    bucket: &str,
+    prefix: &str,
+    key_arn: &str,
+    exporter: Exporter<'_>,
+) -> Vec<MacieCall> {
+    let bucket_arn = format!("arn:aws:s3:::{bucket}");
+    let results_object = format!(
+        "{bucket_arn}/{prefix}AWSLogs/{}/Macie/{}/macie-audit-probe.jsonl.gz",
+        exporter.account, exporter.region
+    );
+    let encryption = vec![
+        (
+            "s3:x-amz-server-side-encryption".to_owned(),
+            "aws:kms".to_owned(),
+        ),
+        (
+            "s3:x-amz-server-side-encryption-aws-kms-key-id".to_owned(),
+            key_arn.to_owned(),
+        ),
+    ];
+    vec![
+        MacieCall {
+            action: "s3:PutObject",
+            resource: results_object,
+            extra: encryption.clone(),
+        },
+        MacieCall {
+            action: "s3:GetBucketLocation",
+            resource: bucket_arn,
+            extra: encryption,
+        },
+    ]
+}
+
+/// Evaluates one of Macie's requests against `policy`, with or without the confused-deputy keys.
+fn evaluate(
     policy: &Policy,
     exporter: Exporter<'_>,
-    action: &str,
-    resource: &str,
-    extra: &[(String, String)],
-    conditions: bool,
-) -> Answer {
+    call: &MacieCall,
+    with_source: bool,
+) -> Evaluation {
     let principal = exporter.principal();
-    let evaluate_request = |mut request: MacieRequest| {
-        request.context.extend_from_slice(extra);
-        let context: Vec<(&str, &str)> = request
-            .context
-            .iter()
-            .map(|(k, v)| (k.as_str(), v.as_str()))
-            .collect();
-        policy.evaluate(&Request {
-            principal: Principal::Service(&principal),
-            action,
-            resource,
-            context: &context,
-            absent: &request.absent,
-            unlisted: UnlistedKeys::Unknown,
-        })
-    };
-    let with_source = evaluate_request(exporter.request(true));
+    let mut request = exporter.request(with_source);
+    request.context.extend_from_slice(&call.extra);
+    let context: Vec<(&str, &str)> = request
+        .context
+        .iter()
+        .map(|(k, v)| (k.as_str(), v.as_str()))
+        .collect();
+    policy.evaluate(&Request {
+        principal: Principal::Service(&principal),
+        action: call.action,
+        resource: &call.resource,
+        context: &context,
+        absent: &request.absent,
+        unlisted: UnlistedKeys::Unknown,
+    })
+}
+
+/// How `policy` answers one of Macie's requests; with `conditions`, whether it also allows the
+/// request without the confused-deputy keys.
+fn answer(policy: &Policy, exporter: Exporter<'_>, call: &MacieCall, conditions: bool) -> Answer {
+    let with_source = evaluate(policy, exporter, call, true);
     match with_source.decision {
         Decision::Allow if conditions => {
             // Unconditioned: the grant holds without the source keys, or for Macie acting for an
@@ -261,8 +320,10 @@ fn answer(
                 organization: &stranger_organization,
             };
             let mut unconditioned_by = Vec::new();
-            for request in [exporter.request(false), stranger.request(true)] {
-                let evaluation = evaluate_request(request);
+            for evaluation in [
+                evaluate(policy, exporter, call, false),
+                evaluate(policy, stranger, call, true),
+            ] {
                 if evaluation.decision == Decision::Allow {
                     for label in evaluation.allowed_by {
                         if !unconditioned_by.contains(&label) {
@@ -297,6 +358,73 @@ fn answer(
                 .collect(),
         },
     }
+}
+
+/// How an organization guardrail (a Resource Control Policy) answers one of Macie's requests.
+/// Guardrails only deny: their `Allow`s (`RCPFullAWSAccess`) grant nothing by themselves, so
+/// only their `Deny` statements are judged.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Guardrail {
+    /// Denied, by the statements named.
+    Denies {
+        /// The denying statements (Sid or index).
+        by: Vec<String>,
+    },
+    /// Denied or not depending on keys whose values in Macie's request are unknown.
+    MayDeny {
+        /// The `Deny` statements it depends on, each with its conditions on unknown keys.
+        depends_on: Vec<ConditionedStatement>,
+    },
+    /// No `Deny` applies.
+    Lets,
+}
+
+/// How a guardrail answers one of Macie's requests: a holding `Deny` denies; otherwise a `Deny`
+/// on unknown keys may.
+fn guardrail(policy: &Policy, exporter: Exporter<'_>, call: &MacieCall) -> Guardrail {
+    let evaluation = evaluate(policy, exporter, call, true);
+    if !evaluation.denied_by.is_empty() {
+        return Guardrail::Denies {
+            by: evaluation.denied_by,
+        };
+    }
+    let depends_on: Vec<ConditionedStatement> = evaluation
+        .uncertain
+        .into_iter()
+        .filter(|s| s.effect == Effect::Deny)
+        .collect();
+    if depends_on.is_empty() {
+        Guardrail::Lets
+    } else {
+        Guardrail::MayDeny { depends_on }
+    }
+}
+
+/// How a guardrail answers Macie's [`KEY_ACTIONS`] on `key_arn`.
+pub fn key_guardrails(
+    policy: &Policy,
+    key_arn: &str,
+    exporter: Exporter<'_>,
+) -> Vec<(&'static str, Guardrail)> {
+    key_calls(key_arn)
+        .iter()
+        .map(|call| (call.action, guardrail(policy, exporter, call)))
+        .collect()
+}
+
+/// How a guardrail answers Macie's [`BUCKET_ACTIONS`] on `bucket` (results under `prefix`,
+/// encrypted with `key_arn`).
+pub fn bucket_guardrails(
+    policy: &Policy,
+    bucket: &str,
+    prefix: &str,
+    key_arn: &str,
+    exporter: Exporter<'_>,
+) -> Vec<(&'static str, Guardrail)> {
+    bucket_calls(bucket, prefix, key_arn, exporter)
+        .iter()
+        .map(|call| (call.action, guardrail(policy, exporter, call)))
+        .collect()
 }
 
 /// A statement's conditions in words: `s3:x-amz-acl is bucket-owner-full-control`. With
@@ -454,14 +582,9 @@ pub fn key_answers(
     key_arn: &str,
     exporter: Exporter<'_>,
 ) -> Vec<(&'static str, Answer)> {
-    KEY_ACTIONS
+    key_calls(key_arn)
         .iter()
-        .map(|action| {
-            (
-                *action,
-                answer(policy, exporter, action, key_arn, &[], true),
-            )
-        })
+        .map(|call| (call.action, answer(policy, exporter, call, true)))
         .collect()
 }
 
@@ -475,45 +598,10 @@ pub fn bucket_answers(
     key_arn: &str,
     exporter: Exporter<'_>,
 ) -> Vec<(&'static str, Answer)> {
-    let bucket_arn = format!("arn:aws:s3:::{bucket}");
-    let results_object = format!(
-        "{bucket_arn}/{prefix}AWSLogs/{}/Macie/{}/macie-audit-probe.jsonl.gz",
-        exporter.account, exporter.region
-    );
-    let encryption = [
-        (
-            "s3:x-amz-server-side-encryption".to_owned(),
-            "aws:kms".to_owned(),
-        ),
-        (
-            "s3:x-amz-server-side-encryption-aws-kms-key-id".to_owned(),
-            key_arn.to_owned(),
-        ),
-    ];
-    vec![
-        (
-            "s3:PutObject",
-            answer(
-                policy,
-                exporter,
-                "s3:PutObject",
-                &results_object,
-                &encryption,
-                false,
-            ),
-        ),
-        (
-            "s3:GetBucketLocation",
-            answer(
-                policy,
-                exporter,
-                "s3:GetBucketLocation",
-                &bucket_arn,
-                &encryption,
-                false,
-            ),
-        ),
-    ]
+    bucket_calls(bucket, prefix, key_arn, exporter)
+        .iter()
+        .map(|call| (call.action, answer(policy, exporter, call, false)))
+        .collect()
 }
 
 /// Whether a bucket policy denies requests made without TLS (`aws:SecureTransport` false), for
@@ -857,6 +945,58 @@ mod tests {
                  (another account)"
             )
         );
+    }
+
+    #[test]
+    fn guardrails_only_deny() {
+        let guardrail = |organization: &str| {
+            key_policy(&format!(
+                r#"{{"Sid":"EnforceConfusedDeputyProtection","Effect":"Deny","Principal":"*",
+                "Action":["s3:*","kms:*"],"Resource":"*",
+                "Condition":{{"StringNotEqualsIfExists":{{"aws:SourceOrgID":"{organization}"}},
+                "Null":{{"aws:SourceAccount":"false"}},"Bool":{{"aws:PrincipalIsAWSService":"true"}}}}}}"#
+            ))
+        };
+        let in_org = member(None);
+        let exporter = Exporter {
+            organization: &in_org,
+            ..MACIE
+        };
+        assert!(
+            key_guardrails(&guardrail("o-a1b2c3d4e5"), KEY, exporter)
+                .iter()
+                .all(|(_, g)| *g == Guardrail::Lets)
+        );
+        let denies = Guardrail::Denies {
+            by: vec!["EnforceConfusedDeputyProtection".into()],
+        };
+        assert!(
+            bucket_guardrails(&guardrail("o-zzzzzzzzzz"), "b", "macie/", KEY, exporter)
+                .iter()
+                .all(|(_, g)| *g == denies)
+        );
+        // Without the organization in evidence, the guardrail may deny.
+        assert!(matches!(
+            &key_guardrails(&guardrail("o-a1b2c3d4e5"), KEY, MACIE)[0].1,
+            Guardrail::MayDeny { depends_on } if depends_on[0].conditions[0].key == "aws:SourceOrgID"
+        ));
+        // An Allow grants nothing: RCPFullAWSAccess alone lets everything through.
+        let full_access =
+            key_policy(r#"{"Effect":"Allow","Principal":"*","Action":"*","Resource":"*"}"#);
+        assert!(
+            bucket_guardrails(&full_access, "b", "", KEY, exporter)
+                .iter()
+                .all(|(_, g)| *g == Guardrail::Lets)
+        );
+        let acl = key_policy(
+            r#"{"Sid":"Acl","Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"*",
+            "Condition":{"StringNotEquals":{"s3:x-amz-acl":"bucket-owner-full-control"}}}"#,
+        );
+        let answers = bucket_guardrails(&acl, "b", "macie/", KEY, exporter);
+        assert!(
+            matches!(&answers[0].1, Guardrail::MayDeny { depends_on } if depends_on[0].label == "Acl")
+        );
+        assert_eq!(answers[1].1, Guardrail::Lets);
     }
 
     #[test]

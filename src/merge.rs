@@ -11,7 +11,7 @@ use crate::cli::MergeArgs;
 use crate::error::{Error, Result};
 use crate::evidence::{
     AccountRegionEvidence, AccountSink, BucketEvidence, Evidence, EvidenceWriter, KeyEvidence,
-    MergedShards, RunEnd, RunEvidence, RunHeader,
+    MergedShards, ResourceControlEvidence, RunEnd, RunEvidence, RunHeader,
 };
 use crate::report::{self, EvidenceFile, manifest};
 
@@ -132,7 +132,12 @@ fn write_merged(
     buckets.sort_by(|a, b| a.name.cmp(&b.name));
     let mut keys: Vec<KeyEvidence> = merged.keys.values().cloned().collect();
     keys.sort_by(|a, b| a.arn.cmp(&b.arn));
-    let path = writer.finish(&buckets, &keys, merged.end.as_ref())?;
+    let path = writer.finish(
+        &buckets,
+        &keys,
+        merged.resource_controls.as_ref(),
+        merged.end.as_ref(),
+    )?;
     Evidence::open(&path)
 }
 
@@ -262,6 +267,7 @@ fn combine(
     let mut accounts = Vec::new();
     let mut buckets: BTreeMap<String, BucketEvidence> = BTreeMap::new();
     let mut keys: BTreeMap<String, KeyEvidence> = BTreeMap::new();
+    let mut resource_controls: Option<ResourceControlEvidence> = None;
     for run in shards.iter().map(|(_, shard)| shard.run()) {
         for account in &run.header.excluded_accounts {
             excluded.insert(account.id.clone(), account.clone());
@@ -286,6 +292,11 @@ fn combine(
                 keys.insert(key.arn.clone(), key.clone());
             }
         }
+        if let Some(controls) = &run.resource_controls {
+            resource_controls
+                .get_or_insert_with(ResourceControlEvidence::default)
+                .absorb(controls);
+        }
     }
     accounts.sort_by(|a, b| a.account.id.cmp(&b.account.id));
     header.excluded_accounts = excluded.into_values().collect();
@@ -308,6 +319,7 @@ fn combine(
         account_regions: Default::default(),
         buckets: buckets.into_iter().collect(),
         keys: keys.into_iter().collect(),
+        resource_controls,
         end,
     })
 }

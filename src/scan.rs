@@ -214,7 +214,12 @@ impl RunSink {
     fn finish(self, collected: collect::Collection, end: RunEnd) -> Result<Evidence> {
         match self {
             RunSink::File(writer) => {
-                let path = writer.finish(&collected.buckets, &collected.keys, Some(&end))?;
+                let path = writer.finish(
+                    &collected.buckets,
+                    &collected.keys,
+                    collected.resource_controls.as_ref(),
+                    Some(&end),
+                )?;
                 Evidence::open(&path)
             }
             RunSink::Memory(memory) => {
@@ -235,6 +240,7 @@ impl RunSink {
                         .into_iter()
                         .map(|k| (k.arn.clone(), k))
                         .collect(),
+                    resource_controls: collected.resource_controls,
                     end: Some(end),
                 };
                 for (account, regions) in memory.accounts.into_inner().unwrap_or_default() {

@@ -184,6 +184,7 @@ fn synthetic(accounts: &[(String, String, Kind)], regions: &[&str], bucket: &str
                 management_role_arn: None,
                 organization: None,
                 pages: vec![ok("organizations:ListAccounts", "req-list-1", 20)],
+                roots: None,
             },
             "excluded_accounts": [Account {
                 id: "000000000001".into(),
@@ -200,6 +201,7 @@ fn synthetic(accounts: &[(String, String, Kind)], regions: &[&str], bucket: &str
         account_regions: HashMap::new(),
         buckets: HashMap::new(),
         keys: HashMap::new(),
+        resource_controls: None,
         end: Some(RunEnd {
             ended_at: started() + Duration::seconds(42),
             interrupted: false,

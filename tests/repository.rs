@@ -1143,3 +1143,239 @@ fn a_repository_bucket_deleted_since_the_last_run_fails_and_the_run_is_complete(
     );
     after.assert_exit(1);
 }
+
+/// AWS's confused-deputy guardrail as an RCP: deny S3 and KMS to AWS service principals acting
+/// for an account (`aws:SourceAccount` present) outside `organization`.
+fn confused_deputy_guardrail(organization: &str) -> String {
+    format!(
+        r#"{{"Version":"2012-10-17","Statement":[{{"Sid":"EnforceConfusedDeputyProtection",
+        "Effect":"Deny","Principal":"*","Action":["s3:*","kms:*"],"Resource":"*",
+        "Condition":{{"StringNotEqualsIfExists":{{"aws:SourceOrgID":"{organization}"}},
+        "Null":{{"aws:SourceAccount":"false"}},"Bool":{{"aws:PrincipalIsAWSService":"true"}}}}}}]}}"#
+    )
+}
+
+/// An account's repository (`Repo::sound`) in an OU.
+fn sound_repository_in(id: &str, name: &str, ou: &str) -> String {
+    Repo::sound().toml(id, name).replacen(
+        &format!("name = \"{name}\"\n"),
+        &format!("name = \"{name}\"\nou = \"{ou}\"\n"),
+        1,
+    )
+}
+
+#[test]
+fn resource_control_policies_decide_macies_writes() {
+    let central_users = ["111111111111", "222222222222"];
+    let own_org = "own-org-guardrail";
+    let other_org = "other-org-guardrail";
+    let other_org_on_ou = "other-org-guardrail-on-ou";
+    let acl_header = "require-acl-header";
+    let mut scenario = format!(
+        r#"[organization]
+resource_control_policies = true
+[[organization.policies]]
+name = "{own_org}"
+content = '''{own}'''
+targets = ["root"]
+[[organization.policies]]
+name = "{other_org}"
+content = '''{other}'''
+targets = ["account:{LOG_ARCHIVE}"]
+[[organization.policies]]
+name = "{other_org_on_ou}"
+content = '''{other}'''
+targets = ["ou:Shared"]
+[[organization.policies]]
+name = "{acl_header}"
+content = '''{{"Version":"2012-10-17","Statement":[{{"Sid":"RequireBucketOwnerAcl","Effect":"Deny",
+  "Principal":"*","Action":"s3:PutObject","Resource":"*",
+  "Condition":{{"StringNotEquals":{{"s3:x-amz-acl":"bucket-owner-full-control"}}}}}}]}}'''
+targets = ["account:666666666666"]
+"#,
+        own = confused_deputy_guardrail("${ORG_ID}"),
+        other = confused_deputy_guardrail("o-zzzzzzzzzz"),
+    );
+    scenario.push_str(&log_archive(&central_users).replacen(
+        "name = \"log-archive\"\n",
+        "name = \"log-archive\"\nou = \"Security\"\n",
+        1,
+    ));
+    for (n, id) in central_users.iter().enumerate() {
+        scenario.push_str(&central_user(id, &format!("workload-{n}"), &["us-east-1"]));
+    }
+    // Under the root's guardrail only: the organization's own id lets Macie through.
+    scenario.push_str(&Repo::sound().toml("444444444444", "own-repository"));
+    // Under the other organization's guardrail, attached to the OU above the owner.
+    scenario.push_str(&sound_repository_in(
+        "555555555555",
+        "shared-repository",
+        "Shared/Deep",
+    ));
+    scenario.push_str(&Repo::sound().toml("666666666666", "acl-guarded"));
+    let (emulator, run) = scan(&scenario, "us-east-1");
+    let policy_id = |name: &str| {
+        emulator.seeded["policies"][name]
+            .as_str()
+            .unwrap_or_else(|| panic!("no policy {name}"))
+            .to_owned()
+    };
+    let (shared_ou, _) = emulator.ou("Shared");
+
+    // The guardrail naming another organization, attached to the owner account: every user of
+    // the central repository fails on the key and the bucket, naming the RCP.
+    let on_account = policy_id(other_org);
+    for id in central_users {
+        for rule in ["MACIE-003", "MACIE-004"] {
+            assert_finding(
+                &run,
+                id,
+                "us-east-1",
+                rule,
+                "FAIL",
+                &[
+                    &on_account,
+                    other_org,
+                    "\"EnforceConfusedDeputyProtection\"",
+                    &format!("attached to account {LOG_ARCHIVE}"),
+                ],
+            );
+        }
+    }
+    assert_finding(
+        &run,
+        "111111111111",
+        "us-east-1",
+        "MACIE-003",
+        "FAIL",
+        &["kms:GenerateDataKey and kms:Encrypt"],
+    );
+    assert_finding(
+        &run,
+        "111111111111",
+        "us-east-1",
+        "MACIE-004",
+        "FAIL",
+        &["s3:PutObject under \"macie/\" and s3:GetBucketLocation on the bucket"],
+    );
+    let remediation = &run.finding("111111111111", "us-east-1", "MACIE-004")["remediation"];
+    assert!(
+        remediation.contains(&format!("--policy-id {on_account}"))
+            && remediation.contains(&format!("--target-id {LOG_ARCHIVE}")),
+        "{remediation}"
+    );
+    // Attached to an OU above the owner (its grandparent).
+    for rule in ["MACIE-003", "MACIE-004"] {
+        assert_finding(
+            &run,
+            "555555555555",
+            "us-east-1",
+            rule,
+            "FAIL",
+            &[
+                &policy_id(other_org_on_ou),
+                &format!("attached to OU {shared_ou}"),
+            ],
+        );
+    }
+    // The organization's own id, and RCPFullAWSAccess: nothing changes.
+    for rule in ["MACIE-003", "MACIE-004"] {
+        assert_finding(&run, "444444444444", "us-east-1", rule, "PASS", &[]);
+        let message = &run.finding("444444444444", "us-east-1", rule)["message"];
+        assert!(!message.contains("RCP"), "{message}");
+    }
+    // A Deny on a key Macie's request may or may not carry: WARN, naming it; the key is not
+    // concerned.
+    assert_finding(
+        &run,
+        "666666666666",
+        "us-east-1",
+        "MACIE-004",
+        "WARN",
+        &[
+            &policy_id(acl_header),
+            "s3:x-amz-acl",
+            "\"RequireBucketOwnerAcl\"",
+        ],
+    );
+    assert_finding(&run, "666666666666", "us-east-1", "MACIE-003", "PASS", &[]);
+
+    // Each target once: the root, the OUs above the owners (Security, Shared, Shared/Deep) and
+    // the owning accounts (333, 444, 555, 666); each policy once (the four and RCPFullAWSAccess).
+    let counters = emulator.counters();
+    assert_eq!(
+        counters.operation("organizations:ListPoliciesForTarget"),
+        8,
+        "{:?}",
+        counters.0["operations"]
+    );
+    assert_eq!(
+        counters.operation("organizations:DescribePolicy"),
+        5,
+        "{:?}",
+        counters.0["operations"]
+    );
+    // Read with the identity that lists the organization.
+    assert_eq!(
+        counters.in_account("123456789012", "organizations:DescribePolicy"),
+        5
+    );
+
+    // A re-render of the evidence judges the same.
+    let evidence = run.evidence();
+    let controls = evidence.resource_controls.as_ref().expect("RCP evidence");
+    assert_eq!(controls.targets.len(), 8);
+    assert!(
+        controls
+            .policies
+            .iter()
+            .all(|p| p.described.request_id.is_some())
+    );
+    assert!(evidence.resource_controls_not_evaluated().is_none());
+    let rejudged = common::judged(&evidence);
+    for id in central_users {
+        let finding = rejudged
+            .iter()
+            .find(|f| f.account_id == id && f.rule_id == "MACIE-003")
+            .expect("MACIE-003 judged again");
+        assert_eq!(finding.status.as_str(), "FAIL", "{}", finding.message);
+    }
+    let metadata = std::fs::read_to_string(run.dir().join("run.json")).expect("run.json");
+    assert!(
+        !metadata.contains("resource_control_policies_not_evaluated"),
+        "{metadata}"
+    );
+}
+
+#[test]
+fn resource_control_policies_not_enabled_are_said_once_and_change_nothing() {
+    let scenario = sound_repository_in("444444444444", "own-repository", "Workloads");
+    let (emulator, run) = scan(&scenario, "us-east-1");
+    for rule in ["MACIE-003", "MACIE-004"] {
+        assert_finding(
+            &run,
+            "444444444444",
+            "us-east-1",
+            rule,
+            "PASS",
+            &[
+                "Resource Control Policies were not evaluated",
+                "RESOURCE_CONTROL_POLICY policy type is not enabled",
+            ],
+        );
+    }
+    let counters = emulator.counters();
+    assert_eq!(counters.operation("organizations:ListPoliciesForTarget"), 0);
+    assert_eq!(counters.operation("organizations:DescribePolicy"), 0);
+    let metadata: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.dir().join("run.json")).expect("run.json"),
+    )
+    .expect("run.json is JSON");
+    let reason = metadata["organization"]["resource_control_policies_not_evaluated"]
+        .as_str()
+        .expect("run.json says why RCPs were not evaluated");
+    assert!(reason.contains("not enabled"), "{reason}");
+    let html = std::fs::read_to_string(run.dir().join("report.html")).expect("report.html");
+    assert_eq!(html.matches("RCPs NOT EVALUATED").count(), 1);
+    assert!(run.evidence().resource_controls.is_none());
+}

@@ -209,6 +209,10 @@ pub struct Organization {
     pub id: Option<String>,
     /// The management role assumed to list it, if any.
     pub management_role_arn: Option<String>,
+    /// Why the organization's Resource Control Policies were not evaluated, when they were not
+    /// (the repository verdicts then rest on the resource policies alone).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resource_control_policies_not_evaluated: Option<String>,
 }
 
 /// What a run covers of the configured scope (see [`RunHeader::is_partial`]).
@@ -420,6 +424,7 @@ impl RunMetadata {
                 mode: mode.into(),
                 id: header.organization_id().map(str::to_owned),
                 management_role_arn,
+                resource_control_policies_not_evaluated: run.resource_controls_not_evaluated(),
             },
             regions: header.regions.clone(),
             scope: Scope::of(header),

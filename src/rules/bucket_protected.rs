@@ -1,6 +1,6 @@
 //! MACIE-004: the repository bucket is protected and writable.
 
-use super::repository::{Repository, list, macie_principal, repository};
+use super::repository::{Repository, judge_guardrails, list, macie_principal, repository};
 use super::{Absence, Rule, RuleInput, Verdict, remediation};
 use crate::evidence::{BucketEvidence, BucketOwner, Outcome, PublicAccessBlock};
 use crate::findings::{Severity, Status};
@@ -118,8 +118,36 @@ fn check(input: &RuleInput<'_>) -> Verdict {
         ));
     }
 
-    if !problems.is_empty() {
-        let fixes = bucket_fixes(bucket, &repository, &problems);
+    // The organization's RCPs over the bucket's account can deny Macie whatever its policy says.
+    let owner = match &bucket.owner {
+        BucketOwner::Account { account_id } => Some(account_id.as_str()),
+        BucketOwner::Unknown => None,
+    };
+    let exporter = repository.exporter();
+    let guardrails = judge_guardrails(
+        input.run,
+        owner,
+        &repository,
+        "bucket policy",
+        |policy| {
+            macie_access::bucket_guardrails(
+                policy,
+                repository.bucket,
+                repository.prefix,
+                repository.key_arn,
+                exporter,
+            )
+        },
+        |action| action_words(action, repository.prefix),
+    );
+    let note = format!("{note}{}", guardrails.not_evaluated);
+    doubts.texts.extend(guardrails.doubts);
+
+    if !problems.is_empty() || !guardrails.denials.is_empty() {
+        // The bucket's own fixes follow from its own problems; an RCP's from its denial.
+        let mut fixes = bucket_fixes(bucket, &repository, &problems);
+        fixes.extend(guardrails.fixes);
+        problems.extend(guardrails.denials);
         return verdict(
             Status::Fail,
             list(
@@ -306,6 +334,16 @@ struct Doubts {
     statement_helps: bool,
 }
 
+/// Where one of Macie's bucket actions acts, in words after the action: ` under "macie/"` for
+/// writing results, ` on the bucket` for locating it.
+fn action_words(action: &str, prefix: &str) -> String {
+    if action == "s3:PutObject" {
+        format!(" under \"{prefix}\"")
+    } else {
+        " on the bucket".to_owned()
+    }
+}
+
 fn judge_policy(
     policy: &Policy,
     repository: &Repository<'_>,
@@ -327,15 +365,11 @@ fn judge_policy(
         exporter,
     );
     for (action, answer) in answers {
-        let what = if action == "s3:PutObject" {
-            format!("under \"{}\"", repository.prefix)
-        } else {
-            "on the bucket".to_owned()
-        };
+        let what = action_words(action, repository.prefix);
         match answer {
             Answer::Allowed { .. } => {}
             Answer::Denied { by } => problems.push(format!(
-                "its policy denies {principal} {action} {what} (statement {})",
+                "its policy denies {principal} {action}{what} (statement {})",
                 super::key_usable::quoted(&by)
             )),
             Answer::Uncertain { depends_on } => {
@@ -343,7 +377,7 @@ fn judge_policy(
                 doubts.texts.push(format!(
                     "its policy {}",
                     macie_access::uncertain_clause(
-                        &format!("{principal} {action} {what}"),
+                        &format!("{principal} {action}{what}"),
                         &depends_on,
                         if action == "s3:PutObject" {
                             "Macie can write"
@@ -355,7 +389,7 @@ fn judge_policy(
             }
             Answer::NotAllowed { near_misses } => {
                 let base = format!(
-                    "its policy does not allow {principal} {action} {what} for account {}",
+                    "its policy does not allow {principal} {action}{what} for account {}",
                     repository.macie_account
                 );
                 problems.push(

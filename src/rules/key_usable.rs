@@ -1,6 +1,6 @@
 //! MACIE-003: the repository key is usable by Macie.
 
-use super::repository::{list, repository};
+use super::repository::{judge_guardrails, list, repository};
 use super::{Absence, Rule, RuleInput, Verdict, remediation, unreadable};
 use crate::evidence::Outcome;
 use crate::findings::{Severity, Status};
@@ -149,6 +149,18 @@ fn check(input: &RuleInput<'_>) -> Verdict {
         None => unreadable_policy = Some("the key policy was not read".to_owned()),
     }
 
+    // The organization's RCPs over the key's account can deny Macie whatever the key policy says.
+    let exporter = repository.exporter();
+    let guardrails = judge_guardrails(
+        input.run,
+        Some(owner),
+        &repository,
+        "key policy",
+        |policy| macie_access::key_guardrails(policy, &metadata.arn, exporter),
+        |_| String::new(),
+    );
+    let note = format!("{note}{}", guardrails.not_evaluated);
+
     let policy_fix = || {
         remediation::put_key_policy(
             owner,
@@ -161,6 +173,9 @@ fn check(input: &RuleInput<'_>) -> Verdict {
     if problems.iter().any(|p| p.contains("key policy")) {
         fixes.push(policy_fix());
     }
+    problems.extend(guardrails.denials);
+    fixes.extend(guardrails.fixes);
+    doubts.extend(guardrails.doubts);
     if !problems.is_empty() {
         return verdict(
             Status::Fail,
@@ -405,6 +420,7 @@ mod tests {
             management_role_arn: None,
             organization: None,
             pages: Vec::new(),
+            roots: None,
         };
         let verdict = judge(&RULE, &run);
         assert_eq!(verdict.status, Status::Warn, "{}", verdict.message);

@@ -336,6 +336,7 @@ pub(crate) mod testing {
                     management_role_arn: None,
                     organization: None,
                     pages: Vec::new(),
+                    roots: None,
                 },
                 excluded_accounts: Vec::new(),
                 accounts: Vec::new(),
@@ -349,6 +350,7 @@ pub(crate) mod testing {
             account_regions: Default::default(),
             buckets: Default::default(),
             keys: Default::default(),
+            resource_controls: None,
             end: None,
         };
         run.account_regions.insert(
@@ -457,6 +459,7 @@ pub(crate) mod testing {
                 },
             )),
             pages: Vec::new(),
+            roots: None,
         };
         run.header.accounts.push(Account {
             id: own.account_id.clone(),
