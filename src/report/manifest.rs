@@ -13,16 +13,14 @@ use crate::error::{Error, Result};
 /// The file name of the manifest in a run directory.
 pub const FILE_NAME: &str = "SHA256SUMS";
 
-/// Writes `dir/SHA256SUMS` over every regular file of `dir` but itself and temporary files,
-/// sorted by name.
+/// Writes `dir/SHA256SUMS` over every regular file of `dir` but itself and temporary files, and
+/// over the HTML report's account pages (`accounts/…`), sorted by name.
 pub fn write(dir: &Path) -> Result<()> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .map_err(|e| Error::output(dir, e))?
-        .filter_map(|entry| entry.ok())
-        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .filter(|name| name != FILE_NAME && !name.starts_with('.'))
-        .collect();
+    let mut names = file_names(dir, "")?;
+    let pages = dir.join(super::html::ACCOUNTS_DIR);
+    if pages.is_dir() {
+        names.extend(file_names(&pages, super::html::ACCOUNTS_DIR)?);
+    }
     names.sort();
     let mut lines = String::new();
     for name in &names {
@@ -31,6 +29,22 @@ pub fn write(dir: &Path) -> Result<()> {
         lines.push_str(&format!("{digest}  {name}\n"));
     }
     write_atomically(&dir.join(FILE_NAME), |out| out.write_all(lines.as_bytes()))
+}
+
+/// The regular files of `dir` but the manifest and temporary files, as `prefix/name` (or `name`
+/// without a prefix).
+fn file_names(dir: &Path, prefix: &str) -> Result<Vec<String>> {
+    Ok(fs::read_dir(dir)
+        .map_err(|e| Error::output(dir, e))?
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name != FILE_NAME && !name.starts_with('.'))
+        .map(|name| match prefix {
+            "" => name,
+            prefix => format!("{prefix}/{name}"),
+        })
+        .collect())
 }
 
 /// Lower-case hex SHA-256 of a file's bytes.
