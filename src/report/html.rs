@@ -199,7 +199,10 @@ fn account_pages<'a>(
                 status_rank(row.finding.status),
             )
         });
+        let (buckets, keys) = linker.resources_of(Some(*index));
         let page = AccountPage {
+            buckets,
+            keys,
             chrome: &chrome,
             title: format!(
                 "Account {} — Macie discovery results repository audit, run {}",
@@ -926,6 +929,9 @@ struct AccountPage<'a> {
     attention: Vec<Row<'a>>,
     others: Vec<Row<'a>>,
     evidence: AccountEv<'a>,
+    /// The repository buckets and keys the account owns.
+    buckets: Vec<ResourceEv<'a>>,
+    keys: Vec<ResourceEv<'a>>,
     statuses: Vec<(&'static str, &'static str)>,
     severities: Vec<&'static str>,
     rules: Vec<&'static str>,
@@ -1327,18 +1333,8 @@ impl<'a> Report<'a> {
                 run_obs.push(obs(evidence, |_| ("answered".into(), None)));
             }
         }
-        let mut buckets: Vec<&BucketEvidence> = run.buckets.values().collect();
-        buckets.sort_by(|a, b| a.name.cmp(&b.name));
-        let buckets = buckets
-            .into_iter()
-            .map(|b| bucket_ev(b, linker.bucket_id(&b.name).unwrap_or_default()))
-            .collect();
-        let mut keys: Vec<&KeyEvidence> = run.keys.values().collect();
-        keys.sort_by(|a, b| a.arn.cmp(&b.arn));
-        let keys = keys
-            .into_iter()
-            .map(|k| key_ev(k, linker.key_id(&k.arn).unwrap_or_default()))
-            .collect();
+        // The repositories no account of the run owns: the others are on their owner's page.
+        let (buckets, keys) = linker.resources_of(None);
 
         let data = script_json(&serde_json::json!({
             "run_id": meta.run_id,
@@ -1391,7 +1387,10 @@ impl<'a> Report<'a> {
             tiles,
             total,
             attention_accounts: lines.iter().filter(|l| l.attention > 0).count(),
-            statuses: status_options(),
+            statuses: Status::ALL
+                .iter()
+                .map(|s| (status_short(*s), status_class(*s)))
+                .collect(),
             rules,
             rule_bars,
             by_severity: by_severity_view,
@@ -1449,8 +1448,8 @@ impl<'a> Report<'a> {
         groups
     }
 
-    /// Compliance per OU as chart bars, the least compliant first (at most 25: the table lists
-    /// every OU).
+    /// Compliance per OU as chart bars, the least compliant first, labelled by the innermost OU
+    /// (at most 12, so that the executive summary prints on two pages: the table lists every OU).
     fn ou_bars(&self, groups: &[OuGroup<'_, 'a>]) -> Vec<Bar> {
         let mut ranked: Vec<&OuGroup<'_, 'a>> = groups.iter().collect();
         ranked.sort_by(|a, b| {
@@ -1463,8 +1462,11 @@ impl<'a> Report<'a> {
         compliance_bars(
             ranked
                 .into_iter()
-                .take(25)
-                .map(|g| (g.label.clone(), &g.counts)),
+                .take(12)
+                .map(|g| {
+                    let leaf = g.label.rsplit(" / ").next().unwrap_or_default();
+                    (leaf.to_owned(), &g.counts)
+                }),
         )
     }
 
@@ -1551,6 +1553,12 @@ impl StepPart {
         match self {
             StepPart::Command(text) | StepPart::Json(text) | StepPart::Prose(text) => text,
         }
+    }
+
+    /// A command's words: the template keeps each whole on a line (a browser would otherwise
+    /// break `us-east-1` after a hyphen), so lines break only at the spaces between them.
+    fn words(&self) -> std::str::Split<'_, char> {
+        self.text().split(' ')
     }
 }
 
@@ -1821,6 +1829,62 @@ impl<'a> Linker<'a> {
         self.keys.get(arn).map(|i| format!("K{i}"))
     }
 
+    /// The account of the run that owns a bucket, by index.
+    fn bucket_owner(&self, bucket: &BucketEvidence) -> Option<usize> {
+        match &bucket.owner {
+            BucketOwner::Account { account_id } => {
+                self.indexes.account.get(account_id.as_str()).copied()
+            }
+            BucketOwner::Unknown => None,
+        }
+    }
+
+    /// The account of the run that owns a key, by index.
+    fn key_owner(&self, key: &KeyEvidence) -> Option<usize> {
+        self.indexes.account.get(key.owner_account.as_str()).copied()
+    }
+
+    /// The repository buckets and keys whose evidence an account's page shows (`Some(index)`),
+    /// or the summary (`None`: those no account of the run owns), sorted as their references.
+    fn resources_of(&self, owner: Option<usize>) -> (Vec<ResourceEv<'a>>, Vec<ResourceEv<'a>>) {
+        let mut buckets: Vec<&'a BucketEvidence> = self
+            .run
+            .buckets
+            .values()
+            .filter(|b| self.bucket_owner(b) == owner)
+            .collect();
+        buckets.sort_by(|a, b| a.name.cmp(&b.name));
+        let mut keys: Vec<&'a KeyEvidence> = self
+            .run
+            .keys
+            .values()
+            .filter(|k| self.key_owner(k) == owner)
+            .collect();
+        keys.sort_by(|a, b| a.arn.cmp(&b.arn));
+        (
+            buckets
+                .into_iter()
+                .map(|b| bucket_ev(b, self.bucket_id(&b.name).unwrap_or_default()))
+                .collect(),
+            keys.into_iter()
+                .map(|k| key_ev(k, self.key_id(&k.arn).unwrap_or_default()))
+                .collect(),
+        )
+    }
+
+    /// The link to a repository's evidence from `from`'s page: on that page, on its owner's (a
+    /// sibling) or on the summary.
+    fn resource_href(&self, from: usize, owner: Option<usize>, id: &str) -> String {
+        match owner {
+            Some(owner) if owner == from => format!("#{id}"),
+            Some(owner) => format!(
+                "{}#{id}",
+                self.population[owner].file.trim_start_matches("accounts/")
+            ),
+            None => format!("../{FILE_NAME}#{id}"),
+        }
+    }
+
     /// The anchor of an account-Region's evidence (which the caller has).
     fn account_region(&self, account: &str, region: &str) -> Option<String> {
         let a = self.indexes.account.get(account)?;
@@ -1893,15 +1957,23 @@ impl<'a> Linker<'a> {
             let key = destination.and_then(|d| d.kms_key_arn.as_deref());
             let wants_key = matches!(finding.rule_id.as_str(), "MACIE-003" | "MACIE-005");
             let wants_bucket = matches!(finding.rule_id.as_str(), "MACIE-004" | "MACIE-005");
-            if wants_key && let Some(id) = key.and_then(|k| self.key_id(k)) {
+            if wants_key
+                && let Some(arn) = key
+                && let Some(id) = self.key_id(arn)
+            {
+                let owner = self.run.keys.get(arn).and_then(|k| self.key_owner(k));
                 links.push(Link {
-                    href: format!("../{FILE_NAME}#{id}"),
+                    href: self.resource_href(account, owner, &id),
                     text: "Key".into(),
                 });
             }
-            if wants_bucket && let Some(id) = bucket.and_then(|b| self.bucket_id(b)) {
+            if wants_bucket
+                && let Some(name) = bucket
+                && let Some(id) = self.bucket_id(name)
+            {
+                let owner = self.run.buckets.get(name).and_then(|b| self.bucket_owner(b));
                 links.push(Link {
-                    href: format!("../{FILE_NAME}#{id}"),
+                    href: self.resource_href(account, owner, &id),
                     text: "Bucket".into(),
                 });
             }
