@@ -994,3 +994,31 @@ fn unreadable_evidence_fails_the_report_and_leaves_no_file() {
         .collect();
     assert!(left.is_empty(), "{left:?}");
 }
+
+/// `output.csv_bom = true` (recorded in the run's header) starts `findings.csv` with a UTF-8 byte
+/// order mark for Excel; by default the file is unchanged, RFC 4180 without one.
+#[test]
+fn findings_csv_has_a_bom_only_when_asked() {
+    let accounts = vec![(
+        "300000000009".to_owned(),
+        "Zürich 東京 🚀".to_owned(),
+        Kind::Configured,
+    )];
+    for bom in [false, true] {
+        let mut run = synthetic(&accounts, &["us-east-1"], "bucket");
+        run.header.csv_bom = bom;
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let evidence = on_disk(&run, dir.path());
+        html_of(&evidence, |input| {
+            macie_audit::report::csv::write(dir.path(), input)
+        })
+        .expect("findings.csv is written");
+        let bytes = std::fs::read(dir.path().join(macie_audit::report::csv::FILE_NAME))
+            .expect("findings.csv");
+        assert_eq!(bytes.starts_with(&[0xEF, 0xBB, 0xBF]), bom, "BOM {bom}");
+        let text = std::str::from_utf8(&bytes).expect("UTF-8");
+        let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+        assert!(body.starts_with("\"run_id\","), "the header row follows");
+        assert!(body.contains("Zürich 東京 🚀"), "non-ASCII names are kept");
+    }
+}
