@@ -84,7 +84,9 @@ fn the_report_works_in_headless_chromium_offline() {
         &extra,
     );
     assert!(
-        facts["summary_pdf_pages"].as_u64().is_some_and(|pages| pages > 0),
+        facts["summary_pdf_pages"]
+            .as_u64()
+            .is_some_and(|pages| pages > 0),
         "the printed summary's pages were counted: {facts}"
     );
 }
@@ -153,7 +155,10 @@ fn drive(report: &Path, label: &str, extra: &[String]) -> serde_json::Value {
 /// page is reached from it, with a sample of the problem accounts' pages checked.
 #[test]
 fn the_report_of_a_thousand_accounts_works_in_headless_chromium() {
-    assert!(Path::new(CHROMIUM).exists(), "{CHROMIUM} is missing: run scripts/ensure-chromium.sh");
+    assert!(
+        Path::new(CHROMIUM).exists(),
+        "{CHROMIUM} is missing: run scripts/ensure-chromium.sh"
+    );
     let artifacts = repo_root().join("tests/artifacts/browser");
     let run = artifacts.join("large");
     let _ = std::fs::remove_dir_all(&run);
@@ -180,8 +185,14 @@ fn the_report_of_a_thousand_accounts_works_in_headless_chromium() {
     macie_audit::report::html::write(&run, &input).expect("the report is written");
     let summary = run.join(macie_audit::report::html::FILE_NAME);
     let size = std::fs::metadata(&summary).expect("report.html").len();
-    assert!(size <= 5_000_000, "report.html is {size} bytes at 1,000 × 17");
+    assert!(
+        size <= 5_000_000,
+        "report.html is {size} bytes at 1,000 × 17"
+    );
 
     let facts = drive(&summary, "large", &["--sample".into(), "3".into()]);
-    assert_eq!(facts["account_pages"], 1000, "the matrix links every account");
+    assert_eq!(
+        facts["account_pages"], 1000,
+        "the matrix links every account"
+    );
 }

@@ -708,7 +708,10 @@ fn sections_counts_and_evidence_links_are_complete() {
     // Scope: every account in scope with its outcome; the excluded one; the configuration.
     for (id, name, _) in &accounts {
         assert!(
-            summary.contains(&format!("<bdi>{}</bdi></a></th><td>{id}</td>", escaped(name))),
+            summary.contains(&format!(
+                "<bdi>{}</bdi></a></th><td>{id}</td>",
+                escaped(name)
+            )),
             "{id} in scope"
         );
     }
@@ -958,7 +961,11 @@ fn one_hundred_thousand_findings_render() {
     );
     assert_eq!(count(&html, "<tr data-s="), 100_000);
     assert_eq!(count(&html, "<section class=\"acct\""), 1000);
-    assert_eq!(count(&summary, "<tr data-s="), 0, "no finding row in the summary");
+    assert_eq!(
+        count(&summary, "<tr data-s="),
+        0,
+        "no finding row in the summary"
+    );
     assert!(
         summary.len() < 5_000_000,
         "the summary stays small: {} bytes",

@@ -290,11 +290,10 @@ async fn upload_to_a_bucket_in_another_region_without_prefix() {
     run.assert_exit(EXIT_WITHOUT_UPLOAD);
     let run_id = run_id(&run);
     assert!(
-        run.stdout
-            .contains(&format!(
-                "uploaded: s3://eu-archive/{run_id}/ ({} objects",
-                local_files(run.dir()).len()
-            )),
+        run.stdout.contains(&format!(
+            "uploaded: s3://eu-archive/{run_id}/ ({} objects",
+            local_files(run.dir()).len()
+        )),
         "summary: {}",
         run.stdout
     );

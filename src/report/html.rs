@@ -30,8 +30,7 @@ use crate::config::MemberRepository;
 use crate::error::{Error, Result};
 use crate::evidence::{
     AccountEvidence, AccountRegionEvidence, ApiError, BucketEvidence, BucketOwner, ErrorKind,
-    KeyEvidence, Observation, OrganizationListing, Outcome, PublicAccessBlock,
-    RunEvidence,
+    KeyEvidence, Observation, OrganizationListing, Outcome, PublicAccessBlock, RunEvidence,
 };
 use crate::findings::{Finding, Severity, Status};
 use crate::rules::{CATALOGUE, Rule};
@@ -184,7 +183,13 @@ fn account_pages<'a>(
         };
         let account = &population[*index];
         let records = evidence.account_regions(account.id)?;
-        let line = AccountLine::of(account, &input.run.accounts[*index], regions, indexes, &findings);
+        let line = AccountLine::of(
+            account,
+            &input.run.accounts[*index],
+            regions,
+            indexes,
+            &findings,
+        );
         let group = GroupItem {
             account,
             findings,
@@ -597,12 +602,18 @@ fn needs_attention(status: Status) -> bool {
 
 /// The position of a severity in report order (0 = critical).
 fn severity_rank(severity: Severity) -> usize {
-    SEVERITIES.iter().position(|s| *s == severity).unwrap_or(SEVERITIES.len())
+    SEVERITIES
+        .iter()
+        .position(|s| *s == severity)
+        .unwrap_or(SEVERITIES.len())
 }
 
 /// The position of a status from the worst (0 = ERROR).
 fn status_rank(status: Status) -> usize {
-    WORST_FIRST.iter().position(|s| *s == status).unwrap_or(WORST_FIRST.len())
+    WORST_FIRST
+        .iter()
+        .position(|s| *s == status)
+        .unwrap_or(WORST_FIRST.len())
 }
 
 /// The worse of a severity seen so far and another.
@@ -897,8 +908,9 @@ fn run_badges(meta: &RunMetadata) -> Vec<Badge> {
         Badge {
             class: "bad",
             label: "INCOMPLETE",
-            text: "This run does not cover its whole scope, so it cannot show compliance on its own."
-                .into(),
+            text:
+                "This run does not cover its whole scope, so it cannot show compliance on its own."
+                    .into(),
         }
     }];
     if meta.interrupted {
@@ -985,7 +997,9 @@ fn compliance_bars<'l>(items: impl Iterator<Item = (String, &'l Counts)>) -> Vec
         .map(|(i, (label, counts))| Bar {
             label,
             value: counts.compliance.clone(),
-            width: counts.share.map_or(0, |share| (share * 3.0).round() as usize),
+            width: counts
+                .share
+                .map_or(0, |share| (share * 3.0).round() as usize),
             y: i * 22,
         })
         .collect()
@@ -1107,10 +1121,16 @@ impl<'a> Report<'a> {
             .filter(|a| a.outcome == "error")
             .collect();
         let problem_more = problems.len().saturating_sub(PROBLEMS_SHOWN);
-        let by_id: HashMap<&str, &'a AccountRef<'a>> = population.iter().map(|a| (a.id, a)).collect();
+        let by_id: HashMap<&str, &'a AccountRef<'a>> =
+            population.iter().map(|a| (a.id, a)).collect();
         let problem_accounts = problems
             .into_iter()
-            .filter_map(|a| Some((*by_id.get(a.id.as_str())?, a.reason.clone().unwrap_or_default())))
+            .filter_map(|a| {
+                Some((
+                    *by_id.get(a.id.as_str())?,
+                    a.reason.clone().unwrap_or_default(),
+                ))
+            })
             .take(PROBLEMS_SHOWN)
             .collect();
 
@@ -1419,7 +1439,9 @@ impl<'a> Report<'a> {
         let mut groups: Vec<OuGroup<'_, 'a>> = by_path
             .into_iter()
             .map(|(path, mut lines)| {
-                lines.sort_by_key(|l| (l.worst.unwrap_or((usize::MAX, usize::MAX)), l.account.index));
+                lines.sort_by_key(|l| {
+                    (l.worst.unwrap_or((usize::MAX, usize::MAX)), l.account.index)
+                });
                 let mut counts = [0usize; 6];
                 for line in &lines {
                     for (total, n) in counts.iter_mut().zip(line.counts) {
@@ -1438,7 +1460,10 @@ impl<'a> Report<'a> {
             .collect();
         groups.sort_by_key(|g| {
             (
-                g.lines.first().and_then(|l| l.worst).unwrap_or((usize::MAX, usize::MAX)),
+                g.lines
+                    .first()
+                    .and_then(|l| l.worst)
+                    .unwrap_or((usize::MAX, usize::MAX)),
                 g.path,
             )
         });
@@ -1459,15 +1484,10 @@ impl<'a> Report<'a> {
                 .total_cmp(&b.counts.share.unwrap_or(101.0))
                 .then(a.path.cmp(b.path))
         });
-        compliance_bars(
-            ranked
-                .into_iter()
-                .take(12)
-                .map(|g| {
-                    let leaf = g.label.rsplit(" / ").next().unwrap_or_default();
-                    (leaf.to_owned(), &g.counts)
-                }),
-        )
+        compliance_bars(ranked.into_iter().take(12).map(|g| {
+            let leaf = g.label.rsplit(" / ").next().unwrap_or_default();
+            (leaf.to_owned(), &g.counts)
+        }))
     }
 
     /// The status mix per Region as stacked bars (300 units wide each).
@@ -1841,7 +1861,10 @@ impl<'a> Linker<'a> {
 
     /// The account of the run that owns a key, by index.
     fn key_owner(&self, key: &KeyEvidence) -> Option<usize> {
-        self.indexes.account.get(key.owner_account.as_str()).copied()
+        self.indexes
+            .account
+            .get(key.owner_account.as_str())
+            .copied()
     }
 
     /// The repository buckets and keys whose evidence an account's page shows (`Some(index)`),
@@ -1971,7 +1994,11 @@ impl<'a> Linker<'a> {
                 && let Some(name) = bucket
                 && let Some(id) = self.bucket_id(name)
             {
-                let owner = self.run.buckets.get(name).and_then(|b| self.bucket_owner(b));
+                let owner = self
+                    .run
+                    .buckets
+                    .get(name)
+                    .and_then(|b| self.bucket_owner(b));
                 links.push(Link {
                     href: self.resource_href(account, owner, &id),
                     text: "Bucket".into(),

@@ -421,7 +421,9 @@ def run_checks(browser, report, args):
     # -- Account pages -------------------------------------------------------------------------
     targets = [href for href, _ in pages]
     if args.sample:
-        problem = [href for href, worst in pages if worst in ("ERROR", "FAIL", "WARN")]
+        # Accounts with a FAIL first: an ERROR account (not reached) has nothing to filter.
+        problem = ([href for href, worst in pages if worst == "FAIL"]
+                   + [href for href, worst in pages if worst in ("ERROR", "WARN")])
         targets = sorted(set(problem[:args.sample] + targets[:1]))
     totals = {}
     rows_seen = 0
