@@ -94,6 +94,10 @@ pub struct RunHeader {
     /// The rule settings the run was judged with.
     #[serde(default)]
     pub rules: RulesConfig,
+    /// `output.csv_bom`: `findings.csv` starts with a UTF-8 byte order mark. Recorded so that a
+    /// re-render writes the same file; left out when off, as in runs from before the option.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub csv_bom: bool,
     /// The command line, with secrets removed.
     #[serde(default)]
     pub command_line: Vec<String>,

@@ -287,6 +287,7 @@ fn header(config: &Config, plan: &ScanPlan, identity: &RunIdentity<'_>) -> RunHe
         excluded_accounts: plan.excluded.clone(),
         accounts: plan.accounts.clone(),
         rules: config.rules.clone(),
+        csv_bom: config.output.csv_bom,
         command_line: identity.command_line.to_vec(),
         config_path: loaded.path.as_ref().map(|p| p.display().to_string()),
         shard: identity.shard,

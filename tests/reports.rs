@@ -68,7 +68,15 @@ fn run_directory_holds_every_report_and_a_verifiable_manifest() {
         assert!(dir.join(name).is_file(), "{name} missing");
     }
     let manifest = std::fs::read_to_string(dir.join("SHA256SUMS")).expect("manifest");
-    assert_eq!(manifest.lines().count(), 6, "every other file: {manifest}");
+    let pages = std::fs::read_dir(dir.join("accounts"))
+        .expect("accounts/")
+        .count();
+    assert!(pages > 0, "an HTML page per account");
+    assert_eq!(
+        manifest.lines().count(),
+        6 + pages,
+        "every other file and every account page: {manifest}"
+    );
     let check = Command::new("sha256sum")
         .arg("-c")
         .arg("SHA256SUMS")

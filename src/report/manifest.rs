@@ -15,8 +15,8 @@ use crate::error::{Error, Result};
 /// The file name of the manifest in a run directory.
 pub const FILE_NAME: &str = "SHA256SUMS";
 
-/// Writes `dir/SHA256SUMS` over every regular file of `dir` but itself and temporary files,
-/// sorted by name.
+/// Writes `dir/SHA256SUMS` over every regular file of `dir` but itself and temporary files, and
+/// over the HTML report's account pages (`accounts/…`), sorted by name.
 pub fn write(dir: &Path) -> Result<()> {
     let mut lines = String::new();
     for name in &covered_files(dir)? {
@@ -28,17 +28,31 @@ pub fn write(dir: &Path) -> Result<()> {
 }
 
 /// The files of `dir` a manifest covers, sorted by name: every regular file but the manifest
-/// itself and temporary (dot) files.
+/// itself and temporary (dot) files, and the HTML report's account pages (`accounts/…`).
 fn covered_files(dir: &Path) -> Result<Vec<String>> {
-    let mut names: Vec<String> = fs::read_dir(dir)
+    let mut names = file_names(dir, "")?;
+    let pages = dir.join(super::html::ACCOUNTS_DIR);
+    if pages.is_dir() {
+        names.extend(file_names(&pages, super::html::ACCOUNTS_DIR)?);
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// The regular files of `dir` but the manifest and temporary files, as `prefix/name` (or `name`
+/// without a prefix).
+fn file_names(dir: &Path, prefix: &str) -> Result<Vec<String>> {
+    Ok(fs::read_dir(dir)
         .map_err(|e| Error::output(dir, e))?
         .filter_map(|entry| entry.ok())
         .filter(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
         .map(|entry| entry.file_name().to_string_lossy().into_owned())
         .filter(|name| name != FILE_NAME && !name.starts_with('.'))
-        .collect();
-    names.sort();
-    Ok(names)
+        .map(|name| match prefix {
+            "" => name,
+            prefix => format!("{prefix}/{name}"),
+        })
+        .collect())
 }
 
 /// Lower-case hex SHA-256 of a file's bytes.
@@ -152,7 +166,8 @@ pub fn check(dir: &Path) -> Result<Option<ManifestCheck>> {
 }
 
 /// `<64 hex digits>  <name>` (text mode) or `<64 hex digits> *<name>` (binary mode); the name
-/// a plain file name of the directory, so that a hostile manifest cannot point outside it.
+/// a plain file name of the directory or of its account pages (`accounts/<name>`), so that a
+/// hostile manifest cannot point outside it.
 fn parse_line(line: &str) -> Option<(&str, &str)> {
     let (digest, rest) = line.split_at_checked(64)?;
     if !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -161,9 +176,14 @@ fn parse_line(line: &str) -> Option<(&str, &str)> {
     let name = rest
         .strip_prefix("  ")
         .or_else(|| rest.strip_prefix(" *"))?;
-    let plain =
-        !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0']);
-    plain.then_some((digest, name))
+    let plain = |name: &str| {
+        !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
+    };
+    let covered = match name.split_once('/') {
+        Some((dir, page)) => dir == super::html::ACCOUNTS_DIR && plain(page),
+        None => plain(name),
+    };
+    covered.then_some((digest, name))
 }
 
 #[cfg(test)]

@@ -341,6 +341,7 @@ pub(crate) mod testing {
                 excluded_accounts: Vec::new(),
                 accounts: Vec::new(),
                 rules: Default::default(),
+                csv_bom: false,
                 command_line: Vec::new(),
                 config_path: None,
                 shard: None,
