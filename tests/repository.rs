@@ -1358,10 +1358,14 @@ fn resource_control_policies_not_enabled_are_said_once_and_change_nothing() {
             "us-east-1",
             rule,
             "PASS",
-            &[
-                "Resource Control Policies were not evaluated",
-                "RESOURCE_CONTROL_POLICY policy type is not enabled",
-            ],
+            &[],
+        );
+        // Said once for the run, not on every finding: no RCP is in force.
+        assert!(
+            !run.finding("444444444444", "us-east-1", rule)["message"]
+                .contains("Resource Control Policies"),
+            "{:?}",
+            run.finding("444444444444", "us-east-1", rule)
         );
     }
     let counters = emulator.counters();

@@ -242,8 +242,10 @@ impl RunEvidence {
         let Some(ou_path) = self.ou_path(account_id) else {
             return AccountControls::NotApplicable;
         };
+        // A policy type that is not enabled has no policy in force: none applies, a fact about
+        // the organization, said once for the run rather than on every repository finding.
         if !enabled {
-            return AccountControls::NotEvaluated(not_enabled());
+            return AccountControls::Applied(Vec::new());
         }
         let Some(controls) = &self.resource_controls else {
             return AccountControls::NotEvaluated("this run did not read them".to_owned());
@@ -299,7 +301,10 @@ impl RunEvidence {
 }
 
 fn not_enabled() -> String {
-    format!("the {RESOURCE_CONTROL_POLICY} policy type is not enabled at the organization's root")
+    format!(
+        "the {RESOURCE_CONTROL_POLICY} policy type is not enabled at the organization's root, so \
+         no RCP is in force"
+    )
 }
 
 #[cfg(test)]
@@ -421,6 +426,11 @@ mod tests {
             run.resource_controls_not_evaluated()
                 .is_some_and(|reason| reason.contains("not enabled"))
         );
+        // No RCP in force: nothing applies to the account, which its findings need not repeat.
+        assert!(matches!(
+            run.resource_controls_over(&account),
+            AccountControls::Applied(applied) if applied.is_empty()
+        ));
         // Evidence from before RCPs were read: nothing applies, nothing is said.
         if let OrganizationListing::Organization { roots, .. } = &mut run.header.organization {
             *roots = None;
