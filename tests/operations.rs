@@ -269,7 +269,7 @@ expires = 2099-12-31
             .as_str()
             .is_some_and(|j| j.contains("SEC-42"))
     );
-    let html = std::fs::read_to_string(run.dir().join("report.html")).expect("html");
+    let html = common::all_html(run.dir());
     assert!(
         html.contains("SEC-42"),
         "the HTML report shows the justification"
@@ -510,7 +510,7 @@ fn a_check_that_could_not_be_made_is_not_rechecked_then_previously_unchecked() {
     assert_eq!(meta["triage"]["baseline"]["new"], 0);
     let ocsf = std::fs::read_to_string(back.dir().join("findings.ocsf.jsonl")).expect("ocsf");
     assert!(ocsf.contains("\"baseline_state\":\"PREVIOUSLY_UNCHECKED\""));
-    let html = std::fs::read_to_string(back.dir().join("report.html")).expect("html");
+    let html = common::all_html(back.dir());
     assert!(html.contains("PREVIOUSLY_UNCHECKED"));
     assert!(html.contains("1 previously unchecked"));
 }
@@ -750,13 +750,7 @@ fn a_damaged_baseline_is_refused_before_scanning() {
     let baselines = tempfile::tempdir().expect("temp");
     let copy = |name: &str| {
         let dir = baselines.path().join(name);
-        std::fs::create_dir(&dir).expect("dir");
-        for entry in std::fs::read_dir(first.dir())
-            .expect("run")
-            .filter_map(Result::ok)
-        {
-            std::fs::copy(entry.path(), dir.join(entry.file_name())).expect("copy");
-        }
+        common::copy_run(first.dir(), &dir);
         dir
     };
     let evidence_of =

@@ -579,18 +579,20 @@ fn report(args: &[&std::ffi::OsStr]) -> std::process::Output {
         .expect("report")
 }
 
-/// Every file of a directory with its bytes.
+/// Every file of a directory, its subdirectories' (the account pages) included, with its bytes.
 fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
-    std::fs::read_dir(dir)
-        .expect("dir")
-        .filter_map(Result::ok)
-        .map(|e| {
-            (
-                e.file_name().to_string_lossy().into_owned(),
-                std::fs::read(e.path()).expect("read"),
-            )
-        })
-        .collect()
+    let mut files = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).expect("dir").filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            for (inner, bytes) in snapshot(&entry.path()) {
+                files.insert(format!("{name}/{inner}"), bytes);
+            }
+        } else {
+            files.insert(name, std::fs::read(entry.path()).expect("read"));
+        }
+    }
+    files
 }
 
 /// A complete run of one account that enabled Macie 40 days ago without a repository (MACIE-002

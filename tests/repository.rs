@@ -1352,14 +1352,7 @@ fn resource_control_policies_not_enabled_are_said_once_and_change_nothing() {
     let scenario = sound_repository_in("444444444444", "own-repository", "Workloads");
     let (emulator, run) = scan(&scenario, "us-east-1");
     for rule in ["MACIE-003", "MACIE-004"] {
-        assert_finding(
-            &run,
-            "444444444444",
-            "us-east-1",
-            rule,
-            "PASS",
-            &[],
-        );
+        assert_finding(&run, "444444444444", "us-east-1", rule, "PASS", &[]);
         // Said once for the run, not on every finding: no RCP is in force.
         assert!(
             !run.finding("444444444444", "us-east-1", rule)["message"]
