@@ -524,15 +524,10 @@ impl Runner<'_, '_> {
     }
 
     async fn cancel_key_deletion(&mut self, key: &KeyRef) -> StepResult {
-        let arn = match self.resolve(key).await {
-            Ok(arn) => arn,
+        let (arn, state, before) = match self.key_and_state(key).await {
+            Ok(found) => found,
             Err(failed) => return failed,
         };
-        let state = match self.key_state(&arn).await {
-            Ok(state) => state,
-            Err(error) => return StepResult::call_failed("cannot describe the key", error),
-        };
-        let before = json!({"key_arn": arn, "state": state});
         if state != "PendingDeletion" {
             return StepResult::unchanged(
                 format!("key {arn} is not pending deletion ({state})"),
@@ -555,16 +550,26 @@ impl Runner<'_, '_> {
         }
     }
 
+    /// The key's ARN, its state and the step's "before" record, for the steps that recover a
+    /// key (each reads the state first, so a step already made is unchanged).
+    async fn key_and_state(
+        &mut self,
+        key: &KeyRef,
+    ) -> std::result::Result<(String, String, serde_json::Value), StepResult> {
+        let arn = self.resolve(key).await?;
+        let state = self
+            .key_state(&arn)
+            .await
+            .map_err(|error| StepResult::call_failed("cannot describe the key", error))?;
+        let before = json!({"key_arn": arn, "state": state});
+        Ok((arn, state, before))
+    }
+
     async fn enable_key(&mut self, key: &KeyRef) -> StepResult {
-        let arn = match self.resolve(key).await {
-            Ok(arn) => arn,
+        let (arn, state, before) = match self.key_and_state(key).await {
+            Ok(found) => found,
             Err(failed) => return failed,
         };
-        let state = match self.key_state(&arn).await {
-            Ok(state) => state,
-            Err(error) => return StepResult::call_failed("cannot describe the key", error),
-        };
-        let before = json!({"key_arn": arn, "state": state});
         match state.as_str() {
             "Enabled" => {
                 return StepResult::unchanged(format!("key {arn} is enabled"), Some(before));
