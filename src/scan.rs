@@ -1,8 +1,8 @@
 //! The `scan` command: configuration → scope → collection → evidence → evaluation → reports.
 
-use std::collections::{BTreeSet, HashMap};
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
-use std::sync::{Arc, Mutex};
+use std::sync::Arc;
 
 use chrono::{DateTime, Utc};
 use tracing::{error, info};
@@ -13,9 +13,8 @@ use crate::collect::{self, Progress};
 use crate::config::{self, Config, LoadedConfig};
 use crate::error::{Error, Result};
 use crate::evidence::{
-    Account, AccountEvidence, AccountRegionEvidence, AccountSink, CallerIdentity,
-    EVIDENCE_SCHEMA_VERSION, Evidence, EvidenceWriter, Observation, RunEnd, RunEvidence, RunHeader,
-    RunScope,
+    Account, CallerIdentity, EVIDENCE_SCHEMA_VERSION, Evidence, EvidenceWriter, Observation,
+    RunEnd, RunHeader, RunScope,
 };
 use crate::interrupt::Cancellation;
 use crate::report;
@@ -95,16 +94,6 @@ pub struct RunIdentity<'a> {
     pub scope: &'a RunScope,
 }
 
-/// Where a run's evidence goes as it is collected.
-#[derive(Debug, Clone, Copy)]
-pub enum EvidenceOutput<'a> {
-    /// Written to this `evidence.jsonl` account by account (a scan: its evidence is never held
-    /// whole in memory).
-    File(&'a Path),
-    /// Held in memory (remediation's scans, which write their run, if any, after applying).
-    Memory,
-}
-
 /// Where a run's accounts come from.
 #[derive(Debug, Clone)]
 pub enum Population<'a> {
@@ -120,7 +109,8 @@ pub enum Population<'a> {
 }
 
 /// Collects the evidence of a population as a run: the one place a run's evidence is put
-/// together (`scan`, and `remediate`'s scans before and after applying). Returns the plan (the
+/// together (`scan`, and `remediate`'s scans before and after applying), written to
+/// `evidence_path` account by account, so it is never held whole in memory. Returns the plan (the
 /// listing, once complete) with the evidence.
 pub async fn collect_run(
     env: &AwsEnvironment,
@@ -129,7 +119,7 @@ pub async fn collect_run(
     identity: &RunIdentity<'_>,
     show_progress: bool,
     cancellation: &Cancellation,
-    output: EvidenceOutput<'_>,
+    evidence_path: &Path,
 ) -> Result<(ScanPlan, Evidence)> {
     let (caller, regions) = match &population {
         Population::Planned(plan) => (plan.caller.clone(), plan.regions.clone()),
@@ -161,15 +151,12 @@ pub async fn collect_run(
         }
     };
     let progress = Progress::new(show_progress);
-    let sink = match output {
-        EvidenceOutput::File(path) => RunSink::File(EvidenceWriter::create_before_header(path)?),
-        EvidenceOutput::Memory => RunSink::Memory(Box::default()),
-    };
+    let sink = EvidenceWriter::create_before_header(evidence_path)?;
     // The run record, with the listing, is written as soon as the listing is complete; accounts
     // finished before then wait for it in memory.
     let listing = async {
         let plan = listing.await?;
-        sink.header(header(config, &plan, identity))?;
+        sink.write_header(&header(config, &plan, identity))?;
         Ok(plan)
     };
     let collected = collect::collect(
@@ -186,90 +173,13 @@ pub async fn collect_run(
     .await;
     progress.finish();
     let (plan, collected) = collected?;
-    let evidence = sink.finish(collected, run_end(cancellation))?;
-    Ok((plan, evidence))
-}
-
-/// Where collection hands a run's evidence: its file, or memory.
-enum RunSink {
-    File(EvidenceWriter),
-    Memory(Box<MemorySink>),
-}
-
-impl RunSink {
-    /// The run record, once the listing is complete.
-    fn header(&self, header: RunHeader) -> Result<()> {
-        match self {
-            RunSink::File(writer) => writer.write_header(&header),
-            RunSink::Memory(memory) => {
-                if let Ok(mut held) = memory.header.lock() {
-                    *held = Some(header);
-                }
-                Ok(())
-            }
-        }
-    }
-
-    /// The run's evidence, its repositories and end added.
-    fn finish(self, collected: collect::Collection, end: RunEnd) -> Result<Evidence> {
-        match self {
-            RunSink::File(writer) => {
-                let path = writer.finish(
-                    &collected.buckets,
-                    &collected.keys,
-                    collected.resource_controls.as_ref(),
-                    Some(&end),
-                )?;
-                Evidence::open(&path)
-            }
-            RunSink::Memory(memory) => {
-                let header = memory.header.into_inner().ok().flatten().ok_or_else(|| {
-                    Error::Scope("the run ended before its scope was known".into())
-                })?;
-                let mut run = RunEvidence {
-                    header,
-                    accounts: Vec::new(),
-                    account_regions: HashMap::new(),
-                    buckets: collected
-                        .buckets
-                        .into_iter()
-                        .map(|b| (b.name.clone(), b))
-                        .collect(),
-                    keys: collected
-                        .keys
-                        .into_iter()
-                        .map(|k| (k.arn.clone(), k))
-                        .collect(),
-                    resource_controls: collected.resource_controls,
-                    end: Some(end),
-                };
-                for (account, regions) in memory.accounts.into_inner().unwrap_or_default() {
-                    for region in regions {
-                        run.account_regions
-                            .insert((region.account_id.clone(), region.region.clone()), region);
-                    }
-                    run.accounts.push(account);
-                }
-                Ok(Evidence::in_memory(run))
-            }
-        }
-    }
-}
-
-impl AccountSink for RunSink {
-    fn account(&self, account: &AccountEvidence, regions: &[AccountRegionEvidence]) {
-        match self {
-            RunSink::File(writer) => writer.account(account, regions),
-            RunSink::Memory(memory) => memory.account(account, regions),
-        }
-    }
-
-    fn failed(&self) -> bool {
-        match self {
-            RunSink::File(writer) => writer.failed(),
-            RunSink::Memory(_) => false,
-        }
-    }
+    let path = sink.finish(
+        &collected.buckets,
+        &collected.keys,
+        collected.resource_controls.as_ref(),
+        Some(&run_end(cancellation)),
+    )?;
+    Ok((plan, Evidence::open(&path)?))
 }
 
 /// The run record of a run over `plan`.
@@ -299,21 +209,6 @@ fn run_end(cancellation: &Cancellation) -> RunEnd {
     RunEnd {
         ended_at: Utc::now(),
         interrupted: cancellation.is_cancelled(),
-    }
-}
-
-/// Collects a run's evidence in memory.
-#[derive(Default)]
-struct MemorySink {
-    header: Mutex<Option<RunHeader>>,
-    accounts: Mutex<Vec<(AccountEvidence, Vec<AccountRegionEvidence>)>>,
-}
-
-impl AccountSink for MemorySink {
-    fn account(&self, account: &AccountEvidence, regions: &[AccountRegionEvidence]) {
-        if let Ok(mut accounts) = self.accounts.lock() {
-            accounts.push((account.clone(), regions.to_vec()));
-        }
     }
 }
 
@@ -359,7 +254,7 @@ pub async fn scan(
         &identity,
         show_progress,
         cancellation,
-        EvidenceOutput::File(&evidence_path),
+        &evidence_path,
     )
     .await;
     let (plan, evidence) = match collected {

@@ -378,3 +378,74 @@ async fn create_key_defaults_usage_and_spec_like_aws() {
         Some(&aws_sdk_kms::types::KeySpec::SymmetricDefault)
     );
 }
+
+/// AWS takes a key ARN wherever it takes a key id, and answers CancelKeyDeletion and
+/// ScheduleKeyDeletion with the key's ARN; moto looked the raw ARN up in its key table (a 500) for
+/// the key-state operations and echoed whatever KeyId it was sent.
+#[tokio::test]
+async fn key_state_operations_take_a_key_arn_like_aws() {
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(SCENARIO);
+    let kms = aws_sdk_kms::Client::new(
+        &sdk_config(
+            &emulator,
+            member_keys(&emulator, "111111111111").await,
+            "us-east-1",
+        )
+        .await,
+    );
+    let arn = kms
+        .create_key()
+        .send()
+        .await
+        .expect("CreateKey")
+        .key_metadata()
+        .and_then(|m| m.arn().map(str::to_owned))
+        .expect("created key ARN");
+    let state = |kms: aws_sdk_kms::Client, arn: String| async move {
+        kms.describe_key()
+            .key_id(arn)
+            .send()
+            .await
+            .expect("DescribeKey")
+            .key_metadata()
+            .and_then(|m| m.key_state().cloned())
+            .expect("key state")
+    };
+    use aws_sdk_kms::types::KeyState;
+
+    let scheduled = kms
+        .schedule_key_deletion()
+        .key_id(&arn)
+        .pending_window_in_days(7)
+        .send()
+        .await
+        .expect("ScheduleKeyDeletion by ARN");
+    assert_eq!(scheduled.key_id(), Some(arn.as_str()));
+    assert_eq!(
+        state(kms.clone(), arn.clone()).await,
+        KeyState::PendingDeletion
+    );
+
+    let cancelled = kms
+        .cancel_key_deletion()
+        .key_id(&arn)
+        .send()
+        .await
+        .expect("CancelKeyDeletion by ARN");
+    assert_eq!(cancelled.key_id(), Some(arn.as_str()));
+    assert_eq!(state(kms.clone(), arn.clone()).await, KeyState::Disabled);
+
+    kms.enable_key()
+        .key_id(&arn)
+        .send()
+        .await
+        .expect("EnableKey by ARN");
+    assert_eq!(state(kms.clone(), arn.clone()).await, KeyState::Enabled);
+    kms.disable_key()
+        .key_id(&arn)
+        .send()
+        .await
+        .expect("DisableKey by ARN");
+    assert_eq!(state(kms.clone(), arn.clone()).await, KeyState::Disabled);
+}

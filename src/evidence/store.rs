@@ -150,6 +150,32 @@ impl Evidence {
         &self.run
     }
 
+    /// Reads the account-Region records of `account_ids` into [`Evidence::run`], for a reader
+    /// (remediation's planner) that looks records up in the run record: only the accounts it
+    /// names are held, not the organization's.
+    pub fn hold_account_regions<'a>(
+        &mut self,
+        account_ids: impl IntoIterator<Item = &'a str>,
+    ) -> Result<()> {
+        if matches!(self.records, RegionRecords::Memory) {
+            return Ok(());
+        }
+        let mut held = Vec::new();
+        for account_id in account_ids.into_iter().collect::<HashSet<_>>() {
+            held.extend(
+                self.account_regions(account_id)?
+                    .into_iter()
+                    .map(Cow::into_owned),
+            );
+        }
+        for record in held {
+            self.run
+                .account_regions
+                .insert((record.account_id.clone(), record.region.clone()), record);
+        }
+        Ok(())
+    }
+
     /// The evidence file, when the evidence is read from one.
     pub fn path(&self) -> Option<&Path> {
         match &self.records {
@@ -413,6 +439,31 @@ mod tests {
             evidence.run().account_region("999999999999", "us-east-1"),
             Some(&admin[0])
         );
+    }
+
+    /// Remediation's planner holds the records of the accounts it acts on, and no others.
+    #[test]
+    fn holds_the_records_of_the_accounts_asked_for_and_no_others() {
+        let dir = tempfile::tempdir().expect("temp");
+        let wanted = vec![
+            region("111111111111", "us-east-1", None),
+            region("111111111111", "eu-west-1", None),
+        ];
+        let path = written(
+            dir.path(),
+            &[
+                ("111111111111", wanted.clone()),
+                ("222222222222", vec![region("222222222222", "us-east-1", None)]),
+            ],
+        );
+        let mut evidence = Evidence::open(&path).expect("opened");
+        assert!(evidence.run().account_regions.is_empty());
+        evidence
+            .hold_account_regions(["111111111111", "111111111111"])
+            .expect("held");
+        let mut held: Vec<_> = evidence.run().account_regions.values().cloned().collect();
+        held.sort_by(|a, b| b.region.cmp(&a.region));
+        assert_eq!(held, wanted);
     }
 
     #[test]

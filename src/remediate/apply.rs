@@ -535,11 +535,7 @@ impl Runner<'_, '_> {
             );
         }
         let kms = self.kms();
-        let result = kms
-            .cancel_key_deletion()
-            .key_id(key_id_of(&arn))
-            .send()
-            .await;
+        let result = kms.cancel_key_deletion().key_id(&arn).send().await;
         match self.record("kms:CancelKeyDeletion", result) {
             Ok(_) => StepResult::changed(
                 format!("the deletion of key {arn} is cancelled (the key is disabled)"),
@@ -583,7 +579,7 @@ impl Runner<'_, '_> {
             }
         }
         let kms = self.kms();
-        let result = kms.enable_key().key_id(key_id_of(&arn)).send().await;
+        let result = kms.enable_key().key_id(&arn).send().await;
         match self.record("kms:EnableKey", result) {
             Ok(_) => StepResult::changed(
                 format!("key {arn} is enabled"),
@@ -968,13 +964,6 @@ impl Runner<'_, '_> {
             Err(error) => StepResult::call_failed("cannot write the export configuration", error),
         }
     }
-}
-
-/// The key id in a key ARN (the ARN itself when it has none): what KMS's key-state operations
-/// are given in the key's own account, since moto (the tests' emulator) looks keys up by id
-/// there, where AWS accepts either.
-fn key_id_of(arn: &str) -> &str {
-    arn.rsplit_once(":key/").map_or(arn, |(_, id)| id)
 }
 
 /// The merged policy a policy step writes, or the step's result when there is nothing to write

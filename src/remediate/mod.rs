@@ -39,7 +39,7 @@ use crate::config::Config;
 use crate::error::{
     EXIT_COMPLIANT, EXIT_FAILURES, EXIT_INCOMPLETE, EXIT_INTERRUPTED, Error, Result,
 };
-use crate::evidence::RunScope;
+use crate::evidence::{Evidence, RunScope};
 use crate::findings::{Finding, Status};
 use crate::interrupt::Cancellation;
 use crate::report::findings::Findings;
@@ -163,7 +163,10 @@ pub async fn remediate(
     );
     let started_at = Utc::now();
     let scan_id = format!("{}-plan", started_at.format("%Y%m%dT%H%M%SZ"));
-    let evidence = scan::collect_run(
+    // The planning scan is not a run: its evidence goes to a scratch file removed on return, read
+    // back one account at a time, so only what the planner acts on is held in memory.
+    let scratch = tempfile::tempdir().map_err(|e| Error::output(std::env::temp_dir(), e))?;
+    let mut evidence = scan::collect_run(
         &env,
         &loaded,
         &config,
@@ -173,9 +176,9 @@ pub async fn remediate(
         command_line,
         show_progress,
         cancellation,
+        &scratch.path().join(report::evidence::FILE_NAME),
     )
     .await?;
-    let run = evidence.run();
     if cancellation.is_cancelled() {
         console.print("Interrupted before planning: nothing was changed.\n");
         return Ok(RemediateOutcome {
@@ -183,7 +186,11 @@ pub async fn remediate(
             run_dir: None,
         });
     }
-    let findings = Findings::new(&evidence, &TriageMarks::NONE).collect()?;
+    let findings = remediated_findings(&evidence, args.include_hardening, |f| {
+        matches!(f.status, Status::Fail | Status::Warn | Status::Error)
+    })?;
+    evidence.hold_account_regions(findings.iter().map(|f| f.account_id.as_str()))?;
+    let run = evidence.run();
     let probes = probe::probe(
         &env,
         run,
@@ -303,9 +310,10 @@ pub async fn remediate(
             command_line,
             show_progress,
             cancellation,
+            &run_dir.join(report::evidence::FILE_NAME),
         )
         .await?;
-        let rescan_findings = Findings::new(&rescan, &TriageMarks::NONE).collect()?;
+        let rescan_findings = remediated_findings(&rescan, args.include_hardening, |_| true)?;
         Some((rescan, rescan_findings))
     };
     let targets = target_records(
@@ -338,7 +346,7 @@ pub async fn remediate(
                 &run_dir,
                 rescan,
                 &TriageMarks::NONE,
-                report::EvidenceFile::Write,
+                report::EvidenceFile::Keep,
             )?;
             !written.metadata.complete
         }
@@ -394,6 +402,24 @@ pub async fn remediate(
         exit_code,
         run_dir: Some(run_dir),
     })
+}
+
+/// The findings of the rules remediation acts on that `keep` selects, judged one account at a time
+/// from `evidence`: the rest of the organization's findings are never held.
+fn remediated_findings(
+    evidence: &Evidence,
+    include_hardening: bool,
+    keep: impl Fn(&Finding) -> bool,
+) -> Result<Vec<Finding>> {
+    let mut kept = Vec::new();
+    for account in Findings::new(evidence, &TriageMarks::NONE).accounts() {
+        kept.extend(
+            account?
+                .into_iter()
+                .filter(|f| plan::remediates(&f.rule_id, include_hardening) && keep(f)),
+        );
+    }
+    Ok(kept)
 }
 
 fn print_plan(

@@ -1,6 +1,8 @@
 //! The scans remediation runs: before planning, over the configured scope, and after applying,
-//! over the touched account-Regions. The scan's own collection does the work; this only puts
-//! its result in the evidence model, as `scan` does, in memory, without writing a run.
+//! over the touched account-Regions. The scan's own collection does the work, writing the
+//! evidence to a file as `scan` does, so a whole organization's is never held in memory.
+
+use std::path::Path;
 
 use chrono::Utc;
 
@@ -12,8 +14,8 @@ use crate::interrupt::Cancellation;
 use crate::scan::RunIdentity;
 use crate::scope::ScanPlan;
 
-/// Collects the evidence of `scope` and assembles it as a run, as `scan` does; `run_scope` says
-/// what it covers of the configured scope.
+/// Collects the evidence of `scope` into `evidence_path` as a run, as `scan` does; `run_scope`
+/// says what it covers of the configured scope.
 #[allow(clippy::too_many_arguments)]
 pub async fn collect_run(
     env: &AwsEnvironment,
@@ -25,6 +27,7 @@ pub async fn collect_run(
     command_line: &[String],
     show_progress: bool,
     cancellation: &Cancellation,
+    evidence_path: &Path,
 ) -> Result<Evidence> {
     let identity = RunIdentity {
         run_id,
@@ -41,7 +44,7 @@ pub async fn collect_run(
         &identity,
         show_progress,
         cancellation,
-        crate::scan::EvidenceOutput::Memory,
+        evidence_path,
     )
     .await?;
     Ok(evidence)

@@ -55,7 +55,8 @@ impl<'a> Findings<'a> {
         Ok(())
     }
 
-    /// Every finding, in order, in memory: for a run small enough to hold (remediation).
+    /// Every finding, in order, in memory: for a run small enough to hold (the tests compare
+    /// whole readings; the commands read account by account).
     pub fn collect(&self) -> Result<Vec<Finding>> {
         let mut all = Vec::new();
         for account in self.accounts() {

@@ -783,7 +783,27 @@ KMS_CROSS_ACCOUNT_OPS = frozenset({
     "GenerateMac", "VerifyMac", "GetPublicKey", "Sign", "Verify", "CreateGrant", "ListGrants",
     "RetireGrant", "RevokeGrant", "DeriveSharedSecret",
 })
+# Operations moto implements with a plain lookup of the KeyId it was sent (no ARN resolution).
+KMS_KEY_STATE_OPS = frozenset({"EnableKey", "DisableKey", "CancelKeyDeletion", "ScheduleKeyDeletion"})
+# Operations whose answer names the key by its ARN in AWS, where moto echoes the KeyId sent.
+KMS_ANSWERS_KEY_ARN = frozenset({"CancelKeyDeletion", "ScheduleKeyDeletion"})
 KMS_ARN_RE = re.compile(r"^arn:aws[a-z-]*:kms:([a-z0-9-]+):(\d{12}):(key|alias)/(.+)$")
+
+
+def replace_json_body(req: "AwsRequest", body: dict) -> None:
+    """Hands moto a JSON request body the layer has corrected."""
+    data = json.dumps(body).encode("utf-8")
+    req.environ["wsgi.input"] = io.BytesIO(data)
+    req.environ["CONTENT_LENGTH"] = str(len(data))
+
+
+def kms_answer_with_key_arn(out: bytes, account: str, region: str) -> bytes:
+    """AWS answers CancelKeyDeletion and ScheduleKeyDeletion with the key's ARN."""
+    answer = json.loads(out)
+    key_id = answer.get("KeyId")
+    if isinstance(key_id, str) and not key_id.startswith("arn:"):
+        answer["KeyId"] = f"arn:aws:kms:{region}:{account}:key/{key_id}"
+    return json.dumps(answer).encode("utf-8")
 
 
 def _as_list(v: Any) -> list:
@@ -1065,13 +1085,17 @@ class Layer:
         if req.operation in ("GetKeyPolicy", "PutKeyPolicy") and not body.get("PolicyName"):
             # PolicyName is optional (default "default") since 2023; moto still requires it
             body["PolicyName"] = "default"
-            data = json.dumps(body).encode("utf-8")
-            req.environ["wsgi.input"] = io.BytesIO(data)
-            req.environ["CONTENT_LENGTH"] = str(len(data))
+            replace_json_body(req, body)
         key_id = body.get("KeyId")
         if not isinstance(key_id, str):
             return None
         m = KMS_ARN_RE.match(key_id)
+        if m and m.group(2) == req.account and m.group(3) == "key" and req.operation in KMS_KEY_STATE_OPS:
+            # AWS takes a key ARN wherever it takes a key id; moto's key-state operations look the
+            # raw KeyId up in their key table, so an ARN is answered with a 500
+            body["KeyId"] = m.group(4)
+            replace_json_body(req, body)
+            return None
         if not m or m.group(2) == req.account:
             return None
         region, owner, kind, rest = m.groups()
@@ -1179,6 +1203,10 @@ class Layer:
             status, headers, out = self.forward(environ)
             if target and status.startswith("200"):
                 self.learn_assumed_key(out)
+            if req.service == "kms" and req.operation in KMS_ANSWERS_KEY_ARN and status.startswith("200") and out:
+                out = kms_answer_with_key_arn(out, req.account, req.region)
+                headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+                headers.append(("Content-Length", str(len(out))))
             if req.protocol == PROTO_S3 and req.operation in S3_ROOT_ELEMENTS and status.startswith("200") and out:
                 out = fix_s3_root(req.operation, out)
                 headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
