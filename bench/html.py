@@ -282,7 +282,7 @@ def main():
     parser.add_argument("--keep", type=pathlib.Path, help="keep the two runs under this directory")
     parser.add_argument("--no-append", action="store_true", help="print only")
     parser.add_argument("--generate-only", type=pathlib.Path, metavar="DIR",
-                        help="write DIR/evidence.jsonl of --accounts × --regions and stop (tests/browser.rs)")
+                        help="write DIR/evidence.jsonl of --accounts × --regions and stop (tests/integration/browser.rs)")
     args = parser.parse_args()
     if args.generate_only:
         args.generate_only.mkdir(parents=True, exist_ok=True)

@@ -1,6 +1,6 @@
 #!/usr/bin/env bash
 # Installs Debian's `chromium` and `poppler-utils` packages when /usr/bin/chromium or
-# /usr/bin/pdftotext is missing (the browser test, tests/browser.rs, drives Chromium headless and
+# /usr/bin/pdftotext is missing (the browser test, tests/integration/browser.rs, drives Chromium headless and
 # reads the PDF it prints with pdftotext). Idempotent: prints nothing and changes nothing when both
 # are there. Needs root (apt-get); `make test` calls it before cargo test.
 set -euo pipefail

@@ -4,7 +4,7 @@
 //! [`API_CALLS`] lists every AWS call the scanner makes, under the operation label the code records
 //! it with (`observation("s3:GetBucketEncryption", …)`), the IAM action that authorises it (S3's
 //! differ from the operation names), the identity that makes it and the rules that read its
-//! answer. `tests/permissions.rs` checks that this list equals the labels the code records, that
+//! answer. `tests/integration/permissions.rs` checks that this list equals the labels the code records, that
 //! the audit role in `deploy/audit-role.yaml` grants exactly [`audit_role_actions`], that the
 //! policies for the scanner's own identity grant exactly [`security_account_actions`], and that
 //! the tables in `docs/permissions.md` are the ones rendered here.

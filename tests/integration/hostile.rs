@@ -1,7 +1,5 @@
 //! Hostile account names and an emulated organization that uses them, shared by the HTML tests
-//! (`tests/html.rs`) and the browser test (`tests/browser.rs`), which include this file by path.
-
-#![allow(dead_code)]
+//! (`html`) and the browser test (`browser`).
 
 /// Strings an attacker who controls an account name (or a bucket name, or a message) could use.
 pub fn hostile_names() -> Vec<String> {

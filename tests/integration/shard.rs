@@ -1,7 +1,7 @@
 //! Large organizations: `--shard K/N` scans a deterministic slice; `merge` combines the slices
 //! into one run equal to an unsharded one, and refuses slices that do not belong together.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::process::Command;

@@ -1,7 +1,7 @@
 //! End-to-end scans of emulated organizations: every status, the grace period boundary,
 //! pagination, denied and disabled accounts, throttling, and the cost in AWS calls.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

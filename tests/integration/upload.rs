@@ -2,7 +2,7 @@
 //! SSE-KMS, Object Lock retention and a checksum per object; failing uploads keep the local run and
 //! exit 2 with the reason.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

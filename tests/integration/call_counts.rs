@@ -3,7 +3,7 @@
 //! calls"): once per account, per account-Region only what an earlier answer does not make
 //! pointless, once per distinct repository bucket and key, and the organization tree's pages.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 

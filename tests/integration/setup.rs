@@ -1,7 +1,7 @@
 //! Setup helpers: `init` writes the documented configuration, `check-config` validates it and
 //! probes the access it describes.
 
-mod common;
+use crate::common;
 
 use std::process::{Command, Output};
 

@@ -7,8 +7,6 @@
 //! run.assert_exit(1).finding("111111111111", "us-east-1", "MACIE-002").assert_status("FAIL");
 //! ```
 
-#![allow(dead_code)]
-
 use std::collections::BTreeMap;
 use std::io::{BufRead, BufReader};
 use std::net::TcpListener;
@@ -157,16 +155,6 @@ impl Emulator {
         self
     }
 
-    /// Sets a Macie session's createdAt.
-    pub fn set_macie_created_at(&self, account: &str, region: &str, created_at: &str) -> &Self {
-        ureq::post(&self.control("macie"))
-            .send_json(
-                serde_json::json!({"account": account, "region": region, "created_at": created_at}),
-            )
-            .unwrap_or_else(|e| panic!("setting createdAt failed: {}", describe(e)));
-        self
-    }
-
     /// Changes a Macie session (`enabled`, `created_days_ago`, `status`, …) through the control API.
     pub fn set_macie(&self, session: Value) -> &Self {
         ureq::post(&self.control("macie"))
@@ -181,14 +169,6 @@ impl Emulator {
             .send_json(rules)
             .unwrap_or_else(|e| panic!("setting account rules failed: {}", describe(e)));
         self
-    }
-
-    /// The id of a scenario account by name.
-    pub fn id(&self, name: &str) -> String {
-        self.accounts
-            .get(name)
-            .unwrap_or_else(|| panic!("no account named {name:?} in the scenario"))
-            .clone()
     }
 
     /// A scan of this emulator, to be configured and run.

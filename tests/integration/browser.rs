@@ -9,9 +9,8 @@
 //! 17 Regions. Screenshots and PDFs of both sizes are left under `tests/artifacts/browser/`
 //! (git-ignored).
 
-mod common;
-#[path = "browser/hostile.rs"]
-mod hostile;
+use crate::common;
+use crate::hostile;
 
 use std::path::{Path, PathBuf};
 use std::process::Command;

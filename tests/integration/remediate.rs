@@ -3,7 +3,7 @@
 //! statements, a configuration pointing elsewhere is left alone without --force, and a failing
 //! step stops its account with the log saying so.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::{Path, PathBuf};

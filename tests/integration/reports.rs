@@ -2,7 +2,7 @@
 //! back, OCSF required fields, a verifiable checksum manifest, run.json, hostile names, and
 //! `macie-audit report` reproducing a run from its evidence alone.
 
-mod common;
+use crate::common;
 
 use std::collections::BTreeMap;
 use std::path::Path;

@@ -1,7 +1,7 @@
 //! Operating it unattended: the severity gate, baselines and drift, suppressions, and logs that
 //! pipelines can parse and that never carry a secret.
 
-mod common;
+use crate::common;
 
 use std::path::Path;
 

@@ -1,7 +1,7 @@
 //! The emulator answers as AWS does, as the Rust SDK sees it: where moto is wrong or silent, our
 //! fidelity layer must make the SDK observe AWS's real status codes, error codes and shapes.
 
-mod common;
+use crate::common;
 
 use std::time::Duration;
 

@@ -2,7 +2,7 @@
 //! repository rules, a central cross-account repository, an owner outside the organization, and
 //! the cost of reading each bucket and key once.
 
-mod common;
+use crate::common;
 
 use common::{Emulator, bucket_policy, key_policy};
 

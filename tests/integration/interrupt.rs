@@ -1,7 +1,7 @@
 //! Interruption: a SIGINT or SIGTERM in the middle of a slow scan gives a valid INCOMPLETE run
 //! and exit code 130; a second signal exits at once without corrupting what was written.
 
-mod common;
+use crate::common;
 
 use std::process::Command;
 use std::time::{Duration, Instant};

@@ -1,9 +1,8 @@
 //! `report.html` without a browser: hostile strings are escaped, nothing external is referenced,
 //! every section, count and evidence link is there, and 100,000 findings render.
 
-mod common;
-#[path = "browser/hostile.rs"]
-mod hostile;
+use crate::common;
+use crate::hostile;
 
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::time::Instant;
