@@ -453,7 +453,10 @@ mod tests {
             dir.path(),
             &[
                 ("111111111111", wanted.clone()),
-                ("222222222222", vec![region("222222222222", "us-east-1", None)]),
+                (
+                    "222222222222",
+                    vec![region("222222222222", "us-east-1", None)],
+                ),
             ],
         );
         let mut evidence = Evidence::open(&path).expect("opened");
