@@ -5,7 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::findings::Severity;
-use crate::scope::Shard;
+use crate::shard::Shard;
 
 /// Audits an AWS Organization for Amazon Macie's sensitive data discovery results repository.
 #[derive(Debug, Parser)]
@@ -205,6 +205,21 @@ pub struct TriageArgs {
     /// Suppressions file (TOML): accepted exceptions with justification, owner and expiry.
     #[arg(long, value_name = "FILE")]
     pub suppressions: Option<PathBuf>,
+}
+
+impl TriageArgs {
+    /// What the flags ask of triage.
+    pub fn options(&self) -> crate::triage::TriageOptions {
+        crate::triage::TriageOptions {
+            baseline: self.baseline.clone(),
+            suppressions: self.suppressions.clone(),
+            gate: crate::triage::GatePolicy {
+                fail_on: self.fail_on,
+                fail_on_warn: self.fail_on_warn,
+                fail_on_new: self.fail_on_new,
+            },
+        }
+    }
 }
 
 /// The configuration file and the flags that override it (`scan`, `remediate`).

@@ -106,7 +106,7 @@ pub struct RunHeader {
     pub config_path: Option<String>,
     /// The shard this run covers, when it covers one.
     #[serde(default)]
-    pub shard: Option<crate::scope::Shard>,
+    pub shard: Option<crate::shard::Shard>,
     /// How the run's scope compares with the configured one (account and Region filters given on
     /// the command line, merged shards): a partial run never becomes `latest`.
     #[serde(default)]

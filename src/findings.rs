@@ -2,10 +2,8 @@
 
 use std::fmt;
 
+use chrono::NaiveDate;
 use serde::{Deserialize, Serialize};
-
-use crate::triage::baseline::BaselineState;
-use crate::triage::suppressions::AppliedSuppression;
 
 /// The verdict of one rule for one account and Region.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
@@ -156,6 +154,48 @@ impl Finding {
 /// The ARN used as the resource of findings about an account-Region's Macie session.
 pub fn macie_session_arn(account_id: &str, region: &str) -> String {
     format!("arn:aws:macie2:{region}:{account_id}:session")
+}
+
+/// Where a finding stands against the baseline.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum BaselineState {
+    /// Failing now, not before.
+    New,
+    /// Failing now and before.
+    Unchanged,
+    /// Failing before, passing (or not applicable) now.
+    Resolved,
+    /// Failing before, ERROR now: not checked this time, so not resolved.
+    NotRechecked,
+    /// ERROR before, failing now: not a new failure, only one the baseline could not see.
+    PreviouslyUnchecked,
+}
+
+impl BaselineState {
+    /// The state as reports write it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            BaselineState::New => "NEW",
+            BaselineState::Unchanged => "UNCHANGED",
+            BaselineState::Resolved => "RESOLVED",
+            BaselineState::NotRechecked => "NOT_RECHECKED",
+            BaselineState::PreviouslyUnchecked => "PREVIOUSLY_UNCHECKED",
+        }
+    }
+}
+
+/// A suppression as applied to a finding.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct AppliedSuppression {
+    /// The entry's position in the file (1-based).
+    pub entry: usize,
+    /// Why the finding is accepted.
+    pub justification: String,
+    /// Who answers for it.
+    pub owner: String,
+    /// When it stops applying.
+    pub expires: NaiveDate,
 }
 
 #[cfg(test)]

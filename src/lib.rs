@@ -22,9 +22,11 @@ pub mod remediate;
 pub mod replay;
 pub mod report;
 pub mod rules;
+pub mod run_dir;
 pub mod scan;
 pub mod scope;
 pub mod setup;
+pub mod shard;
 pub mod triage;
 pub mod upload;
 

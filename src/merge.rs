@@ -13,7 +13,8 @@ use crate::evidence::{
     AccountRegionEvidence, AccountSink, BucketEvidence, Evidence, EvidenceWriter, KeyEvidence,
     MergedShards, ResourceControlEvidence, RunEnd, RunEvidence, RunHeader,
 };
-use crate::report::{self, EvidenceFile, manifest};
+use crate::report::{self, EvidenceFile};
+use crate::run_dir::{self, manifest};
 
 use crate::triage::TriageInputs;
 
@@ -35,10 +36,10 @@ pub fn merge(args: &MergeArgs, command_line: &[String]) -> Result<MergeOutcome> 
         .iter()
         .map(|dir| open_shard(dir).map(|evidence| (dir.clone(), evidence)))
         .collect::<Result<_>>()?;
-    let triage_inputs = TriageInputs::load(&args.triage, &args.output_dir)?;
+    let triage_inputs = TriageInputs::load(&args.triage.options(), &args.output_dir)?;
     let merged = combine(&shards, command_line, args.allow_partial)?;
     let (run_id, run_dir) =
-        report::create_run_directory(&args.output_dir, merged.header.started_at)?;
+        run_dir::create_run_directory(&args.output_dir, merged.header.started_at)?;
     let mut merged = merged;
     merged.header.run_id = run_id.clone();
     let evidence = write_merged(&run_dir, &merged, &shards)?;
@@ -48,7 +49,7 @@ pub fn merge(args: &MergeArgs, command_line: &[String]) -> Result<MergeOutcome> 
     let written = report::write_all(&run_dir, &evidence, &marks, EvidenceFile::Keep)?;
     report::summary::log_unchecked(merged, &written.tally);
     let metadata = &written.metadata;
-    report::update_latest_if_full(&args.output_dir, merged)?;
+    run_dir::update_latest_if_full(&args.output_dir, merged)?;
     Ok(MergeOutcome {
         summary: report::summary::render(
             merged,
@@ -67,7 +68,7 @@ pub fn merge(args: &MergeArgs, command_line: &[String]) -> Result<MergeOutcome> 
 /// evidence file. A path that holds no run is a usage error, as for `report`.
 fn open_shard(source: &Path) -> Result<Evidence> {
     let (dir, path) = if source.is_dir() {
-        (source, source.join(report::evidence::FILE_NAME))
+        (source, source.join(crate::run_dir::EVIDENCE_FILE))
     } else {
         (
             source.parent().unwrap_or_else(|| Path::new(".")),
@@ -78,7 +79,7 @@ fn open_shard(source: &Path) -> Result<Evidence> {
         return Err(Error::Usage(format!(
             "{}: no run here (expected a shard's run directory or its {})",
             source.display(),
-            report::evidence::FILE_NAME
+            crate::run_dir::EVIDENCE_FILE
         )));
     }
     if let Some(check) = manifest::check(dir)?
@@ -103,7 +104,7 @@ fn write_merged(
     merged: &RunEvidence,
     shards: &[(PathBuf, Evidence)],
 ) -> Result<Evidence> {
-    let path = dir.join(report::evidence::FILE_NAME);
+    let path = dir.join(crate::run_dir::EVIDENCE_FILE);
     let writer = EvidenceWriter::create(&path, &merged.header)?;
     let scanned_by: HashMap<&str, &Evidence> = shards
         .iter()

@@ -9,9 +9,9 @@ use tracing::warn;
 use crate::cli::ReportArgs;
 use crate::error::{Error, Result};
 use crate::evidence::Evidence;
-use crate::report::manifest;
 use crate::report::metadata::{self, EvidenceIntegrity, Renderer, Rendering};
 use crate::report::{self, EvidenceFile};
+use crate::run_dir::manifest;
 use crate::triage::TriageInputs;
 
 /// What a re-render produced.
@@ -54,7 +54,7 @@ pub fn report(args: &ReportArgs, command_line: &[String]) -> Result<ReportOutcom
     let reports_dir = source_dir
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let triage_inputs = TriageInputs::load(&args.triage, &reports_dir)?;
+    let triage_inputs = TriageInputs::load(&args.triage.options(), &reports_dir)?;
     let (output_dir, evidence_file) = match elsewhere {
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|e| Error::output(dir, e))?;
@@ -157,7 +157,7 @@ fn earlier_renderings(source_dir: &Path, integrity: &EvidenceIntegrity) -> Vec<R
 /// The evidence file of a run directory, or the file itself.
 fn evidence_path(source: &Path) -> Result<PathBuf> {
     let path = if source.is_dir() {
-        source.join(report::evidence::FILE_NAME)
+        source.join(crate::run_dir::EVIDENCE_FILE)
     } else {
         source.to_path_buf()
     };
@@ -165,7 +165,7 @@ fn evidence_path(source: &Path) -> Result<PathBuf> {
         return Err(Error::Usage(format!(
             "{}: no evidence here (expected a run directory or its {})",
             source.display(),
-            report::evidence::FILE_NAME
+            crate::run_dir::EVIDENCE_FILE
         )));
     }
     Ok(path)

@@ -19,7 +19,8 @@ use crate::evidence::{
 use crate::interrupt::Cancellation;
 use crate::report;
 use crate::scope;
-use crate::scope::{ScanPlan, Shard};
+use crate::scope::ScanPlan;
+use crate::shard::Shard;
 use crate::triage::TriageInputs;
 use crate::upload::{self, UploadOptions, UploadTarget};
 
@@ -228,11 +229,12 @@ pub async fn scan(
         .transpose()
         .map_err(|message| Error::Usage(format!("--upload: {message}")))?;
     let config: Arc<Config> = Arc::new(loaded.config.clone());
-    let triage_inputs = TriageInputs::load(&args.triage, &config.output.directory)?;
+    let triage_inputs = TriageInputs::load(&args.triage.options(), &config.output.directory)?;
     let started_at = Utc::now();
     let env = AwsEnvironment::load(config.clone()).await;
     let caller = scope::establish_caller(&env).await?;
-    let (run_id, run_dir) = report::create_run_directory(&config.output.directory, started_at)?;
+    let (run_id, run_dir) =
+        crate::run_dir::create_run_directory(&config.output.directory, started_at)?;
 
     let identity = RunIdentity {
         run_id: &run_id,
@@ -242,7 +244,7 @@ pub async fn scan(
         shard: args.shard,
         scope: &narrowed,
     };
-    let evidence_path = run_dir.join(report::evidence::FILE_NAME);
+    let evidence_path = run_dir.join(crate::run_dir::EVIDENCE_FILE);
     let population = Population::Listing {
         caller,
         shard: args.shard,
@@ -275,7 +277,7 @@ pub async fn scan(
     let marks = triage_inputs.marks(started_at.date_naive());
     let mut written = report::write_all(&run_dir, &evidence, &marks, report::EvidenceFile::Keep)?;
     report::summary::log_unchecked(evidence.run(), &written.tally);
-    report::update_latest_if_full(&config.output.directory, evidence.run())?;
+    crate::run_dir::update_latest_if_full(&config.output.directory, evidence.run())?;
     let mut notes = Vec::new();
     let mut exit_code = written.metadata.exit_code;
     if let Some(target) = &upload_target {

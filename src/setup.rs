@@ -24,7 +24,7 @@ pub fn init(args: &InitArgs) -> Result<String> {
             args.path.display()
         )));
     }
-    crate::report::write_atomically(&args.path, |out| out.write_all(DEFAULT_CONFIG.as_bytes()))?;
+    crate::run_dir::write_atomically(&args.path, |out| out.write_all(DEFAULT_CONFIG.as_bytes()))?;
     Ok(format!(
         "wrote {}: every key with its default and what it does; edit it, then run macie-audit check-config --probe\n",
         args.path.display()

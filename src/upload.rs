@@ -21,7 +21,7 @@ use tracing::{debug, info, warn};
 use crate::aws::AwsEnvironment;
 use crate::aws::errors::classify;
 use crate::evidence::{ApiError, ErrorKind};
-use crate::report::{self, manifest};
+use crate::run_dir::{self, manifest};
 
 /// Objects uploaded or verified at the same time.
 const CONCURRENCY: usize = 4;
@@ -267,7 +267,7 @@ fn parse_manifest(text: &str) -> Result<BTreeMap<String, String>, String> {
 /// `accounts/` (never a dot-file, never a path that leaves the directory).
 fn is_run_file_name(name: &str) -> bool {
     let file = match name.split_once('/') {
-        Some((dir, file)) if dir == report::html::ACCOUNTS_DIR => file,
+        Some((dir, file)) if dir == run_dir::ACCOUNTS_DIR => file,
         Some(_) => return false,
         None => name,
     };
@@ -278,9 +278,9 @@ fn is_run_file_name(name: &str) -> bool {
 /// dot-files (temporaries).
 fn run_files(run_dir: &Path) -> Result<Vec<String>, String> {
     let mut names = files_in(run_dir, "")?;
-    let pages = run_dir.join(report::html::ACCOUNTS_DIR);
+    let pages = run_dir.join(run_dir::ACCOUNTS_DIR);
     if pages.is_dir() {
-        names.extend(files_in(&pages, report::html::ACCOUNTS_DIR)?);
+        names.extend(files_in(&pages, run_dir::ACCOUNTS_DIR)?);
     }
     names.sort();
     Ok(names)

@@ -412,10 +412,10 @@ mod tests {
         // The same file, loaded whole, judges the same.
         let whole = RunEvidence::load(&path).expect("loaded");
         assert_eq!(
-            crate::report::findings::Findings::new(&evidence, &crate::triage::TriageMarks::NONE)
+            crate::triage::Findings::new(&evidence, &crate::triage::TriageMarks::NONE)
                 .collect()
                 .expect("evaluated"),
-            crate::report::findings::Findings::new(
+            crate::triage::Findings::new(
                 &Evidence::in_memory(whole),
                 &crate::triage::TriageMarks::NONE
             )

@@ -18,7 +18,7 @@ use crate::cli::Strategy;
 use crate::error::Result;
 use crate::evidence::ApiError;
 use crate::findings::Status;
-use crate::report::write_atomically;
+use crate::run_dir::write_atomically;
 
 /// The file name in a run directory.
 pub const FILE_NAME: &str = "remediation.jsonl";

@@ -42,7 +42,7 @@ use crate::error::{
 use crate::evidence::{Evidence, RunScope};
 use crate::findings::{Finding, Status};
 use crate::interrupt::Cancellation;
-use crate::report::findings::Findings;
+use crate::triage::Findings;
 use crate::triage::TriageMarks;
 use crate::{report, scope};
 use log::{LogEnd, LogHeader, LogRecord, StepRecord, StepStatus, TargetOutcome, TargetRecord};
@@ -176,7 +176,7 @@ pub async fn remediate(
         command_line,
         show_progress,
         cancellation,
-        &scratch.path().join(report::evidence::FILE_NAME),
+        &scratch.path().join(crate::run_dir::EVIDENCE_FILE),
     )
     .await?;
     if cancellation.is_cancelled() {
@@ -274,7 +274,8 @@ pub async fn remediate(
     let interrupted = cancellation.is_cancelled();
 
     // The re-scan of what was touched, written as a run with the log.
-    let (run_id, run_dir) = report::create_run_directory(&config.output.directory, Utc::now())?;
+    let (run_id, run_dir) =
+        crate::run_dir::create_run_directory(&config.output.directory, Utc::now())?;
     let touched: Vec<(String, String)> = plan
         .remediated()
         .map(|t| (t.account_id.clone(), t.region.clone()))
@@ -310,7 +311,7 @@ pub async fn remediate(
             command_line,
             show_progress,
             cancellation,
-            &run_dir.join(report::evidence::FILE_NAME),
+            &run_dir.join(crate::run_dir::EVIDENCE_FILE),
         )
         .await?;
         let rescan_findings = remediated_findings(&rescan, args.include_hardening, |_| true)?;
@@ -351,7 +352,7 @@ pub async fn remediate(
             !written.metadata.complete
         }
         None => {
-            report::manifest::write(&run_dir)?;
+            crate::run_dir::manifest::write(&run_dir)?;
             false
         }
     };

@@ -14,7 +14,7 @@ use crate::rules::testing::{at, err, ok, run_of, session};
 
 /// The findings of a run held in memory.
 fn judged(run: &RunEvidence) -> Vec<Finding> {
-    crate::report::findings::Findings::new(
+    crate::triage::Findings::new(
         &crate::evidence::Evidence::in_memory(run.clone()),
         &crate::triage::TriageMarks::NONE,
     )

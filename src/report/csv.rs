@@ -8,9 +8,10 @@ use std::path::Path;
 
 use chrono::SecondsFormat;
 
-use super::{ReportInput, write_atomically};
+use super::ReportInput;
 use crate::error::Result;
 use crate::rules;
+use crate::run_dir::write_atomically;
 
 /// The file name of the CSV report in a run directory.
 pub const FILE_NAME: &str = "findings.csv";

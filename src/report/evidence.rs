@@ -2,17 +2,14 @@
 
 use std::path::Path;
 
-use super::write_atomically;
 use crate::error::{Error, Result};
 use crate::evidence::{BucketEvidence, Evidence, KeyEvidence, RecordRef, RunEvidence};
-
-/// The file name of the evidence in a run directory.
-pub const FILE_NAME: &str = "evidence.jsonl";
+use crate::run_dir::write_atomically;
 
 /// Writes the run's evidence to `dir/evidence.jsonl`: a copy of the file it is read from, byte
 /// for byte, or the records of a run assembled in memory.
 pub fn write(dir: &Path, evidence: &Evidence) -> Result<()> {
-    let target = dir.join(FILE_NAME);
+    let target = dir.join(crate::run_dir::EVIDENCE_FILE);
     match evidence.path() {
         Some(source) => {
             let mut file = std::fs::File::open(source).map_err(|e| Error::output(source, e))?;
@@ -90,7 +87,8 @@ mod tests {
         });
         let dir = tempfile::tempdir().expect("temp");
         write(dir.path(), &Evidence::in_memory(run.clone())).expect("write");
-        let written = std::fs::read_to_string(dir.path().join(FILE_NAME)).expect("read");
+        let written =
+            std::fs::read_to_string(dir.path().join(crate::run_dir::EVIDENCE_FILE)).expect("read");
         let expected: String = run
             .records()
             .iter()

@@ -24,8 +24,8 @@ use askama::Template;
 use chrono::{DateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 
+use super::ReportInput;
 use super::metadata::{EvidenceIntegrity, Provenance, RunMetadata};
-use super::{ReportInput, write_atomically};
 use crate::config::MemberRepository;
 use crate::error::{Error, Result};
 use crate::evidence::{
@@ -34,6 +34,7 @@ use crate::evidence::{
 };
 use crate::findings::{Finding, Severity, Status};
 use crate::rules::{Absence, CATALOGUE, Rule};
+use crate::run_dir::{ACCOUNTS_DIR, write_atomically};
 
 /// The file name of the HTML report in a run directory.
 pub const FILE_NAME: &str = "report.html";
@@ -63,9 +64,6 @@ const SEVERITIES: [Severity; 5] = [
     Severity::Low,
     Severity::Informational,
 ];
-
-/// The directory of the account pages in a run directory.
-pub const ACCOUNTS_DIR: &str = "accounts";
 
 /// Writes `dir/report.html` (the summary) and one page per account under `dir/accounts/`. The
 /// findings and evidence of one account at a time are rendered into its page and reduced to its

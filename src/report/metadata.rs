@@ -7,14 +7,14 @@ use std::path::Path;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 
-use super::manifest::ManifestCheck;
 use super::summary::Tally;
-use super::write_atomically;
 use crate::config::RulesConfig;
 use crate::error::{EXIT_INCOMPLETE, Result};
 use crate::evidence::{OrganizationListing, RunEvidence, RunHeader};
 use crate::findings::Status;
-use crate::scope::Shard;
+use crate::run_dir::manifest::ManifestCheck;
+use crate::run_dir::write_atomically;
+use crate::shard::Shard;
 use crate::triage::Triage;
 
 /// The file name of the run metadata in a run directory.

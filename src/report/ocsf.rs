@@ -5,11 +5,12 @@ use std::path::Path;
 
 use serde_json::{Value, json};
 
+use super::ReportInput;
 use super::sarif::fingerprint;
-use super::{ReportInput, write_atomically};
 use crate::error::Result;
 use crate::findings::{Finding, Severity, Status};
 use crate::rules;
+use crate::run_dir::write_atomically;
 
 /// The file name of the OCSF report in a run directory.
 pub const FILE_NAME: &str = "findings.ocsf.jsonl";

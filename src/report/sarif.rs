@@ -9,12 +9,13 @@ use std::path::Path;
 use chrono::SecondsFormat;
 use serde_json::{Value, json};
 
-use super::{ReportInput, write_atomically};
+use super::ReportInput;
 use crate::config::hex_sha256;
 use crate::error::Result;
+use crate::findings::BaselineState;
 use crate::findings::{Finding, Severity, Status};
 use crate::rules::{CATALOGUE, Rule};
-use crate::triage::baseline::BaselineState;
+use crate::run_dir::write_atomically;
 
 /// The file name of the SARIF report in a run directory.
 pub const FILE_NAME: &str = "findings.sarif";

@@ -4,13 +4,13 @@ use std::collections::{BTreeMap, HashMap};
 use std::fmt::Write as _;
 use std::path::Path;
 
-use super::findings::Findings;
 use super::metadata::RunMetadata;
 use crate::error::Result;
 use crate::error::{EXIT_COMPLIANT, EXIT_FAILURES, EXIT_INTERRUPTED};
 use crate::evidence::{Account, RunEvidence};
 use crate::findings::{Finding, Severity, Status};
 use crate::rules::CATALOGUE;
+use crate::triage::Findings;
 use crate::triage::{GatePolicy, TriageTally};
 
 /// Counts of a run's findings, taken in one pass as they go by: by status, rule, severity and

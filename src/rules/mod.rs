@@ -5,12 +5,15 @@
 //! that is not enabled is SKIPPED; only then does each rule judge the evidence.
 
 mod bucket_protected;
+mod judge;
 mod key_usable;
 mod macie_enabled;
 pub(crate) mod remediation;
 mod repository;
 mod repository_configured;
 mod repository_hardening;
+
+pub use judge::{Judged, judge};
 
 use std::borrow::Borrow;
 

@@ -12,40 +12,10 @@ use tracing::warn;
 
 use crate::error::{Error, Result};
 use crate::evidence::{Evidence, RunEvidence};
-use crate::findings::{Finding, Status};
-use crate::report;
-use crate::report::findings::Findings;
-use crate::report::manifest;
+use crate::findings::{BaselineState, Finding, Status};
+use crate::run_dir::{self, manifest};
+use crate::triage::Findings;
 use crate::triage::TriageMarks;
-
-/// Where a finding stands against the baseline.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
-#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
-pub enum BaselineState {
-    /// Failing now, not before.
-    New,
-    /// Failing now and before.
-    Unchanged,
-    /// Failing before, passing (or not applicable) now.
-    Resolved,
-    /// Failing before, ERROR now: not checked this time, so not resolved.
-    NotRechecked,
-    /// ERROR before, failing now: not a new failure, only one the baseline could not see.
-    PreviouslyUnchecked,
-}
-
-impl BaselineState {
-    /// The state as reports write it.
-    pub fn as_str(self) -> &'static str {
-        match self {
-            BaselineState::New => "NEW",
-            BaselineState::Unchanged => "UNCHANGED",
-            BaselineState::Resolved => "RESOLVED",
-            BaselineState::NotRechecked => "NOT_RECHECKED",
-            BaselineState::PreviouslyUnchecked => "PREVIOUSLY_UNCHECKED",
-        }
-    }
-}
 
 /// A finding's identity: rule, account, Region, resource.
 type Identity = (String, String, String, String);
@@ -144,7 +114,7 @@ impl Baseline {
     /// baseline. A named directory that is not a run is a usage error.
     pub fn load(spec: &str, output_dir: &Path) -> Result<Baseline> {
         let dir = if spec == "latest" {
-            match report::latest(output_dir) {
+            match run_dir::latest(output_dir) {
                 Some(dir) => dir,
                 None => return Ok(Baseline::none_yet(output_dir)),
             }
@@ -155,11 +125,11 @@ impl Baseline {
             path: dir.clone(),
             message: format!("--baseline {spec}: {message}; nothing was scanned"),
         };
-        let evidence = dir.join(report::evidence::FILE_NAME);
+        let evidence = dir.join(crate::run_dir::EVIDENCE_FILE);
         if !evidence.is_file() {
             return Err(refused(format!(
                 "not a run directory (no {})",
-                report::evidence::FILE_NAME
+                crate::run_dir::EVIDENCE_FILE
             )));
         }
         if let Some(check) = manifest::check(&dir)?
@@ -174,7 +144,7 @@ impl Baseline {
         let damaged = |error: Error| match error {
             Error::Evidence { message, .. } => refused(format!(
                 "its {} is damaged: {message}",
-                report::evidence::FILE_NAME
+                crate::run_dir::EVIDENCE_FILE
             )),
             other => other,
         };
@@ -185,7 +155,7 @@ impl Baseline {
             return Err(refused(format!(
                 "the run is truncated: its {} has no run_end record (a scan that was killed, or a \
                  file cut short)",
-                report::evidence::FILE_NAME
+                crate::run_dir::EVIDENCE_FILE
             )));
         }
         let mut baseline = Baseline::empty(Some(evidence.run().header.run_id.clone()));
@@ -526,12 +496,12 @@ mod tests {
             .map(|record| serde_json::to_string(record).expect("JSON"))
             .collect();
         std::fs::write(
-            dir.path().join(report::evidence::FILE_NAME),
+            dir.path().join(crate::run_dir::EVIDENCE_FILE),
             lines.join("\n") + "\n",
         )
         .expect("write");
         if manifest {
-            report::manifest::write(dir.path()).expect("manifest");
+            run_dir::manifest::write(dir.path()).expect("manifest");
         }
         dir
     }
@@ -551,7 +521,7 @@ mod tests {
         let baseline = Baseline::load(&spec, good.path()).expect("a good baseline loads");
         assert_eq!(baseline.run_id.as_deref(), Some("test"));
 
-        let evidence = |dir: &tempfile::TempDir| dir.path().join(report::evidence::FILE_NAME);
+        let evidence = |dir: &tempfile::TempDir| dir.path().join(crate::run_dir::EVIDENCE_FILE);
         let text = std::fs::read_to_string(evidence(&good)).expect("read");
 
         let without_end = baseline_dir(false);

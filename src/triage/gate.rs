@@ -3,8 +3,8 @@
 use serde::{Deserialize, Serialize};
 
 use crate::error::{EXIT_COMPLIANT, EXIT_FAILURES, EXIT_INCOMPLETE, EXIT_INTERRUPTED};
+use crate::findings::BaselineState;
 use crate::findings::{Finding, Severity, Status};
-use crate::triage::baseline::BaselineState;
 
 /// Which findings fail the run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize)]
@@ -63,7 +63,7 @@ pub fn exit_code(errors: bool, failing: bool, interrupted: bool) -> u8 {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::triage::suppressions::AppliedSuppression;
+    use crate::findings::AppliedSuppression;
 
     /// The exit code of a run with these findings.
     fn code(gate: &GatePolicy, findings: &[Finding], interrupted: bool) -> u8 {

@@ -3,12 +3,14 @@
 //! (the severity gate). Pure functions over findings; evaluation itself is untouched.
 
 pub mod baseline;
+pub mod findings;
 pub mod gate;
 pub mod suppressions;
 
 use serde::{Deserialize, Serialize};
 
 pub use baseline::{Baseline, BaselineReport};
+pub use findings::Findings;
 pub use gate::GatePolicy;
 pub use suppressions::{SuppressionFile, SuppressionReport};
 
@@ -25,6 +27,17 @@ pub struct Triage {
     pub gate: GatePolicy,
 }
 
+/// What triage is asked to do (the command's flags), before its files are read.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct TriageOptions {
+    /// A previous run's directory, or `latest`.
+    pub baseline: Option<String>,
+    /// The suppressions file.
+    pub suppressions: Option<std::path::PathBuf>,
+    /// The gate.
+    pub gate: GatePolicy,
+}
+
 /// The inputs of triage, read and validated before anything is scanned.
 #[derive(Debug, Clone, Default)]
 pub struct TriageInputs {
@@ -37,27 +50,23 @@ pub struct TriageInputs {
 }
 
 impl TriageInputs {
-    /// Reads the suppressions and the baseline the flags name; `latest` resolves in `output_dir`.
+    /// Reads the suppressions and the baseline `options` name; `latest` resolves in `output_dir`.
     pub fn load(
-        args: &crate::cli::TriageArgs,
+        options: &TriageOptions,
         output_dir: &std::path::Path,
     ) -> crate::error::Result<TriageInputs> {
         Ok(TriageInputs {
-            suppressions: args
+            suppressions: options
                 .suppressions
                 .as_deref()
                 .map(SuppressionFile::load)
                 .transpose()?,
-            baseline: args
+            baseline: options
                 .baseline
                 .as_deref()
                 .map(|spec| Baseline::load(spec, output_dir))
                 .transpose()?,
-            gate: GatePolicy {
-                fail_on: args.fail_on,
-                fail_on_warn: args.fail_on_warn,
-                fail_on_new: args.fail_on_new,
-            },
+            gate: options.gate,
         })
     }
 

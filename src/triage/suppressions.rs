@@ -23,20 +23,7 @@ use tracing::warn;
 
 use crate::config::hex_sha256;
 use crate::error::{Error, Result};
-use crate::findings::{Finding, Status};
-
-/// A suppression as applied to a finding.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-pub struct AppliedSuppression {
-    /// The entry's position in the file (1-based).
-    pub entry: usize,
-    /// Why the finding is accepted.
-    pub justification: String,
-    /// Who answers for it.
-    pub owner: String,
-    /// When it stops applying.
-    pub expires: NaiveDate,
-}
+use crate::findings::{AppliedSuppression, Finding, Status};
 
 /// One well-formed entry.
 #[derive(Debug, Clone, PartialEq, Eq, Deserialize)]

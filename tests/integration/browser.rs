@@ -18,7 +18,7 @@ use std::process::Command;
 use common::{Emulator, repo_root};
 use macie_audit::evidence::Evidence;
 use macie_audit::report::ReportInput;
-use macie_audit::report::findings::Findings;
+use macie_audit::triage::Findings;
 use macie_audit::triage::TriageMarks;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
@@ -169,7 +169,7 @@ fn the_report_of_a_thousand_accounts_works_in_headless_chromium() {
         .expect("run bench/html.py");
     assert!(generated.success(), "bench/html.py --generate-only failed");
 
-    let evidence = Evidence::open(&run.join(macie_audit::report::evidence::FILE_NAME))
+    let evidence = Evidence::open(&run.join(macie_audit::run_dir::EVIDENCE_FILE))
         .expect("the generated evidence opens");
     let marks = TriageMarks::NONE;
     let findings = Findings::new(&evidence, &marks);

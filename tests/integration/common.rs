@@ -524,7 +524,7 @@ pub fn bucket_policy(
 /// The findings of a run loaded whole in memory (`RunEvidence::load`), judged as the reports
 /// judge them.
 pub fn judged(run: &macie_audit::evidence::RunEvidence) -> Vec<macie_audit::findings::Finding> {
-    macie_audit::report::findings::Findings::new(
+    macie_audit::triage::Findings::new(
         &macie_audit::evidence::Evidence::in_memory(run.clone()),
         &macie_audit::triage::TriageMarks::NONE,
     )

@@ -16,9 +16,9 @@ use macie_audit::evidence::{
 };
 use macie_audit::findings::{Finding, Status};
 use macie_audit::report::ReportInput;
-use macie_audit::report::findings::Findings;
 use macie_audit::report::html;
 use macie_audit::report::metadata::Renderer;
+use macie_audit::triage::Findings;
 use macie_audit::triage::TriageMarks;
 
 // ---------------------------------------------------------------------------------------------
@@ -377,7 +377,7 @@ fn all_pages(pages: &html::Pages) -> String {
 /// The summary and the account pages of a run directory, one after the other.
 fn pages_on_disk(dir: &std::path::Path) -> String {
     let mut html = std::fs::read_to_string(dir.join(html::FILE_NAME)).expect("report.html");
-    let mut pages: Vec<_> = std::fs::read_dir(dir.join(html::ACCOUNTS_DIR))
+    let mut pages: Vec<_> = std::fs::read_dir(dir.join(macie_audit::run_dir::ACCOUNTS_DIR))
         .expect("accounts/")
         .map(|entry| entry.expect("an entry").path())
         .collect();
@@ -406,7 +406,7 @@ fn html_of<T>(evidence: &Evidence, render: impl FnOnce(&ReportInput<'_>) -> T) -
 fn on_disk(run: &RunEvidence, dir: &std::path::Path) -> Evidence {
     let in_memory = Evidence::in_memory(run.clone());
     macie_audit::report::evidence::write(dir, &in_memory).expect("evidence written");
-    Evidence::open(&dir.join(macie_audit::report::evidence::FILE_NAME)).expect("evidence opened")
+    Evidence::open(&dir.join(macie_audit::run_dir::EVIDENCE_FILE)).expect("evidence opened")
 }
 
 // ---------------------------------------------------------------------------------------------

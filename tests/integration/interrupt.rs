@@ -90,7 +90,7 @@ fn sigint_mid_scan_writes_an_interrupted_run_and_exits_130() {
             sarif["runs"][0]["invocations"][0]["executionSuccessful"],
             false
         );
-        assert!(macie_audit::report::latest(dir.parent().expect("output dir")).is_none());
+        assert!(macie_audit::run_dir::latest(dir.parent().expect("output dir")).is_none());
     }
 }
 

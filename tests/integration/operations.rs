@@ -67,7 +67,7 @@ fn scan_with(emulator: &Emulator, out: &Path, config: &str, args: &[&str]) -> Sc
 
 /// The run directory `out/latest` points at, if any.
 fn latest(out: &Path) -> Option<std::path::PathBuf> {
-    macie_audit::report::latest(out).and_then(|dir| dir.canonicalize().ok())
+    macie_audit::run_dir::latest(out).and_then(|dir| dir.canonicalize().ok())
 }
 
 fn canonical(run: &ScanRun) -> Option<std::path::PathBuf> {

@@ -547,17 +547,17 @@ fn latest_points_at_the_newest_full_run_complete_or_not() {
         output.status.code()
     };
     assert_eq!(scan(), Some(1));
-    let first = macie_audit::report::latest(&output_dir).expect("latest after a complete run");
+    let first = macie_audit::run_dir::latest(&output_dir).expect("latest after a complete run");
     emulator.set_account(serde_json::json!({"account": "111111111111", "assume_role": "deny"}));
     assert_eq!(scan(), Some(2));
-    let second = macie_audit::report::latest(&output_dir).expect("latest");
+    let second = macie_audit::run_dir::latest(&output_dir).expect("latest");
     assert_ne!(
         second, first,
         "an incomplete run over the full scope is latest"
     );
     emulator.set_account(serde_json::json!({"account": "111111111111", "assume_role": "allow"}));
     assert_eq!(scan(), Some(1));
-    let third = macie_audit::report::latest(&output_dir).expect("latest");
+    let third = macie_audit::run_dir::latest(&output_dir).expect("latest");
     assert_ne!(third, first);
     assert_ne!(third, second);
     assert!(third.join("report.html").is_file());

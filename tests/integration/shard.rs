@@ -313,7 +313,7 @@ fn a_merge_missing_shards_is_refused_or_partial_and_never_latest() {
         String::from_utf8_lossy(&partial.stdout)
     );
     assert!(
-        macie_audit::report::latest(out.path()).is_none(),
+        macie_audit::run_dir::latest(out.path()).is_none(),
         "a partial merge is not latest"
     );
     // Run ids have a one-second resolution; keep the merged runs apart.
@@ -330,7 +330,7 @@ fn a_merge_missing_shards_is_refused_or_partial_and_never_latest() {
         serde_json::json!([])
     );
     assert_eq!(
-        macie_audit::report::latest(out.path()).and_then(|dir| dir.canonicalize().ok()),
+        macie_audit::run_dir::latest(out.path()).and_then(|dir| dir.canonicalize().ok()),
         full_dir.canonicalize().ok(),
         "a complete merge is latest, as a full run is"
     );

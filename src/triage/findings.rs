@@ -1,16 +1,13 @@
-//! The findings the reports read: judged from the evidence each time a report reads them, one
-//! account at a time, and marked by triage. Evaluation and marking are pure, so every reading
-//! gives the same findings, and a large organization's findings are never held whole: each
-//! report holds one chunk of accounts' findings at a time.
+//! The findings the reports read: judged from the evidence each time a report reads them
+//! ([`rules::judge`], one account at a time) and marked by triage. Evaluation and marking are
+//! pure, so every reading gives the same findings, and a large organization's findings are never
+//! held whole: each report holds one chunk of accounts' findings at a time.
 
 use crate::error::Result;
 use crate::evidence::Evidence;
 use crate::findings::Finding;
 use crate::rules;
 use crate::triage::TriageMarks;
-
-/// Accounts judged (in parallel) per chunk while a report reads the findings.
-const CHUNK: usize = 64;
 
 /// A run's findings, as the reports read them.
 #[derive(Debug, Clone, Copy)]
@@ -30,18 +27,23 @@ impl<'a> Findings<'a> {
         self.evidence
     }
 
-    /// Each account's findings, in the run's account order (Region, then rule, within each).
-    pub fn accounts(&self) -> AccountFindings<'a> {
-        AccountFindings {
-            findings: *self,
-            next: 0,
-            judged: Vec::new().into_iter(),
-        }
+    /// Each account's findings, marked, in the run's account order (Region, then rule, within
+    /// each).
+    pub fn accounts(&self) -> impl Iterator<Item = Result<Vec<Finding>>> + 'a {
+        let marks = self.marks;
+        rules::judge(self.evidence).map(move |account| {
+            account.map(|mut findings| {
+                for finding in &mut findings {
+                    marks.mark(finding);
+                }
+                findings
+            })
+        })
     }
 
     /// Calls `visit` with every finding, in order, until it fails. An account whose evidence
     /// cannot be read fails the visit too, with the evidence error inside the I/O error (which
-    /// [`super::write_atomically`] gives back as it is).
+    /// [`crate::run_dir::write_atomically`] gives back as it is).
     pub fn try_for_each(
         &self,
         mut visit: impl FnMut(&Finding) -> std::io::Result<()>,
@@ -63,45 +65,6 @@ impl<'a> Findings<'a> {
             all.extend(account?);
         }
         Ok(all)
-    }
-}
-
-/// The iterator of [`Findings::accounts`].
-#[derive(Debug)]
-pub struct AccountFindings<'a> {
-    findings: Findings<'a>,
-    /// The first account of the next chunk.
-    next: usize,
-    /// The current chunk's accounts not yet returned.
-    judged: std::vec::IntoIter<Vec<Finding>>,
-}
-
-impl Iterator for AccountFindings<'_> {
-    type Item = Result<Vec<Finding>>;
-
-    fn next(&mut self) -> Option<Self::Item> {
-        if let Some(account) = self.judged.next() {
-            return Some(Ok(account));
-        }
-        let accounts = &self.findings.evidence.run().accounts;
-        if self.next >= accounts.len() {
-            return None;
-        }
-        let chunk = &accounts[self.next..accounts.len().min(self.next + CHUNK)];
-        self.next += chunk.len();
-        match rules::evaluate_accounts(self.findings.evidence, chunk) {
-            Ok(mut judged) => {
-                for finding in judged.iter_mut().flatten() {
-                    self.findings.marks.mark(finding);
-                }
-                self.judged = judged.into_iter();
-                self.next()
-            }
-            Err(error) => {
-                self.next = accounts.len();
-                Some(Err(error))
-            }
-        }
     }
 }
 
@@ -158,7 +121,7 @@ mod tests {
         crate::report::evidence::write(dir.path(), &Evidence::in_memory(run.clone()))
             .expect("written");
         let evidence =
-            Evidence::open(&dir.path().join(crate::report::evidence::FILE_NAME)).expect("opened");
+            Evidence::open(&dir.path().join(crate::run_dir::EVIDENCE_FILE)).expect("opened");
         let findings = Findings::new(&evidence, &TriageMarks::NONE);
         let per_account: Vec<Vec<Finding>> =
             findings.accounts().collect::<Result<_>>().expect("judged");
@@ -192,7 +155,7 @@ mod tests {
         let run = run_of_accounts(3);
         let dir = tempfile::tempdir().expect("temp");
         crate::report::evidence::write(dir.path(), &Evidence::in_memory(run)).expect("written");
-        let path = dir.path().join(crate::report::evidence::FILE_NAME);
+        let path = dir.path().join(crate::run_dir::EVIDENCE_FILE);
         let evidence = Evidence::open(&path).expect("opened");
         std::fs::write(&path, "").expect("emptied");
         let marks = TriageMarks::NONE;

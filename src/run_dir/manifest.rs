@@ -31,9 +31,9 @@ pub fn write(dir: &Path) -> Result<()> {
 /// itself and temporary (dot) files, and the HTML report's account pages (`accounts/…`).
 fn covered_files(dir: &Path) -> Result<Vec<String>> {
     let mut names = file_names(dir, "")?;
-    let pages = dir.join(super::html::ACCOUNTS_DIR);
+    let pages = dir.join(super::ACCOUNTS_DIR);
     if pages.is_dir() {
-        names.extend(file_names(&pages, super::html::ACCOUNTS_DIR)?);
+        names.extend(file_names(&pages, super::ACCOUNTS_DIR)?);
     }
     names.sort();
     Ok(names)
@@ -180,7 +180,7 @@ fn parse_line(line: &str) -> Option<(&str, &str)> {
         !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
     };
     let covered = match name.split_once('/') {
-        Some((dir, page)) => dir == super::html::ACCOUNTS_DIR && plain(page),
+        Some((dir, page)) => dir == super::ACCOUNTS_DIR && plain(page),
         None => plain(name),
     };
     covered.then_some((digest, name))
