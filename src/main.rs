@@ -9,7 +9,8 @@ use macie_audit::cli::{Cli, Command};
 use macie_audit::error::EXIT_USAGE;
 use macie_audit::interrupt::{self, Cancellation};
 use macie_audit::report::metadata::sanitise_command_line;
-use macie_audit::{Error, logging, merge, remediate, replay, scan, setup};
+use macie_audit::commands::{merge, report as replay, scan, setup};
+use macie_audit::{Error, logging, remediate};
 
 /// mimalloc returns freed memory to the system promptly; glibc's per-thread arenas kept large
 /// organizations' runs well above the memory the evidence needs.

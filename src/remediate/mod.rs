@@ -129,7 +129,7 @@ pub async fn remediate(
         }
     }
     // Remediation's scans never become `latest`: what the flags narrowed does not matter here.
-    let (loaded, narrowed) = crate::scan::effective_config(&args.settings)?;
+    let (loaded, narrowed) = crate::commands::scan::effective_config(&args.settings)?;
     let config = Arc::new(loaded.config.clone());
     let settings = &config.remediation;
     if args.strategy == Strategy::Central

@@ -11,7 +11,7 @@ use crate::config::{Config, LoadedConfig};
 use crate::error::Result;
 use crate::evidence::{Account, Evidence, RunScope};
 use crate::interrupt::Cancellation;
-use crate::scan::RunIdentity;
+use crate::commands::scan::RunIdentity;
 use crate::scope::ScanPlan;
 
 /// Collects the evidence of `scope` into `evidence_path` as a run, as `scan` does; `run_scope`
@@ -37,10 +37,10 @@ pub async fn collect_run(
         shard: None,
         scope: run_scope,
     };
-    let (_, evidence) = crate::scan::collect_run(
+    let (_, evidence) = crate::commands::scan::collect_run(
         env,
         config,
-        crate::scan::Population::Planned(scope),
+        crate::commands::scan::Population::Planned(scope),
         &identity,
         show_progress,
         cancellation,

@@ -14,7 +14,7 @@ use crate::permissions;
 use crate::scope::{self, caller_identity};
 
 /// The documented default configuration, as shipped in the repository.
-pub const DEFAULT_CONFIG: &str = include_str!("../config.toml");
+pub const DEFAULT_CONFIG: &str = include_str!("../../config.toml");
 
 /// Writes the default configuration; refuses to overwrite a file unless forced.
 pub fn init(args: &InitArgs) -> Result<String> {
