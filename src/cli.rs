@@ -1,11 +1,29 @@
-//! The command line: every subcommand and flag.
+//! The command line: every subcommand and flag, parsed once into the library's options. clap
+//! lives here, in the binary; the library's commands take plain, validated options.
 
 use std::path::PathBuf;
 
-use clap::{Args, Parser, Subcommand, ValueEnum};
+use clap::builder::{PossibleValuesParser, TypedValueParser};
+use clap::{Args, Parser, Subcommand};
+use macie_audit::commands::merge::MergeOptions;
+use macie_audit::commands::report::ReportOptions;
+use macie_audit::commands::scan::ScanOptions;
+use macie_audit::commands::setup::{CheckConfigOptions, InitOptions};
+use macie_audit::findings::Severity;
+use macie_audit::logging::LogFormat;
+use macie_audit::remediate::{OutputFormat, RemediateOptions, Strategy};
+use macie_audit::scope::ConfigOverrides;
+use macie_audit::shard::Shard;
+use macie_audit::triage::{GatePolicy, TriageOptions};
 
-use crate::findings::Severity;
-use crate::shard::Shard;
+/// A flag whose value is one of `names`, parsed by the library type's `FromStr` (`--help` lists
+/// the names).
+fn one_of<T>(names: impl IntoIterator<Item = &'static str>) -> impl TypedValueParser<Value = T>
+where
+    T: std::str::FromStr<Err = String> + Clone + Send + Sync + 'static,
+{
+    PossibleValuesParser::new(names).try_map(|name| name.parse::<T>())
+}
 
 /// Audits an AWS Organization for Amazon Macie's sensitive data discovery results repository.
 #[derive(Debug, Parser)]
@@ -20,21 +38,12 @@ pub struct Cli {
     pub quiet: bool,
 
     /// Log line format.
-    #[arg(long, value_enum, default_value_t = LogFormat::Text, global = true)]
+    #[arg(long, value_parser = one_of::<LogFormat>(LogFormat::NAMES), default_value = "text", global = true)]
     pub log_format: LogFormat,
 
     /// What to do.
     #[command(subcommand)]
     pub command: Command,
-}
-
-/// Log line formats.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum LogFormat {
-    /// Human-readable lines.
-    Text,
-    /// One JSON object per line, for log pipelines.
-    Json,
 }
 
 /// The subcommands.
@@ -54,27 +63,6 @@ pub enum Command {
     Remediate(RemediateArgs),
 }
 
-/// Where `remediate` stores each account-Region's discovery results.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum, serde::Serialize, serde::Deserialize)]
-#[serde(rename_all = "lowercase")]
-pub enum Strategy {
-    /// A key, an alias and a bucket per account and Region (the rule's guidance).
-    Own,
-    /// One existing bucket and key for the organization (`[remediation]` central_bucket, central_key_arn).
-    Central,
-    /// The repository each account-Region already exports to, repaired in place by its owners.
-    Repair,
-}
-
-/// How `remediate` prints its plan and outcome.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum OutputFormat {
-    /// For people.
-    Text,
-    /// One JSON document, for machines.
-    Json,
-}
-
 /// Arguments of `remediate`.
 #[derive(Debug, Clone, Args)]
 pub struct RemediateArgs {
@@ -83,7 +71,7 @@ pub struct RemediateArgs {
     pub settings: ConfigArgs,
 
     /// Where the results go: a repository per account and Region, or the organization's central one.
-    #[arg(long, value_enum, default_value_t = Strategy::Own)]
+    #[arg(long, value_parser = one_of::<Strategy>(Strategy::NAMES), default_value = "own")]
     pub strategy: Strategy,
 
     /// Make the changes (without it, only plan them: no write call is made).
@@ -109,7 +97,7 @@ pub struct RemediateArgs {
     pub include_hardening: bool,
 
     /// Output format of the plan and the outcome.
-    #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
+    #[arg(long, value_parser = one_of::<OutputFormat>(OutputFormat::NAMES), default_value = "text")]
     pub format: OutputFormat,
 }
 
@@ -187,7 +175,7 @@ pub struct ReportArgs {
 #[derive(Debug, Clone, Args)]
 pub struct TriageArgs {
     /// Exit 1 only for FAIL findings at or above this severity.
-    #[arg(long, value_enum, value_name = "SEVERITY", default_value_t = Severity::Low)]
+    #[arg(long, value_name = "SEVERITY", value_parser = one_of::<Severity>(Severity::ALL.map(Severity::as_str)), default_value = "low")]
     pub fail_on: Severity,
 
     /// WARN findings (at or above --fail-on) fail the run too.
@@ -209,11 +197,11 @@ pub struct TriageArgs {
 
 impl TriageArgs {
     /// What the flags ask of triage.
-    pub fn options(&self) -> crate::triage::TriageOptions {
-        crate::triage::TriageOptions {
-            baseline: self.baseline.clone(),
-            suppressions: self.suppressions.clone(),
-            gate: crate::triage::GatePolicy {
+    fn options(self) -> TriageOptions {
+        TriageOptions {
+            baseline: self.baseline,
+            suppressions: self.suppressions,
+            gate: GatePolicy {
                 fail_on: self.fail_on,
                 fail_on_warn: self.fail_on_warn,
                 fail_on_new: self.fail_on_new,
@@ -269,4 +257,90 @@ pub struct ScanArgs {
     /// Object Lock retention (compliance mode) of uploaded objects, in days.
     #[arg(long, value_name = "DAYS", requires = "upload", value_parser = clap::value_parser!(u32).range(1..=36500))]
     pub upload_retain_days: Option<u32>,
+}
+
+impl ConfigArgs {
+    fn overrides(self) -> ConfigOverrides {
+        ConfigOverrides {
+            config: self.config,
+            output_dir: self.output_dir,
+            regions: self.regions,
+            accounts: self.accounts,
+        }
+    }
+}
+
+impl ScanArgs {
+    /// What the flags ask of `scan`.
+    pub fn options(self) -> ScanOptions {
+        ScanOptions {
+            settings: self.settings.overrides(),
+            shard: self.shard,
+            triage: self.triage.options(),
+            upload: self.upload,
+            upload_kms_key: self.upload_kms_key,
+            upload_retain_days: self.upload_retain_days,
+        }
+    }
+}
+
+impl ReportArgs {
+    /// What the flags ask of `report`.
+    pub fn options(self) -> ReportOptions {
+        ReportOptions {
+            source: self.source,
+            output_dir: self.output_dir,
+            accept_modified_evidence: self.accept_modified_evidence,
+            triage: self.triage.options(),
+        }
+    }
+}
+
+impl MergeArgs {
+    /// What the flags ask of `merge`.
+    pub fn options(self) -> MergeOptions {
+        MergeOptions {
+            runs: self.runs,
+            output_dir: self.output_dir,
+            allow_partial: self.allow_partial,
+            triage: self.triage.options(),
+        }
+    }
+}
+
+impl InitArgs {
+    /// What the flags ask of `init`.
+    pub fn options(self) -> InitOptions {
+        InitOptions {
+            path: self.path,
+            force: self.force,
+        }
+    }
+}
+
+impl CheckConfigArgs {
+    /// What the flags ask of `check-config`.
+    pub fn options(self) -> CheckConfigOptions {
+        CheckConfigOptions {
+            config: self.config,
+            probe: self.probe,
+            account: self.account,
+        }
+    }
+}
+
+impl RemediateArgs {
+    /// What the flags ask of `remediate`.
+    pub fn options(self) -> RemediateOptions {
+        RemediateOptions {
+            settings: self.settings.overrides(),
+            strategy: self.strategy,
+            apply: self.apply,
+            yes: self.yes,
+            force: self.force,
+            recover_keys: self.recover_keys,
+            include_hardening: self.include_hardening,
+            format: self.format,
+        }
+    }
 }

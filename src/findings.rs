@@ -59,19 +59,7 @@ impl fmt::Display for Status {
 }
 
 /// How much a failing rule matters. Ordered from critical (smallest) to informational.
-#[derive(
-    Debug,
-    Clone,
-    Copy,
-    PartialEq,
-    Eq,
-    Hash,
-    PartialOrd,
-    Ord,
-    Deserialize,
-    Serialize,
-    clap::ValueEnum,
-)]
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Deserialize, Serialize)]
 #[serde(rename_all = "lowercase")]
 pub enum Severity {
     /// Exploitable now, or data exposed.
@@ -87,6 +75,15 @@ pub enum Severity {
 }
 
 impl Severity {
+    /// Every severity, most severe first.
+    pub const ALL: [Severity; 5] = [
+        Severity::Critical,
+        Severity::High,
+        Severity::Medium,
+        Severity::Low,
+        Severity::Informational,
+    ];
+
     /// The severity as it is written in reports.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -96,6 +93,17 @@ impl Severity {
             Severity::Low => "low",
             Severity::Informational => "informational",
         }
+    }
+}
+
+impl std::str::FromStr for Severity {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        Severity::ALL
+            .into_iter()
+            .find(|severity| severity.as_str() == value)
+            .ok_or_else(|| format!("{value:?} is not a severity"))
     }
 }
 

@@ -5,7 +5,6 @@
 //! reports. Rules never call AWS; collection never decides a verdict; reports never recompute one.
 
 pub mod aws;
-pub mod cli;
 pub mod collect;
 pub mod commands;
 pub mod config;

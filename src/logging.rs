@@ -4,7 +4,31 @@ use std::io::IsTerminal;
 
 use tracing_subscriber::EnvFilter;
 
-use crate::cli::LogFormat;
+/// Log line formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum LogFormat {
+    /// Human-readable lines.
+    Text,
+    /// One JSON object per line, for log pipelines.
+    Json,
+}
+
+impl LogFormat {
+    /// The formats' names, as the command line spells them.
+    pub const NAMES: [&str; 2] = ["text", "json"];
+}
+
+impl std::str::FromStr for LogFormat {
+    type Err = String;
+
+    fn from_str(value: &str) -> Result<Self, Self::Err> {
+        match value {
+            "text" => Ok(LogFormat::Text),
+            "json" => Ok(LogFormat::Json),
+            _ => Err(format!("{value:?} is not a log format")),
+        }
+    }
+}
 
 /// Installs the global subscriber. `RUST_LOG`, when set, overrides the verbosity flags.
 pub fn init(verbose: u8, quiet: bool, format: LogFormat) {

@@ -1,16 +1,19 @@
-//! The `macie-audit` binary: parse the command line, call the library, map the outcome to an exit code.
+//! The `macie-audit` binary: parse the command line into the library's options, run the command,
+//! print its outcome and exit with its code.
+
+mod cli;
 
 use std::io::IsTerminal;
 use std::process::ExitCode;
 
 use clap::Parser;
 use clap::error::ErrorKind;
-use macie_audit::cli::{Cli, Command};
-use macie_audit::error::EXIT_USAGE;
+use cli::{Cli, Command};
+use macie_audit::commands::{self, Outcome};
+use macie_audit::error::{EXIT_INCOMPLETE, EXIT_USAGE};
 use macie_audit::interrupt::{self, Cancellation};
+use macie_audit::logging;
 use macie_audit::report::metadata::sanitise_command_line;
-use macie_audit::commands::{merge, report as replay, scan, setup};
-use macie_audit::{Error, logging, remediate};
 
 /// mimalloc returns freed memory to the system promptly; glibc's per-thread arenas kept large
 /// organizations' runs well above the memory the evidence needs.
@@ -36,79 +39,50 @@ fn main() -> ExitCode {
         Ok(runtime) => runtime,
         Err(error) => {
             eprintln!("error: cannot start the async runtime: {error}");
-            return ExitCode::from(macie_audit::error::EXIT_INCOMPLETE);
+            return ExitCode::from(EXIT_INCOMPLETE);
         }
     };
-    match cli.command {
+    let command_line = sanitise_command_line(std::env::args());
+    let show_progress = !cli.quiet && std::io::stderr().is_terminal();
+    // Only the commands that scan listen for Ctrl-C: the others finish in moments.
+    let cancellation = Cancellation::new();
+    let listen = || {
+        runtime.spawn(interrupt::listen(cancellation.clone()));
+    };
+    let outcome = match cli.command {
         Command::Scan(args) => {
-            let show_progress = !cli.quiet && std::io::stderr().is_terminal();
-            let command_line = sanitise_command_line(std::env::args());
-            let cancellation = Cancellation::new();
-            runtime.spawn(interrupt::listen(cancellation.clone()));
-            match runtime.block_on(scan::scan(
-                &args,
+            listen();
+            runtime.block_on(commands::scan::scan(
+                &args.options(),
                 &command_line,
                 show_progress,
                 &cancellation,
-            )) {
-                Ok(outcome) => {
-                    print!("{}", outcome.summary);
-                    ExitCode::from(outcome.exit_code)
-                }
-                Err(error) => fail(&error),
-            }
+            ))
         }
-        Command::Init(args) => match setup::init(&args) {
-            Ok(message) => {
-                print!("{message}");
-                ExitCode::SUCCESS
-            }
-            Err(error) => fail(&error),
-        },
-        Command::CheckConfig(args) => match runtime.block_on(setup::check_config(&args)) {
-            Ok(outcome) => {
-                print!("{}", outcome.report);
-                ExitCode::from(outcome.exit_code)
-            }
-            Err(error) => fail(&error),
-        },
-        Command::Merge(args) => match merge::merge(&args, &sanitise_command_line(std::env::args()))
-        {
-            Ok(outcome) => {
-                print!("{}", outcome.summary);
-                ExitCode::from(outcome.exit_code)
-            }
-            Err(error) => fail(&error),
-        },
         Command::Remediate(args) => {
-            let show_progress = !cli.quiet && std::io::stderr().is_terminal();
-            let command_line = sanitise_command_line(std::env::args());
-            let cancellation = Cancellation::new();
-            runtime.spawn(interrupt::listen(cancellation.clone()));
-            match runtime.block_on(remediate::remediate(
-                &args,
+            listen();
+            runtime.block_on(commands::remediate::remediate(
+                &args.options(),
                 &command_line,
                 show_progress,
                 &cancellation,
-                &mut remediate::Terminal,
-            )) {
-                Ok(outcome) => ExitCode::from(outcome.exit_code),
-                Err(error) => fail(&error),
-            }
+            ))
         }
-        Command::Report(args) => {
-            match replay::report(&args, &sanitise_command_line(std::env::args())) {
-                Ok(outcome) => {
-                    print!("{}", outcome.summary);
-                    ExitCode::from(outcome.exit_code)
-                }
-                Err(error) => fail(&error),
-            }
+        Command::Report(args) => commands::report::report(&args.options(), &command_line),
+        Command::Merge(args) => commands::merge::merge(&args.options(), &command_line),
+        Command::Init(args) => commands::setup::init(&args.options()),
+        Command::CheckConfig(args) => {
+            runtime.block_on(commands::setup::check_config(&args.options()))
+        }
+    };
+    match outcome {
+        Ok(Outcome { output, exit_code }) => {
+            print!("{output}");
+            ExitCode::from(exit_code)
+        }
+        Err(error) => {
+            eprintln!("error: {error}");
+            ExitCode::from(error.exit_code())
         }
     }
-}
-
-fn fail(error: &Error) -> ExitCode {
-    eprintln!("error: {error}");
-    ExitCode::from(error.exit_code())
 }

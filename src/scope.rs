@@ -1,16 +1,18 @@
 //! Which accounts and Regions a run covers: the organization's listing, filtered by configuration.
 
+use std::collections::BTreeSet;
+
 use aws_sdk_organizations::types::{Account as OrgAccount, PolicyTypeStatus};
 use futures::StreamExt;
 use tracing::warn;
 
 use crate::aws::AwsEnvironment;
 use crate::aws::observe::observation;
-use crate::config::Config;
+use crate::config::{self, Config, LoadedConfig};
 use crate::error::{Error, Result};
 use crate::evidence::{
     Account, CallerIdentity, ErrorKind, Observation, OrganizationInfo, OrganizationListing,
-    OrganizationRoot, Outcome,
+    OrganizationRoot, Outcome, RunScope,
 };
 use crate::shard::Shard;
 
@@ -561,6 +563,63 @@ fn placement(account: &Account, config: &Config) -> Placement {
 /// Whether the configuration keeps an account in scope.
 fn in_scope(account: &Account, config: &Config) -> bool {
     placement(account, config) == Placement::InScope
+}
+
+/// What the command line changes of the configuration (`scan`, `remediate`): the file to read,
+/// and the output directory, Regions and accounts that override it.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct ConfigOverrides {
+    /// The configuration file (default: ./config.toml when it exists, else built-in defaults).
+    pub config: Option<std::path::PathBuf>,
+    /// Where runs are written.
+    pub output_dir: Option<std::path::PathBuf>,
+    /// The Regions to scan, comma-separated.
+    pub regions: Option<String>,
+    /// The accounts to scan, comma-separated.
+    pub accounts: Option<String>,
+}
+
+/// Applies the command-line overrides to the configuration; a bad flag is a usage error.
+/// Returns the configuration with what the flags narrowed of the configured scope: an account
+/// filter other than the configuration's, Regions that leave out some configured ones.
+pub fn effective_config(args: &ConfigOverrides) -> Result<(LoadedConfig, RunScope)> {
+    let mut loaded = LoadedConfig::load(args.config.as_deref())?;
+    let config = &mut loaded.config;
+    let mut narrowed = RunScope::default();
+    if let Some(dir) = &args.output_dir {
+        config.output.directory = dir.clone();
+    }
+    if let Some(regions) = &args.regions {
+        let regions = config::split_list(regions);
+        config::validate_regions("--regions", &regions).map_err(Error::Usage)?;
+        let configured = config.regions();
+        config.scope.regions = regions;
+        let effective = config.regions();
+        if configured.iter().any(|region| !effective.contains(region)) {
+            narrowed.regions = Some(effective);
+        }
+    }
+    if let Some(accounts) = &args.accounts {
+        let accounts = config::split_list(accounts);
+        if accounts.is_empty() {
+            return Err(Error::Usage(
+                "--accounts: name at least one account id".into(),
+            ));
+        }
+        config::validate_accounts("--accounts", &accounts).map_err(Error::Usage)?;
+        let configured: BTreeSet<&String> = config.scope.accounts.iter().collect();
+        if accounts.iter().collect::<BTreeSet<_>>() != configured {
+            let mut filter = accounts.clone();
+            filter.sort();
+            filter.dedup();
+            narrowed.accounts = Some(filter);
+        }
+        config.scope.accounts = accounts;
+    }
+    config
+        .validate()
+        .map_err(|message| Error::config(loaded.display_path(), message))?;
+    Ok((loaded, narrowed))
 }
 
 #[cfg(test)]

@@ -7,6 +7,7 @@ mod macie;
 mod progress;
 pub mod repository;
 mod resource_controls;
+pub mod run;
 
 use std::collections::HashSet;
 use std::future::Future;

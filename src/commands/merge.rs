@@ -7,7 +7,6 @@ use std::path::{Path, PathBuf};
 
 use chrono::Utc;
 
-use crate::cli::MergeArgs;
 use crate::error::{Error, Result};
 use crate::evidence::{
     AccountRegionEvidence, AccountSink, BucketEvidence, Evidence, EvidenceWriter, KeyEvidence,
@@ -16,27 +15,30 @@ use crate::evidence::{
 use crate::report::{self, EvidenceFile};
 use crate::run_dir::{self, manifest};
 
-use crate::triage::TriageInputs;
+use super::Outcome;
+use crate::triage::{TriageInputs, TriageOptions};
 
-/// What a merge produced.
-#[derive(Debug)]
-pub struct MergeOutcome {
-    /// The merged run's directory.
-    pub run_dir: PathBuf,
-    /// The console summary.
-    pub summary: String,
-    /// The exit code the merged findings mean.
-    pub exit_code: u8,
+/// What `merge` is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct MergeOptions {
+    /// The shards' run directories.
+    pub runs: Vec<PathBuf>,
+    /// Where the merged run is written.
+    pub output_dir: PathBuf,
+    /// Merge even when shards of the split are missing (the merged run is then partial).
+    pub allow_partial: bool,
+    /// Suppressions, baseline and gate.
+    pub triage: TriageOptions,
 }
 
 /// Loads the shards, checks they belong together, and writes the merged run.
-pub fn merge(args: &MergeArgs, command_line: &[String]) -> Result<MergeOutcome> {
+pub fn merge(args: &MergeOptions, command_line: &[String]) -> Result<Outcome> {
     let shards: Vec<(PathBuf, Evidence)> = args
         .runs
         .iter()
         .map(|dir| open_shard(dir).map(|evidence| (dir.clone(), evidence)))
         .collect::<Result<_>>()?;
-    let triage_inputs = TriageInputs::load(&args.triage.options(), &args.output_dir)?;
+    let triage_inputs = TriageInputs::load(&args.triage, &args.output_dir)?;
     let merged = combine(&shards, command_line, args.allow_partial)?;
     let (run_id, run_dir) =
         run_dir::create_run_directory(&args.output_dir, merged.header.started_at)?;
@@ -50,8 +52,8 @@ pub fn merge(args: &MergeArgs, command_line: &[String]) -> Result<MergeOutcome> 
     report::summary::log_unchecked(merged, &written.tally);
     let metadata = &written.metadata;
     run_dir::update_latest_if_full(&args.output_dir, merged)?;
-    Ok(MergeOutcome {
-        summary: report::summary::render(
+    Ok(Outcome {
+        output: report::summary::render(
             merged,
             &written.tally,
             metadata,
@@ -60,7 +62,6 @@ pub fn merge(args: &MergeArgs, command_line: &[String]) -> Result<MergeOutcome> 
             metadata.exit_code,
         ),
         exit_code: metadata.exit_code,
-        run_dir,
     })
 }
 

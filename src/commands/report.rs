@@ -6,29 +6,31 @@ use std::path::{Path, PathBuf};
 use chrono::Utc;
 use tracing::warn;
 
-use crate::cli::ReportArgs;
+use super::Outcome;
 use crate::error::{Error, Result};
 use crate::evidence::Evidence;
 use crate::report::metadata::{self, EvidenceIntegrity, Renderer, Rendering};
 use crate::report::{self, EvidenceFile};
 use crate::run_dir::manifest;
-use crate::triage::TriageInputs;
+use crate::triage::{TriageInputs, TriageOptions};
 
-/// What a re-render produced.
-#[derive(Debug)]
-pub struct ReportOutcome {
-    /// Where the reports were written.
-    pub output_dir: PathBuf,
-    /// The console summary.
-    pub summary: String,
-    /// The exit code the findings mean.
-    pub exit_code: u8,
+/// What `report` is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct ReportOptions {
+    /// The run directory, or its `evidence.jsonl`.
+    pub source: PathBuf,
+    /// Where the reports go (default: the run's own directory).
+    pub output_dir: Option<PathBuf>,
+    /// Render evidence that does not match its manifest (into another directory only).
+    pub accept_modified_evidence: bool,
+    /// Suppressions, baseline and gate.
+    pub triage: TriageOptions,
 }
 
 /// Checks the run against its manifest, then loads the evidence, evaluates it and writes every
 /// report. Evidence that does not match its manifest is refused before anything is read or
 /// written, unless `--accept-modified-evidence` renders it into another directory.
-pub fn report(args: &ReportArgs, command_line: &[String]) -> Result<ReportOutcome> {
+pub fn report(args: &ReportOptions, command_line: &[String]) -> Result<Outcome> {
     let evidence_path = evidence_path(&args.source)?;
     let source_dir = evidence_path
         .parent()
@@ -54,7 +56,7 @@ pub fn report(args: &ReportArgs, command_line: &[String]) -> Result<ReportOutcom
     let reports_dir = source_dir
         .parent()
         .map_or_else(|| PathBuf::from("."), Path::to_path_buf);
-    let triage_inputs = TriageInputs::load(&args.triage.options(), &reports_dir)?;
+    let triage_inputs = TriageInputs::load(&args.triage, &reports_dir)?;
     let (output_dir, evidence_file) = match elsewhere {
         Some(dir) => {
             std::fs::create_dir_all(dir).map_err(|e| Error::output(dir, e))?;
@@ -72,8 +74,8 @@ pub fn report(args: &ReportArgs, command_line: &[String]) -> Result<ReportOutcom
     )?;
     report::summary::log_unchecked(run, &written.tally);
     let exit_code = written.metadata.exit_code;
-    Ok(ReportOutcome {
-        summary: report::summary::render(
+    Ok(Outcome {
+        output: report::summary::render(
             run,
             &written.tally,
             &written.metadata,
@@ -82,7 +84,6 @@ pub fn report(args: &ReportArgs, command_line: &[String]) -> Result<ReportOutcom
             exit_code,
         ),
         exit_code,
-        output_dir,
     })
 }
 

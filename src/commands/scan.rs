@@ -1,225 +1,46 @@
 //! The `scan` command: configuration → scope → collection → evidence → evaluation → reports.
 
-use std::collections::BTreeSet;
-use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
-use chrono::{DateTime, Utc};
+use chrono::Utc;
 use tracing::{error, info};
 
+use super::Outcome;
 use crate::aws::AwsEnvironment;
-use crate::cli::{ConfigArgs, ScanArgs};
-use crate::collect::{self, Progress};
-use crate::config::{self, Config, LoadedConfig};
+use crate::collect::run::{Population, RunIdentity, collect_run};
+use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::evidence::{
-    Account, CallerIdentity, EVIDENCE_SCHEMA_VERSION, Evidence, EvidenceWriter, Observation,
-    RunEnd, RunHeader, RunScope,
-};
 use crate::interrupt::Cancellation;
 use crate::report;
-use crate::scope;
-use crate::scope::ScanPlan;
+use crate::scope::{self, ConfigOverrides, effective_config};
 use crate::shard::Shard;
-use crate::triage::TriageInputs;
+use crate::triage::{TriageInputs, TriageOptions};
 use crate::upload::{self, UploadOptions, UploadTarget};
 
-/// What a finished scan produced.
-#[derive(Debug)]
-pub struct ScanOutcome {
-    /// The run's directory.
-    pub run_dir: PathBuf,
-    /// The console summary.
-    pub summary: String,
-    /// The exit code the findings mean.
-    pub exit_code: u8,
-}
-
-/// Applies the command-line overrides to the configuration; a bad flag is a usage error.
-/// Returns the configuration with what the flags narrowed of the configured scope: an account
-/// filter other than the configuration's, Regions that leave out some configured ones.
-pub fn effective_config(args: &ConfigArgs) -> Result<(LoadedConfig, RunScope)> {
-    let mut loaded = LoadedConfig::load(args.config.as_deref())?;
-    let config = &mut loaded.config;
-    let mut narrowed = RunScope::default();
-    if let Some(dir) = &args.output_dir {
-        config.output.directory = dir.clone();
-    }
-    if let Some(regions) = &args.regions {
-        let regions = config::split_list(regions);
-        config::validate_regions("--regions", &regions).map_err(Error::Usage)?;
-        let configured = config.regions();
-        config.scope.regions = regions;
-        let effective = config.regions();
-        if configured.iter().any(|region| !effective.contains(region)) {
-            narrowed.regions = Some(effective);
-        }
-    }
-    if let Some(accounts) = &args.accounts {
-        let accounts = config::split_list(accounts);
-        if accounts.is_empty() {
-            return Err(Error::Usage(
-                "--accounts: name at least one account id".into(),
-            ));
-        }
-        config::validate_accounts("--accounts", &accounts).map_err(Error::Usage)?;
-        let configured: BTreeSet<&String> = config.scope.accounts.iter().collect();
-        if accounts.iter().collect::<BTreeSet<_>>() != configured {
-            let mut filter = accounts.clone();
-            filter.sort();
-            filter.dedup();
-            narrowed.accounts = Some(filter);
-        }
-        config.scope.accounts = accounts;
-    }
-    config
-        .validate()
-        .map_err(|message| Error::config(loaded.display_path(), message))?;
-    Ok((loaded, narrowed))
-}
-
-/// What identifies a run besides its evidence.
-#[derive(Debug, Clone, Copy)]
-pub struct RunIdentity<'a> {
-    /// The run's id.
-    pub run_id: &'a str,
-    /// When it started.
-    pub started_at: DateTime<Utc>,
-    /// The configuration it ran with.
-    pub loaded: &'a LoadedConfig,
-    /// The command line, secrets removed.
-    pub command_line: &'a [String],
-    /// The shard it covers, if any.
+/// What `scan` is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct ScanOptions {
+    /// The configuration and what the command line overrides of it.
+    pub settings: ConfigOverrides,
+    /// The shard this runner scans.
     pub shard: Option<Shard>,
-    /// What the command line narrowed of the configured scope.
-    pub scope: &'a RunScope,
-}
-
-/// Where a run's accounts come from.
-#[derive(Debug, Clone)]
-pub enum Population<'a> {
-    /// A plan established beforehand (remediation's scans).
-    Planned(&'a ScanPlan),
-    /// The organization's listing, each page scanned as soon as it arrives (a scan).
-    Listing {
-        /// Who runs the scan.
-        caller: Observation<CallerIdentity>,
-        /// The shard this run covers, if any.
-        shard: Option<Shard>,
-    },
-}
-
-/// Collects the evidence of a population as a run: the one place a run's evidence is put
-/// together (`scan`, and `remediate`'s scans before and after applying), written to
-/// `evidence_path` account by account, so it is never held whole in memory. Returns the plan (the
-/// listing, once complete) with the evidence.
-pub async fn collect_run(
-    env: &AwsEnvironment,
-    config: &Config,
-    population: Population<'_>,
-    identity: &RunIdentity<'_>,
-    show_progress: bool,
-    cancellation: &Cancellation,
-    evidence_path: &Path,
-) -> Result<(ScanPlan, Evidence)> {
-    let (caller, regions) = match &population {
-        Population::Planned(plan) => (plan.caller.clone(), plan.regions.clone()),
-        Population::Listing { caller, .. } => (caller.clone(), config.regions()),
-    };
-    let caller_account = caller
-        .response()
-        .map(|c| c.account.clone())
-        .unwrap_or_default();
-    let (to_scan, listed) = tokio::sync::mpsc::unbounded_channel::<Account>();
-    let listed = futures::stream::unfold(listed, |mut listed| async move {
-        listed.recv().await.map(|account| (account, listed))
-    });
-    // The sender is dropped when the listing is complete, which ends the stream of accounts.
-    let listing = async move {
-        match population {
-            Population::Planned(plan) => {
-                for account in &plan.accounts {
-                    let _ = to_scan.send(account.clone());
-                }
-                Ok(plan.clone())
-            }
-            Population::Listing { caller, shard } => {
-                let mut scan = |account: &Account| {
-                    let _ = to_scan.send(account.clone());
-                };
-                scope::plan_listing(env, config, shard, caller, &mut scan).await
-            }
-        }
-    };
-    let progress = Progress::new(show_progress);
-    let sink = EvidenceWriter::create_before_header(evidence_path)?;
-    // The run record, with the listing, is written as soon as the listing is complete; accounts
-    // finished before then wait for it in memory.
-    let listing = async {
-        let plan = listing.await?;
-        sink.write_header(&header(config, &plan, identity))?;
-        Ok(plan)
-    };
-    let collected = collect::collect(
-        env,
-        config,
-        &caller_account,
-        &regions,
-        listing,
-        listed,
-        &progress,
-        cancellation,
-        &sink,
-    )
-    .await;
-    progress.finish();
-    let (plan, collected) = collected?;
-    let path = sink.finish(
-        &collected.buckets,
-        &collected.keys,
-        collected.resource_controls.as_ref(),
-        Some(&run_end(cancellation)),
-    )?;
-    Ok((plan, Evidence::open(&path)?))
-}
-
-/// The run record of a run over `plan`.
-fn header(config: &Config, plan: &ScanPlan, identity: &RunIdentity<'_>) -> RunHeader {
-    let loaded = identity.loaded;
-    RunHeader {
-        schema_version: EVIDENCE_SCHEMA_VERSION,
-        run_id: identity.run_id.to_owned(),
-        tool_version: env!("CARGO_PKG_VERSION").to_owned(),
-        started_at: identity.started_at,
-        config_sha256: loaded.sha256.clone(),
-        regions: plan.regions.clone(),
-        caller: plan.caller.clone(),
-        organization: plan.listing.clone(),
-        excluded_accounts: plan.excluded.clone(),
-        accounts: plan.accounts.clone(),
-        rules: config.rules.clone(),
-        csv_bom: config.output.csv_bom,
-        command_line: identity.command_line.to_vec(),
-        config_path: loaded.path.as_ref().map(|p| p.display().to_string()),
-        shard: identity.shard,
-        scope: identity.scope.clone(),
-    }
-}
-
-fn run_end(cancellation: &Cancellation) -> RunEnd {
-    RunEnd {
-        ended_at: Utc::now(),
-        interrupted: cancellation.is_cancelled(),
-    }
+    /// Suppressions, baseline and gate.
+    pub triage: TriageOptions,
+    /// Where the run is uploaded (`s3://bucket/prefix`), parsed before anything is scanned.
+    pub upload: Option<String>,
+    /// The KMS key the upload is encrypted with.
+    pub upload_kms_key: Option<String>,
+    /// Object Lock retention of the upload, in days.
+    pub upload_retain_days: Option<u32>,
 }
 
 /// Runs a whole scan and writes its run directory.
 pub async fn scan(
-    args: &ScanArgs,
+    args: &ScanOptions,
     command_line: &[String],
     show_progress: bool,
     cancellation: &Cancellation,
-) -> Result<ScanOutcome> {
+) -> Result<Outcome> {
     let (loaded, narrowed) = effective_config(&args.settings)?;
     // Parsed before anything is scanned, so that a bad location is a usage error up front.
     let upload_target: Option<UploadTarget> = args
@@ -229,7 +50,7 @@ pub async fn scan(
         .transpose()
         .map_err(|message| Error::Usage(format!("--upload: {message}")))?;
     let config: Arc<Config> = Arc::new(loaded.config.clone());
-    let triage_inputs = TriageInputs::load(&args.triage.options(), &config.output.directory)?;
+    let triage_inputs = TriageInputs::load(&args.triage, &config.output.directory)?;
     let started_at = Utc::now();
     let env = AwsEnvironment::load(config.clone()).await;
     let caller = scope::establish_caller(&env).await?;
@@ -311,9 +132,8 @@ pub async fn scan(
         &notes,
         exit_code,
     );
-    Ok(ScanOutcome {
-        summary,
+    Ok(Outcome {
+        output: summary,
         exit_code,
-        run_dir,
     })
 }

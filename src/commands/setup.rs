@@ -2,11 +2,12 @@
 //! configuration and, with `--probe`, tries the access it describes and names what is missing.
 
 use std::fmt::Write as _;
+use std::path::PathBuf;
 use std::sync::Arc;
 
+use super::Outcome;
 use crate::aws::AwsEnvironment;
 use crate::aws::observe::observation;
-use crate::cli::{CheckConfigArgs, InitArgs};
 use crate::config::{self, LoadedConfig};
 use crate::error::{EXIT_COMPLIANT, EXIT_INCOMPLETE, Error, Result};
 use crate::evidence::{ApiError, ErrorKind, Observation};
@@ -16,8 +17,28 @@ use crate::scope::{self, caller_identity};
 /// The documented default configuration, as shipped in the repository.
 pub const DEFAULT_CONFIG: &str = include_str!("../../config.toml");
 
+/// What `init` is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct InitOptions {
+    /// Where the configuration is written.
+    pub path: PathBuf,
+    /// Overwrite an existing file.
+    pub force: bool,
+}
+
+/// What `check-config` is asked to do.
+#[derive(Debug, Clone, Default)]
+pub struct CheckConfigOptions {
+    /// The configuration file (default: ./config.toml when it exists, else built-in defaults).
+    pub config: Option<PathBuf>,
+    /// Try the access the configuration describes.
+    pub probe: bool,
+    /// With `probe`: the member account whose role is tried.
+    pub account: Option<String>,
+}
+
 /// Writes the default configuration; refuses to overwrite a file unless forced.
-pub fn init(args: &InitArgs) -> Result<String> {
+pub fn init(args: &InitOptions) -> Result<Outcome> {
     if args.path.exists() && !args.force {
         return Err(Error::Usage(format!(
             "{} already exists; use --force to overwrite it",
@@ -25,23 +46,17 @@ pub fn init(args: &InitArgs) -> Result<String> {
         )));
     }
     crate::run_dir::write_atomically(&args.path, |out| out.write_all(DEFAULT_CONFIG.as_bytes()))?;
-    Ok(format!(
-        "wrote {}: every key with its default and what it does; edit it, then run macie-audit check-config --probe\n",
-        args.path.display()
-    ))
-}
-
-/// What `check-config` found, and the exit code it means.
-#[derive(Debug)]
-pub struct CheckOutcome {
-    /// The report, one line per check.
-    pub report: String,
-    /// 0 when every check passed, 2 when a probe failed.
-    pub exit_code: u8,
+    Ok(Outcome {
+        output: format!(
+            "wrote {}: every key with its default and what it does; edit it, then run macie-audit check-config --probe\n",
+            args.path.display()
+        ),
+        exit_code: EXIT_COMPLIANT,
+    })
 }
 
 /// Validates the configuration and, with `--probe`, tries the access.
-pub async fn check_config(args: &CheckConfigArgs) -> Result<CheckOutcome> {
+pub async fn check_config(args: &CheckConfigOptions) -> Result<Outcome> {
     let loaded = LoadedConfig::load(args.config.as_deref())?;
     if let Some(account) = &args.account {
         config::validate_accounts("--account", std::slice::from_ref(account))
@@ -70,8 +85,8 @@ pub async fn check_config(args: &CheckConfigArgs) -> Result<CheckOutcome> {
         config.concurrency.requests
     );
     if !args.probe {
-        return Ok(CheckOutcome {
-            report,
+        return Ok(Outcome {
+            output: report,
             exit_code: EXIT_COMPLIANT,
         });
     }
@@ -181,8 +196,8 @@ pub async fn check_config(args: &CheckConfigArgs) -> Result<CheckOutcome> {
             }
         }
     }
-    Ok(CheckOutcome {
-        report,
+    Ok(Outcome {
+        output: report,
         exit_code: if failed {
             EXIT_INCOMPLETE
         } else {

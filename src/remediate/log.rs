@@ -14,10 +14,10 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 
 use super::plan::Decision;
-use crate::cli::Strategy;
 use crate::error::Result;
 use crate::evidence::ApiError;
 use crate::findings::Status;
+use crate::remediate::Strategy;
 use crate::run_dir::write_atomically;
 
 /// The file name in a run directory.

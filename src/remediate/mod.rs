@@ -26,14 +26,12 @@ pub mod statements;
 
 use std::collections::BTreeMap;
 use std::io::{BufRead, IsTerminal, Write};
-use std::path::PathBuf;
 use std::sync::Arc;
 
 use chrono::Utc;
 use tracing::info;
 
 use crate::aws::AwsEnvironment;
-use crate::cli::{OutputFormat, RemediateArgs, Strategy};
 use crate::collect::repository::parse_key_arn;
 use crate::config::Config;
 use crate::error::{
@@ -49,6 +47,84 @@ use log::{LogEnd, LogHeader, LogRecord, StepRecord, StepStatus, TargetOutcome, T
 use plan::{Decision, Plan, PlanInput};
 
 pub use apply::APPLY_CALLS;
+
+/// Where `remediate` stores each account-Region's discovery results.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Strategy {
+    /// A key, an alias and a bucket per account and Region (the rule's guidance).
+    Own,
+    /// One existing bucket and key for the organization (`[remediation]` central_bucket,
+    /// central_key_arn).
+    Central,
+    /// The repository each account-Region already exports to, repaired in place by its owners.
+    Repair,
+}
+
+impl Strategy {
+    /// The strategies' names, as the command line and the plan spell them.
+    pub const NAMES: [&str; 3] = ["own", "central", "repair"];
+}
+
+impl std::str::FromStr for Strategy {
+    type Err = String;
+
+    fn from_str(value: &str) -> std::result::Result<Self, Self::Err> {
+        match value {
+            "own" => Ok(Strategy::Own),
+            "central" => Ok(Strategy::Central),
+            "repair" => Ok(Strategy::Repair),
+            _ => Err(format!("{value:?} is not a remediation strategy")),
+        }
+    }
+}
+
+/// How `remediate` prints its plan and outcome.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum OutputFormat {
+    /// For people.
+    Text,
+    /// One JSON document, for machines.
+    Json,
+}
+
+impl OutputFormat {
+    /// The formats' names, as the command line spells them.
+    pub const NAMES: [&str; 2] = ["text", "json"];
+}
+
+impl std::str::FromStr for OutputFormat {
+    type Err = String;
+
+    fn from_str(value: &str) -> std::result::Result<Self, Self::Err> {
+        match value {
+            "text" => Ok(OutputFormat::Text),
+            "json" => Ok(OutputFormat::Json),
+            _ => Err(format!("{value:?} is not an output format")),
+        }
+    }
+}
+
+/// What `remediate` is asked to do.
+#[derive(Debug, Clone)]
+pub struct RemediateOptions {
+    /// The configuration and what the command line overrides of it.
+    pub settings: crate::scope::ConfigOverrides,
+    /// Where the results go.
+    pub strategy: Strategy,
+    /// Make the changes (otherwise only plan them).
+    pub apply: bool,
+    /// Do not ask for confirmation.
+    pub yes: bool,
+    /// Repoint export configurations that name another repository.
+    pub force: bool,
+    /// `--strategy repair`: recover keys pending deletion or disabled.
+    pub recover_keys: bool,
+    /// `--strategy repair`: repair MACIE-005's hardening too.
+    pub include_hardening: bool,
+    /// How the plan and outcome are printed.
+    pub format: OutputFormat,
+}
 
 /// Where `remediate` talks to its user.
 pub trait Console {
@@ -92,8 +168,6 @@ impl Console for Terminal {
 pub struct RemediateOutcome {
     /// The process exit code.
     pub exit_code: u8,
-    /// The re-scan's run directory, when changes were applied.
-    pub run_dir: Option<PathBuf>,
 }
 
 /// The configuration whose clients act with the remediation role.
@@ -105,7 +179,7 @@ fn remediation_config(config: &Config) -> Config {
 
 /// Plans, and with `--apply` makes and verifies, the remediation.
 pub async fn remediate(
-    args: &RemediateArgs,
+    args: &RemediateOptions,
     command_line: &[String],
     show_progress: bool,
     cancellation: &Cancellation,
@@ -129,7 +203,7 @@ pub async fn remediate(
         }
     }
     // Remediation's scans never become `latest`: what the flags narrowed does not matter here.
-    let (loaded, narrowed) = crate::commands::scan::effective_config(&args.settings)?;
+    let (loaded, narrowed) = crate::scope::effective_config(&args.settings)?;
     let config = Arc::new(loaded.config.clone());
     let settings = &config.remediation;
     if args.strategy == Strategy::Central
@@ -183,7 +257,6 @@ pub async fn remediate(
         console.print("Interrupted before planning: nothing was changed.\n");
         return Ok(RemediateOutcome {
             exit_code: EXIT_INTERRUPTED,
-            run_dir: None,
         });
     }
     let findings = remediated_findings(&evidence, args.include_hardening, |f| {
@@ -228,10 +301,7 @@ pub async fn remediate(
             EXIT_COMPLIANT
         };
         print_plan(console, args.format, &plan, identity, args.apply, exit_code);
-        return Ok(RemediateOutcome {
-            exit_code,
-            run_dir: None,
-        });
+        return Ok(RemediateOutcome { exit_code });
     }
 
     if args.format == OutputFormat::Text {
@@ -253,7 +323,6 @@ pub async fn remediate(
             console.print("Cancelled: nothing was changed.\n");
             return Ok(RemediateOutcome {
                 exit_code: EXIT_FAILURES,
-                run_dir: None,
             });
         }
     }
@@ -399,10 +468,7 @@ pub async fn remediate(
             ));
         }
     }
-    Ok(RemediateOutcome {
-        exit_code,
-        run_dir: Some(run_dir),
-    })
+    Ok(RemediateOutcome { exit_code })
 }
 
 /// The findings of the rules remediation acts on that `keep` selects, judged one account at a time

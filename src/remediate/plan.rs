@@ -19,7 +19,6 @@ use serde_json::Value;
 
 use super::commands;
 use super::statements::{self, Gap, KEY_ARN_PLACEHOLDER, MacieSource, merge};
-use crate::cli::Strategy;
 use crate::collect::repository::parse_key_arn;
 use crate::config::{MemberRepository, RemediationConfig};
 use crate::evidence::{
@@ -29,6 +28,7 @@ use crate::evidence::{
 use crate::findings::{Finding, Status};
 use crate::macie_access::OrgMembership;
 use crate::policy::Policy;
+use crate::remediate::Strategy;
 
 /// The rules remediation fixes.
 pub const REMEDIATED_RULES: [&str; 3] = ["MACIE-002", "MACIE-003", "MACIE-004"];

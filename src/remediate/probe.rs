@@ -11,11 +11,11 @@ use futures::StreamExt;
 use super::plan::{Probes, REMEDIATED_RULES};
 use crate::aws::AwsEnvironment;
 use crate::aws::observe::observation_or_absent;
-use crate::cli::Strategy;
 use crate::collect::repository;
 use crate::config::RemediationConfig;
 use crate::evidence::{KeyMetadata, Observation, RunEvidence};
 use crate::findings::{Finding, Status};
+use crate::remediate::Strategy;
 
 /// Reads what the plan needs and the scan did not read.
 pub async fn probe(

@@ -7,7 +7,7 @@ use serde::Serialize;
 
 use super::log::{StepRecord, StepStatus, TargetRecord};
 use super::plan::{Decision, GroupKind, Plan};
-use crate::cli::Strategy;
+use crate::remediate::Strategy;
 
 /// How the account a group acts in is reached, for the headings.
 #[derive(Debug, Clone, Copy)]

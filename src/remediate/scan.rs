@@ -7,11 +7,11 @@ use std::path::Path;
 use chrono::Utc;
 
 use crate::aws::AwsEnvironment;
+use crate::collect::run::RunIdentity;
 use crate::config::{Config, LoadedConfig};
 use crate::error::Result;
 use crate::evidence::{Account, Evidence, RunScope};
 use crate::interrupt::Cancellation;
-use crate::commands::scan::RunIdentity;
 use crate::scope::ScanPlan;
 
 /// Collects the evidence of `scope` into `evidence_path` as a run, as `scan` does; `run_scope`
@@ -37,10 +37,10 @@ pub async fn collect_run(
         shard: None,
         scope: run_scope,
     };
-    let (_, evidence) = crate::commands::scan::collect_run(
+    let (_, evidence) = crate::collect::run::collect_run(
         env,
         config,
-        crate::commands::scan::Population::Planned(scope),
+        crate::collect::run::Population::Planned(scope),
         &identity,
         show_progress,
         cancellation,
