@@ -5,6 +5,7 @@ use std::path::PathBuf;
 use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::findings::Severity;
+use crate::integrations::notify::NotifyTarget;
 use crate::scope::Shard;
 
 /// Audits an AWS Organization for Amazon Macie's sensitive data discovery results repository.
@@ -232,4 +233,14 @@ pub struct ScanArgs {
     /// Object Lock retention (compliance mode) of uploaded objects, in days.
     #[arg(long, value_name = "DAYS", requires = "upload", value_parser = clap::value_parser!(u32).range(1..=36500))]
     pub upload_retain_days: Option<u32>,
+
+    /// Import the findings into AWS Security Hub, in each finding's account and Region, with
+    /// that account's credentials (a failure is reported and makes the exit code 2).
+    #[arg(long)]
+    pub security_hub: bool,
+
+    /// Send one JSON message about the run: webhook=URL (a JSON POST, with a `text` field for
+    /// Slack and Teams) or sns=TOPIC_ARN. Repeatable.
+    #[arg(long, value_name = "webhook=URL|sns=TOPIC_ARN")]
+    pub notify: Vec<NotifyTarget>,
 }

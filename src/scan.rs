@@ -16,8 +16,12 @@ use crate::evidence::{
     Account, AccountEvidence, AccountRegionEvidence, AccountSink, CallerIdentity,
     EVIDENCE_SCHEMA_VERSION, Evidence, EvidenceWriter, Observation, RunEnd, RunEvidence, RunHeader,
 };
+use crate::integrations::notify::{self, NotifyTarget};
+use crate::integrations::security_hub::{self, DeliveryFailure, SecurityHubDelivery};
+use crate::integrations::Delivery;
 use crate::interrupt::Cancellation;
 use crate::report;
+use crate::report::findings::Findings;
 use crate::scope;
 use crate::scope::{ScanPlan, Shard};
 use crate::triage::TriageInputs;
@@ -359,20 +363,63 @@ pub async fn scan(
     }
     let mut notes = Vec::new();
     let mut exit_code = metadata.exit_code;
+    let findings = Findings::new(&evidence, &marks);
+    let delivery = deliver(&env, &config, args, &findings, cancellation, &mut notes).await;
+    if !delivery.is_empty() {
+        // run.json gains its delivery section before the run is uploaded, so that the archive
+        // holds it; the manifest is rewritten over it.
+        let mut metadata = metadata.clone();
+        metadata.delivery = Some(delivery.clone());
+        metadata.write(&run_dir)?;
+        report::manifest::write(&run_dir)?;
+        if delivery
+            .security_hub
+            .as_ref()
+            .is_some_and(|hub| !hub.complete())
+        {
+            exit_code = exit_code.max(crate::error::EXIT_INCOMPLETE);
+        }
+    }
+    let mut uploaded = None;
     if let Some(target) = &upload_target {
         let options = UploadOptions {
             kms_key: args.upload_kms_key.clone(),
             retain_days: args.upload_retain_days,
         };
         match upload::upload_run(&env, &run_dir, target, &options).await {
-            Ok(receipt) => notes.push(format!(
-                "uploaded: {} ({} objects, verified against SHA256SUMS)",
-                receipt.location, receipt.objects
-            )),
+            Ok(receipt) => {
+                notes.push(format!(
+                    "uploaded: {} ({} objects, verified against SHA256SUMS)",
+                    receipt.location, receipt.objects
+                ));
+                uploaded = Some(receipt.location);
+            }
             Err(reason) => {
                 error!(%reason, "upload failed; the local run is kept");
                 notes.push(format!("upload FAILED: {reason}"));
                 exit_code = exit_code.max(crate::error::EXIT_INCOMPLETE);
+            }
+        }
+    }
+    if !args.notify.is_empty() {
+        let sent = notify_run(
+            &env,
+            args,
+            &findings,
+            &written,
+            &run_dir,
+            uploaded.as_deref(),
+            &delivery,
+            exit_code,
+        )
+        .await;
+        for (target, outcome) in sent {
+            match outcome {
+                Ok(()) => notes.push(format!("notified: {target}")),
+                Err(reason) => {
+                    notes.push(format!("notification FAILED: {target}: {reason}"));
+                    exit_code = exit_code.max(crate::error::EXIT_INCOMPLETE);
+                }
             }
         }
     }
@@ -389,4 +436,88 @@ pub async fn scan(
         exit_code,
         run_dir,
     })
+}
+
+/// Imports the findings into Security Hub when asked (not for an interrupted run: the signal
+/// asked for an end, not for thousands more calls). Returns run.json's delivery section.
+async fn deliver(
+    env: &AwsEnvironment,
+    config: &Config,
+    args: &ScanArgs,
+    findings: &Findings<'_>,
+    cancellation: &Cancellation,
+    notes: &mut Vec<String>,
+) -> Delivery {
+    let mut delivery = Delivery::default();
+    if !args.security_hub {
+        return delivery;
+    }
+    if cancellation.is_cancelled() {
+        notes.push("Security Hub: not imported, the run was interrupted".into());
+        return delivery;
+    }
+    match security_hub::import(env, findings, config.concurrency.accounts).await {
+        Ok(hub) => {
+            if hub.complete() {
+                notes.push(format!(
+                    "Security Hub: {} findings imported ({} no longer produced, archived)",
+                    hub.imported, hub.archived_stale
+                ));
+            } else {
+                notes.push(format!(
+                    "Security Hub delivered INCOMPLETELY: {} findings not imported, in {} \
+                     account-Regions (run.json, delivery.security_hub.failures)",
+                    hub.not_imported,
+                    hub.failures.len()
+                ));
+            }
+            delivery.security_hub = Some(hub);
+        }
+        Err(reason) => {
+            error!(%reason, "Security Hub import failed");
+            delivery.security_hub = Some(SecurityHubDelivery {
+                failures: vec![DeliveryFailure {
+                    account_id: String::new(),
+                    region: None,
+                    findings: 0,
+                    error: reason.to_string(),
+                }],
+                ..SecurityHubDelivery::default()
+            });
+            notes.push(format!("Security Hub import FAILED: {reason}"));
+        }
+    }
+    delivery
+}
+
+/// Sends the run's message to every `--notify` target; each target's outcome.
+#[allow(clippy::too_many_arguments)]
+async fn notify_run(
+    env: &AwsEnvironment,
+    args: &ScanArgs,
+    findings: &Findings<'_>,
+    written: &report::Written,
+    run_dir: &Path,
+    uploaded: Option<&str>,
+    delivery: &Delivery,
+    exit_code: u8,
+) -> Vec<(NotifyTarget, notify::Sent)> {
+    match notify::notice(
+        findings,
+        &written.tally,
+        &written.metadata,
+        run_dir,
+        uploaded,
+        delivery.security_hub.as_ref(),
+        exit_code,
+    ) {
+        Ok(notice) => notify::send_all(env, &args.notify, &notice).await,
+        Err(error) => {
+            let reason = format!("the message could not be made: {error}");
+            args.notify
+                .iter()
+                .map(|target| (target.clone(), Err(reason.clone())))
+                .collect()
+        }
+    }
 }
