@@ -4,7 +4,7 @@ VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help demo test venv lint clean bench
+.PHONY: help demo test venv lint lint-deploy clean bench
 
 help:
 	@echo "make demo   scan the bundled demo organization (emulated) and write a run under reports/"
@@ -14,9 +14,11 @@ help:
 	@echo "make bench  measure a scan of a generated organization (SIZE=quick|full, LATENCY_MS=100)"
 
 # The emulator: moto server, pinned, in a project-local virtual environment.
-$(STAMP): tests/emulator/requirements.txt
+# The template linters (cfn-lint, checkov), pinned in deploy/requirements.txt, go in the same venv.
+$(STAMP): tests/emulator/requirements.txt deploy/requirements.txt
 	python3 -m venv $(VENV)
-	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/emulator/requirements.txt
+	$(VENV)/bin/pip install --quiet --disable-pip-version-check -r tests/emulator/requirements.txt \
+		-r deploy/requirements.txt
 	touch $(STAMP)
 
 venv: $(STAMP)
@@ -25,10 +27,16 @@ demo: $(STAMP)
 	cargo build --release --quiet
 	scripts/demo.sh
 
-test: $(STAMP)
+test: $(STAMP) lint-deploy
 	scripts/ensure-chromium.sh
 	cargo test --all-targets
 	$(PYTHON) tests/emulator/selfcheck.py
+
+# Every CloudFormation template: cfn-lint with zero errors (warnings shown), and checkov with no
+# failed check (each skip is justified in its template). --skip-download: no network needed.
+lint-deploy: $(STAMP)
+	$(VENV)/bin/cfn-lint --non-zero-exit-code error deploy/*.yaml
+	$(VENV)/bin/checkov --directory deploy --framework cloudformation --quiet --compact --skip-download
 
 # A measurement, not a test: SIZE=quick (50 accounts x 4 Regions) or full (1,000 x 17).
 SIZE       ?= quick

@@ -6,7 +6,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 
 use crate::findings::Severity;
 use crate::integrations::notify::NotifyTarget;
-use crate::scope::Shard;
+use crate::scope::ShardArg;
 
 /// Audits an AWS Organization for Amazon Macie's sensitive data discovery results repository.
 #[derive(Debug, Parser)]
@@ -214,9 +214,15 @@ pub struct ScanArgs {
     pub settings: ConfigArgs,
 
     /// Scan only shard K of N (a deterministic split of the accounts), for parallel runners;
-    /// combine the shards' runs with `merge`.
-    #[arg(long, value_name = "K/N")]
-    pub shard: Option<Shard>,
+    /// combine the shards' runs with `merge`. "auto": from a Kubernetes Indexed Job
+    /// (JOB_COMPLETION_INDEX, with --shard-count) or an AWS Batch array job
+    /// (AWS_BATCH_JOB_ARRAY_INDEX, AWS_BATCH_JOB_ARRAY_SIZE).
+    #[arg(long, value_name = "K/N|auto")]
+    pub shard: Option<ShardArg>,
+
+    /// The number of shards with --shard auto (a Kubernetes Indexed Job's completions).
+    #[arg(long, value_name = "N", requires = "shard", value_parser = clap::value_parser!(u32).range(1..))]
+    pub shard_count: Option<u32>,
 
     /// Suppressions, baseline and the severity gate.
     #[command(flatten)]

@@ -311,6 +311,8 @@ pub async fn scan(
         .map(str::parse)
         .transpose()
         .map_err(|message| Error::Usage(format!("--upload: {message}")))?;
+    let shard = scope::resolve_shard(args.shard, args.shard_count, |name| std::env::var(name).ok())
+        .map_err(Error::Usage)?;
     let config: Arc<Config> = Arc::new(loaded.config.clone());
     let triage_inputs = TriageInputs::load(&args.triage, &config.output.directory)?;
     let started_at = Utc::now();
@@ -323,12 +325,12 @@ pub async fn scan(
         started_at,
         loaded: &loaded,
         command_line,
-        shard: args.shard,
+        shard,
     };
     let evidence_path = run_dir.join(report::evidence::FILE_NAME);
     let population = Population::Listing {
         caller,
-        shard: args.shard,
+        shard,
     };
     let collected = collect_run(
         &env,

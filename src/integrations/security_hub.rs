@@ -580,7 +580,9 @@ async fn deliver_account(
         let client = env.security_hub(&config, &account_id, &region);
         let account_id = account_id.clone();
         async move {
-            let outcome = deliver_region(&client, &account_id, &region, findings, now).await;
+            // Boxed: the SDK's ASFF request futures are large, and an account has many Regions.
+            let outcome =
+                Box::pin(deliver_region(&client, &account_id, &region, findings, now)).await;
             (account_id, Some(region), outcome)
         }
     });
