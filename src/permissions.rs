@@ -327,10 +327,8 @@ pub const ARCHIVE_ACTIONS: &[&str] = &[
 /// (to archive stale ones and keep their first `CreatedAt`) and importing them. The import writes
 /// only to Security Hub, never to a resource the rules judge, so it is kept apart from the
 /// read-only audit actions rather than counted among them.
-pub const SECURITY_HUB_ACTIONS: &[&str] = &[
-    "securityhub:BatchImportFindings",
-    "securityhub:GetFindings",
-];
+pub const SECURITY_HUB_ACTIONS: &[&str] =
+    &["securityhub:BatchImportFindings", "securityhub:GetFindings"];
 
 /// The permission `scan --notify sns=TOPIC_ARN` needs, with the scanner's own credentials, on
 /// the topic (`deploy/delivery-policy.json`). Webhooks need no AWS permission.

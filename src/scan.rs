@@ -16,9 +16,9 @@ use crate::evidence::{
     Account, AccountEvidence, AccountRegionEvidence, AccountSink, CallerIdentity,
     EVIDENCE_SCHEMA_VERSION, Evidence, EvidenceWriter, Observation, RunEnd, RunEvidence, RunHeader,
 };
+use crate::integrations::Delivery;
 use crate::integrations::notify::{self, NotifyTarget};
 use crate::integrations::security_hub::{self, DeliveryFailure, SecurityHubDelivery};
-use crate::integrations::Delivery;
 use crate::interrupt::Cancellation;
 use crate::report;
 use crate::report::findings::Findings;
@@ -311,8 +311,10 @@ pub async fn scan(
         .map(str::parse)
         .transpose()
         .map_err(|message| Error::Usage(format!("--upload: {message}")))?;
-    let shard = scope::resolve_shard(args.shard, args.shard_count, |name| std::env::var(name).ok())
-        .map_err(Error::Usage)?;
+    let shard = scope::resolve_shard(args.shard, args.shard_count, |name| {
+        std::env::var(name).ok()
+    })
+    .map_err(Error::Usage)?;
     let config: Arc<Config> = Arc::new(loaded.config.clone());
     let triage_inputs = TriageInputs::load(&args.triage, &config.output.directory)?;
     let started_at = Utc::now();
@@ -328,10 +330,7 @@ pub async fn scan(
         shard,
     };
     let evidence_path = run_dir.join(report::evidence::FILE_NAME);
-    let population = Population::Listing {
-        caller,
-        shard,
-    };
+    let population = Population::Listing { caller, shard };
     let collected = collect_run(
         &env,
         &config,

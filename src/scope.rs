@@ -764,10 +764,12 @@ pub fn resolve_shard(
                 )?;
                 (index, count, "JOB_COMPLETION_INDEX")
             } else {
-                return Err("--shard auto: neither JOB_COMPLETION_INDEX (Kubernetes Indexed \
+                return Err(
+                    "--shard auto: neither JOB_COMPLETION_INDEX (Kubernetes Indexed \
                             Job) nor AWS_BATCH_JOB_ARRAY_INDEX (AWS Batch array job) is set; \
                             use --shard K/N outside those engines"
-                    .into());
+                        .into(),
+                );
             }
         }
     };
@@ -836,8 +838,9 @@ mod shard_engine_tests {
     #[test]
     fn no_engine_or_a_bad_value_is_a_clear_error() {
         let none = resolve_shard(Some(ShardArg::Auto), Some(2), env(&[]));
-        assert!(none.is_err_and(|e| e.contains("JOB_COMPLETION_INDEX")
-            && e.contains("AWS_BATCH_JOB_ARRAY_INDEX")));
+        assert!(none.is_err_and(
+            |e| e.contains("JOB_COMPLETION_INDEX") && e.contains("AWS_BATCH_JOB_ARRAY_INDEX")
+        ));
         let bad = resolve_shard(
             Some(ShardArg::Auto),
             Some(2),
@@ -846,7 +849,14 @@ mod shard_engine_tests {
         assert!(bad.is_err_and(|e| e.contains("not a number")));
         let fixed = resolve_shard(Some("2/3".parse().expect("K/N")), None, env(&[]));
         assert_eq!(fixed, Ok(Some(Shard { index: 2, count: 3 })));
-        assert!(resolve_shard(Some(ShardArg::Fixed(Shard { index: 1, count: 2 })), Some(2), env(&[])).is_err());
+        assert!(
+            resolve_shard(
+                Some(ShardArg::Fixed(Shard { index: 1, count: 2 })),
+                Some(2),
+                env(&[])
+            )
+            .is_err()
+        );
         assert_eq!("auto".parse::<ShardArg>(), Ok(ShardArg::Auto));
     }
 }

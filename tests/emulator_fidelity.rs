@@ -379,18 +379,29 @@ fn security_hub_answers_like_aws() {
 }
 
 async fn security_hub_answers() {
-    use aws_sdk_securityhub::types::{AwsSecurityFindingFilters, StringFilter, StringFilterComparison};
+    use aws_sdk_securityhub::types::{
+        AwsSecurityFindingFilters, StringFilter, StringFilterComparison,
+    };
     let mut emulator = Emulator::start();
     emulator.load_scenario(SCENARIO);
     let member = member_keys(&emulator, "111111111111").await;
-    let hub = aws_sdk_securityhub::Client::new(&sdk_config(&emulator, member.clone(), "us-east-1").await);
+    let hub =
+        aws_sdk_securityhub::Client::new(&sdk_config(&emulator, member.clone(), "us-east-1").await);
     let off = aws_sdk_securityhub::Client::new(&sdk_config(&emulator, member, "eu-west-1").await);
 
-    let error = off.get_findings().send().await.expect_err("not enabled there");
+    let error = off
+        .get_findings()
+        .send()
+        .await
+        .expect_err("not enabled there");
     let classified = classify(&error);
     assert_eq!(classified.code.as_deref(), Some("InvalidAccessException"));
     assert_eq!(classified.http_status, Some(401));
-    assert!(classified.message.contains("not subscribed to AWS Security Hub"));
+    assert!(
+        classified
+            .message
+            .contains("not subscribed to AWS Security Hub")
+    );
     let error = off
         .batch_import_findings()
         .findings(asff_finding("a", "111111111111"))
@@ -428,7 +439,10 @@ async fn security_hub_answers() {
         .await
         .expect("page 1");
     assert_eq!(first.findings().len(), 1);
-    assert_eq!(first.findings()[0].record_state().map(|s| s.as_str()), Some("ACTIVE"));
+    assert_eq!(
+        first.findings()[0].record_state().map(|s| s.as_str()),
+        Some("ACTIVE")
+    );
     let token = first.next_token().expect("a second page").to_owned();
     let second = hub
         .get_findings()
@@ -440,6 +454,14 @@ async fn security_hub_answers() {
         .expect("page 2");
     assert_eq!(second.findings().len(), 1);
     assert_eq!(second.next_token(), None, "two of ours in all");
-    let error = hub.get_findings().max_results(101).send().await.expect_err("too many");
-    assert_eq!(classify(&error).code.as_deref(), Some("InvalidInputException"));
+    let error = hub
+        .get_findings()
+        .max_results(101)
+        .send()
+        .await
+        .expect_err("too many");
+    assert_eq!(
+        classify(&error).code.as_deref(),
+        Some("InvalidInputException")
+    );
 }

@@ -112,7 +112,10 @@ async fn the_run_is_posted_to_a_webhook_and_published_to_sns() {
         .await
         .expect("attributes")
         .attributes()
-        .and_then(|a| a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn).cloned())
+        .and_then(|a| {
+            a.get(&aws_sdk_sqs::types::QueueAttributeName::QueueArn)
+                .cloned()
+        })
         .expect("queue ARN");
     sns.subscribe()
         .topic_arn(&topic)
@@ -134,16 +137,25 @@ async fn the_run_is_posted_to_a_webhook_and_published_to_sns() {
         .arg(&format!("sns={topic}"))
         .run();
     run.assert_exit(1);
-    assert!(run.stdout.contains("notified: webhook http://127.0.0.1:"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("notified: webhook http://127.0.0.1:"),
+        "{}",
+        run.stdout
+    );
     assert!(!run.stdout.contains("SECRETPATH") && !run.stderr.contains("SECRETPATH"));
     let run_json = std::fs::read_to_string(run.dir().join("run.json")).expect("run.json");
-    assert!(!run_json.contains("SECRETPATH"), "the webhook URL is redacted from run.json");
+    assert!(
+        !run_json.contains("SECRETPATH"),
+        "the webhook URL is redacted from run.json"
+    );
 
     let posted = received
         .recv_timeout(Duration::from_secs(30))
         .expect("the webhook got a request");
     assert!(
-        posted.request_line.starts_with("POST /services/T000/B000/SECRETPATH "),
+        posted
+            .request_line
+            .starts_with("POST /services/T000/B000/SECRETPATH "),
         "{}",
         posted.request_line
     );
@@ -158,13 +170,17 @@ async fn the_run_is_posted_to_a_webhook_and_published_to_sns() {
     assert_eq!(failure["account_id"], "111111111111");
     assert_eq!(failure["rule_id"], "MACIE-002");
     assert_eq!(failure["region"], "us-east-1");
-    assert!(failure["account_name"].as_str().is_some_and(|n| n.contains("<!channel>")));
-    assert_eq!(
-        message["reports"]["local"],
-        run.dir().display().to_string()
+    assert!(
+        failure["account_name"]
+            .as_str()
+            .is_some_and(|n| n.contains("<!channel>"))
     );
+    assert_eq!(message["reports"]["local"], run.dir().display().to_string());
     let text = message["text"].as_str().expect("text");
-    assert!(!text.contains("<!channel>") && text.contains("&lt;!channel&gt;"), "{text}");
+    assert!(
+        !text.contains("<!channel>") && text.contains("&lt;!channel&gt;"),
+        "{text}"
+    );
     assert!(
         !text.lines().any(|line| line.starts_with("• [critical]")),
         "a name forges no line: {text}"
@@ -179,7 +195,11 @@ async fn the_run_is_posted_to_a_webhook_and_published_to_sns() {
         .expect("receive");
     let envelope: Value =
         serde_json::from_str(received.messages()[0].body().expect("body")).expect("SNS envelope");
-    assert!(envelope["Subject"].as_str().is_some_and(|s| s.contains(run_id)));
+    assert!(
+        envelope["Subject"]
+            .as_str()
+            .is_some_and(|s| s.contains(run_id))
+    );
     let published: Value =
         serde_json::from_str(envelope["Message"].as_str().expect("message")).expect("JSON");
     assert_eq!(published["run_id"], run_id);
@@ -202,9 +222,17 @@ async fn a_refused_notification_is_exit_code_2_and_the_run_is_kept() {
         .arg("sns=arn:aws:sns:us-east-1:123456789012:no-such-topic")
         .run();
     run.assert_exit(2);
-    assert!(run.stdout.contains("notification FAILED: webhook"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("notification FAILED: webhook"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stdout.contains("HTTP 404"), "{}", run.stdout);
-    assert!(run.stdout.contains("notification FAILED: sns"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("notification FAILED: sns"),
+        "{}",
+        run.stdout
+    );
     assert!(run.stderr.contains("notification failed"), "{}", run.stderr);
     assert!(run.dir().join("report.html").exists());
 }

@@ -587,9 +587,8 @@ fn the_delivery_policy_grants_exactly_security_hub_and_sns_publish() {
     for (sid, statement) in statements(&policy) {
         by_sid.insert(sid, actions(statement));
     }
-    let owned_list = |list: &[&str]| -> BTreeSet<String> {
-        list.iter().map(|a| (*a).to_owned()).collect()
-    };
+    let owned_list =
+        |list: &[&str]| -> BTreeSet<String> { list.iter().map(|a| (*a).to_owned()).collect() };
     assert_eq!(
         by_sid,
         BTreeMap::from([
@@ -628,9 +627,14 @@ fn the_nightly_scanner_role_grants_exactly_the_scanners_actions() {
     let job = by_sid.remove("RunTheJob").expect("RunTheJob");
     assert_eq!(
         job,
-        ["logs:CreateLogStream", "logs:PutLogEvents", "s3:GetObject", "s3:ListBucket"]
-            .map(str::to_owned)
-            .into()
+        [
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "s3:GetObject",
+            "s3:ListBucket"
+        ]
+        .map(str::to_owned)
+        .into()
     );
     assert_eq!(
         by_sid["ReadOwnAccount"],

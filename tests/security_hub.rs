@@ -36,7 +36,11 @@ region = "us-east-1"
 created_days_ago = 45
 "#;
 
-async fn hub_client(emulator: &Emulator, account: &str, region: &str) -> aws_sdk_securityhub::Client {
+async fn hub_client(
+    emulator: &Emulator,
+    account: &str,
+    region: &str,
+) -> aws_sdk_securityhub::Client {
     let management = aws_config::defaults(BehaviorVersion::latest())
         .endpoint_url(&emulator.endpoint)
         .region(Region::new("us-east-1"))
@@ -56,15 +60,15 @@ async fn hub_client(emulator: &Emulator, account: &str, region: &str) -> aws_sdk
     let config = management
         .to_builder()
         .region(Region::new(region.to_owned()))
-        .credentials_provider(aws_credential_types::provider::SharedCredentialsProvider::new(
-            Credentials::new(
+        .credentials_provider(
+            aws_credential_types::provider::SharedCredentialsProvider::new(Credentials::new(
                 c.access_key_id(),
                 c.secret_access_key(),
                 Some(c.session_token().to_owned()),
                 None,
                 "assumed",
-            ),
-        ))
+            )),
+        )
         .build();
     aws_sdk_securityhub::Client::new(&config)
 }
@@ -146,9 +150,9 @@ async fn two_runs_import_update_archive_and_report_a_member_without_security_hub
         assert_eq!(failure["account_id"], NO_HUB);
         assert_eq!(failure["region"], region);
         assert!(
-            failure["error"]
-                .as_str()
-                .is_some_and(|e| e.contains("InvalidAccessException") && e.contains("not subscribed")),
+            failure["error"].as_str().is_some_and(
+                |e| e.contains("InvalidAccessException") && e.contains("not subscribed")
+            ),
             "{failure}"
         );
     }
@@ -206,7 +210,9 @@ async fn two_runs_import_update_archive_and_report_a_member_without_security_hub
     // Between the runs: Macie is enabled in eu-west-1 (MACIE-001 there is resolved), and an
     // active finding of ours appears that the next run will not produce (a repository that
     // has moved on).
-    emulator.set_macie(json!({"account": HUB, "region": "eu-west-1", "enabled": true, "created_days_ago": 1}));
+    emulator.set_macie(
+        json!({"account": HUB, "region": "eu-west-1", "enabled": true, "created_days_ago": 1}),
+    );
     let stale_id = format!("{ID_PREFIX}no-longer-produced");
     let east_client = hub_client(&emulator, HUB, "us-east-1").await;
     let mut stale = east[0].clone();
@@ -269,5 +275,9 @@ async fn a_complete_delivery_keeps_the_findings_exit_code() {
     let delivery = &run_json(&run)["delivery"]["security_hub"];
     assert_eq!(delivery["failures"], json!([]));
     assert_eq!(delivery["account_regions"], 1);
-    assert!(run.stdout.contains("Security Hub: 5 findings imported"), "{}", run.stdout);
+    assert!(
+        run.stdout.contains("Security Hub: 5 findings imported"),
+        "{}",
+        run.stdout
+    );
 }

@@ -196,7 +196,10 @@ fn shard_auto_reads_kubernetes_and_aws_batch_variables() {
     );
     let batch = scan(
         &["--shard", "auto"],
-        &[("AWS_BATCH_JOB_ARRAY_INDEX", "1"), ("AWS_BATCH_JOB_ARRAY_SIZE", "3")],
+        &[
+            ("AWS_BATCH_JOB_ARRAY_INDEX", "1"),
+            ("AWS_BATCH_JOB_ARRAY_SIZE", "3"),
+        ],
     );
     for run in [&kubernetes, &batch] {
         assert_eq!(run.code, fixed.code, "{}", run.stderr);
@@ -216,5 +219,9 @@ fn shard_auto_reads_kubernetes_and_aws_batch_variables() {
     assert!(neither.run_dir.is_none(), "nothing scanned");
     let no_count = scan(&["--shard", "auto"], &[("JOB_COMPLETION_INDEX", "0")]);
     no_count.assert_exit(3);
-    assert!(no_count.stderr.contains("--shard-count"), "{}", no_count.stderr);
+    assert!(
+        no_count.stderr.contains("--shard-count"),
+        "{}",
+        no_count.stderr
+    );
 }

@@ -142,7 +142,8 @@ pub struct RunNotice {
     /// Findings per status (`PASS`, `FAIL`, …).
     pub by_status: std::collections::BTreeMap<&'static str, usize>,
     /// Findings per severity, then status.
-    pub by_severity: std::collections::BTreeMap<&'static str, std::collections::BTreeMap<&'static str, usize>>,
+    pub by_severity:
+        std::collections::BTreeMap<&'static str, std::collections::BTreeMap<&'static str, usize>>,
     /// Whether a baseline was compared with (without one, every FAIL is new).
     pub baseline: bool,
     /// NEW failures, in all.
@@ -224,7 +225,10 @@ pub fn notice(
                     new_failures.push(NewFailure {
                         account_id: finding.account_id.clone(),
                         account_name: truncate_chars(&finding.account_name, MAX_FIELD),
-                        ou_path: finding.ou_path.as_deref().map(|p| truncate_chars(p, MAX_FIELD)),
+                        ou_path: finding
+                            .ou_path
+                            .as_deref()
+                            .map(|p| truncate_chars(p, MAX_FIELD)),
                         region: finding.region.clone(),
                         rule_id: finding.rule_id.clone(),
                         severity: finding.severity,
@@ -550,7 +554,11 @@ mod tests {
     #[test]
     fn the_text_summarises_and_is_bounded() {
         let notice = notice_with(2);
-        assert!(notice.text.starts_with("macie-audit run 20261001T000000Z: complete, exit code 1\n"));
+        assert!(
+            notice
+                .text
+                .starts_with("macie-audit run 20261001T000000Z: complete, exit code 1\n")
+        );
         assert!(notice.text.contains("FAIL 2 · PASS 3"));
         assert!(notice.text.contains("2 NEW failures"));
         assert!(notice.text.contains("(&lt;b&gt; name)"));

@@ -381,7 +381,10 @@ fn wire_size(finding: &Asff) -> usize {
 struct FlatSize<'a>(&'a Asff);
 
 impl Serialize for FlatSize<'_> {
-    fn serialize<S: serde::Serializer>(&self, serializer: S) -> std::result::Result<S::Ok, S::Error> {
+    fn serialize<S: serde::Serializer>(
+        &self,
+        serializer: S,
+    ) -> std::result::Result<S::Ok, S::Error> {
         let f = self.0;
         let fields: [&str; 12] = [
             &f.id,
@@ -459,6 +462,9 @@ fn to_sdk(finding: Asff) -> AwsSecurityFinding {
     builder.build()
 }
 
+/// Where an import went (account, and Region or `None` for the whole account) and what it did.
+type TargetOutcome = (String, Option<String>, RegionOutcome);
+
 /// What one account-Region's import did.
 #[derive(Debug, Default)]
 struct RegionOutcome {
@@ -486,7 +492,7 @@ pub async fn import(
     let run_id = run.header.run_id.as_str();
     let now = Utc::now().to_rfc3339_opts(SecondsFormat::Millis, true);
     let accounts = findings.accounts().zip(run.accounts.iter());
-    let delivered: Vec<Result<Vec<(String, Option<String>, RegionOutcome)>>> =
+    let delivered: Vec<Result<Vec<TargetOutcome>>> =
         stream::iter(accounts)
             .map(|(judged, account)| {
                 let (caller_account, now) = (&caller_account, &now);
@@ -543,7 +549,7 @@ async fn deliver_account(
     judged: Vec<Finding>,
     run_id: &str,
     now: &str,
-) -> Vec<(String, Option<String>, RegionOutcome)> {
+) -> Vec<TargetOutcome> {
     let account_id = account.account.id.clone();
     let mut by_region: BTreeMap<String, Vec<Asff>> = BTreeMap::new();
     for finding in &judged {
@@ -685,7 +691,10 @@ async fn read_ours(
             GENERATOR_PREFIX.to_owned(),
             StringFilterComparison::Prefix,
         ))
-        .aws_account_id(filter(account_id.to_owned(), StringFilterComparison::Equals))
+        .aws_account_id(filter(
+            account_id.to_owned(),
+            StringFilterComparison::Equals,
+        ))
         .build();
     let mut ours = Vec::new();
     let mut next_token: Option<String> = None;
@@ -751,7 +760,10 @@ mod tests {
             )
         );
         assert_eq!(failed.severity, SeverityLabel::High);
-        assert_eq!(of(Status::Warn).expect("w").compliance, ComplianceStatus::Warning);
+        assert_eq!(
+            of(Status::Warn).expect("w").compliance,
+            ComplianceStatus::Warning
+        );
         assert_eq!(
             of(Status::Error).expect("e").compliance,
             ComplianceStatus::NotAvailable
@@ -779,7 +791,12 @@ mod tests {
         let passing = asff(&finding(Status::Pass, bucket), "run-2", NOW, NOW).expect("p");
         assert_eq!(failing.id, passing.id);
         assert!(failing.id.starts_with(ID_PREFIX));
-        let other = asff(&finding(Status::Fail, "arn:aws:s3:::other"), "run", NOW, NOW);
+        let other = asff(
+            &finding(Status::Fail, "arn:aws:s3:::other"),
+            "run",
+            NOW,
+            NOW,
+        );
         assert_ne!(other.expect("o").id, failing.id);
         assert_eq!(
             failing.product_arn,
@@ -802,7 +819,9 @@ mod tests {
             Some(RECOMMENDATION_MAX)
         );
         assert_eq!(
-            asff.product_fields["macie-audit/AccountName"].chars().count(),
+            asff.product_fields["macie-audit/AccountName"]
+                .chars()
+                .count(),
             PRODUCT_FIELD_MAX
         );
         assert!(wire_size(&asff) < MAX_BATCH_BYTES / MAX_BATCH_FINDINGS);
