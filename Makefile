@@ -4,7 +4,7 @@ VENV   := .venv
 PYTHON := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed
 
-.PHONY: help demo test venv lint lint-deploy clean bench
+.PHONY: help demo test venv lint lint-deploy clean bench bench-html
 
 help:
 	@echo "make demo   scan the bundled demo organization (emulated) and write a run under reports/"
@@ -12,6 +12,7 @@ help:
 	@echo "make lint   cargo fmt --check and clippy with warnings denied"
 	@echo "make venv   install the pinned emulator (moto) into $(VENV)"
 	@echo "make bench  measure a scan of a generated organization (SIZE=quick|full, LATENCY_MS=100)"
+	@echo "make bench-html  measure the HTML report's size and Chromium open time, 22 x 3 against 1,000 x 17"
 
 # The emulator: moto server, pinned, in a project-local virtual environment.
 # The template linters (cfn-lint, checkov), pinned in deploy/requirements.txt, go in the same venv.
@@ -43,6 +44,15 @@ SIZE       ?= quick
 LATENCY_MS ?= 100
 bench: $(STAMP)
 	scripts/bench.sh $(SIZE) --latency-ms $(LATENCY_MS) $(BENCH_ARGS)
+
+# A measurement, not a test: the HTML report at 22 accounts x 3 Regions and 1,000 x 17, generated
+# (no emulator), rendered by the debug binary (BINARY=target/release/macie-audit for release) and
+# opened side by side in headless Chromium; appends a row to BENCHMARKS.md.
+BINARY ?= target/debug/macie-audit
+bench-html:
+	scripts/ensure-chromium.sh
+	cargo build $(if $(findstring release,$(BINARY)),--release) --quiet
+	python3 bench/html.py --binary $(BINARY) $(BENCH_ARGS)
 
 lint:
 	cargo fmt --all -- --check

@@ -63,6 +63,8 @@ pub enum Strategy {
     Own,
     /// One existing bucket and key for the organization (`[remediation]` central_bucket, central_key_arn).
     Central,
+    /// The repository each account-Region already exports to, repaired in place by its owners.
+    Repair,
 }
 
 /// How `remediate` prints its plan and outcome.
@@ -97,6 +99,16 @@ pub struct RemediateArgs {
     #[arg(long)]
     pub force: bool,
 
+    /// With --strategy repair: cancel the deletion of a repository key pending deletion and
+    /// enable a disabled one (without it, such repositories are blocked).
+    #[arg(long)]
+    pub recover_keys: bool,
+
+    /// With --strategy repair: also repair account-Regions whose MACIE-005 (repository
+    /// hardening: default encryption, versioning, key rotation) fails or warns.
+    #[arg(long)]
+    pub include_hardening: bool,
+
     /// Output format of the plan and the outcome.
     #[arg(long, value_enum, default_value_t = OutputFormat::Text)]
     pub format: OutputFormat,
@@ -112,6 +124,11 @@ pub struct MergeArgs {
     /// Where the merged run is written [default: reports].
     #[arg(long, value_name = "DIR", default_value = "reports")]
     pub output_dir: PathBuf,
+
+    /// Merge even when shards of the split are missing: the merged run is partial (it says
+    /// which shards it holds) and never becomes `latest`.
+    #[arg(long)]
+    pub allow_partial: bool,
 
     /// Suppressions, baseline and the severity gate for the merged run.
     #[command(flatten)]
@@ -157,6 +174,11 @@ pub struct ReportArgs {
     #[arg(long, value_name = "DIR")]
     pub output_dir: Option<PathBuf>,
 
+    /// Re-render evidence that does not match its SHA256SUMS (only into another --output-dir);
+    /// every report then says that the evidence was modified after delivery.
+    #[arg(long)]
+    pub accept_modified_evidence: bool,
+
     /// Suppressions, baseline and the severity gate.
     #[command(flatten)]
     pub triage: TriageArgs,
@@ -177,7 +199,7 @@ pub struct TriageArgs {
     #[arg(long, requires = "baseline")]
     pub fail_on_new: bool,
 
-    /// Compare with a previous run: its directory, or "latest" (the newest complete run in the output directory).
+    /// Compare with a previous run: its directory, or "latest" (the newest full run in the output directory; none yet: every failure is NEW).
     #[arg(long, value_name = "RUN_DIR|latest")]
     pub baseline: Option<String>,
 

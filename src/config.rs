@@ -255,6 +255,9 @@ pub fn is_key_arn(value: &str) -> bool {
 pub struct OutputConfig {
     /// Each run writes into a new directory below this one.
     pub directory: PathBuf,
+    /// `findings.csv` starts with a UTF-8 byte order mark, so that Excel decodes non-ASCII
+    /// account names; off, the file is plain RFC 4180 UTF-8.
+    pub csv_bom: bool,
 }
 
 impl Default for AccessConfig {
@@ -310,6 +313,7 @@ impl Default for OutputConfig {
     fn default() -> Self {
         OutputConfig {
             directory: PathBuf::from("reports"),
+            csv_bom: false,
         }
     }
 }
@@ -662,6 +666,18 @@ mod tests {
     }
 
     use super::*;
+
+    #[test]
+    fn csv_bom_is_off_by_default_and_a_boolean() {
+        assert!(!Config::default().output.csv_bom);
+        assert!(
+            Config::parse("[output]\ncsv_bom = true\n")
+                .unwrap()
+                .output
+                .csv_bom
+        );
+        assert!(Config::parse("[output]\ncsv_bom = \"yes\"\n").is_err());
+    }
 
     #[test]
     fn empty_text_is_the_default() {

@@ -42,6 +42,17 @@ pub enum Error {
         message: String,
     },
 
+    /// An input the command refuses to rely on: evidence that does not match the manifest it
+    /// was delivered with, a baseline that is damaged or is not a run. Nothing was scanned or
+    /// written.
+    #[error("{path}: {message}")]
+    DamagedInput {
+        /// The file or run directory refused.
+        path: PathBuf,
+        /// Why, naming every file that differs.
+        message: String,
+    },
+
     /// Writing an output file failed.
     #[error("cannot write {path}: {source}")]
     Output {
@@ -57,7 +68,7 @@ impl Error {
     /// The process exit code this error maps to.
     pub fn exit_code(&self) -> u8 {
         match self {
-            Error::Usage(_) | Error::Config { .. } => EXIT_USAGE,
+            Error::Usage(_) | Error::Config { .. } | Error::DamagedInput { .. } => EXIT_USAGE,
             Error::Scope(_) | Error::Evidence { .. } | Error::Output { .. } => EXIT_INCOMPLETE,
         }
     }

@@ -3,7 +3,8 @@
 //! Evidence is the contract between collection and evaluation. It is written as JSON Lines
 //! (`evidence.jsonl`): a `run` record first, then each account's `account` record followed by
 //! its `account_region` records (one per Region examined), in the order the accounts were
-//! collected, then the repositories' `bucket` and `key` records and the `run_end` record. Readers
+//! collected, then the repositories' `bucket` and `key` records, the `resource_control_policies`
+//! record (the RCPs over their owners, when the run read them) and the `run_end` record. Readers
 //! accept the records in any order after the run record. A past run is re-evaluated from this
 //! file alone.
 
@@ -17,9 +18,15 @@ use serde::{Deserialize, Serialize};
 use crate::config::RulesConfig;
 use crate::error::{Error, Result};
 
+mod resource_controls;
 mod store;
 mod writer;
 
+pub use resource_controls::{
+    AccountControls, AppliedPolicy, DescribedPolicy, FULL_ACCESS_POLICY_ID, PolicyDocument,
+    PolicySummary, RESOURCE_CONTROL_POLICY, ResourceControlEvidence, TargetPolicies,
+    targets_of_account,
+};
 pub use store::Evidence;
 pub(crate) use writer::RecordRef;
 pub use writer::{AccountSink, EvidenceWriter};
@@ -43,6 +50,8 @@ pub enum EvidenceRecord {
     Bucket(BucketEvidence),
     /// A repository key named by at least one export configuration, read once.
     Key(KeyEvidence),
+    /// The organization's Resource Control Policies over the repositories' owners, read once.
+    ResourceControlPolicies(ResourceControlEvidence),
     /// The run's end: written last, so a file without it is from a run that did not finish.
     RunEnd(RunEnd),
 }
@@ -85,6 +94,10 @@ pub struct RunHeader {
     /// The rule settings the run was judged with.
     #[serde(default)]
     pub rules: RulesConfig,
+    /// `output.csv_bom`: `findings.csv` starts with a UTF-8 byte order mark. Recorded so that a
+    /// re-render writes the same file; left out when off, as in runs from before the option.
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub csv_bom: bool,
     /// The command line, with secrets removed.
     #[serde(default)]
     pub command_line: Vec<String>,
@@ -123,6 +136,15 @@ pub struct MergedShards {
     pub indexes: Vec<u32>,
 }
 
+impl MergedShards {
+    /// The shards of the split that the merge does not hold, ascending.
+    pub fn missing(&self) -> Vec<u32> {
+        (1..=self.count)
+            .filter(|index| !self.indexes.contains(index))
+            .collect()
+    }
+}
+
 impl RunHeader {
     /// The organization's id (`o-…`), when the run listed an organization and described it.
     pub fn organization_id(&self) -> Option<&str> {
@@ -133,6 +155,66 @@ impl RunHeader {
             } => described.response().map(|info| info.id.as_str()),
             _ => None,
         }
+    }
+
+    /// Whether the run covers less than the configured scope: an account filter or fewer Regions
+    /// given on the command line, one shard of several, or a merge missing shards. A partial run
+    /// never becomes `latest`.
+    pub fn is_partial(&self) -> bool {
+        !self.partial_scope_reasons().is_empty()
+    }
+
+    /// The run's scope in words: what it leaves out of the configured scope, or that it covers
+    /// all of it.
+    pub fn scope_description(&self) -> String {
+        let reasons = self.partial_scope_reasons();
+        if reasons.is_empty() {
+            "the full configured scope".into()
+        } else {
+            reasons.join("; ")
+        }
+    }
+
+    /// What the run leaves out of the configured scope, one phrase each: [`Self::is_partial`]
+    /// and [`Self::scope_description`] both read it, so they never disagree.
+    fn partial_scope_reasons(&self) -> Vec<String> {
+        let mut reasons = Vec::new();
+        if let Some(accounts) = &self.scope.accounts {
+            reasons.push(format!(
+                "only account{} {} (--accounts)",
+                if accounts.len() == 1 { "" } else { "s" },
+                accounts.join(", ")
+            ));
+        }
+        if let Some(regions) = &self.scope.regions {
+            reasons.push(format!(
+                "only Region{} {} (--regions, narrower than the configuration)",
+                if regions.len() == 1 { "" } else { "s" },
+                regions.join(", ")
+            ));
+        }
+        // One shard of one is every account.
+        if let Some(shard) = self.shard.filter(|shard| shard.count > 1) {
+            reasons.push(format!("shard {shard} of the accounts only"));
+        }
+        if let Some(merged) = &self.scope.merged_shards {
+            let missing = merged.missing();
+            if !missing.is_empty() {
+                let list = |indexes: &[u32]| {
+                    indexes
+                        .iter()
+                        .map(|index| format!("{index}/{}", merged.count))
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                };
+                reasons.push(format!(
+                    "a merge of shards {} without {}",
+                    list(&merged.indexes),
+                    list(&missing)
+                ));
+            }
+        }
+        reasons
     }
 
     /// An account's OU path, from the population or the accounts left out of scope.
@@ -161,12 +243,27 @@ pub enum OrganizationListing {
         /// ListAccountsForParent; ListAccounts in older evidence), each with its request id and
         /// the number of items it returned.
         pages: Vec<Observation<u32>>,
+        /// The roots as ListRoots answered, with the policy types enabled at each (whether
+        /// Resource Control Policies exist at all). `None` in evidence written before they were
+        /// recorded: its verdicts were judged without RCPs, and a re-render judges them the same.
+        #[serde(default)]
+        roots: Option<Vec<OrganizationRoot>>,
     },
     /// The caller's account is not in an organization and is scanned alone.
     Standalone {
         /// The AWSOrganizationsNotInUseException that said so.
         evidence: Observation<()>,
     },
+}
+
+/// A root of the organization, as ListRoots answers it.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
+pub struct OrganizationRoot {
+    /// `r-…`.
+    pub id: String,
+    /// The policy types whose status at the root is `ENABLED` (e.g. `SERVICE_CONTROL_POLICY`,
+    /// `RESOURCE_CONTROL_POLICY`).
+    pub enabled_policy_types: Vec<String>,
 }
 
 /// What DescribeOrganization says of the organization.
@@ -347,6 +444,33 @@ pub struct BucketEvidence {
     pub object_lock: Option<Observation<bool>>,
 }
 
+impl BucketEvidence {
+    /// Whether S3 answered that the bucket does not exist: HeadBucket or GetBucketLocation not
+    /// found, or NoSuchBucket to any other read (a bucket deleted while it was read). A fact the
+    /// rules judge, not a call that failed.
+    pub fn missing(&self) -> bool {
+        let not_found =
+            |error: Option<&ApiError>| error.is_some_and(|e| e.kind == ErrorKind::NotFound);
+        let no_such_bucket = |error: Option<&ApiError>| {
+            error.is_some_and(|e| e.code.as_deref() == Some("NoSuchBucket"))
+        };
+        not_found(self.probe.as_ref().and_then(Observation::error))
+            || not_found(self.location.as_ref().and_then(Observation::error))
+            || [
+                self.public_access_block
+                    .as_ref()
+                    .and_then(Observation::error),
+                self.policy_status.as_ref().and_then(Observation::error),
+                self.policy.as_ref().and_then(Observation::error),
+                self.encryption.as_ref().and_then(Observation::error),
+                self.versioning.as_ref().and_then(Observation::error),
+                self.object_lock.as_ref().and_then(Observation::error),
+            ]
+            .into_iter()
+            .any(no_such_bucket)
+    }
+}
+
 /// The four S3 Block Public Access settings.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize, Serialize)]
 pub struct PublicAccessBlock {
@@ -412,6 +536,18 @@ pub struct KeyEvidence {
     pub policy: Option<Observation<String>>,
     /// GetKeyRotationStatus.
     pub rotation_enabled: Option<Observation<bool>>,
+}
+
+impl KeyEvidence {
+    /// Whether KMS answered that the key does not exist (NotFoundException to DescribeKey, or to
+    /// a later read of a key deleted meanwhile): a fact the rules judge, not a failed call.
+    pub fn missing(&self) -> bool {
+        let not_found =
+            |error: Option<&ApiError>| error.is_some_and(|e| e.kind == ErrorKind::NotFound);
+        not_found(self.metadata.as_ref().and_then(Observation::error))
+            || not_found(self.policy.as_ref().and_then(Observation::error))
+            || not_found(self.rotation_enabled.as_ref().and_then(Observation::error))
+    }
 }
 
 /// What DescribeKey says of a key.
@@ -509,6 +645,37 @@ impl std::fmt::Display for ApiError {
     }
 }
 
+impl ApiError {
+    /// The error with what it means for the audit first, so that a reason says why a call
+    /// failed: "throttled on every attempt: ThrottlingException (HTTP 400): Rate exceeded".
+    pub fn explained(&self) -> String {
+        match self.kind.meaning() {
+            Some(meaning) => format!("{meaning}: {self}"),
+            None => self.to_string(),
+        }
+    }
+}
+
+impl ErrorKind {
+    /// What a failed read of this kind means, in a phrase; `None` for the kinds that are facts
+    /// rather than failures to read, and for unclassified errors (AWS's own words say it).
+    pub fn meaning(self) -> Option<&'static str> {
+        match self {
+            ErrorKind::AccessDenied => Some("access denied"),
+            ErrorKind::AssumeRoleFailed => Some("the role could not be assumed"),
+            ErrorKind::NotFound => Some("not found"),
+            ErrorKind::Throttled => Some("throttled on every attempt (retries exhausted)"),
+            ErrorKind::ServiceUnavailable => Some("the service failed on every attempt"),
+            ErrorKind::Timeout => Some("no answer in time"),
+            ErrorKind::Network => Some("the network failed"),
+            ErrorKind::MacieNotEnabled
+            | ErrorKind::RegionDisabled
+            | ErrorKind::OrganizationsNotInUse
+            | ErrorKind::Other => None,
+        }
+    }
+}
+
 /// What an AWS error means for the audit.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Deserialize, Serialize)]
 #[serde(rename_all = "snake_case")]
@@ -551,6 +718,8 @@ pub struct RunEvidence {
     pub buckets: HashMap<String, BucketEvidence>,
     /// Repository keys by ARN as configured.
     pub keys: HashMap<String, KeyEvidence>,
+    /// The RCPs over the repositories' owners, when the run read them.
+    pub resource_controls: Option<ResourceControlEvidence>,
     /// How the run ended; `None` when the file stops before the end (a crashed run).
     pub end: Option<RunEnd>,
 }
@@ -601,6 +770,11 @@ impl RunEvidence {
         let mut keys: Vec<_> = self.keys.values().cloned().collect();
         keys.sort_by(|a, b| a.arn.cmp(&b.arn));
         records.extend(keys.into_iter().map(EvidenceRecord::Key));
+        records.extend(
+            self.resource_controls
+                .clone()
+                .map(EvidenceRecord::ResourceControlPolicies),
+        );
         records.extend(self.end.clone().map(EvidenceRecord::RunEnd));
         records
     }
@@ -660,6 +834,7 @@ impl RunEvidence {
             account_regions,
             buckets: rest.buckets,
             keys: rest.keys,
+            resource_controls: rest.resource_controls,
             end: rest.end,
         })
     }
@@ -672,12 +847,13 @@ struct Records {
     account_ids: std::collections::HashSet<String>,
     buckets: HashMap<String, BucketEvidence>,
     keys: HashMap<String, KeyEvidence>,
+    resource_controls: Option<ResourceControlEvidence>,
     end: Option<RunEnd>,
 }
 
 impl Records {
-    /// Adds an account, bucket, key or end record; a second record of the same account, bucket
-    /// or key, or a run or account-Region record, is refused.
+    /// Adds an account, bucket, key, RCP or end record; a second record of the same account,
+    /// bucket or key, a second RCP record, or a run or account-Region record, is refused.
     fn insert(&mut self, record: EvidenceRecord) -> std::result::Result<(), String> {
         match record {
             EvidenceRecord::Account(account) => {
@@ -697,6 +873,11 @@ impl Records {
             EvidenceRecord::Key(key) => {
                 if let Some(previous) = self.keys.insert(key.arn.clone(), key) {
                     return Err(format!("a second record for key {}", previous.arn));
+                }
+            }
+            EvidenceRecord::ResourceControlPolicies(controls) => {
+                if self.resource_controls.replace(controls).is_some() {
+                    return Err("a second resource_control_policies record".into());
                 }
             }
             EvidenceRecord::RunEnd(end) => self.end = Some(end),

@@ -95,13 +95,15 @@ fn main() -> ExitCode {
                 Err(error) => fail(&error),
             }
         }
-        Command::Report(args) => match replay::report(&args) {
-            Ok(outcome) => {
-                print!("{}", outcome.summary);
-                ExitCode::from(outcome.exit_code)
+        Command::Report(args) => {
+            match replay::report(&args, &sanitise_command_line(std::env::args())) {
+                Ok(outcome) => {
+                    print!("{}", outcome.summary);
+                    ExitCode::from(outcome.exit_code)
+                }
+                Err(error) => fail(&error),
             }
-            Err(error) => fail(&error),
-        },
+        }
     }
 }
 

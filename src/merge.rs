@@ -11,9 +11,9 @@ use crate::cli::MergeArgs;
 use crate::error::{Error, Result};
 use crate::evidence::{
     AccountRegionEvidence, AccountSink, BucketEvidence, Evidence, EvidenceWriter, KeyEvidence,
-    RunEnd, RunEvidence,
+    MergedShards, ResourceControlEvidence, RunEnd, RunEvidence, RunHeader,
 };
-use crate::report::{self, EvidenceFile};
+use crate::report::{self, EvidenceFile, manifest};
 
 use crate::triage::TriageInputs;
 
@@ -33,17 +33,10 @@ pub fn merge(args: &MergeArgs, command_line: &[String]) -> Result<MergeOutcome> 
     let shards: Vec<(PathBuf, Evidence)> = args
         .runs
         .iter()
-        .map(|dir| {
-            let path = if dir.is_dir() {
-                dir.join(report::evidence::FILE_NAME)
-            } else {
-                dir.clone()
-            };
-            Evidence::open(&path).map(|evidence| (dir.clone(), evidence))
-        })
+        .map(|dir| open_shard(dir).map(|evidence| (dir.clone(), evidence)))
         .collect::<Result<_>>()?;
     let triage_inputs = TriageInputs::load(&args.triage, &args.output_dir)?;
-    let merged = combine(&shards, command_line)?;
+    let merged = combine(&shards, command_line, args.allow_partial)?;
     let (run_id, run_dir) =
         report::create_run_directory(&args.output_dir, merged.header.started_at)?;
     let mut merged = merged;
@@ -53,10 +46,9 @@ pub fn merge(args: &MergeArgs, command_line: &[String]) -> Result<MergeOutcome> 
     let merged = evidence.run();
     let marks = triage_inputs.marks(merged.header.started_at.date_naive());
     let written = report::write_all(&run_dir, &evidence, &marks, EvidenceFile::Keep)?;
+    report::summary::log_unchecked(merged, &written.tally);
     let metadata = &written.metadata;
-    if metadata.complete {
-        report::update_latest(&args.output_dir, &run_id)?;
-    }
+    report::update_latest_if_full(&args.output_dir, merged)?;
     Ok(MergeOutcome {
         summary: report::summary::render(
             merged,
@@ -69,6 +61,39 @@ pub fn merge(args: &MergeArgs, command_line: &[String]) -> Result<MergeOutcome> 
         exit_code: metadata.exit_code,
         run_dir,
     })
+}
+
+/// A shard's evidence: a run directory (checked against its `SHA256SUMS` first) or its
+/// evidence file. A path that holds no run is a usage error, as for `report`.
+fn open_shard(source: &Path) -> Result<Evidence> {
+    let (dir, path) = if source.is_dir() {
+        (source, source.join(report::evidence::FILE_NAME))
+    } else {
+        (
+            source.parent().unwrap_or_else(|| Path::new(".")),
+            source.to_path_buf(),
+        )
+    };
+    if !path.is_file() {
+        return Err(Error::Usage(format!(
+            "{}: no run here (expected a shard's run directory or its {})",
+            source.display(),
+            report::evidence::FILE_NAME
+        )));
+    }
+    if let Some(check) = manifest::check(dir)?
+        && !check.matches()
+    {
+        return Err(Error::DamagedInput {
+            path: dir.to_path_buf(),
+            message: format!(
+                "the shard does not match its {} ({}); nothing was merged",
+                manifest::FILE_NAME,
+                check.describe()
+            ),
+        });
+    }
+    Evidence::open(&path)
 }
 
 /// Writes the merged run's `evidence.jsonl` in `dir`, one account at a time from the shard that
@@ -107,15 +132,45 @@ fn write_merged(
     buckets.sort_by(|a, b| a.name.cmp(&b.name));
     let mut keys: Vec<KeyEvidence> = merged.keys.values().cloned().collect();
     keys.sort_by(|a, b| a.arn.cmp(&b.arn));
-    let path = writer.finish(&buckets, &keys, merged.end.as_ref())?;
+    let path = writer.finish(
+        &buckets,
+        &keys,
+        merged.resource_controls.as_ref(),
+        merged.end.as_ref(),
+    )?;
     Evidence::open(&path)
+}
+
+/// The shards of a split a run holds: its own shard, or those of a merge (a partial merge can be
+/// merged again with the shards it lacks). `None` for a run that is not part of a split.
+fn shards_held(header: &RunHeader) -> Option<MergedShards> {
+    match (&header.shard, &header.scope.merged_shards) {
+        (Some(shard), _) => Some(MergedShards {
+            count: shard.count,
+            indexes: vec![shard.index],
+        }),
+        (None, merged) => merged.clone(),
+    }
+}
+
+/// Shards `indexes` of `count`, as `1/3, 2/3`.
+fn shard_list(indexes: &[u32], count: u32) -> String {
+    indexes
+        .iter()
+        .map(|index| format!("{index}/{count}"))
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Combines shard runs: the merged run's header, accounts, repositories and end (the
 /// account-Region records stay in the shards' files). Refuses runs made with different
-/// configurations, Regions or shard counts, the same shard twice, and accounts scanned by more
-/// than one of them.
-fn combine(shards: &[(PathBuf, Evidence)], command_line: &[String]) -> Result<RunEvidence> {
+/// configurations, Regions, account filters or shard counts, the same shard twice, accounts
+/// scanned by more than one of them, and, unless `allow_partial`, a split with shards missing.
+fn combine(
+    shards: &[(PathBuf, Evidence)],
+    command_line: &[String],
+    allow_partial: bool,
+) -> Result<RunEvidence> {
     let Some((first_dir, first)) = shards.first().map(|(dir, shard)| (dir, shard.run())) else {
         return Err(Error::Usage(
             "merge: name at least one run directory".into(),
@@ -137,19 +192,36 @@ fn combine(shards: &[(PathBuf, Evidence)], command_line: &[String]) -> Result<Ru
                 ),
             ));
         }
-        if header.regions != first.header.regions || header.rules != first.header.rules {
+        if header.regions != first.header.regions
+            || header.rules != first.header.rules
+            || header.scope.regions != first.header.scope.regions
+        {
             return Err(refuse(dir, "covers other Regions or rule settings".into()));
         }
-        if header.shard.map(|s| s.count) != first.header.shard.map(|s| s.count) {
+        if header.scope.accounts != first.header.scope.accounts {
+            return Err(refuse(
+                dir,
+                "was made with another --accounts filter".into(),
+            ));
+        }
+        let held = shards_held(header);
+        let count = held.as_ref().map(|held| held.count);
+        if count != shards_held(&first.header).map(|held| held.count) {
             return Err(refuse(
                 dir,
                 "belongs to another sharding (a different shard count)".into(),
             ));
         }
-        if let Some(shard) = header.shard
-            && !seen_shards.insert(shard.index)
-        {
-            return Err(refuse(dir, format!("is shard {shard} again")));
+        for index in held.iter().flat_map(|held| &held.indexes) {
+            if !seen_shards.insert(*index) {
+                return Err(refuse(
+                    dir,
+                    format!(
+                        "is shard {} again",
+                        shard_list(&[*index], count.unwrap_or(1))
+                    ),
+                ));
+            }
         }
         for account in &run.accounts {
             if let Some(other) = seen_accounts.insert(account.account.id.clone(), dir.clone()) {
@@ -164,8 +236,26 @@ fn combine(shards: &[(PathBuf, Evidence)], command_line: &[String]) -> Result<Ru
             }
         }
     }
+    let merged_shards = shards_held(&first.header).map(|first| MergedShards {
+        count: first.count,
+        indexes: seen_shards.into_iter().collect(),
+    });
+    if let Some(merged) = &merged_shards {
+        let missing = merged.missing();
+        if !missing.is_empty() && !allow_partial {
+            return Err(Error::Usage(format!(
+                "merge: shard{} {} of the split {} missing (the runs given hold {}): merge every \
+                 shard, or pass --allow-partial for a partial run, which never becomes latest",
+                if missing.len() == 1 { "" } else { "s" },
+                shard_list(&missing, merged.count),
+                if missing.len() == 1 { "is" } else { "are" },
+                shard_list(&merged.indexes, merged.count),
+            )));
+        }
+    }
     let mut header = first.header.clone();
     header.shard = None;
+    header.scope.merged_shards = merged_shards;
     header.command_line = command_line.to_vec();
     header.started_at = shards
         .iter()
@@ -177,6 +267,7 @@ fn combine(shards: &[(PathBuf, Evidence)], command_line: &[String]) -> Result<Ru
     let mut accounts = Vec::new();
     let mut buckets: BTreeMap<String, BucketEvidence> = BTreeMap::new();
     let mut keys: BTreeMap<String, KeyEvidence> = BTreeMap::new();
+    let mut resource_controls: Option<ResourceControlEvidence> = None;
     for run in shards.iter().map(|(_, shard)| shard.run()) {
         for account in &run.header.excluded_accounts {
             excluded.insert(account.id.clone(), account.clone());
@@ -201,6 +292,11 @@ fn combine(shards: &[(PathBuf, Evidence)], command_line: &[String]) -> Result<Ru
                 keys.insert(key.arn.clone(), key.clone());
             }
         }
+        if let Some(controls) = &run.resource_controls {
+            resource_controls
+                .get_or_insert_with(ResourceControlEvidence::default)
+                .absorb(controls);
+        }
     }
     accounts.sort_by(|a, b| a.account.id.cmp(&b.account.id));
     header.excluded_accounts = excluded.into_values().collect();
@@ -223,6 +319,7 @@ fn combine(shards: &[(PathBuf, Evidence)], command_line: &[String]) -> Result<Ru
         account_regions: Default::default(),
         buckets: buckets.into_iter().collect(),
         keys: keys.into_iter().collect(),
+        resource_controls,
         end,
     })
 }

@@ -120,7 +120,8 @@ pub const API_CALLS: &[ApiCall] = &[
         principal: Principal::Management,
         rules: ALL_RULES,
         made_by: MadeBy::Observation,
-        purpose: "The root the organization tree is walked from.",
+        purpose: "The root the organization tree is walked from, and the policy types enabled at \
+                  it (whether Resource Control Policies apply at all).",
     },
     ApiCall {
         operation: "organizations:ListOrganizationalUnitsForParent",
@@ -283,6 +284,25 @@ pub const API_CALLS: &[ApiCall] = &[
         made_by: MadeBy::Observation,
         purpose: "Automatic key rotation.",
     },
+    ApiCall {
+        operation: "organizations:ListPoliciesForTarget",
+        action: Some("organizations:ListPoliciesForTarget"),
+        principal: Principal::Management,
+        rules: &["MACIE-003", "MACIE-004"],
+        made_by: MadeBy::Observation,
+        purpose: "The Resource Control Policies attached to each repository owner's account and \
+                  every OU and root above it (filter RESOURCE_CONTROL_POLICY, every page, each \
+                  target once), only when ListRoots says RCPs are enabled: they can deny Macie's \
+                  writes whatever the key and bucket policies say.",
+    },
+    ApiCall {
+        operation: "organizations:DescribePolicy",
+        action: Some("organizations:DescribePolicy"),
+        principal: Principal::Management,
+        rules: &["MACIE-003", "MACIE-004"],
+        made_by: MadeBy::Observation,
+        purpose: "Each of those RCPs' document, once per policy.",
+    },
 ];
 
 /// The write permissions of the opt-in remediation role (`CreateRemediationRole = "true"` in
@@ -293,6 +313,8 @@ pub const REMEDIATION_ACTIONS: &[&str] = &[
     "kms:CreateAlias",
     "kms:PutKeyPolicy",
     "kms:EnableKeyRotation",
+    "kms:CancelKeyDeletion",
+    "kms:EnableKey",
     "kms:TagResource",
     "kms:DescribeKey",
     "kms:GetKeyPolicy",

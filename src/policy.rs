@@ -5,6 +5,24 @@
 //! that no statement allows is implicitly denied. Identity policies, SCPs, permission boundaries,
 //! ACLs and grants are out of scope.
 //!
+//! **Three-valued evaluation.** A request's condition keys are of three kinds: present with a
+//! value ([`Request::context`]), known absent ([`Request::absent`], or every unlisted key with
+//! [`UnlistedKeys::Absent`]), or unknown (unlisted, with [`UnlistedKeys::Unknown`]): a request
+//! AWS makes whose headers it does not document may or may not carry them. A condition entry on
+//! an unknown key is unknown, whatever its operator (`…IfExists`, `ForAllValues:` and `Null` hold
+//! for an absent key but test a present one). Entries and blocks combine by AND in three-valued
+//! logic: one failing entry fails the statement, otherwise one unknown entry leaves it unknown.
+//! Then a holding `Deny` gives [`Decision::ExplicitDeny`]; a holding `Allow` gives
+//! [`Decision::Allow`] unless an unknown `Deny` could overturn it; an unknown `Allow` without a
+//! holding one, or an `Allow` with an unknown `Deny`, gives [`Decision::Uncertain`]. The
+//! [`Evaluation`] names the statements an uncertain decision depends on, with their conditions
+//! on unknown keys, and the statements that match principal, action and resource but fail on
+//! known keys (which key, which wanted values, and what the request holds).
+//!
+//! For a missing key, IAM's rules apply: a plain operator does not match, a negated one
+//! (`StringNotEquals`, `ArnNotLike`…) does, `…IfExists` matches, `ForAnyValue:` does not
+//! (the empty set has no value that matches), `ForAllValues:` does, and `Null` tests absence.
+//!
 //! Choices a caller must know, where AWS leaves room or this module simplifies:
 //! - A statement with neither `Principal` nor `NotPrincipal` matches **nobody** (resource
 //!   policies must name a principal; such a statement cannot grant or deny anything here).
@@ -16,8 +34,9 @@
 //!   denies). The statement is kept; parsing does not fail.
 //! - Policy variables such as `${aws:username}` are not substituted; they match literally.
 //! - Context values are single-valued: when a key occurs twice in [`Request::context`], the first
-//!   entry wins. `ForAnyValue:` with the key absent does not hold (AWS: the empty set has no value
-//!   that matches); `ForAllValues:` with the key absent holds.
+//!   entry wins.
+//! - An unknown operator fails its block whatever the key (it is not made unknown): evaluating
+//!   it would need its semantics, missing-key rule included.
 //! - Condition values that cannot be read for their operator (a `Bool` value that is not
 //!   `true`/`false`, a non-number for `Numeric…`) never match; for `NumericNotEquals` the context
 //!   value must itself be a number for the condition to hold.
@@ -50,6 +69,18 @@ pub enum Principal<'a> {
     Anonymous,
 }
 
+/// What a request says of a condition key it does not list in [`Request::context`] or
+/// [`Request::absent`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum UnlistedKeys {
+    /// Absent: the request's every key is known (a probe such as "would anyone be denied without
+    /// TLS?", whose context is the whole request).
+    Absent,
+    /// Unknown: the key may be present with any value, or absent (a request AWS makes whose
+    /// headers it does not document, such as Macie's `s3:PutObject`).
+    Unknown,
+}
+
 /// One request to evaluate against a policy.
 #[derive(Debug, Clone, Copy)]
 pub struct Request<'a> {
@@ -62,6 +93,32 @@ pub struct Request<'a> {
     /// The condition keys present in the request and their values, e.g.
     /// `("aws:SourceAccount", "111111111111")`. Keys are compared case-insensitively.
     pub context: &'a [(&'a str, &'a str)],
+    /// Keys known to be absent from the request, compared case-insensitively; an entry ending in
+    /// `/*` names every key it is a prefix of (`aws:PrincipalTag/*`). A key in `context` is
+    /// present whatever this says.
+    pub absent: &'a [&'a str],
+    /// What every other key is.
+    pub unlisted: UnlistedKeys,
+}
+
+impl<'a> Request<'a> {
+    /// A request whose every condition key is in `context`: any other key is absent.
+    #[must_use]
+    pub fn complete(
+        principal: Principal<'a>,
+        action: &'a str,
+        resource: &'a str,
+        context: &'a [(&'a str, &'a str)],
+    ) -> Request<'a> {
+        Request {
+            principal,
+            action,
+            resource,
+            context,
+            absent: &[],
+            unlisted: UnlistedKeys::Absent,
+        }
+    }
 }
 
 /// The outcome of evaluating a request.
@@ -73,6 +130,47 @@ pub enum Decision {
     ExplicitDeny,
     /// No statement matches: denied by default.
     ImplicitDeny,
+    /// The decision depends on keys whose values are unknown: an `Allow` holds, but a `Deny`
+    /// would hold for some values of those keys; or no `Allow` holds for certain but one would
+    /// for some values. [`Evaluation::uncertain`] names the statements and keys.
+    Uncertain,
+}
+
+/// A statement's effect.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Effect {
+    /// `"Effect": "Allow"`.
+    Allow,
+    /// `"Effect": "Deny"`.
+    Deny,
+}
+
+/// One condition entry of a statement, as the policy writes it, and what the request holds for
+/// its key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyCondition {
+    /// The operator as the policy spells it, e.g. `ForAnyValue:StringLike`.
+    pub operator: String,
+    /// The condition key as the policy spells it, e.g. `aws:SourceOrgPaths`.
+    pub key: String,
+    /// The values the policy lists for it.
+    pub values: Vec<String>,
+    /// The request's value for the key: `None` when the key is absent or its value unknown.
+    pub found: Option<String>,
+}
+
+/// A statement that matches a request's principal, action and resource, with the condition
+/// entries that decide whether it applies.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConditionedStatement {
+    /// The statement's `Sid`, or `#<index>` (0-based) when it has no (or an empty) `Sid`.
+    pub label: String,
+    /// Its effect.
+    pub effect: Effect,
+    /// In [`Evaluation::uncertain`]: the entries on keys of unknown value (every other entry
+    /// holds). In [`Evaluation::near_misses`]: the entries that fail on known keys (empty only
+    /// for a block of an unknown operator without keys).
+    pub conditions: Vec<KeyCondition>,
 }
 
 /// The decision and the statements that produced it.
@@ -85,6 +183,12 @@ pub struct Evaluation {
     pub allowed_by: Vec<String>,
     /// Labels of every matching `Deny` statement, labelled as in `allowed_by`.
     pub denied_by: Vec<String>,
+    /// Statements that would match for some values of keys whose values are unknown, and would
+    /// not for others.
+    pub uncertain: Vec<ConditionedStatement>,
+    /// Statements that match the principal, action and resource but not the conditions, on
+    /// keys whose values (or absence) are known.
+    pub near_misses: Vec<ConditionedStatement>,
 }
 
 /// A parsed policy document.
@@ -109,22 +213,48 @@ impl Policy {
         parse_document(&document).map_err(PolicyError)
     }
 
-    /// Evaluates one request: any matching `Deny` gives [`Decision::ExplicitDeny`], otherwise
-    /// any matching `Allow` gives [`Decision::Allow`], otherwise [`Decision::ImplicitDeny`].
+    /// Evaluates one request. Each statement whose principal, action and resource match is
+    /// judged on its conditions: it holds, fails, or (on keys of unknown value) is uncertain.
+    /// A holding `Deny` gives [`Decision::ExplicitDeny`]; otherwise a holding `Allow` gives
+    /// [`Decision::Allow`], unless an uncertain `Deny` could overturn it
+    /// ([`Decision::Uncertain`]); otherwise an uncertain `Allow` gives [`Decision::Uncertain`];
+    /// otherwise [`Decision::ImplicitDeny`] (an uncertain `Deny` alone changes nothing: the
+    /// request is denied either way).
     #[must_use]
     pub fn evaluate(&self, request: &Request<'_>) -> Evaluation {
         let mut allowed_by = Vec::new();
         let mut denied_by = Vec::new();
-        for statement in self.statements.iter().filter(|s| s.matches(request)) {
-            match statement.effect {
-                Effect::Allow => allowed_by.push(statement.label.clone()),
-                Effect::Deny => denied_by.push(statement.label.clone()),
+        let mut uncertain = Vec::new();
+        let mut near_misses = Vec::new();
+        for statement in self.statements.iter().filter(|s| s.targets(request)) {
+            let judged = statement.judge_conditions(request);
+            let conditioned = |conditions| ConditionedStatement {
+                label: statement.label.clone(),
+                effect: statement.effect,
+                conditions,
+            };
+            match (judged.truth, statement.effect) {
+                (Truth::True, Effect::Allow) => allowed_by.push(statement.label.clone()),
+                (Truth::True, Effect::Deny) => denied_by.push(statement.label.clone()),
+                (Truth::Unknown, _) => uncertain.push(conditioned(judged.unknown)),
+                (Truth::False, _) => near_misses.push(conditioned(judged.failed)),
             }
         }
+        let uncertain_with = |effect| {
+            uncertain
+                .iter()
+                .any(|s: &ConditionedStatement| s.effect == effect)
+        };
         let decision = if !denied_by.is_empty() {
             Decision::ExplicitDeny
         } else if !allowed_by.is_empty() {
-            Decision::Allow
+            if uncertain_with(Effect::Deny) {
+                Decision::Uncertain
+            } else {
+                Decision::Allow
+            }
+        } else if uncertain_with(Effect::Allow) {
+            Decision::Uncertain
         } else {
             Decision::ImplicitDeny
         };
@@ -132,19 +262,94 @@ impl Policy {
             decision,
             allowed_by,
             denied_by,
+            uncertain,
+            near_misses,
         }
     }
+}
+
+impl KeyCondition {
+    /// The condition in words, e.g. `s3:x-amz-acl is bucket-owner-full-control` or
+    /// `some value of aws:SourceOrgPaths matches o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/*`. Empty
+    /// values are spelled out, so the text never ends in nothing.
+    #[must_use]
+    pub fn describe(&self) -> String {
+        let key = &self.key;
+        let Some(operator) = parse_operator(&self.operator) else {
+            return format!(
+                "{key} satisfies {} {}",
+                self.operator,
+                listed_values(&self.values, " or ")
+            );
+        };
+        if operator.comparison == Comparison::Null {
+            let wants = |absent| self.values.iter().any(|v| parse_bool(v) == Some(absent));
+            return match (wants(true), wants(false)) {
+                (true, false) => format!("{key} is absent"),
+                (false, true) => format!("{key} is present"),
+                (true, true) => format!("{key} is absent or present"),
+                (false, false) => format!("{key} is tested by Null with no true/false value"),
+            };
+        }
+        let subject = match operator.qualifier {
+            SetQualifier::Single => key.clone(),
+            SetQualifier::ForAnyValue => format!("some value of {key}"),
+            SetQualifier::ForAllValues => format!("every value of {key}"),
+        };
+        let like = matches!(
+            operator.comparison,
+            Comparison::StringLike | Comparison::ArnLike
+        );
+        let positive = match operator.comparison {
+            _ if like => "matches",
+            Comparison::NumericLessThan => "is less than",
+            Comparison::NumericLessThanEquals => "is at most",
+            Comparison::NumericGreaterThan => "is greater than",
+            Comparison::NumericGreaterThanEquals => "is at least",
+            _ => "is",
+        };
+        let phrase = match (operator.negated, self.values.len()) {
+            (false, _) => format!("{positive} {}", listed_values(&self.values, " or ")),
+            (true, 1) if like => format!("does not match {}", listed_values(&self.values, "")),
+            (true, 1) => format!("is not {}", listed_values(&self.values, "")),
+            (true, _) if like => format!("matches none of {}", listed_values(&self.values, ", ")),
+            (true, _) => format!("is none of {}", listed_values(&self.values, ", ")),
+        };
+        let ignoring_case = if operator.comparison == Comparison::StringEqualsIgnoreCase {
+            " (ignoring case)"
+        } else {
+            ""
+        };
+        let or_absent = if operator.if_exists {
+            ", or is absent"
+        } else {
+            ""
+        };
+        format!("{subject} {phrase}{ignoring_case}{or_absent}")
+    }
+}
+
+/// Policy values for a message: joined by `separator`, an empty one spelled out.
+fn listed_values(values: &[String], separator: &str) -> String {
+    if values.is_empty() {
+        return "no value".to_owned();
+    }
+    values
+        .iter()
+        .map(|v| {
+            if v.is_empty() {
+                "an empty value".to_owned()
+            } else {
+                v.clone()
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(separator)
 }
 
 // ---------------------------------------------------------------------------------------------
 // The parsed model
 // ---------------------------------------------------------------------------------------------
-
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-enum Effect {
-    Allow,
-    Deny,
-}
 
 #[derive(Debug, Clone)]
 struct Statement {
@@ -183,6 +388,8 @@ struct Patterns {
 
 #[derive(Debug, Clone)]
 struct ConditionBlock {
+    /// The operator as the policy spells it, for messages.
+    name: String,
     /// `None`: an operator this module does not know; the block never holds.
     operator: Option<Operator>,
     entries: Vec<ConditionEntry>,
@@ -462,6 +669,7 @@ fn parse_condition_block(name: &str, block: &Value) -> Result<ConditionBlock, St
         })
         .collect::<Result<Vec<_>, String>>()?;
     Ok(ConditionBlock {
+        name: name.to_owned(),
         operator: parse_operator(name),
         entries,
     })
@@ -572,18 +780,128 @@ fn kind(value: &Value) -> &'static str {
 // Matching
 // ---------------------------------------------------------------------------------------------
 
+/// A three-valued truth: a condition on a key of unknown value may hold or not.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Truth {
+    True,
+    False,
+    Unknown,
+}
+
+impl From<bool> for Truth {
+    fn from(holds: bool) -> Truth {
+        if holds { Truth::True } else { Truth::False }
+    }
+}
+
+/// What a request holds for one condition key.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum KeyValue<'r> {
+    Present(&'r str),
+    Absent,
+    Unknown,
+}
+
+impl<'a> Request<'a> {
+    /// The key's value (the first entry of the context wins), or whether it is absent or
+    /// unknown.
+    fn value_of(&self, key: &str) -> KeyValue<'a> {
+        if let Some(&(_, value)) = self
+            .context
+            .iter()
+            .find(|(listed, _)| listed.eq_ignore_ascii_case(key))
+        {
+            return KeyValue::Present(value);
+        }
+        let known_absent = self.unlisted == UnlistedKeys::Absent
+            || self.absent.iter().any(|entry| names_key(entry, key));
+        if known_absent {
+            KeyValue::Absent
+        } else {
+            KeyValue::Unknown
+        }
+    }
+}
+
+/// Whether an entry of [`Request::absent`] names `key`: equal ignoring case, or a prefix of it
+/// when the entry ends in `/*`.
+fn names_key(entry: &str, key: &str) -> bool {
+    match entry
+        .strip_suffix('*')
+        .filter(|prefix| prefix.ends_with('/'))
+    {
+        Some(prefix) => key
+            .get(..prefix.len())
+            .is_some_and(|head| head.eq_ignore_ascii_case(prefix)),
+        None => entry.eq_ignore_ascii_case(key),
+    }
+}
+
+/// A statement's conditions judged on a request, with the entries that made it so.
+struct JudgedConditions {
+    /// The conjunction of every block and entry.
+    truth: Truth,
+    /// The entries on keys of unknown value.
+    unknown: Vec<KeyCondition>,
+    /// The entries that fail.
+    failed: Vec<KeyCondition>,
+}
+
 impl Statement {
-    fn matches(&self, request: &Request<'_>) -> bool {
+    /// Whether the principal, action and resource match (the conditions aside).
+    fn targets(&self, request: &Request<'_>) -> bool {
         self.principal.matches(request.principal)
             && self.action.matches(request.action, true)
             && self
                 .resource
                 .as_ref()
                 .is_none_or(|r| r.matches(request.resource, false))
-            && self
-                .conditions
-                .iter()
-                .all(|block| block.holds(request.context))
+    }
+
+    /// The conditions, in three-valued logic: any failing entry fails the statement; otherwise
+    /// any entry on a key of unknown value leaves it unknown.
+    fn judge_conditions(&self, request: &Request<'_>) -> JudgedConditions {
+        let mut unknown = Vec::new();
+        let mut failed = Vec::new();
+        let mut unknown_operator_without_keys = false;
+        for block in &self.conditions {
+            if block.operator.is_none() && block.entries.is_empty() {
+                unknown_operator_without_keys = true;
+            }
+            for entry in &block.entries {
+                let value = request.value_of(&entry.key);
+                let truth = match block.operator {
+                    None => Truth::False,
+                    Some(operator) => entry.judge(operator, value),
+                };
+                let described = || KeyCondition {
+                    operator: block.name.clone(),
+                    key: entry.key.clone(),
+                    values: entry.values.clone(),
+                    found: match value {
+                        KeyValue::Present(found) => Some(found.to_owned()),
+                        KeyValue::Absent | KeyValue::Unknown => None,
+                    },
+                };
+                match truth {
+                    Truth::True => {}
+                    Truth::False => failed.push(described()),
+                    Truth::Unknown => unknown.push(described()),
+                }
+            }
+        }
+        let truth = if !failed.is_empty() || unknown_operator_without_keys {
+            Truth::False
+        } else if !unknown.is_empty() {
+            Truth::Unknown
+        } else {
+            Truth::True
+        };
+        JudgedConditions {
+            truth,
+            unknown,
+            failed,
+        }
     }
 }
 
@@ -667,25 +985,20 @@ impl Patterns {
     }
 }
 
-impl ConditionBlock {
-    fn holds(&self, context: &[(&str, &str)]) -> bool {
-        match self.operator {
-            None => false,
-            Some(operator) => self.entries.iter().all(|e| e.holds(operator, context)),
-        }
-    }
-}
-
 impl ConditionEntry {
-    fn holds(&self, operator: Operator, context: &[(&str, &str)]) -> bool {
-        let value = context
-            .iter()
-            .find(|(key, _)| key.eq_ignore_ascii_case(&self.key))
-            .map(|&(_, value)| value);
+    /// Whether the entry holds for the request's `value` of its key. A key of unknown value
+    /// leaves every operator unknown, `…IfExists` and `ForAllValues:` included (they hold when
+    /// the key is absent but test a present value).
+    fn judge(&self, operator: Operator, value: KeyValue<'_>) -> Truth {
+        let value = match value {
+            KeyValue::Unknown => return Truth::Unknown,
+            KeyValue::Absent => None,
+            KeyValue::Present(value) => Some(value),
+        };
         if operator.comparison == Comparison::Null {
-            return self.null_holds(value.is_none());
+            return self.null_holds(value.is_none()).into();
         }
-        match value {
+        let holds = match value {
             None => {
                 operator.if_exists
                     || match operator.qualifier {
@@ -696,7 +1009,7 @@ impl ConditionEntry {
             }
             Some(value) => {
                 if operator.comparison.is_numeric() && parse_number(value).is_none() {
-                    return false;
+                    return Truth::False;
                 }
                 let any = self
                     .values
@@ -704,7 +1017,8 @@ impl ConditionEntry {
                     .any(|listed| operator.comparison.test(value, listed));
                 any != operator.negated
             }
-        }
+        };
+        holds.into()
     }
 
     /// `Null: true` holds when the key is absent, `Null: false` when it is present.
@@ -1038,6 +1352,60 @@ mod tests {
     const POLICY_VARIABLE: &str = r#"{"Statement": [{"Effect": "Allow", "Principal": "*",
       "Action": "s3:GetObject", "Resource": "arn:aws:s3:::home/${aws:username}/*"}]}"#;
 
+    /// The shape of the bucket policy AWS's Security Reference Architecture deploys: Macie's only
+    /// `PutObject` grant wants an ACL header AWS does not document Macie sending.
+    const SRA_BUCKET_POLICY: &str = r#"{"Version": "2012-10-17", "Statement": [
+      {"Sid": "DenyPutObjectUnlessMacie", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+       "Resource": "arn:aws:s3:::macie-results/*",
+       "Condition": {"ForAnyValue:StringNotEquals": {"aws:CalledVia": "macie.amazonaws.com"}}},
+      {"Sid": "SecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+       "Resource": ["arn:aws:s3:::macie-results", "arn:aws:s3:::macie-results/*"],
+       "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+      {"Sid": "AWSBucketPermissionsCheck", "Effect": "Allow",
+       "Principal": {"Service": "macie.amazonaws.com"},
+       "Action": ["s3:GetBucketAcl", "s3:GetBucketLocation", "s3:ListBucket"],
+       "Resource": "arn:aws:s3:::macie-results"},
+      {"Sid": "AWSBucketDelivery", "Effect": "Allow",
+       "Principal": {"Service": "macie.amazonaws.com"}, "Action": "s3:PutObject",
+       "Resource": "arn:aws:s3:::macie-results/*",
+       "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}}]}"#;
+    const ACL_DENY: &str = r#"{"Statement": [
+      {"Sid": "OwnerMustOwn", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+       "Resource": "*",
+       "Condition": {"StringNotEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}},
+      {"Effect": "Allow", "Principal": {"Service": "macie.amazonaws.com"}, "Action": "s3:PutObject",
+       "Resource": "*"}]}"#;
+    const ACL_DENY_ONLY: &str = r#"{"Statement": [
+      {"Effect": "Deny", "Principal": "*", "Action": "s3:PutObject", "Resource": "*",
+       "Condition": {"StringNotEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}}]}"#;
+    const ORG_ID: &str = r#"{"Statement": [{"Sid": "Org", "Effect": "Allow",
+      "Principal": {"Service": "macie.amazonaws.com"}, "Action": "kms:GenerateDataKey",
+      "Resource": "*", "Condition": {"StringEquals": {"aws:SourceOrgID": "o-a1b2c3d4e5"}}}]}"#;
+    const ORG_PATHS: &str = r#"{"Statement": [{"Sid": "Ou", "Effect": "Allow",
+      "Principal": {"Service": "macie.amazonaws.com"}, "Action": "s3:PutObject", "Resource": "*",
+      "Condition": {"ForAnyValue:StringLike":
+        {"aws:SourceOrgPaths": "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/*"}}}]}"#;
+    const FOR_ALL_VALUES: &str = r#"{"Statement": [{"Effect": "Allow", "Principal": "*",
+      "Action": "s3:GetObject", "Resource": "*",
+      "Condition": {"ForAllValues:StringEquals": {"aws:TagKeys": "team"}}}]}"#;
+    const PRINCIPAL_TAG: &str = r#"{"Statement": [{"Effect": "Allow", "Principal": "*",
+      "Action": "s3:GetObject", "Resource": "*",
+      "Condition": {"StringEquals": {"aws:PrincipalTag/team": "audit"}}}]}"#;
+    const NULL_ACL: &str = r#"{"Statement": [{"Effect": "Allow", "Principal": "*",
+      "Action": "s3:GetObject", "Resource": "*",
+      "Condition": {"Null": {"s3:x-amz-acl": "true"}}}]}"#;
+
+    const IN_OU: &[(&str, &str)] = &[(
+        "aws:SourceOrgPaths",
+        "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/ou-ab12-22222222/",
+    )];
+    const OTHER_OU: &[(&str, &str)] = &[(
+        "aws:SourceOrgPaths",
+        "o-a1b2c3d4e5/r-ab12/ou-ab12-33333333/",
+    )];
+    const SERVICE_ABSENT: &[&str] = &["aws:CalledVia", "aws:PrincipalTag/*"];
+    const NO_KEYS: &[&str] = &[];
+
     /// One request against one policy, and the expected decision.
     struct Case {
         name: &'static str,
@@ -1046,6 +1414,8 @@ mod tests {
         action: &'static str,
         resource: &'static str,
         context: &'static [(&'static str, &'static str)],
+        absent: &'static [&'static str],
+        unlisted: UnlistedKeys,
         expected: Decision,
     }
 
@@ -1065,11 +1435,39 @@ mod tests {
             action,
             resource,
             context,
+            absent: &[],
+            unlisted: UnlistedKeys::Absent,
             expected,
         }
     }
 
-    use Decision::{Allow, ExplicitDeny, ImplicitDeny};
+    /// A case whose request lists the keys known absent; every other key not in the context is
+    /// unknown (as in Macie's requests).
+    #[allow(clippy::too_many_arguments)]
+    const fn partial(
+        name: &'static str,
+        policy: &'static str,
+        principal: Principal<'static>,
+        action: &'static str,
+        resource: &'static str,
+        context: &'static [(&'static str, &'static str)],
+        absent: &'static [&'static str],
+        expected: Decision,
+    ) -> Case {
+        Case {
+            name,
+            policy,
+            principal,
+            action,
+            resource,
+            context,
+            absent,
+            unlisted: UnlistedKeys::Unknown,
+            expected,
+        }
+    }
+
+    use Decision::{Allow, ExplicitDeny, ImplicitDeny, Uncertain};
 
     #[rustfmt::skip]
     const CASES: &[Case] = &[
@@ -1142,6 +1540,33 @@ mod tests {
         case("ForAnyValue negated, other value", FOR_ANY_VALUE, Principal::Anonymous, "s3:GetObject", OBJECT, &[("aws:TagKeys", "team")], Allow),
         case("policy variable is literal", POLICY_VARIABLE, Principal::Anonymous, "s3:GetObject", "arn:aws:s3:::home/${aws:username}/a", NONE, Allow),
         case("policy variable is not substituted", POLICY_VARIABLE, Principal::Anonymous, "s3:GetObject", "arn:aws:s3:::home/bob/a", &[("aws:username", "bob")], ImplicitDeny),
+        // 4. Three-valued: keys absent, present, or of unknown value.
+        partial("SRA: the ACL header decides", SRA_BUCKET_POLICY, MACIE, "s3:PutObject", OBJECT, MACIE_WRITE, SERVICE_ABSENT, Uncertain),
+        case("SRA: the ACL header absent", SRA_BUCKET_POLICY, MACIE, "s3:PutObject", OBJECT, MACIE_WRITE, ImplicitDeny),
+        partial("SRA: with the ACL header", SRA_BUCKET_POLICY, MACIE, "s3:PutObject", OBJECT, &[("s3:x-amz-acl", "bucket-owner-full-control"), ("aws:SecureTransport", "true")], SERVICE_ABSENT, Allow),
+        partial("SRA: CalledVia unknown", SRA_BUCKET_POLICY, MACIE, "s3:PutObject", OBJECT, &[("s3:x-amz-acl", "bucket-owner-full-control")], NO_KEYS, Uncertain),
+        partial("SRA: GetBucketLocation", SRA_BUCKET_POLICY, MACIE, "s3:GetBucketLocation", BUCKET, TLS, SERVICE_ABSENT, Allow),
+        partial("SRA: certain deny without TLS", SRA_BUCKET_POLICY, MACIE, "s3:PutObject", OBJECT, NO_TLS, SERVICE_ABSENT, ExplicitDeny),
+        partial("unknown key in a deny flips an allow", ACL_DENY, MACIE, "s3:PutObject", OBJECT, NONE, NO_KEYS, Uncertain),
+        partial("unknown key in a deny, nothing allows", ACL_DENY_ONLY, MACIE, "s3:PutObject", OBJECT, NONE, NO_KEYS, ImplicitDeny),
+        partial("known key in a deny", ACL_DENY, MACIE, "s3:PutObject", OBJECT, &[("s3:x-amz-acl", "private")], NO_KEYS, ExplicitDeny),
+        partial("IfExists with the key unknown", IF_EXISTS, MACIE, "s3:PutObject", OBJECT, NONE, NO_KEYS, Uncertain),
+        partial("IfExists with the key known absent", IF_EXISTS, MACIE, "s3:PutObject", OBJECT, NONE, &["AWS:SOURCEACCOUNT"], Allow),
+        partial("ForAllValues with the key absent", FOR_ALL_VALUES, Principal::Anonymous, "s3:GetObject", OBJECT, NONE, &["aws:TagKeys"], Allow),
+        partial("ForAllValues with the key unknown", FOR_ALL_VALUES, Principal::Anonymous, "s3:GetObject", OBJECT, NONE, NO_KEYS, Uncertain),
+        partial("ForAnyValue with the key absent", FOR_ANY_VALUE, Principal::Anonymous, "s3:GetObject", OBJECT, NONE, &["aws:TagKeys"], ImplicitDeny),
+        partial("ForAnyValue with the key unknown", FOR_ANY_VALUE, Principal::Anonymous, "s3:GetObject", OBJECT, NONE, NO_KEYS, Uncertain),
+        partial("SourceOrgID equal", ORG_ID, MACIE, "kms:GenerateDataKey", KEY_ARN, &[("aws:SourceOrgID", "o-a1b2c3d4e5")], NO_KEYS, Allow),
+        partial("SourceOrgID of another organization", ORG_ID, MACIE, "kms:GenerateDataKey", KEY_ARN, &[("aws:SourceOrgID", "o-zzzzzzzzzz")], NO_KEYS, ImplicitDeny),
+        partial("SourceOrgID absent (standalone)", ORG_ID, MACIE, "kms:GenerateDataKey", KEY_ARN, NONE, &["aws:SourceOrgID"], ImplicitDeny),
+        partial("SourceOrgID unknown", ORG_ID, MACIE, "kms:GenerateDataKey", KEY_ARN, NONE, NO_KEYS, Uncertain),
+        partial("SourceOrgPaths under the OU", ORG_PATHS, MACIE, "s3:PutObject", OBJECT, IN_OU, NO_KEYS, Allow),
+        partial("SourceOrgPaths in another OU", ORG_PATHS, MACIE, "s3:PutObject", OBJECT, OTHER_OU, NO_KEYS, ImplicitDeny),
+        partial("SourceOrgPaths unknown", ORG_PATHS, MACIE, "s3:PutObject", OBJECT, NONE, NO_KEYS, Uncertain),
+        partial("tag prefix known absent", PRINCIPAL_TAG, MACIE, "s3:GetObject", OBJECT, NONE, SERVICE_ABSENT, ImplicitDeny),
+        partial("tag prefix does not name other keys", PRINCIPAL_TAG, MACIE, "s3:GetObject", OBJECT, NONE, &["aws:PrincipalTag"], Uncertain),
+        partial("Null with the key unknown", NULL_ACL, MACIE, "s3:GetObject", OBJECT, NONE, NO_KEYS, Uncertain),
+        partial("Null with the key known absent", NULL_ACL, MACIE, "s3:GetObject", OBJECT, NONE, &["s3:x-amz-acl"], Allow),
     ];
 
     #[test]
@@ -1160,6 +1585,8 @@ mod tests {
                 action: c.action,
                 resource: c.resource,
                 context: c.context,
+                absent: c.absent,
+                unlisted: c.unlisted,
             };
             let evaluation = policy.evaluate(&request);
             if evaluation.decision != c.expected {
@@ -1179,12 +1606,12 @@ mod tests {
         resource: &str,
     ) -> Evaluation {
         let policy = Policy::parse(policy).expect("test policy parses");
-        policy.evaluate(&Request {
+        policy.evaluate(&Request::complete(
             principal,
             action,
             resource,
-            context: MACIE_WRITE_NO_TLS,
-        })
+            MACIE_WRITE_NO_TLS,
+        ))
     }
 
     #[test]
@@ -1212,9 +1639,144 @@ mod tests {
             Evaluation {
                 decision: ImplicitDeny,
                 allowed_by: vec![],
-                denied_by: vec![]
+                denied_by: vec![],
+                uncertain: vec![],
+                near_misses: vec![],
             }
         );
+    }
+
+    /// Macie's write to the SRA bucket, with the keys AWS documents absent.
+    fn macie_partial(
+        policy: &str,
+        action: &str,
+        resource: &str,
+        context: &[(&str, &str)],
+    ) -> Evaluation {
+        Policy::parse(policy)
+            .expect("test policy parses")
+            .evaluate(&Request {
+                principal: MACIE,
+                action,
+                resource,
+                context,
+                absent: SERVICE_ABSENT,
+                unlisted: UnlistedKeys::Unknown,
+            })
+    }
+
+    #[test]
+    fn uncertain_statements_name_their_unknown_keys() {
+        let evaluation = macie_partial(SRA_BUCKET_POLICY, "s3:PutObject", OBJECT, MACIE_WRITE);
+        assert_eq!(evaluation.decision, Uncertain);
+        assert!(evaluation.allowed_by.is_empty() && evaluation.denied_by.is_empty());
+        let acl = KeyCondition {
+            operator: "StringEquals".into(),
+            key: "s3:x-amz-acl".into(),
+            values: vec!["bucket-owner-full-control".into()],
+            found: None,
+        };
+        assert_eq!(
+            evaluation.uncertain,
+            vec![ConditionedStatement {
+                label: "AWSBucketDelivery".into(),
+                effect: Effect::Allow,
+                conditions: vec![acl.clone()],
+            }]
+        );
+        assert_eq!(acl.describe(), "s3:x-amz-acl is bucket-owner-full-control");
+        // The CalledVia deny does not apply to Macie: ForAnyValue of an absent key is false.
+        // Nor does the TLS deny, Macie's request being over TLS.
+        assert_eq!(evaluation.near_misses.len(), 2);
+        assert_eq!(evaluation.near_misses[1].label, "SecureTransport");
+        assert_eq!(
+            evaluation.near_misses[1].conditions[0].found.as_deref(),
+            Some("true")
+        );
+        assert_eq!(
+            evaluation.near_misses[..1],
+            vec![ConditionedStatement {
+                label: "DenyPutObjectUnlessMacie".into(),
+                effect: Effect::Deny,
+                conditions: vec![KeyCondition {
+                    operator: "ForAnyValue:StringNotEquals".into(),
+                    key: "aws:CalledVia".into(),
+                    values: vec!["macie.amazonaws.com".into()],
+                    found: None,
+                }],
+            }]
+        );
+
+        let flipped = macie_partial(ACL_DENY, "s3:PutObject", OBJECT, NONE);
+        assert_eq!(flipped.decision, Uncertain);
+        assert_eq!(flipped.allowed_by, vec!["#1"]);
+        assert_eq!(flipped.uncertain.len(), 1);
+        assert_eq!(flipped.uncertain[0].label, "OwnerMustOwn");
+        assert_eq!(flipped.uncertain[0].effect, Effect::Deny);
+    }
+
+    #[test]
+    fn near_misses_say_which_known_condition_failed() {
+        let evaluation =
+            Policy::parse(MACIE_KEY_POLICY)
+                .expect("parses")
+                .evaluate(&Request::complete(
+                    MACIE,
+                    "kms:Encrypt",
+                    KEY_ARN,
+                    &[
+                        ("aws:SourceAccount", ACCOUNT),
+                        (
+                            "aws:SourceArn",
+                            "arn:aws:macie2:eu-west-1:111111111111:export-configuration:*",
+                        ),
+                    ],
+                ));
+        assert_eq!(evaluation.decision, ImplicitDeny);
+        assert_eq!(evaluation.near_misses.len(), 1);
+        let miss = &evaluation.near_misses[0];
+        assert_eq!(miss.label, "Allow Macie to use the key");
+        assert_eq!(miss.conditions.len(), 1);
+        assert_eq!(miss.conditions[0].key, "aws:SourceArn");
+        assert_eq!(
+            miss.conditions[0].found.as_deref(),
+            Some("arn:aws:macie2:eu-west-1:111111111111:export-configuration:*")
+        );
+        assert_eq!(
+            miss.conditions[0].describe(),
+            "aws:SourceArn matches arn:aws:macie2:us-east-1:111111111111:export-configuration:* or \
+             arn:aws:macie2:us-east-1:111111111111:classification-job/*"
+        );
+    }
+
+    #[test]
+    fn conditions_in_words() {
+        let condition = |operator: &str, values: &[&str]| KeyCondition {
+            operator: operator.into(),
+            key: "k".into(),
+            values: values.iter().map(|v| (*v).to_owned()).collect(),
+            found: None,
+        };
+        #[rustfmt::skip]
+        let expected: &[(&str, &[&str], &str)] = &[
+            ("StringEquals", &["a", "b"], "k is a or b"),
+            ("StringNotEquals", &["a", "b"], "k is none of a, b"),
+            ("StringEqualsIgnoreCase", &["A"], "k is A (ignoring case)"),
+            ("ForAnyValue:StringLike", &["o-1/*"], "some value of k matches o-1/*"),
+            ("ForAllValues:StringNotLikeIfExists", &["x*"], "every value of k does not match x*, or is absent"),
+            ("ArnNotLike", &["a", "b"], "k matches none of a, b"),
+            ("NumericNotEquals", &["1"], "k is not 1"),
+            ("ArnLike", &[""], "k matches an empty value"),
+            ("StringEquals", &[], "k is no value"),
+            ("NumericLessThan", &["10"], "k is less than 10"),
+            ("Bool", &["true"], "k is true"),
+            ("Null", &["true"], "k is absent"),
+            ("Null", &["false"], "k is present"),
+            ("IpAddress", &["192.0.2.0/24"], "k satisfies IpAddress 192.0.2.0/24"),
+        ];
+        for (operator, values, text) in expected {
+            assert_eq!(condition(operator, values).describe(), *text, "{operator}");
+        }
     }
 
     #[test]
@@ -1413,6 +1975,8 @@ mod tests {
                         action: "",
                         resource: ":::::::",
                         context,
+                        absent: &["", "/*", "k"],
+                        unlisted: UnlistedKeys::Unknown,
                     });
                     let denied = evaluation.decision == ExplicitDeny;
                     assert_eq!(denied, !evaluation.denied_by.is_empty(), "{text}");

@@ -1,6 +1,6 @@
 //! The `scan` command: configuration → scope → collection → evidence → evaluation → reports.
 
-use std::collections::HashMap;
+use std::collections::{BTreeSet, HashMap};
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
@@ -15,6 +15,7 @@ use crate::error::{Error, Result};
 use crate::evidence::{
     Account, AccountEvidence, AccountRegionEvidence, AccountSink, CallerIdentity,
     EVIDENCE_SCHEMA_VERSION, Evidence, EvidenceWriter, Observation, RunEnd, RunEvidence, RunHeader,
+    RunScope,
 };
 use crate::integrations::Delivery;
 use crate::integrations::notify::{self, NotifyTarget};
@@ -39,16 +40,24 @@ pub struct ScanOutcome {
 }
 
 /// Applies the command-line overrides to the configuration; a bad flag is a usage error.
-pub fn effective_config(args: &ConfigArgs) -> Result<LoadedConfig> {
+/// Returns the configuration with what the flags narrowed of the configured scope: an account
+/// filter other than the configuration's, Regions that leave out some configured ones.
+pub fn effective_config(args: &ConfigArgs) -> Result<(LoadedConfig, RunScope)> {
     let mut loaded = LoadedConfig::load(args.config.as_deref())?;
     let config = &mut loaded.config;
+    let mut narrowed = RunScope::default();
     if let Some(dir) = &args.output_dir {
         config.output.directory = dir.clone();
     }
     if let Some(regions) = &args.regions {
         let regions = config::split_list(regions);
         config::validate_regions("--regions", &regions).map_err(Error::Usage)?;
+        let configured = config.regions();
         config.scope.regions = regions;
+        let effective = config.regions();
+        if configured.iter().any(|region| !effective.contains(region)) {
+            narrowed.regions = Some(effective);
+        }
     }
     if let Some(accounts) = &args.accounts {
         let accounts = config::split_list(accounts);
@@ -58,12 +67,19 @@ pub fn effective_config(args: &ConfigArgs) -> Result<LoadedConfig> {
             ));
         }
         config::validate_accounts("--accounts", &accounts).map_err(Error::Usage)?;
+        let configured: BTreeSet<&String> = config.scope.accounts.iter().collect();
+        if accounts.iter().collect::<BTreeSet<_>>() != configured {
+            let mut filter = accounts.clone();
+            filter.sort();
+            filter.dedup();
+            narrowed.accounts = Some(filter);
+        }
         config.scope.accounts = accounts;
     }
     config
         .validate()
         .map_err(|message| Error::config(loaded.display_path(), message))?;
-    Ok(loaded)
+    Ok((loaded, narrowed))
 }
 
 /// What identifies a run besides its evidence.
@@ -79,6 +95,8 @@ pub struct RunIdentity<'a> {
     pub command_line: &'a [String],
     /// The shard it covers, if any.
     pub shard: Option<Shard>,
+    /// What the command line narrowed of the configured scope.
+    pub scope: &'a RunScope,
 }
 
 /// Where a run's evidence goes as it is collected.
@@ -200,7 +218,12 @@ impl RunSink {
     fn finish(self, collected: collect::Collection, end: RunEnd) -> Result<Evidence> {
         match self {
             RunSink::File(writer) => {
-                let path = writer.finish(&collected.buckets, &collected.keys, Some(&end))?;
+                let path = writer.finish(
+                    &collected.buckets,
+                    &collected.keys,
+                    collected.resource_controls.as_ref(),
+                    Some(&end),
+                )?;
                 Evidence::open(&path)
             }
             RunSink::Memory(memory) => {
@@ -221,6 +244,7 @@ impl RunSink {
                         .into_iter()
                         .map(|k| (k.arn.clone(), k))
                         .collect(),
+                    resource_controls: collected.resource_controls,
                     end: Some(end),
                 };
                 for (account, regions) in memory.accounts.into_inner().unwrap_or_default() {
@@ -267,10 +291,11 @@ fn header(config: &Config, plan: &ScanPlan, identity: &RunIdentity<'_>) -> RunHe
         excluded_accounts: plan.excluded.clone(),
         accounts: plan.accounts.clone(),
         rules: config.rules.clone(),
+        csv_bom: config.output.csv_bom,
         command_line: identity.command_line.to_vec(),
         config_path: loaded.path.as_ref().map(|p| p.display().to_string()),
         shard: identity.shard,
-        scope: Default::default(),
+        scope: identity.scope.clone(),
     }
 }
 
@@ -303,7 +328,7 @@ pub async fn scan(
     show_progress: bool,
     cancellation: &Cancellation,
 ) -> Result<ScanOutcome> {
-    let loaded = effective_config(&args.settings)?;
+    let (loaded, narrowed) = effective_config(&args.settings)?;
     // Parsed before anything is scanned, so that a bad location is a usage error up front.
     let upload_target: Option<UploadTarget> = args
         .upload
@@ -328,6 +353,7 @@ pub async fn scan(
         loaded: &loaded,
         command_line,
         shard,
+        scope: &narrowed,
     };
     let evidence_path = run_dir.join(report::evidence::FILE_NAME);
     let population = Population::Listing { caller, shard };
@@ -357,19 +383,17 @@ pub async fn scan(
     );
 
     let marks = triage_inputs.marks(started_at.date_naive());
-    let written = report::write_all(&run_dir, &evidence, &marks, report::EvidenceFile::Keep)?;
-    let metadata = &written.metadata;
-    if metadata.complete {
-        report::update_latest(&config.output.directory, &run_id)?;
-    }
+    let mut written = report::write_all(&run_dir, &evidence, &marks, report::EvidenceFile::Keep)?;
+    report::summary::log_unchecked(evidence.run(), &written.tally);
+    report::update_latest_if_full(&config.output.directory, evidence.run())?;
     let mut notes = Vec::new();
-    let mut exit_code = metadata.exit_code;
+    let mut exit_code = written.metadata.exit_code;
     let findings = Findings::new(&evidence, &marks);
     let delivery = deliver(&env, &config, args, &findings, cancellation, &mut notes).await;
     if !delivery.is_empty() {
         // run.json gains its delivery section before the run is uploaded, so that the archive
         // holds it; the manifest is rewritten over it.
-        let mut metadata = metadata.clone();
+        let mut metadata = written.metadata.clone();
         metadata.delivery = Some(delivery.clone());
         metadata.write(&run_dir)?;
         report::manifest::write(&run_dir)?;
@@ -399,6 +423,12 @@ pub async fn scan(
                 error!(%reason, "upload failed; the local run is kept");
                 notes.push(format!("upload FAILED: {reason}"));
                 exit_code = exit_code.max(crate::error::EXIT_INCOMPLETE);
+                report::record_failure_after_reports(
+                    &run_dir,
+                    &mut written.metadata,
+                    exit_code,
+                    "upload failed (the local run is kept)".into(),
+                )?;
             }
         }
     }
@@ -427,7 +457,7 @@ pub async fn scan(
     let summary = report::summary::render(
         evidence.run(),
         &written.tally,
-        metadata,
+        &written.metadata,
         &run_dir,
         &notes,
         exit_code,

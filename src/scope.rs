@@ -1,6 +1,6 @@
 //! Which accounts and Regions a run covers: the organization's listing, filtered by configuration.
 
-use aws_sdk_organizations::types::Account as OrgAccount;
+use aws_sdk_organizations::types::{Account as OrgAccount, PolicyTypeStatus};
 use futures::StreamExt;
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -11,7 +11,8 @@ use crate::aws::observe::observation;
 use crate::config::Config;
 use crate::error::{Error, Result};
 use crate::evidence::{
-    Account, CallerIdentity, ErrorKind, Observation, OrganizationInfo, OrganizationListing, Outcome,
+    Account, CallerIdentity, ErrorKind, Observation, OrganizationInfo, OrganizationListing,
+    OrganizationRoot, Outcome,
 };
 
 /// The population of a run.
@@ -337,10 +338,10 @@ async fn walk_organization(
     let roots = list_roots(env, &client, &mut pages).await?;
     let mut units = Vec::new();
     let mut pending = std::collections::VecDeque::new();
-    for root in roots {
-        let path = format!("{organization_id}/{root}/");
-        queue_parent(&mut pending, &root, &path);
-        units.push((root, path));
+    for root in &roots {
+        let path = format!("{organization_id}/{}/", root.id);
+        queue_parent(&mut pending, &root.id, &path);
+        units.push((root.id.clone(), path));
     }
     let mut accounts = Vec::new();
     let mut in_flight = futures::stream::FuturesUnordered::new();
@@ -386,6 +387,7 @@ async fn walk_organization(
         management_role_arn: env.management_role_arn().map(str::to_owned),
         organization: Some(described),
         pages,
+        roots: Some(roots),
     };
     Ok(Walked {
         listing,
@@ -410,12 +412,13 @@ fn queue_parent(
     }
 }
 
-/// ListRoots, every page: the roots' ids.
+/// ListRoots, every page: the roots, with the policy types enabled at each (whether RCPs can
+/// apply is known without another call).
 async fn list_roots(
     env: &AwsEnvironment,
     client: &aws_sdk_organizations::Client,
     pages: &mut Vec<Observation<u32>>,
-) -> Result<Vec<String>> {
+) -> Result<Vec<OrganizationRoot>> {
     let mut roots = Vec::new();
     let mut next_token: Option<String> = None;
     loop {
@@ -432,13 +435,24 @@ async fn list_roots(
         let mut token = None;
         let observed = observation("organizations:ListRoots", result, |output| {
             token = output.next_token().map(str::to_owned);
-            let ids: Vec<String> = output
+            let page: Vec<OrganizationRoot> = output
                 .roots()
                 .iter()
-                .filter_map(|root| root.id().map(str::to_owned))
+                .filter_map(|root| {
+                    Some(OrganizationRoot {
+                        id: root.id()?.to_owned(),
+                        enabled_policy_types: root
+                            .policy_types()
+                            .iter()
+                            .filter(|summary| summary.status() == Some(&PolicyTypeStatus::Enabled))
+                            .filter_map(|summary| summary.r#type())
+                            .map(|kind| kind.as_str().to_owned())
+                            .collect(),
+                    })
+                })
                 .collect();
-            let count = ids.len() as u32;
-            roots.extend(ids);
+            let count = page.len() as u32;
+            roots.extend(page);
             count
         });
         if let Some(error) = observed.error() {

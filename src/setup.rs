@@ -107,6 +107,11 @@ pub async fn check_config(args: &CheckConfigArgs) -> Result<CheckOutcome> {
             );
             Some(plan)
         }
+        // A name the organization does not have is the configuration's fault, not a permission.
+        Err(error @ crate::error::Error::Usage(_)) => {
+            check("organization listing", Err(error.to_string()));
+            None
+        }
         Err(error) => {
             check(
                 "organization listing",

@@ -21,7 +21,7 @@ use tracing::{debug, info, warn};
 use crate::aws::AwsEnvironment;
 use crate::aws::errors::classify;
 use crate::evidence::{ApiError, ErrorKind};
-use crate::report::manifest;
+use crate::report::{self, manifest};
 
 /// Objects uploaded or verified at the same time.
 const CONCURRENCY: usize = 4;
@@ -252,9 +252,7 @@ fn parse_manifest(text: &str) -> Result<BTreeMap<String, String>, String> {
             let name = rest.strip_prefix(' ').or_else(|| rest.strip_prefix('*'))?;
             let valid = hex.len() == 64
                 && hex.bytes().all(|b| b.is_ascii_hexdigit())
-                && !name.is_empty()
-                && !name.contains('/')
-                && !name.starts_with('.');
+                && is_run_file_name(name);
             valid.then(|| (name.to_owned(), hex.to_ascii_lowercase()))
         });
         let (name, hex) = parsed.ok_or_else(|| format!("line {}: not a checksum line", n + 1))?;
@@ -265,8 +263,31 @@ fn parse_manifest(text: &str) -> Result<BTreeMap<String, String>, String> {
     Ok(listed)
 }
 
-/// The regular files of a run directory that are uploaded: no dot-files (temporaries).
+/// A name the manifest may list: a file of the run directory, or an HTML account page under
+/// `accounts/` (never a dot-file, never a path that leaves the directory).
+fn is_run_file_name(name: &str) -> bool {
+    let file = match name.split_once('/') {
+        Some((dir, file)) if dir == report::html::ACCOUNTS_DIR => file,
+        Some(_) => return false,
+        None => name,
+    };
+    !file.is_empty() && !file.contains('/') && !file.starts_with('.')
+}
+
+/// The regular files of a run directory that are uploaded, the account pages included: no
+/// dot-files (temporaries).
 fn run_files(run_dir: &Path) -> Result<Vec<String>, String> {
+    let mut names = files_in(run_dir, "")?;
+    let pages = run_dir.join(report::html::ACCOUNTS_DIR);
+    if pages.is_dir() {
+        names.extend(files_in(&pages, report::html::ACCOUNTS_DIR)?);
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// The regular files of `dir` but dot-files, as `prefix/name` (or `name` without a prefix).
+fn files_in(run_dir: &Path, prefix: &str) -> Result<Vec<String>, String> {
     let entries = std::fs::read_dir(run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
     let mut names = Vec::new();
     for entry in entries {
@@ -279,10 +300,12 @@ fn run_files(run_dir: &Path) -> Result<Vec<String>, String> {
             .into_string()
             .map_err(|name| format!("{}: file name {name:?} is not UTF-8", run_dir.display()))?;
         if !name.starts_with('.') {
-            names.push(name);
+            names.push(match prefix {
+                "" => name,
+                prefix => format!("{prefix}/{name}"),
+            });
         }
     }
-    names.sort();
     Ok(names)
 }
 

@@ -90,7 +90,8 @@
       if (g.passes) {
         var passTable = g.passes.querySelector('table.findings');
         g.passes.hidden = !!(passTable && passTable.hidden);
-        if (f.s === 'PASS' && !g.passes.hidden) { g.passes.open = true; }
+        /* A status that only the collapsed checks have (PASS, NOT_APPLICABLE, SKIPPED) opens them. */
+        if (f.s !== '' && !g.passes.hidden) { g.passes.open = true; }
       }
       if (g.quiet) { g.quiet.hidden = active; }
       g.section.hidden = groupShown === 0;
@@ -117,6 +118,70 @@
     form.addEventListener('submit', function (event) { event.preventDefault(); });
     form.addEventListener('reset', function () { window.setTimeout(apply, 0); });
     apply();
+  }
+
+  /* The summary's matrix: which accounts show (by default those that need attention), by OU
+     and by name or id. Rows carry their worst status (data-w) and worst FAIL severity (data-v). */
+  var matrixForm = doc.getElementById('m-filters');
+  if (matrixForm) {
+    var show = doc.getElementById('m-show');
+    var ou = doc.getElementById('m-ou');
+    var search = doc.getElementById('m-search');
+    var matrixResult = doc.getElementById('m-result');
+    var matrixNone = doc.getElementById('m-none');
+    var bodies = slice.call(doc.querySelectorAll('table.matrix tbody[data-o]')).map(function (body) {
+      return {
+        body: body,
+        ou: body.getAttribute('data-o'),
+        rows: slice.call(body.querySelectorAll('tr[data-a]')).map(function (row) {
+          var index = row.getAttribute('data-a');
+          return {
+            row: row,
+            w: row.getAttribute('data-w'),
+            v: row.getAttribute('data-v'),
+            text: (accountNames[index] || '').toLowerCase()
+          };
+        })
+      };
+    });
+    var matches = function (r, what) {
+      var attention = r.w === 'ERROR' || r.w === 'FAIL' || r.w === 'WARN';
+      switch (what) {
+        case 'all': return true;
+        case 'ERROR': return r.w === 'ERROR';
+        case 'critical-high': return r.v === 'critical' || r.v === 'high';
+        case 'FAIL': return r.v !== '';
+        case 'WARN': return r.w === 'WARN';
+        case 'ok': return !attention;
+        default: return attention;
+      }
+    };
+    var applyMatrix = function () {
+      var what = show.value;
+      var needle = search.value.trim().toLowerCase();
+      var shown = 0;
+      var total = 0;
+      bodies.forEach(function (b) {
+        var inBody = 0;
+        b.rows.forEach(function (r) {
+          total++;
+          var ok = (ou.value === '' || ou.value === b.ou) && matches(r, what) &&
+            (needle === '' || r.text.indexOf(needle) !== -1);
+          if (r.row.hidden === ok) { r.row.hidden = !ok; }
+          if (ok) { inBody++; }
+        });
+        b.body.hidden = inBody === 0;
+        shown += inBody;
+      });
+      if (matrixNone) { matrixNone.hidden = shown > 0; }
+      matrixResult.textContent = 'Showing ' + shown + ' of ' + total + ' accounts.';
+    };
+    matrixForm.hidden = false;
+    matrixForm.addEventListener('change', applyMatrix);
+    matrixForm.addEventListener('input', applyMatrix);
+    matrixForm.addEventListener('submit', function (event) { event.preventDefault(); });
+    matrixForm.addEventListener('reset', function () { window.setTimeout(applyMatrix, 0); });
+    applyMatrix();
   }
 
   /* Evidence: expand / collapse all. */

@@ -465,3 +465,44 @@ async fn security_hub_answers() {
         Some("InvalidInputException")
     );
 }
+
+/// AWS defaults a key's usage to ENCRYPT_DECRYPT and its spec to SYMMETRIC_DEFAULT when CreateKey
+/// names neither; moto stored no usage, so DescribeKey answered without one.
+#[tokio::test]
+async fn create_key_defaults_usage_and_spec_like_aws() {
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(SCENARIO);
+    let kms = aws_sdk_kms::Client::new(
+        &sdk_config(
+            &emulator,
+            member_keys(&emulator, "111111111111").await,
+            "us-east-1",
+        )
+        .await,
+    );
+    let created = kms
+        .create_key()
+        .description("neither usage nor spec given")
+        .send()
+        .await
+        .expect("CreateKey");
+    let key_id = created
+        .key_metadata()
+        .map(|m| m.key_id().to_owned())
+        .expect("created key metadata");
+    let described = kms
+        .describe_key()
+        .key_id(&key_id)
+        .send()
+        .await
+        .expect("DescribeKey");
+    let metadata = described.key_metadata().expect("key metadata");
+    assert_eq!(
+        metadata.key_usage(),
+        Some(&aws_sdk_kms::types::KeyUsageType::EncryptDecrypt)
+    );
+    assert_eq!(
+        metadata.key_spec(),
+        Some(&aws_sdk_kms::types::KeySpec::SymmetricDefault)
+    );
+}

@@ -19,6 +19,7 @@ use macie_audit::findings::{Finding, Status};
 use macie_audit::report::ReportInput;
 use macie_audit::report::findings::Findings;
 use macie_audit::report::html;
+use macie_audit::report::metadata::Renderer;
 use macie_audit::triage::TriageMarks;
 
 // ---------------------------------------------------------------------------------------------
@@ -183,6 +184,7 @@ fn synthetic(accounts: &[(String, String, Kind)], regions: &[&str], bucket: &str
                 management_role_arn: None,
                 organization: None,
                 pages: vec![ok("organizations:ListAccounts", "req-list-1", 20)],
+                roots: None,
             },
             "excluded_accounts": [Account {
                 id: "000000000001".into(),
@@ -199,6 +201,7 @@ fn synthetic(accounts: &[(String, String, Kind)], regions: &[&str], bucket: &str
         account_regions: HashMap::new(),
         buckets: HashMap::new(),
         keys: HashMap::new(),
+        resource_controls: None,
         end: Some(RunEnd {
             ended_at: started() + Duration::seconds(42),
             interrupted: false,
@@ -340,7 +343,9 @@ fn hostile_accounts() -> Vec<(String, String, Kind)> {
 const HOSTILE_BUCKET: &str = "\"><img src=x onerror=alert('bucket')>";
 
 struct Rendered {
+    /// Every page, the summary first, one after the other (for what must be somewhere).
     html: String,
+    pages: html::Pages,
     findings: Vec<Finding>,
 }
 
@@ -348,20 +353,48 @@ struct Rendered {
 fn render(run: &RunEvidence) -> Rendered {
     let dir = tempfile::tempdir().expect("a temporary directory");
     let evidence = on_disk(run, dir.path());
-    let html = html_of(&evidence, |input| {
+    let pages = html_of(&evidence, |input| {
         html::render(input).expect("the report renders")
     });
     let findings = Findings::new(&evidence, &TriageMarks::NONE)
         .collect()
         .expect("evaluated");
-    Rendered { html, findings }
+    Rendered {
+        html: all_pages(&pages),
+        pages,
+        findings,
+    }
+}
+
+/// The summary and every account page, one after the other.
+fn all_pages(pages: &html::Pages) -> String {
+    let mut html = pages.summary.clone();
+    for (_, page) in &pages.accounts {
+        html.push_str(page);
+    }
+    html
+}
+
+/// The summary and the account pages of a run directory, one after the other.
+fn pages_on_disk(dir: &std::path::Path) -> String {
+    let mut html = std::fs::read_to_string(dir.join(html::FILE_NAME)).expect("report.html");
+    let mut pages: Vec<_> = std::fs::read_dir(dir.join(html::ACCOUNTS_DIR))
+        .expect("accounts/")
+        .map(|entry| entry.expect("an entry").path())
+        .collect();
+    pages.sort();
+    for page in pages {
+        html.push_str(&std::fs::read_to_string(page).expect("an account page"));
+    }
+    html
 }
 
 /// Calls `render` with the report input of `evidence` (no triage), as `write_all` prepares it.
 fn html_of<T>(evidence: &Evidence, render: impl FnOnce(&ReportInput<'_>) -> T) -> T {
     let marks = TriageMarks::NONE;
     let findings = Findings::new(evidence, &marks);
-    let (tally, metadata) = ReportInput::prepare(&findings, &marks).expect("prepared");
+    let (tally, metadata) =
+        ReportInput::prepare(&findings, &marks, &Renderer::Collector).expect("prepared");
     render(&ReportInput {
         run: evidence.run(),
         findings: &findings,
@@ -451,7 +484,11 @@ fn hostile_strings_are_escaped_everywhere() {
         &["us-east-1", "eu-west-1"],
         HOSTILE_BUCKET,
     );
-    let Rendered { html, findings } = render(&run);
+    let Rendered {
+        html,
+        pages,
+        findings,
+    } = render(&run);
 
     // Nothing executable slipped through.
     assert!(!html.contains("<script>alert"), "raw <script>alert");
@@ -491,14 +528,26 @@ fn hostile_strings_are_escaped_everywhere() {
             assert!(
                 value
                     .chars()
-                    .all(|c| c.is_ascii_alphanumeric() || " -_#:;'=".contains(c)),
+                    .all(|c| c.is_ascii_alphanumeric() || " -_#:;'=/.".contains(c)),
                 "{attribute}=\"{value}\" carries more than constants and indices"
             );
         }
     }
 
+    // Account pages: their script only, and file names made of account ids.
+    for (file, page) in &pages.accounts {
+        assert!(
+            file.starts_with("accounts/")
+                && file.ends_with(".html")
+                && file["accounts/".len()..file.len() - 5]
+                    .chars()
+                    .all(|c| c.is_ascii_alphanumeric() || c == '-'),
+            "{file}"
+        );
+        assert_eq!(scripts(page).len(), 1, "{file}: the script only");
+    }
     // Scripts: one JSON data block with <, >, & escaped, and the script itself.
-    let scripts = scripts(&html);
+    let scripts = scripts(&pages.summary);
     assert_eq!(scripts.len(), 2, "the data block and the script");
     let (data_tag, data) = scripts[0];
     assert!(data_tag.contains("type=\"application/json\""), "{data_tag}");
@@ -543,7 +592,13 @@ fn sections_counts_and_evidence_links_are_complete() {
         })
         .collect();
     let run = synthetic(&accounts, &regions, "org-macie-results");
-    let Rendered { html, findings } = render(&run);
+    let Rendered {
+        html,
+        pages,
+        findings,
+    } = render(&run);
+    let summary = &pages.summary;
+    assert_eq!(pages.accounts.len(), accounts.len(), "a page per account");
 
     // The document.
     assert!(html.starts_with("<!DOCTYPE html>"), "{}", &html[..60]);
@@ -554,13 +609,19 @@ fn sections_counts_and_evidence_links_are_complete() {
             "http-equiv=\"Content-Security-Policy\" content=\"default-src &#39;none&#39;;"
         )
     );
-    for section in [
-        "summary", "matrix", "rules", "findings", "scope", "evidence",
-    ] {
+    for section in ["summary", "matrix", "rules", "scope", "evidence"] {
         assert!(
-            html.contains(&format!("<section id=\"{section}\"")),
+            summary.contains(&format!("<section id=\"{section}\"")),
             "section {section}"
         );
+    }
+    for (file, page) in &pages.accounts {
+        for section in ["findings", "evidence"] {
+            assert!(
+                page.contains(&format!("<section id=\"{section}\"")),
+                "{file}: section {section}"
+            );
+        }
     }
 
     // Accessibility: every table has a caption, headers have a scope, controls a label.
@@ -572,13 +633,21 @@ fn sections_counts_and_evidence_links_are_complete() {
         0,
         "every th has a scope (or a colspan for group headings)"
     );
-    for control in ["f-status", "f-severity", "f-rule", "f-account", "f-region"] {
+    let (_, first_page) = &pages.accounts[0];
+    for (page, control) in [
+        (first_page, "f-status"),
+        (first_page, "f-severity"),
+        (first_page, "f-rule"),
+        (first_page, "f-region"),
+        (summary, "m-show"),
+        (summary, "m-ou"),
+    ] {
         assert!(
-            html.contains(&format!("<label for=\"{control}\">")),
+            page.contains(&format!("<label for=\"{control}\">")),
             "label for {control}"
         );
         assert!(
-            html.contains(&format!("<select id=\"{control}\"")),
+            page.contains(&format!("<select id=\"{control}\"")),
             "select {control}"
         );
     }
@@ -627,17 +696,26 @@ fn sections_counts_and_evidence_links_are_complete() {
         );
     }
 
-    // Matrix: one row per account, one cell per Region, each with a text label.
+    // Matrix: one row per account, one cell per Region, each with a text label; the accounts
+    // that need nothing are hidden.
+    assert_eq!(count(summary, "<tr data-a="), accounts.len(), "matrix rows");
+    let configured = accounts
+        .iter()
+        .filter(|(_, _, kind)| *kind == Kind::Configured)
+        .count();
     assert_eq!(
-        count(&html, "<tr><th scope=\"row\"><a href=\"#F"),
-        accounts.len(),
-        "matrix rows"
+        count(summary, "\" hidden><th scope=\"row\" class=\"acol\">"),
+        configured,
+        "accounts that need nothing are hidden"
     );
 
     // Scope: every account in scope with its outcome; the excluded one; the configuration.
     for (id, name, _) in &accounts {
         assert!(
-            html.contains(&format!("<bdi>{}</bdi></th><td>{id}</td>", escaped(name))),
+            summary.contains(&format!(
+                "<bdi>{}</bdi></a></th><td>{id}</td>",
+                escaped(name)
+            )),
             "{id} in scope"
         );
     }
@@ -678,16 +756,45 @@ fn sections_counts_and_evidence_links_are_complete() {
         regions.len(),
         "each key once"
     );
-    let ids: HashSet<&str> = attribute_values(&html, "id").into_iter().collect();
-    let links: Vec<&str> = attribute_values(&html, "href");
-    assert!(
-        links.len() > findings.len(),
-        "findings link to their evidence"
-    );
-    for link in &links {
-        let target = link.strip_prefix('#').expect("internal links only");
-        assert!(ids.contains(target), "link {link} has no target");
+    // Every link has a target: an anchor of its page, of the summary or of another page.
+    let ids_of = |page: &str| -> HashSet<String> {
+        attribute_values(page, "id")
+            .into_iter()
+            .map(str::to_owned)
+            .collect()
+    };
+    let mut ids: HashMap<String, HashSet<String>> = pages
+        .accounts
+        .iter()
+        .map(|(file, page)| (file.clone(), ids_of(page)))
+        .collect();
+    ids.insert(html::FILE_NAME.to_owned(), ids_of(summary));
+    let mut links = 0;
+    let mut pages_in_run = vec![(html::FILE_NAME.to_owned(), summary.as_str())];
+    pages_in_run.extend(pages.accounts.iter().map(|(f, p)| (f.clone(), p.as_str())));
+    for (file, page) in &pages_in_run {
+        let directory = file.rsplit_once('/').map_or("", |(dir, _)| dir);
+        for link in attribute_values(page, "href") {
+            links += 1;
+            let (path, anchor) = link.split_once('#').unwrap_or((link, ""));
+            let target = match (path, directory) {
+                ("", _) => file.clone(),
+                (path, "") => path.to_owned(),
+                (path, directory) => match path.strip_prefix("../") {
+                    Some(up) => up.to_owned(),
+                    None => format!("{directory}/{path}"),
+                },
+            };
+            let anchors = ids
+                .get(&target)
+                .unwrap_or_else(|| panic!("{file}: link {link} to a missing page"));
+            assert!(
+                anchor.is_empty() || anchors.contains(anchor),
+                "{file}: link {link} has no target"
+            );
+        }
     }
+    assert!(links > findings.len(), "findings link to their evidence");
     // MACIE-003 rows link to a key, MACIE-004 to a bucket, MACIE-005 to both; ERROR rows of a
     // denied account to its access evidence.
     let rows_of = |rule: &str, statuses: &[&str]| -> Vec<&str> {
@@ -700,15 +807,25 @@ fn sections_counts_and_evidence_links_are_complete() {
     };
     let judged = ["PASS", "FAIL", "WARN"];
     let keys = rows_of("MACIE-003", &judged);
-    assert!(!keys.is_empty() && keys.iter().all(|row| row.contains("href=\"#K")));
+    assert!(
+        !keys.is_empty()
+            && keys
+                .iter()
+                .all(|row| row.contains("href=\"../report.html#K"))
+    );
     let buckets = rows_of("MACIE-004", &judged);
-    assert!(!buckets.is_empty() && buckets.iter().all(|row| row.contains("href=\"#B")));
+    assert!(
+        !buckets.is_empty()
+            && buckets
+                .iter()
+                .all(|row| row.contains("href=\"../report.html#B"))
+    );
     let hardening = rows_of("MACIE-005", &judged);
     assert!(
         !hardening.is_empty()
             && hardening
                 .iter()
-                .all(|row| row.contains("href=\"#B") && row.contains("href=\"#K"))
+                .all(|row| row.contains("report.html#B") && row.contains("report.html#K"))
     );
     let sessions = rows_of("MACIE-001", &judged);
     assert!(
@@ -757,7 +874,7 @@ fn a_scan_with_hostile_names_renders_safely() {
         run.code,
         run.stderr
     );
-    let html = std::fs::read_to_string(run.dir().join(html::FILE_NAME)).expect("report.html");
+    let html = pages_on_disk(run.dir());
     let rows = run.findings();
     assert_eq!(count(&html, "<tr data-s="), rows.len(), "a row per finding");
     for status in ["PASS", "FAIL", "WARN", "NOT_APPLICABLE", "SKIPPED", "ERROR"] {
@@ -830,9 +947,10 @@ fn one_hundred_thousand_findings_render() {
     let started = Instant::now();
     html_of(&evidence, |input| html::write(dir.path(), input)).expect("report.html is written");
     let elapsed = started.elapsed();
-    let html = std::fs::read_to_string(dir.path().join(html::FILE_NAME)).expect("report.html");
+    let summary = std::fs::read_to_string(dir.path().join(html::FILE_NAME)).expect("report.html");
+    let html = pages_on_disk(dir.path());
     eprintln!(
-        "report.html: {} findings ({} accounts × {} Regions) rendered and written in {:.2} s ({} build), {:.1} MB",
+        "report.html and the account pages: {} findings ({} accounts × {} Regions) rendered and written in {:.2} s ({} build), summary {:.1} MB, all pages {:.1} MB",
         findings.len(),
         accounts.len(),
         regions.len(),
@@ -842,14 +960,22 @@ fn one_hundred_thousand_findings_render() {
         } else {
             "release"
         },
+        summary.len() as f64 / 1_000_000.0,
         html.len() as f64 / 1_000_000.0
     );
-    if let Some(keep) = std::env::var_os("MACIE_AUDIT_KEEP_HTML") {
-        std::fs::write(&keep, &html).expect("keep the report");
-    }
     assert_eq!(count(&html, "<tr data-s="), 100_000);
     assert_eq!(count(&html, "<section class=\"acct\""), 1000);
-    assert!(html.ends_with("</html>\n") || html.ends_with("</html>"));
+    assert_eq!(
+        count(&summary, "<tr data-s="),
+        0,
+        "no finding row in the summary"
+    );
+    assert!(
+        summary.len() < 5_000_000,
+        "the summary stays small: {} bytes",
+        summary.len()
+    );
+    assert!(summary.ends_with("</html>\n") || summary.ends_with("</html>"));
 }
 
 /// Evidence that cannot be read while the report is written fails the report, and leaves no
@@ -878,4 +1004,32 @@ fn unreadable_evidence_fails_the_report_and_leaves_no_file() {
         .map(|e| e.file_name())
         .collect();
     assert!(left.is_empty(), "{left:?}");
+}
+
+/// `output.csv_bom = true` (recorded in the run's header) starts `findings.csv` with a UTF-8 byte
+/// order mark for Excel; by default the file is unchanged, RFC 4180 without one.
+#[test]
+fn findings_csv_has_a_bom_only_when_asked() {
+    let accounts = vec![(
+        "300000000009".to_owned(),
+        "Zürich 東京 🚀".to_owned(),
+        Kind::Configured,
+    )];
+    for bom in [false, true] {
+        let mut run = synthetic(&accounts, &["us-east-1"], "bucket");
+        run.header.csv_bom = bom;
+        let dir = tempfile::tempdir().expect("a temporary directory");
+        let evidence = on_disk(&run, dir.path());
+        html_of(&evidence, |input| {
+            macie_audit::report::csv::write(dir.path(), input)
+        })
+        .expect("findings.csv is written");
+        let bytes = std::fs::read(dir.path().join(macie_audit::report::csv::FILE_NAME))
+            .expect("findings.csv");
+        assert_eq!(bytes.starts_with(&[0xEF, 0xBB, 0xBF]), bom, "BOM {bom}");
+        let text = std::str::from_utf8(&bytes).expect("UTF-8");
+        let body = text.strip_prefix('\u{feff}').unwrap_or(text);
+        assert!(body.starts_with("\"run_id\","), "the header row follows");
+        assert!(body.contains("Zürich 東京 🚀"), "non-ASCII names are kept");
+    }
 }

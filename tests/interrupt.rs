@@ -74,8 +74,14 @@ fn sigint_mid_scan_writes_an_interrupted_run_and_exits_130() {
         assert!(
             findings
                 .iter()
-                .any(|f| f["message"].contains("not reached before the scan ended"))
+                .any(|f| f["message"].contains("not reached before the scan was interrupted"))
         );
+        assert_eq!(
+            meta["exit_code"], 130,
+            "run.json says what the process exited with"
+        );
+        let html = std::fs::read_to_string(dir.join("report.html")).expect("html");
+        assert!(html.contains("<b>INTERRUPTED</b>"), "an INTERRUPTED badge");
         let sarif: serde_json::Value = serde_json::from_str(
             &std::fs::read_to_string(dir.join("findings.sarif")).expect("sarif"),
         )
@@ -125,7 +131,8 @@ fn a_second_signal_exits_at_once() {
 
 /// A scan killed outright (no chance to clean up) keeps the evidence of every account it
 /// finished, written as it went; `report` turns it into an interrupted, INCOMPLETE run that still
-/// covers the whole population (the accounts not reached are ERROR).
+/// covers the whole population (the accounts not reached are ERROR), and exits 2: `report`
+/// itself finished (130 is for interrupting the command that exits with it).
 #[test]
 fn a_killed_scan_keeps_the_accounts_it_finished() {
     let emulator = slow_organization();
@@ -159,9 +166,15 @@ fn a_killed_scan_keeps_the_accounts_it_finished() {
         .expect("report");
     assert_eq!(
         report.status.code(),
-        Some(130),
-        "a run without its end was interrupted: {}",
+        Some(2),
+        "a run without its end is incomplete: {}",
         String::from_utf8_lossy(&report.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&report.stdout);
+    assert!(stdout.contains("INTERRUPTED"), "{stdout}");
+    assert!(
+        stdout.contains("evidence not verified"),
+        "no SHA256SUMS: {stdout}"
     );
     let meta: serde_json::Value = serde_json::from_str(
         &std::fs::read_to_string(out.path().join("run.json")).expect("run.json"),
@@ -169,6 +182,10 @@ fn a_killed_scan_keeps_the_accounts_it_finished() {
     .expect("JSON");
     assert_eq!(meta["complete"], false);
     assert_eq!(meta["interrupted"], true);
+    assert_eq!(meta["exit_code"], 2);
+    assert_eq!(meta["evidence_integrity"]["status"], "no_manifest");
+    let html = std::fs::read_to_string(out.path().join("report.html")).expect("html");
+    assert!(html.contains("<b>INTERRUPTED</b>"), "an INTERRUPTED badge");
     let rows: Vec<csv::StringRecord> = csv::Reader::from_path(out.path().join("findings.csv"))
         .expect("findings.csv")
         .records()
@@ -184,7 +201,7 @@ fn a_killed_scan_keeps_the_accounts_it_finished() {
         .iter()
         .filter(|r| {
             r.iter()
-                .any(|f| f.contains("not reached before the scan ended"))
+                .any(|f| f.contains("not reached before the scan stopped (killed or crashed"))
         })
         .count();
     assert_eq!(

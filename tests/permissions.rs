@@ -742,8 +742,10 @@ fn check_scanner_policy(name: &str, assumes_management_role: bool) {
                     granted,
                     BTreeSet::from([
                         "organizations:DescribeOrganization".to_owned(),
+                        "organizations:DescribePolicy".to_owned(),
                         "organizations:ListAccountsForParent".to_owned(),
                         "organizations:ListOrganizationalUnitsForParent".to_owned(),
+                        "organizations:ListPoliciesForTarget".to_owned(),
                         "organizations:ListRoots".to_owned(),
                     ])
                 );
@@ -779,8 +781,10 @@ fn security_account_actions_are_the_organization_and_audit_actions() {
         organization,
         BTreeSet::from([
             "organizations:DescribeOrganization",
+            "organizations:DescribePolicy",
             "organizations:ListAccountsForParent",
             "organizations:ListOrganizationalUnitsForParent",
+            "organizations:ListPoliciesForTarget",
             "organizations:ListRoots",
             "sts:AssumeRole"
         ])

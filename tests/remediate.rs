@@ -191,8 +191,13 @@ fn assert_passes(outcome: &Outcome, cells: &[(&str, &str)]) {
     }
 }
 
-/// Verifies `SHA256SUMS` of a run directory, and that it covers the remediation log.
+/// Verifies `SHA256SUMS` of a run directory, and that it covers the remediation log; and that
+/// the re-scan's run says it covers only part of the organization.
 fn assert_manifest_covers_the_log(dir: &Path) {
+    let metadata: serde_json::Value =
+        serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).expect("run.json"))
+            .expect("run.json is JSON");
+    assert_eq!(metadata["scope"]["partial"], true, "{}", metadata["scope"]);
     let manifest = std::fs::read_to_string(dir.join("SHA256SUMS")).expect("SHA256SUMS");
     assert!(manifest.contains("  remediation.jsonl\n"), "{manifest}");
     for line in manifest.lines() {
@@ -1077,4 +1082,492 @@ fn an_interactive_apply_asks_and_only_yes_applies() {
         output.contains("MACIE-002 PASS, MACIE-003 PASS, MACIE-004 PASS"),
         "{output}"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// --strategy repair
+
+const NO_GRANT: &str = "111111111111";
+const ENCRYPT_ONLY: &str = "222222222222";
+const PARTIAL_BPA: &str = "444444444444";
+const PENDING: &str = "555555555555";
+const SHARED_A: &str = "666666666666";
+const SHARED_B: &str = "777777777777";
+const DENIED: &str = "888888888888";
+/// MACIE-003 and MACIE-004 pass; only MACIE-005 (hardening) fails.
+const UNHARDENED: &str = "121212121212";
+
+/// A repository of its own for `account` (key alias `repo`, bucket `repo-<account>`), with these
+/// policies and Block Public Access, and its Macie in us-east-1 exporting there.
+fn own_repository(
+    account: &str,
+    name: &str,
+    key_policy: &str,
+    key_state: &str,
+    bucket_policy: &str,
+    block_public_access: &str,
+) -> String {
+    format!(
+        r#"
+[[accounts]]
+id = "{account}"
+name = "{name}"
+{macie}
+[[accounts.keys]]
+alias = "repo"
+region = "us-east-1"
+policy = '''{key_policy}'''
+state = "{key_state}"
+
+[[accounts.buckets]]
+name = "repo-{account}"
+region = "us-east-1"
+block_public_access = {block_public_access}
+policy = '''{bucket_policy}'''
+"#,
+        macie = macie(
+            "us-east-1",
+            100,
+            Some(&format!(
+                r#"{{ bucket = "repo-{account}", key_prefix = "macie/", kms_key_arn = "key:repo" }}"#
+            ))
+        ),
+    )
+}
+
+fn repair_scenario() -> String {
+    let principal = "macie.amazonaws.com";
+    let admin_only = r#"{"Version":"2012-10-17","Statement":[{"Sid":"Admin","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::${ACCOUNT}:root"},"Action":"kms:*","Resource":"*"}]}"#;
+    let encrypt_only = key_policy(&[ENCRYPT_ONLY], true, principal).replace(
+        r#"["kms:GenerateDataKey","kms:Encrypt"]"#,
+        r#""kms:Encrypt""#,
+    );
+    let denied = key_policy(&[DENIED], true, principal).replace(
+        r#"{"Sid":"Admin""#,
+        r#"{"Sid":"NoMacieDataKeys","Effect":"Deny","Principal":{"Service":"macie.amazonaws.com"},"Action":"kms:GenerateDataKey","Resource":"*"},{"Sid":"Admin""#,
+    );
+    let good_bucket = |account: &str| bucket_policy(&[account], "false", "macie/", principal);
+    let shared_export = format!(
+        r#"{{ bucket = "shared-macie-results", key_prefix = "macie/", kms_key_arn = "key:{LOG_ARCHIVE}:us-east-1:shared", expected_bucket_owner = "{LOG_ARCHIVE}" }}"#
+    );
+    format!(
+        r#"[organization]
+roles = ["MacieRemediationRole"]
+
+# A shared repository that lets no one in yet, used by two accounts (one in two Regions).
+[[accounts]]
+id = "{LOG_ARCHIVE}"
+name = "log-archive"
+
+[[accounts.keys]]
+alias = "shared"
+region = "us-east-1"
+policy = '''{admin_only}'''
+
+[[accounts.buckets]]
+name = "shared-macie-results"
+region = "us-east-1"
+block_public_access = true
+policy = '''{shared_bucket}'''
+
+[[accounts]]
+id = "{SHARED_A}"
+name = "shared-a"
+{shared_a}
+[[accounts]]
+id = "{SHARED_B}"
+name = "shared-b"
+{shared_b}{shared_b_eu}
+{no_grant}{encrypt_only}{partial}{pending}{denied}{unhardened}"#,
+        shared_bucket = bucket_policy(&[], "false", "macie/", principal).replace(
+            r#""aws:SourceAccount":[]"#,
+            r#""aws:SourceAccount":"999999999999""#
+        ),
+        shared_a = macie("us-east-1", 100, Some(&shared_export)),
+        shared_b = macie("us-east-1", 100, Some(&shared_export)),
+        shared_b_eu = macie("eu-west-1", 100, Some(&shared_export)),
+        no_grant = own_repository(
+            NO_GRANT,
+            "no-grant",
+            admin_only,
+            "Enabled",
+            &good_bucket(NO_GRANT),
+            "true"
+        ),
+        encrypt_only = own_repository(
+            ENCRYPT_ONLY,
+            "encrypt-only",
+            &encrypt_only,
+            "Enabled",
+            &good_bucket(ENCRYPT_ONLY),
+            "true"
+        ),
+        partial = own_repository(
+            PARTIAL_BPA,
+            "partial-block-public-access",
+            &key_policy(&[PARTIAL_BPA], true, principal),
+            "Enabled",
+            &bucket_policy(&[PARTIAL_BPA], "none", "macie/", principal),
+            "{ block_public_acls = true, ignore_public_acls = false, block_public_policy = true, restrict_public_buckets = false }"
+        ),
+        pending = own_repository(
+            PENDING,
+            "pending-deletion",
+            &key_policy(&[PENDING], true, principal),
+            "PendingDeletion",
+            &good_bucket(PENDING),
+            "true"
+        ),
+        denied = own_repository(
+            DENIED,
+            "denied",
+            &denied,
+            "Enabled",
+            &good_bucket(DENIED),
+            "true"
+        ),
+        unhardened = own_repository(
+            UNHARDENED,
+            "unhardened",
+            &key_policy(&[UNHARDENED], true, principal),
+            "Enabled",
+            &good_bucket(UNHARDENED),
+            "true"
+        ),
+    )
+}
+
+/// Every policy's statements in a run's evidence, by bucket name or key ARN.
+fn policy_statements(run: &RunEvidence) -> BTreeMap<String, Vec<Value>> {
+    let statements = |text: &str| -> Vec<Value> {
+        let document: Value = serde_json::from_str(text).expect("JSON policy");
+        match &document["Statement"] {
+            Value::Array(items) => items.clone(),
+            single => vec![single.clone()],
+        }
+    };
+    let buckets = run.buckets.values().filter_map(|b| {
+        let text = b.policy.as_ref()?.response()?.as_ref()?;
+        Some((b.name.clone(), statements(text)))
+    });
+    let keys = run.keys.values().filter_map(|k| {
+        let text = k.policy.as_ref()?.response()?;
+        Some((k.arn.clone(), statements(text)))
+    });
+    buckets.chain(keys).collect()
+}
+
+/// Every account-Region's export configuration in a run's evidence.
+fn export_configurations(run: &RunEvidence) -> BTreeMap<(String, String), Value> {
+    run.account_regions
+        .iter()
+        .filter_map(|(cell, evidence)| {
+            let configuration = evidence.export_configuration.as_ref()?.response()?;
+            Some((cell.clone(), serde_json::json!(configuration)))
+        })
+        .collect()
+}
+
+#[test]
+fn repair_strategy_fixes_repositories_in_place_and_a_second_apply_changes_nothing() {
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(&repair_scenario());
+    let workdir = tempfile::tempdir().expect("temp");
+    let regions = ["--regions", "us-east-1,eu-west-1", "--strategy", "repair"];
+    let before = emulator
+        .scan()
+        .regions("us-east-1,eu-west-1")
+        .run()
+        .evidence();
+
+    // --recover-keys is for repositories repaired in place.
+    emulator.reset_counters();
+    remediate(&emulator, workdir.path(), "", &["--recover-keys"]).assert_exit(3);
+    assert!(
+        emulator.counters().0["operations"]
+            .as_object()
+            .is_none_or(|o| o.is_empty())
+    );
+
+    // The dry run: only reads, the blocked ones say why and what would do it.
+    emulator.reset_counters();
+    let dry = remediate(&emulator, workdir.path(), "", &regions);
+    dry.assert_exit(0);
+    assert_eq!(writes(&emulator), Vec::<String>::new());
+    assert!(
+        dry.stdout
+            .contains(&format!("{PENDING} (pending-deletion) us-east-1: BLOCKED"))
+            && dry.stdout.contains("--recover-keys cancels its deletion"),
+        "{}",
+        dry.stdout
+    );
+    assert!(
+        dry.stdout
+            .contains(&format!("{DENIED} (denied) us-east-1: BLOCKED"))
+            && dry.stdout.contains("NoMacieDataKeys"),
+        "{}",
+        dry.stdout
+    );
+    // Each policy change as a diff of its statements: theirs kept, ours added.
+    assert!(
+        dry.stdout.contains("= \"Admin\" (kept as is)")
+            && dry
+                .stdout
+                .contains(r#"+ {"Action":["kms:GenerateDataKey","kms:Encrypt"]"#),
+        "{}",
+        dry.stdout
+    );
+    assert!(
+        dry.stdout.contains("- BlockPublicAcls=true,IgnorePublicAcls=false,BlockPublicPolicy=true,RestrictPublicBuckets=false"),
+        "{}",
+        dry.stdout
+    );
+    let json = remediate(
+        &emulator,
+        workdir.path(),
+        "",
+        &[&regions[..], &["--format", "json"]].concat(),
+    );
+    json.assert_exit(0);
+    let plan: Value = serde_json::from_str(&json.stdout).expect("JSON plan");
+    let steps: Vec<&Value> = plan["plan"]["groups"]
+        .as_array()
+        .expect("groups")
+        .iter()
+        .flat_map(|g| g["steps"].as_array().expect("steps"))
+        .collect();
+    let operations_in = |account: &str| -> Vec<&str> {
+        steps
+            .iter()
+            .filter(|s| s["account_id"] == account)
+            .map(|s| s["action"]["operation"].as_str().expect("operation"))
+            .collect()
+    };
+    // The shared repository is repaired once, by its owner, for the three account-Regions.
+    assert_eq!(
+        operations_in(LOG_ARCHIVE),
+        [
+            "kms:PutKeyPolicy",
+            "kms:EnableKeyRotation",
+            "s3:PutBucketPolicy",
+            "s3:PutBucketEncryption",
+            "s3:PutBucketVersioning"
+        ]
+    );
+    assert!(operations_in(SHARED_A).is_empty() && operations_in(SHARED_B).is_empty());
+    let shared_policy = steps
+        .iter()
+        .find(|s| s["account_id"] == LOG_ARCHIVE && s["action"]["operation"] == "kms:PutKeyPolicy")
+        .expect("the shared key policy step");
+    assert_eq!(shared_policy["serves"].as_array().map(Vec::len), Some(3));
+    assert!(
+        shared_policy["action"]["before"].is_object()
+            && shared_policy["action"]["after"].is_object()
+    );
+    assert_eq!(shared_policy["diff"][0], "  = \"Admin\" (kept as is)");
+    assert!(
+        shared_policy["commands"][0]
+            .as_str()
+            .is_some_and(|c| c.starts_with("aws kms put-key-policy --region 'us-east-1'"))
+    );
+    assert!(operations_in(PARTIAL_BPA).contains(&"s3:PutPublicAccessBlock"));
+    assert!(steps.iter().all(|s| {
+        s["action"]["operation"] != "macie2:PutClassificationExportConfiguration"
+            && s["action"]["operation"] != "kms:CreateKey"
+            && s["action"]["operation"] != "s3:CreateBucket"
+    }));
+
+    // The apply: everything but the blocked ones passes.
+    emulator.reset_counters();
+    let applied = remediate(
+        &emulator,
+        workdir.path(),
+        "",
+        &[&regions[..], &["--apply", "--yes"]].concat(),
+    );
+    applied.assert_exit(1);
+    assert_passes(
+        &applied,
+        &[
+            (NO_GRANT, "us-east-1"),
+            (ENCRYPT_ONLY, "us-east-1"),
+            (PARTIAL_BPA, "us-east-1"),
+            (SHARED_A, "us-east-1"),
+            (SHARED_B, "us-east-1"),
+            (SHARED_B, "eu-west-1"),
+        ],
+    );
+    let counters = emulator.counters();
+    assert_eq!(counters.in_account(LOG_ARCHIVE, "kms:PutKeyPolicy"), 1);
+    assert_eq!(counters.in_account(LOG_ARCHIVE, "s3:PutBucketPolicy"), 1);
+    assert_eq!(
+        counters.operation("macie2:PutClassificationExportConfiguration"),
+        0
+    );
+    for account in [PENDING, DENIED, SHARED_A, SHARED_B, UNHARDENED] {
+        for label in writes(&emulator) {
+            assert_eq!(
+                counters.in_account(account, &label),
+                0,
+                "{label} in {account}"
+            );
+        }
+    }
+    let steps = applied.steps();
+    assert!(
+        steps.iter().all(|s| s["status"] == "changed"
+            && s["role_arn"]
+                .as_str()
+                .is_some_and(|arn| arn.ends_with(":role/MacieRemediationRole"))),
+        "{steps:?}"
+    );
+    for step in &steps {
+        let operation = step["operation"].as_str().expect("operation");
+        assert!(
+            step["calls"]
+                .as_array()
+                .expect("calls")
+                .iter()
+                .any(|c| c["operation"] == operation
+                    && c["request_id"].as_str().is_some_and(|id| !id.is_empty())),
+            "{step}"
+        );
+    }
+    assert_manifest_covers_the_log(applied.dir());
+
+    // Same repositories, every statement kept word for word.
+    let after = emulator
+        .scan()
+        .regions("us-east-1,eu-west-1")
+        .run()
+        .evidence();
+    assert_eq!(
+        export_configurations(&after),
+        export_configurations(&before)
+    );
+    let (old, new) = (policy_statements(&before), policy_statements(&after));
+    for (resource, statements) in &old {
+        for statement in statements {
+            assert!(
+                new[resource].contains(statement),
+                "{resource} lost {statement}"
+            );
+        }
+    }
+    let ours: Vec<&Value> = new["shared-macie-results"]
+        .iter()
+        .filter(|s| s["Sid"] == "MacieAuditAllowMacieToWrite")
+        .collect();
+    assert_eq!(
+        ours[0]["Condition"]["StringEquals"]["aws:SourceAccount"],
+        serde_json::json!([SHARED_A, SHARED_B])
+    );
+    assert!(
+        new.values()
+            .flatten()
+            .filter_map(|s| s["Sid"].as_str())
+            .filter(|sid| !old.values().flatten().any(|o| o["Sid"] == *sid))
+            .all(|sid| sid.starts_with("MacieAudit")),
+        "every statement added is ours"
+    );
+
+    // A second apply makes no write call.
+    emulator.reset_counters();
+    let again = remediate(
+        &emulator,
+        workdir.path(),
+        "",
+        &[&regions[..], &["--apply", "--yes"]].concat(),
+    );
+    again.assert_exit(1);
+    assert!(
+        again.stdout.contains("Nothing to change"),
+        "{}",
+        again.stdout
+    );
+    assert_eq!(writes(&emulator), Vec::<String>::new());
+
+    // --recover-keys brings the key pending deletion back; the explicit Deny stays blocked.
+    emulator.reset_counters();
+    let recovered = remediate(
+        &emulator,
+        workdir.path(),
+        "",
+        &[&regions[..], &["--apply", "--yes", "--recover-keys"]].concat(),
+    );
+    recovered.assert_exit(1);
+    assert_passes(&recovered, &[(PENDING, "us-east-1")]);
+    let operations: Vec<Value> = recovered
+        .steps()
+        .into_iter()
+        .filter(|s| s["account_id"] == PENDING)
+        .map(|s| s["operation"].clone())
+        .collect();
+    assert_eq!(operations[..2], ["kms:CancelKeyDeletion", "kms:EnableKey"]);
+    let counters = emulator.counters();
+    for label in writes(&emulator) {
+        assert_eq!(
+            counters.in_account(DENIED, &label),
+            0,
+            "{label} in {DENIED}"
+        );
+    }
+    let statuses = recovered.statuses();
+    assert!(
+        !statuses.keys().any(|(account, _, _)| account == DENIED),
+        "the blocked account-Region is not re-scanned"
+    );
+
+    emulator.reset_counters();
+    let clean = remediate(
+        &emulator,
+        workdir.path(),
+        "",
+        &[&regions[..], &["--apply", "--yes", "--recover-keys"]].concat(),
+    );
+    clean.assert_exit(1);
+    assert_eq!(writes(&emulator), Vec::<String>::new());
+    assert!(
+        clean
+            .stdout
+            .contains(&format!("{DENIED} (denied) us-east-1: BLOCKED")),
+        "{}",
+        clean.stdout
+    );
+
+    // --include-hardening: MACIE-005 alone makes a target, repaired like the others.
+    emulator.reset_counters();
+    let hardened = remediate(
+        &emulator,
+        workdir.path(),
+        "",
+        &[&regions[..], &["--apply", "--yes", "--include-hardening"]].concat(),
+    );
+    hardened.assert_exit(1);
+    let operations: Vec<Value> = hardened
+        .steps()
+        .into_iter()
+        .map(|s| s["operation"].clone())
+        .collect();
+    assert_eq!(
+        operations,
+        [
+            "kms:EnableKeyRotation",
+            "s3:PutBucketEncryption",
+            "s3:PutBucketVersioning"
+        ]
+    );
+    assert_eq!(
+        status(&hardened.statuses(), UNHARDENED, "us-east-1", "MACIE-005"),
+        Status::Pass
+    );
+    emulator.reset_counters();
+    remediate(
+        &emulator,
+        workdir.path(),
+        "",
+        &[&regions[..], &["--apply", "--yes", "--include-hardening"]].concat(),
+    )
+    .assert_exit(1);
+    assert_eq!(writes(&emulator), Vec::<String>::new());
 }

@@ -68,7 +68,15 @@ fn run_directory_holds_every_report_and_a_verifiable_manifest() {
         assert!(dir.join(name).is_file(), "{name} missing");
     }
     let manifest = std::fs::read_to_string(dir.join("SHA256SUMS")).expect("manifest");
-    assert_eq!(manifest.lines().count(), 6, "every other file: {manifest}");
+    let pages = std::fs::read_dir(dir.join("accounts"))
+        .expect("accounts/")
+        .count();
+    assert!(pages > 0, "an HTML page per account");
+    assert_eq!(
+        manifest.lines().count(),
+        6 + pages,
+        "every other file and every account page: {manifest}"
+    );
     let check = Command::new("sha256sum")
         .arg("-c")
         .arg("SHA256SUMS")
@@ -421,17 +429,47 @@ fn report_command_reproduces_a_run_from_its_evidence() {
         "{}",
         String::from_utf8_lossy(&output.stderr)
     );
-    for name in [
-        "findings.csv",
-        "findings.sarif",
-        "findings.ocsf.jsonl",
-        "run.json",
-        "evidence.jsonl",
-    ] {
+    for name in ["findings.csv", "findings.ocsf.jsonl", "evidence.jsonl"] {
         let original = std::fs::read(run.dir().join(name)).expect("original");
         let replayed = std::fs::read(out.path().join(name)).expect("replayed");
         assert!(original == replayed, "{name} differs after re-rendering");
     }
+    // SARIF's run properties carry the rendering's provenance; the rest is the original's.
+    let sarif_without_provenance = |dir: &Path| {
+        let mut sarif = read_json(&dir.join("findings.sarif"));
+        let properties = sarif["runs"][0]["properties"]
+            .as_object_mut()
+            .expect("run properties");
+        properties.remove("provenance");
+        properties.remove("evidenceIntegrity");
+        sarif
+    };
+    assert_eq!(
+        sarif_without_provenance(run.dir()),
+        sarif_without_provenance(out.path()),
+        "findings.sarif differs beyond the rendering"
+    );
+    // run.json is the original's plus the rendering: its provenance and what it found of the
+    // evidence.
+    let mut original = read_json(&run.dir().join("run.json"));
+    let mut replayed = read_json(&out.path().join("run.json"));
+    assert_eq!(original["evidence_integrity"]["status"], "collected");
+    assert_eq!(replayed["evidence_integrity"]["status"], "verified");
+    assert_eq!(
+        replayed["provenance"]["renderings"]
+            .as_array()
+            .map(Vec::len),
+        Some(1)
+    );
+    for json in [&mut original, &mut replayed] {
+        let object = json.as_object_mut().expect("an object");
+        object.remove("evidence_integrity");
+        object["provenance"]
+            .as_object_mut()
+            .expect("provenance")
+            .remove("renderings");
+    }
+    assert_eq!(original, replayed, "run.json differs beyond the rendering");
     let check = Command::new("sha256sum")
         .args(["-c", "SHA256SUMS"])
         .current_dir(out.path())
@@ -485,14 +523,20 @@ fn report_command_rejects_what_is_not_evidence() {
 }
 
 #[test]
-fn latest_points_at_the_newest_complete_run() {
+fn latest_points_at_the_newest_full_run_complete_or_not() {
     let mut emulator = Emulator::start();
     emulator.load_scenario("[[accounts]]\nid = \"111111111111\"\nname = \"a\"\n");
     let out = tempfile::tempdir().expect("temp");
     let output_dir = out.path().join("reports");
+    // The Regions come from the configuration: `--regions` narrower than it is a partial run.
+    let config = out.path().join("config.toml");
+    std::fs::write(&config, "[scope]\nregions = [\"us-east-1\"]\n").expect("config");
     let scan = || {
         let output = Command::new(env!("CARGO_BIN_EXE_macie-audit"))
-            .args(["scan", "--regions", "us-east-1", "--output-dir"])
+            .arg("scan")
+            .arg("--config")
+            .arg(&config)
+            .arg("--output-dir")
             .arg(&output_dir)
             .env_clear()
             .envs(emulator.sdk_env())
@@ -506,15 +550,16 @@ fn latest_points_at_the_newest_complete_run() {
     let first = macie_audit::report::latest(&output_dir).expect("latest after a complete run");
     emulator.set_account(serde_json::json!({"account": "111111111111", "assume_role": "deny"}));
     assert_eq!(scan(), Some(2));
-    assert_eq!(
-        macie_audit::report::latest(&output_dir),
-        Some(first.clone()),
-        "an incomplete run is not latest"
+    let second = macie_audit::report::latest(&output_dir).expect("latest");
+    assert_ne!(
+        second, first,
+        "an incomplete run over the full scope is latest"
     );
     emulator.set_account(serde_json::json!({"account": "111111111111", "assume_role": "allow"}));
     assert_eq!(scan(), Some(1));
     let third = macie_audit::report::latest(&output_dir).expect("latest");
     assert_ne!(third, first);
+    assert_ne!(third, second);
     assert!(third.join("report.html").is_file());
     let runs = std::fs::read_dir(&output_dir)
         .expect("runs")
@@ -522,4 +567,223 @@ fn latest_points_at_the_newest_complete_run() {
         .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
         .count();
     assert_eq!(runs, 3, "three run directories (latest is a link)");
+}
+
+/// Runs `macie-audit report` with `args`.
+fn report(args: &[&std::ffi::OsStr]) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_macie-audit"))
+        .arg("report")
+        .args(args)
+        .env_clear()
+        .output()
+        .expect("report")
+}
+
+/// Every file of a directory, its subdirectories' (the account pages) included, with its bytes.
+fn snapshot(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = BTreeMap::new();
+    for entry in std::fs::read_dir(dir).expect("dir").filter_map(Result::ok) {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            for (inner, bytes) in snapshot(&entry.path()) {
+                files.insert(format!("{name}/{inner}"), bytes);
+            }
+        } else {
+            files.insert(name, std::fs::read(entry.path()).expect("read"));
+        }
+    }
+    files
+}
+
+/// A complete run of one account that enabled Macie 40 days ago without a repository (MACIE-002
+/// FAIL, WARN if it had enabled Macie within 30 days).
+fn unconfigured_run() -> (Emulator, ScanRun) {
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(
+        "[[accounts]]\nid = \"111111111111\"\nname = \"a\"\n[[accounts.macie]]\nregion = \"us-east-1\"\ncreated_days_ago = 40\n",
+    );
+    let run = emulator.scan().regions("us-east-1").run();
+    run.assert_exit(1);
+    assert_eq!(run.status("111111111111", "us-east-1", "MACIE-002"), "FAIL");
+    (emulator, run)
+}
+
+/// Moves the account's Macie `created_at` to the run's start, as someone hiding a FAIL would.
+fn backdate_macie(dir: &Path) {
+    let path = dir.join("evidence.jsonl");
+    let text = std::fs::read_to_string(&path).expect("evidence");
+    let started_at = read_json(&dir.join("run.json"))["started_at"]
+        .as_str()
+        .expect("started_at")
+        .to_owned();
+    let mut edited = 0;
+    let lines: Vec<String> = text
+        .lines()
+        .map(|line| {
+            let mut record: Value = serde_json::from_str(line).expect("record");
+            if record["record"] == "account_region"
+                && let Some(session) = record.pointer_mut("/macie_session/response")
+            {
+                session["created_at"] = Value::String(started_at.clone());
+                edited += 1;
+            }
+            serde_json::to_string(&record).expect("JSON")
+        })
+        .collect();
+    assert_eq!(edited, 1, "one Macie session edited:\n{text}");
+    std::fs::write(&path, lines.join("\n") + "\n").expect("write");
+}
+
+#[test]
+fn report_refuses_evidence_that_does_not_match_its_manifest_and_changes_nothing() {
+    let (_emulator, run) = unconfigured_run();
+    backdate_macie(run.dir());
+    std::fs::remove_file(run.dir().join("findings.csv")).expect("remove");
+    std::fs::write(run.dir().join("notes.txt"), "added").expect("add");
+    let before = snapshot(run.dir());
+    let output = report(&[run.dir().as_os_str()]);
+    assert_eq!(output.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    for named in [
+        "modified: evidence.jsonl",
+        "missing: findings.csv",
+        "not in the manifest: notes.txt",
+    ] {
+        assert!(stderr.contains(named), "{named}: {stderr}");
+    }
+    assert!(snapshot(run.dir()) == before, "the run directory changed");
+
+    // Accepting modified evidence does not rewrite the delivered directory.
+    let in_place = report(&["--accept-modified-evidence".as_ref(), run.dir().as_os_str()]);
+    assert_eq!(in_place.status.code(), Some(3));
+    assert!(
+        String::from_utf8_lossy(&in_place.stderr).contains("another --output-dir"),
+        "{}",
+        String::from_utf8_lossy(&in_place.stderr)
+    );
+    assert!(snapshot(run.dir()) == before, "the run directory changed");
+}
+
+#[test]
+fn modified_evidence_rendered_on_purpose_says_so_in_every_report() {
+    let (_emulator, run) = unconfigured_run();
+    backdate_macie(run.dir());
+    let out = tempfile::tempdir().expect("temp");
+    let output = report(&[
+        run.dir().as_os_str(),
+        "--accept-modified-evidence".as_ref(),
+        "--output-dir".as_ref(),
+        out.path().as_os_str(),
+    ]);
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    // The scanner's own account has no Macie: MACIE-001 fails either way.
+    assert_eq!(
+        output.status.code(),
+        Some(1),
+        "{stdout}{}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    assert!(
+        stdout.contains("evidence MODIFIED") && stdout.contains("evidence.jsonl"),
+        "{stdout}"
+    );
+
+    let run_json = read_json(&out.path().join("run.json"));
+    assert_eq!(run_json["evidence_integrity"]["status"], "modified");
+    assert_eq!(
+        run_json["evidence_integrity"]["modified"],
+        serde_json::json!(["evidence.jsonl"])
+    );
+    let rendering = &run_json["provenance"]["renderings"][0];
+    assert_eq!(rendering["evidence_verified"], false);
+    assert_eq!(rendering["evidence_integrity"]["status"], "modified");
+
+    let html = std::fs::read_to_string(out.path().join("report.html")).expect("html");
+    assert!(html.contains("EVIDENCE MODIFIED"), "no badge");
+    let sarif = read_json(&out.path().join("findings.sarif"));
+    assert_eq!(sarif["runs"][0]["properties"]["evidenceModified"], true);
+    let ocsf = std::fs::read_to_string(out.path().join("findings.ocsf.jsonl")).expect("ocsf");
+    for line in ocsf.lines() {
+        let finding: Value = serde_json::from_str(line).expect("OCSF line");
+        assert_eq!(finding["unmapped"]["evidence_modified"], true);
+    }
+    // The verdict the edit aimed at is what the modified evidence says: WARN, not the FAIL the
+    // delivered run holds.
+    let csv = std::fs::read_to_string(out.path().join("findings.csv")).expect("csv");
+    assert!(
+        csv.lines()
+            .any(|l| l.contains("\"MACIE-002\"") && l.contains("\"WARN\"")),
+        "{csv}"
+    );
+}
+
+#[test]
+fn run_json_keeps_the_scan_and_adds_every_rendering() {
+    let (_emulator, run) = unconfigured_run();
+    let original = read_json(&run.dir().join("run.json"));
+    let scan = &original["provenance"]["scan"];
+    assert_eq!(scan["command_line"], original["command_line"]);
+    assert!(
+        scan["command_line"]
+            .as_array()
+            .is_some_and(|args| args.iter().any(|a| a == "scan"))
+    );
+    assert_eq!(scan["principal"], original["principal"]);
+    assert_eq!(scan["started_at"], original["started_at"]);
+    assert_eq!(scan["ended_at"], original["ended_at"]);
+    assert_eq!(scan["tool_version"], original["tool"]["version"]);
+    assert_eq!(original["provenance"]["renderings"], serde_json::json!([]));
+
+    for _ in 0..2 {
+        let output = report(&[run.dir().as_os_str()]);
+        assert_eq!(
+            output.status.code(),
+            Some(1),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+    }
+    let out = tempfile::tempdir().expect("temp");
+    let elsewhere = report(&[
+        run.dir().as_os_str(),
+        "--output-dir".as_ref(),
+        out.path().as_os_str(),
+    ]);
+    assert_eq!(elsewhere.status.code(), Some(1));
+
+    let rendered = read_json(&out.path().join("run.json"));
+    assert_eq!(
+        rendered["provenance"]["scan"],
+        original["provenance"]["scan"]
+    );
+    assert_eq!(rendered["command_line"], original["command_line"]);
+    let renderings = rendered["provenance"]["renderings"]
+        .as_array()
+        .expect("renderings");
+    assert_eq!(renderings.len(), 3, "{renderings:#?}");
+    for rendering in renderings {
+        assert_eq!(rendering["evidence_verified"], true);
+        assert_eq!(rendering["evidence_integrity"]["status"], "verified");
+        assert_eq!(rendering["tool_version"], original["tool"]["version"]);
+        assert!(
+            rendering["command_line"]
+                .as_array()
+                .is_some_and(|args| args.iter().any(|a| a == "report"))
+        );
+        assert!(
+            rendering["rendered_at"]
+                .as_str()
+                .is_some_and(|t| t > original["ended_at"].as_str().unwrap_or_default())
+        );
+    }
+    assert!(
+        renderings[2]["command_line"]
+            .as_array()
+            .is_some_and(|args| args.iter().any(|a| a == "--output-dir"))
+    );
+
+    let html = std::fs::read_to_string(out.path().join("report.html")).expect("html");
+    assert!(html.contains("scan (collected the evidence)"));
+    assert!(html.contains("rendering 3 (macie-audit report)"));
+    assert!(html.contains("--output-dir"));
 }

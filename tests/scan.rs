@@ -875,3 +875,1115 @@ fn names_the_organization_does_not_have_are_a_usage_error() {
         malformed.stderr
     );
 }
+
+/// An unattended run's log names what it could not check: at the default level one WARN line per
+/// account or account-Region (id, name, Region, the AWS error), with `-q` one ERROR line
+/// summarising them. Account names are escaped: a name cannot forge a log line.
+#[test]
+fn logs_name_what_could_not_be_checked() {
+    let scenario = r#"
+[[accounts]]
+id = "210000000009"
+name = "sandbox\nWARN forged line \u001b[31mred"
+assume_role = "deny"
+
+[[accounts]]
+id = "210000000001"
+name = "workload"
+[[accounts.macie]]
+region = "us-east-1"
+created_days_ago = 100
+"#;
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(scenario);
+    emulator.faults(json!({
+        "throttle_fraction": 1.0,
+        "seed": 1,
+        "operations": ["macie2:GetClassificationExportConfiguration"],
+    }));
+    let escaped_name = r"sandbox\nWARN forged line \u{1b}[31mred";
+
+    let run = emulator.scan().regions("us-east-1").run();
+    run.assert_exit(2);
+    assert!(
+        !run.stderr.contains('\u{1b}'),
+        "no raw escape: {}",
+        run.stderr
+    );
+    let warnings: Vec<&str> = run
+        .stderr
+        .lines()
+        .filter(|l| l.contains("could not be checked"))
+        .collect();
+    assert_eq!(warnings.len(), 2, "{}", run.stderr);
+    assert!(warnings.iter().all(|l| l.contains("WARN")), "{warnings:#?}");
+    let denied = warnings
+        .iter()
+        .find(|l| l.contains("210000000009"))
+        .unwrap_or_else(|| panic!("no line for the denied account: {warnings:#?}"));
+    for word in [escaped_name, "AccessDenied", "sts:AssumeRole"] {
+        assert!(denied.contains(word), "{word:?} missing: {denied}");
+    }
+    let region = warnings
+        .iter()
+        .find(|l| l.contains("210000000001"))
+        .unwrap_or_else(|| panic!("no line for the throttled account-Region: {warnings:#?}"));
+    for word in [
+        "account-Region 210000000001 (workload) us-east-1",
+        "ThrottlingException",
+    ] {
+        assert!(region.contains(word), "{word:?} missing: {region}");
+    }
+    assert!(
+        run.stderr
+            .lines()
+            .filter(|l| l.contains("forged"))
+            .all(|l| l.contains("210000000009")),
+        "a name forged a line: {}",
+        run.stderr
+    );
+
+    let quiet = emulator.scan().regions("us-east-1").arg("-q").run();
+    quiet.assert_exit(2);
+    let lines: Vec<&str> = quiet.stderr.lines().collect();
+    assert_eq!(lines.len(), 1, "one line: {}", quiet.stderr);
+    let summary = lines[0];
+    for word in [
+        "ERROR",
+        "1 account and 1 account-Region could not be checked",
+        &format!("210000000009 ({escaped_name})"),
+        "AccessDenied",
+        "210000000001 (workload) us-east-1",
+    ] {
+        assert!(summary.contains(word), "{word:?} missing: {summary}");
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Field scenarios: organizations shaped as real ones run, with the verdicts AWS's documented
+// behaviour gives (rules.md for precedence, aws-facts.md for what Macie's request carries and
+// what it requires of the repository). The expected verdicts were written before any run.
+// An expected status "A|B" accepts either where the facts do not decide between them.
+// ---------------------------------------------------------------------------------------------
+
+mod field {
+    use super::*;
+
+    /// Macie's service principal in us-east-1 and other default Regions.
+    pub const MACIE: &str = r#""macie.amazonaws.com""#;
+    /// Macie's principals in default Regions and in the opt-in af-south-1.
+    pub const MACIE_AND_AF: &str = r#"["macie.amazonaws.com","macie.af-south-1.amazonaws.com"]"#;
+
+    pub const ADMIN: &str = r#"{"Sid":"Admin","Effect":"Allow","Principal":{"AWS":"arn:aws:iam::${ACCOUNT}:root"},"Action":"kms:*","Resource":"*"}"#;
+
+    pub fn policy(statements: &[String]) -> String {
+        format!(
+            r#"{{"Version":"2012-10-17","Statement":[{}]}}"#,
+            statements.join(",")
+        )
+    }
+
+    fn with_condition(statement: &str, condition: &str) -> String {
+        if condition.is_empty() {
+            statement.replace("__C__", "")
+        } else {
+            statement.replace("__C__", &format!(r#","Condition":{condition}"#))
+        }
+    }
+
+    /// Confused-deputy conditions naming the accounts Macie writes for.
+    pub fn source_accounts(accounts: &[&str]) -> String {
+        let accounts = accounts
+            .iter()
+            .map(|a| format!("\"{a}\""))
+            .collect::<Vec<_>>()
+            .join(",");
+        format!(
+            r#"{{"StringEquals":{{"aws:SourceAccount":[{accounts}]}},"ArnLike":{{"aws:SourceArn":["arn:aws:macie2:*:*:export-configuration:*","arn:aws:macie2:*:*:classification-job/*"]}}}}"#
+        )
+    }
+
+    /// An organization-wide grant through aws:SourceOrgID.
+    pub const ORG: &str = r#"{"StringEquals":{"aws:SourceOrgID":"${ORG_ID}"}}"#;
+
+    /// A key statement letting `principals` use the key with `actions` under `condition`.
+    pub fn key_grant(principals: &str, actions: &str, condition: &str) -> String {
+        with_condition(
+            &format!(
+                r#"{{"Sid":"MacieUse","Effect":"Allow","Principal":{{"Service":{principals}}},"Action":{actions},"Resource":"*"__C__}}"#
+            ),
+            condition,
+        )
+    }
+
+    pub const BOTH: &str = r#"["kms:GenerateDataKey","kms:Encrypt"]"#;
+
+    /// A sound key policy: the owner administers it, Macie uses it under `condition`.
+    pub fn key_policy(principals: &str, condition: &str) -> String {
+        policy(&[ADMIN.to_owned(), key_grant(principals, BOTH, condition)])
+    }
+
+    /// Deny of `action` without TLS.
+    pub fn tls_deny(action: &str) -> String {
+        format!(
+            r#"{{"Sid":"DenyInsecure","Effect":"Deny","Principal":"*","Action":"{action}","Resource":["arn:aws:s3:::${{BUCKET}}","arn:aws:s3:::${{BUCKET}}/*"],"Condition":{{"Bool":{{"aws:SecureTransport":"false"}}}}}}"#
+        )
+    }
+
+    /// Macie's PutObject under `prefix` and GetBucketLocation, under `condition`.
+    pub fn bucket_grants(principals: &str, prefix: &str, condition: &str) -> Vec<String> {
+        vec![
+            with_condition(
+                &format!(
+                    r#"{{"Sid":"MaciePut","Effect":"Allow","Principal":{{"Service":{principals}}},"Action":"s3:PutObject","Resource":"arn:aws:s3:::${{BUCKET}}/{prefix}*"__C__}}"#
+                ),
+                condition,
+            ),
+            with_condition(
+                &format!(
+                    r#"{{"Sid":"MacieLocation","Effect":"Allow","Principal":{{"Service":{principals}}},"Action":"s3:GetBucketLocation","Resource":"arn:aws:s3:::${{BUCKET}}"__C__}}"#
+                ),
+                condition,
+            ),
+        ]
+    }
+
+    /// A sound bucket policy: TLS-only, Macie writes under `macie/` under `condition`, plus `extra`.
+    pub fn bucket_policy(principals: &str, condition: &str, extra: &[String]) -> String {
+        let mut statements = vec![tls_deny("s3:*")];
+        statements.extend(bucket_grants(principals, "macie/", condition));
+        statements.extend(extra.iter().cloned());
+        policy(&statements)
+    }
+
+    pub fn key(alias: &str, region: &str, policy: &str) -> String {
+        format!(
+            "\n[[accounts.keys]]\nalias = \"{alias}\"\nregion = \"{region}\"\nrotation = true\npolicy = '''{policy}'''\n"
+        )
+    }
+
+    /// A bucket with versioning, default SSE-KMS with `kms_key` (a key reference) or AES256 when
+    /// empty, bucket-level Block Public Access when `bpa`.
+    pub fn bucket(name: &str, region: &str, kms_key: &str, bpa: bool, policy: &str) -> String {
+        let encryption = if kms_key.is_empty() {
+            "{ sse = \"AES256\" }".to_owned()
+        } else {
+            format!("{{ sse = \"aws:kms\", kms_key = \"{kms_key}\", bucket_key = true }}")
+        };
+        let bpa = if bpa {
+            "block_public_access = true\n"
+        } else {
+            ""
+        };
+        format!(
+            "\n[[accounts.buckets]]\nname = \"{name}\"\nregion = \"{region}\"\nversioning = true\n{bpa}encryption = {encryption}\npolicy = '''{policy}'''\n"
+        )
+    }
+
+    /// A Macie session exporting to `bucket` under `macie/` with `key` (a key reference), or
+    /// without a repository when `bucket` is empty.
+    pub fn macie(region: &str, status: &str, days: u32, bucket: &str, key: &str) -> String {
+        let export = if bucket.is_empty() {
+            String::new()
+        } else {
+            format!(
+                "export = {{ bucket = \"{bucket}\", key_prefix = \"macie/\", kms_key_arn = \"{key}\" }}\n"
+            )
+        };
+        format!(
+            "\n[[accounts.macie]]\nregion = \"{region}\"\nstatus = \"{status}\"\ncreated_days_ago = {days}\n{export}"
+        )
+    }
+
+    pub fn account(id: &str, name: &str, ou: &str, body: &str) -> String {
+        let ou = if ou.is_empty() {
+            String::new()
+        } else {
+            format!("ou = \"{ou}\"\n")
+        };
+        format!("\n[[accounts]]\nid = \"{id}\"\nname = \"{name}\"\n{ou}{body}")
+    }
+
+    /// Scans `scenario` in `regions` and checks every expected (account, Region, rule, status);
+    /// reports every disagreement at once.
+    pub fn check(scenario: &str, regions: &str, expected: &[(&str, &str, &str, &str)]) {
+        let mut emulator = Emulator::start();
+        emulator.load_scenario(scenario);
+        let run = emulator.scan().regions(regions).run();
+        assert!(
+            run.code == 0 || run.code == 1,
+            "exit {}\n--- stdout\n{}\n--- stderr\n{}",
+            run.code,
+            run.stdout,
+            run.stderr
+        );
+        let mut wrong = Vec::new();
+        for (account, region, rule, want) in expected {
+            let finding = run.finding(account, region, rule);
+            eprintln!(
+                "{account} {region} {rule}: {} ({}) — {}",
+                finding["status"], want, finding["message"]
+            );
+            if !want.split('|').any(|w| w == finding["status"]) {
+                wrong.push(format!(
+                    "{account} {region} {rule}: expected {want}, got {} — {}",
+                    finding["status"], finding["message"]
+                ));
+            }
+        }
+        assert!(wrong.is_empty(), "disagreements:\n{}", wrong.join("\n"));
+    }
+
+    /// All five rules of an account-Region.
+    pub fn all<'a>(
+        account: &'a str,
+        region: &'a str,
+        statuses: [&'a str; 5],
+    ) -> Vec<(&'a str, &'a str, &'a str, &'a str)> {
+        [
+            "MACIE-001",
+            "MACIE-002",
+            "MACIE-003",
+            "MACIE-004",
+            "MACIE-005",
+        ]
+        .into_iter()
+        .zip(statuses)
+        .map(|(rule, status)| (account, region, rule, status))
+        .collect()
+    }
+}
+
+const SECURITY: &str = "111111111111";
+const REPO_KEY: &str = "key:111111111111:us-east-1:repo";
+
+/// F01. An organization-wide repository granting Macie through
+/// `ForAnyValue:StringLike aws:SourceOrgPaths = <Workloads path>*` in key and bucket policy.
+/// Macie's request carries the account's OU path (aws-facts, request context): an account in
+/// Workloads/Prod matches the parent OU's path with a trailing `*` (PASS everywhere); an account
+/// in Sandbox has another path, so neither policy grants Macie: MACIE-003 FAIL, MACIE-004 FAIL;
+/// hardening is about the bucket and key themselves: MACIE-005 PASS.
+#[test]
+fn field_org_paths_grant_on_a_parent_ou() {
+    use field::*;
+    let condition = r#"{"ForAnyValue:StringLike":{"aws:SourceOrgPaths":"${OU_PATH:Workloads}*"}}"#;
+    let scenario = [
+        account(
+            SECURITY,
+            "security",
+            "Security",
+            &(key("repo", "us-east-1", &key_policy(MACIE, condition))
+                + &bucket(
+                    "org-macie-repo",
+                    "us-east-1",
+                    "key:repo",
+                    true,
+                    &bucket_policy(MACIE, condition, &[]),
+                )),
+        ),
+        account(
+            "222222222222",
+            "prod-app",
+            "Workloads/Prod",
+            &macie("us-east-1", "ENABLED", 100, "org-macie-repo", REPO_KEY),
+        ),
+        account(
+            "333333333333",
+            "sandbox-dev",
+            "Sandbox",
+            &macie("us-east-1", "ENABLED", 100, "org-macie-repo", REPO_KEY),
+        ),
+    ]
+    .concat();
+    let mut expected = field::all("222222222222", "us-east-1", ["PASS"; 5]);
+    expected.extend(field::all(
+        "333333333333",
+        "us-east-1",
+        ["PASS", "PASS", "FAIL", "FAIL", "PASS"],
+    ));
+    field::check(&scenario, "us-east-1", &expected);
+}
+
+/// F02. `StringEqualsIfExists aws:SourceAccount = 222222222222` (with a Region-scoped
+/// aws:SourceArn). Macie's request carries aws:SourceAccount, and `…IfExists` on a key that is
+/// present is the plain operator: 222222222222 is granted (PASS), 333333333333 is not
+/// (MACIE-003 FAIL, MACIE-004 FAIL). IfExists is not a wildcard.
+#[test]
+fn field_if_exists_source_account_is_not_a_wildcard() {
+    use field::*;
+    let condition = r#"{"StringEqualsIfExists":{"aws:SourceAccount":"222222222222"},"ArnLike":{"aws:SourceArn":"arn:aws:macie2:us-east-1:*:export-configuration:*"}}"#;
+    let scenario = [
+        account(
+            SECURITY,
+            "security",
+            "",
+            &(key("repo", "us-east-1", &key_policy(MACIE, condition))
+                + &bucket(
+                    "org-macie-repo",
+                    "us-east-1",
+                    "key:repo",
+                    true,
+                    &bucket_policy(MACIE, condition, &[]),
+                )),
+        ),
+        account(
+            "222222222222",
+            "listed",
+            "",
+            &macie("us-east-1", "ENABLED", 100, "org-macie-repo", REPO_KEY),
+        ),
+        account(
+            "333333333333",
+            "not-listed",
+            "",
+            &macie("us-east-1", "ENABLED", 100, "org-macie-repo", REPO_KEY),
+        ),
+    ]
+    .concat();
+    let mut expected = field::all("222222222222", "us-east-1", ["PASS"; 5]);
+    expected.extend(field::all(
+        "333333333333",
+        "us-east-1",
+        ["PASS", "PASS", "FAIL", "FAIL", "PASS"],
+    ));
+    field::check(&scenario, "us-east-1", &expected);
+}
+
+/// F03. Key grants by aws:SourceArn only. Key `wild`: `ArnLike aws:SourceArn =
+/// arn:aws:macie2:*:*:export-configuration:*` (any Region, any account) matches Macie's request:
+/// usable, MACIE-003 PASS (WARN acceptable: a wildcard account is a weak confused-deputy guard),
+/// never FAIL. Key `west`: `aws:SourceArn = arn:aws:macie2:us-west-2:*:…` and the right
+/// aws:SourceAccount, used by a us-east-1 Macie: the SourceArn names another Region, MACIE-003
+/// FAIL. The shared bucket grants through aws:SourceOrgID: MACIE-004 PASS for both.
+#[test]
+fn field_source_arn_wildcards_and_another_region() {
+    use field::*;
+    let wild = r#"{"ArnLike":{"aws:SourceArn":["arn:aws:macie2:*:*:export-configuration:*","arn:aws:macie2:*:*:classification-job/*"]}}"#;
+    let west = r#"{"StringEquals":{"aws:SourceAccount":"333333333333"},"ArnLike":{"aws:SourceArn":"arn:aws:macie2:us-west-2:*:export-configuration:*"}}"#;
+    let scenario = [
+        account(
+            SECURITY,
+            "security",
+            "",
+            &(key("wild", "us-east-1", &key_policy(MACIE, wild))
+                + &key("west", "us-east-1", &key_policy(MACIE, west))
+                + &bucket(
+                    "org-macie-repo",
+                    "us-east-1",
+                    "key:wild",
+                    true,
+                    &bucket_policy(MACIE, ORG, &[]),
+                )),
+        ),
+        account(
+            "222222222222",
+            "wild-key",
+            "",
+            &macie(
+                "us-east-1",
+                "ENABLED",
+                100,
+                "org-macie-repo",
+                "key:111111111111:us-east-1:wild",
+            ),
+        ),
+        account(
+            "333333333333",
+            "west-key",
+            "",
+            &macie(
+                "us-east-1",
+                "ENABLED",
+                100,
+                "org-macie-repo",
+                "key:111111111111:us-east-1:west",
+            ),
+        ),
+    ]
+    .concat();
+    let expected = [
+        ("222222222222", "us-east-1", "MACIE-002", "PASS"),
+        ("222222222222", "us-east-1", "MACIE-003", "PASS|WARN"),
+        ("222222222222", "us-east-1", "MACIE-004", "PASS"),
+        ("333333333333", "us-east-1", "MACIE-002", "PASS"),
+        ("333333333333", "us-east-1", "MACIE-003", "FAIL"),
+        ("333333333333", "us-east-1", "MACIE-004", "PASS"),
+    ];
+    field::check(&scenario, "us-east-1", &expected);
+}
+
+/// F04. Keys Macie cannot use although their policies look permissive. Key `orgwide`: only
+/// `kms:*` to Principal "*" with `StringEquals aws:PrincipalOrgID = <org>`: aws:PrincipalOrgID is
+/// absent from a service principal's request and a plain operator on a missing key does not
+/// match: MACIE-003 FAIL (a documented absence, not WARN). Key `calledvia`: Macie granted with
+/// `ForAnyValue:StringEquals aws:CalledVia = macie.amazonaws.com`: aws:CalledVia is absent
+/// (only forward access sessions carry it), ForAnyValue on a missing key is false: MACIE-003
+/// FAIL. The bucket is sound: MACIE-004 PASS.
+#[test]
+fn field_principal_org_id_and_called_via_do_not_grant_macie() {
+    use field::*;
+    let orgwide = policy(&[
+        ADMIN.to_owned(),
+        r#"{"Sid":"OrgUse","Effect":"Allow","Principal":"*","Action":"kms:*","Resource":"*","Condition":{"StringEquals":{"aws:PrincipalOrgID":"${ORG_ID}"}}}"#.to_owned(),
+    ]);
+    let calledvia = key_policy(
+        MACIE,
+        r#"{"ForAnyValue:StringEquals":{"aws:CalledVia":"macie.amazonaws.com"}}"#,
+    );
+    let scenario = [
+        account(
+            SECURITY,
+            "security",
+            "",
+            &(key("orgwide", "us-east-1", &orgwide)
+                + &key("calledvia", "us-east-1", &calledvia)
+                + &bucket(
+                    "org-macie-repo",
+                    "us-east-1",
+                    "key:orgwide",
+                    true,
+                    &bucket_policy(MACIE, ORG, &[]),
+                )),
+        ),
+        account(
+            "222222222222",
+            "org-key",
+            "",
+            &macie(
+                "us-east-1",
+                "ENABLED",
+                100,
+                "org-macie-repo",
+                "key:111111111111:us-east-1:orgwide",
+            ),
+        ),
+        account(
+            "333333333333",
+            "calledvia-key",
+            "",
+            &macie(
+                "us-east-1",
+                "ENABLED",
+                100,
+                "org-macie-repo",
+                "key:111111111111:us-east-1:calledvia",
+            ),
+        ),
+    ]
+    .concat();
+    let expected = [
+        ("222222222222", "us-east-1", "MACIE-002", "PASS"),
+        ("222222222222", "us-east-1", "MACIE-003", "FAIL"),
+        ("222222222222", "us-east-1", "MACIE-004", "PASS"),
+        ("333333333333", "us-east-1", "MACIE-002", "PASS"),
+        ("333333333333", "us-east-1", "MACIE-003", "FAIL"),
+        ("333333333333", "us-east-1", "MACIE-004", "PASS"),
+    ];
+    field::check(&scenario, "us-east-1", &expected);
+}
+
+/// F05. An organization guardrail in the bucket policy: Deny `s3:*` to Principal "*" when
+/// `StringNotEquals aws:SourceOrgID = <org>`. Macie's request for an organization account
+/// carries aws:SourceOrgID = the organization's id: with the right id the Deny does not apply
+/// (MACIE-004 PASS); naming another organization (o-aaaaaaaaaa) it denies Macie's PutObject
+/// (MACIE-004 FAIL). The key is sound for both: MACIE-003 PASS.
+#[test]
+fn field_bucket_org_guardrail_right_and_wrong_organization() {
+    use field::*;
+    let guard = |org: &str| {
+        format!(
+            r#"{{"Sid":"OrgGuardrail","Effect":"Deny","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::${{BUCKET}}","arn:aws:s3:::${{BUCKET}}/*"],"Condition":{{"StringNotEquals":{{"aws:SourceOrgID":"{org}"}}}}}}"#
+        )
+    };
+    let sources = source_accounts(&["222222222222", "333333333333"]);
+    let scenario = [
+        account(
+            SECURITY,
+            "security",
+            "",
+            &(key("repo", "us-east-1", &key_policy(MACIE, &sources))
+                + &bucket(
+                    "repo-right-org",
+                    "us-east-1",
+                    "key:repo",
+                    true,
+                    &bucket_policy(MACIE, &sources, &[guard("${ORG_ID}")]),
+                )
+                + &bucket(
+                    "repo-wrong-org",
+                    "us-east-1",
+                    "key:repo",
+                    true,
+                    &bucket_policy(MACIE, &sources, &[guard("o-aaaaaaaaaa")]),
+                )),
+        ),
+        account(
+            "222222222222",
+            "right-org",
+            "",
+            &macie("us-east-1", "ENABLED", 100, "repo-right-org", REPO_KEY),
+        ),
+        account(
+            "333333333333",
+            "wrong-org",
+            "",
+            &macie("us-east-1", "ENABLED", 100, "repo-wrong-org", REPO_KEY),
+        ),
+    ]
+    .concat();
+    let mut expected = field::all("222222222222", "us-east-1", ["PASS"; 5]);
+    expected.extend(field::all(
+        "333333333333",
+        "us-east-1",
+        ["PASS", "PASS", "PASS", "FAIL", "PASS"],
+    ));
+    field::check(&scenario, "us-east-1", &expected);
+}
+
+/// F06. A bucket in eu-west-1. With a key in us-east-1 (222222222222): the key must be in the
+/// bucket's Region, MACIE-003 FAIL; the bucket itself is sound and eu-west-1 is a default Region,
+/// so results from us-east-1 may go there, MACIE-004 PASS; its default encryption is the eu-west-1
+/// key, not the repository key, MACIE-005 FAIL. With the eu-west-1 key (333333333333): PASS
+/// everywhere.
+///
+/// Disagreement (this test fails): the scanner answers MACIE-005 WARN for a default encryption
+/// with a known, different KMS key. rules.md keeps WARN for the grace period and for answers that
+/// depend on an undocumented condition key; nothing here is uncertain, and the rule's item
+/// (default SSE-KMS with the repository key) is not met: FAIL.
+#[test]
+fn field_bucket_and_key_in_different_regions() {
+    use field::*;
+    let sources = source_accounts(&["222222222222", "333333333333"]);
+    let scenario = [
+        account(
+            SECURITY,
+            "security",
+            "",
+            &(key("repo", "us-east-1", &key_policy(MACIE, &sources))
+                + &key("eu", "eu-west-1", &key_policy(MACIE, &sources))
+                + &bucket(
+                    "eu-macie-repo",
+                    "eu-west-1",
+                    "key:eu",
+                    true,
+                    &bucket_policy(MACIE, &sources, &[]),
+                )),
+        ),
+        account(
+            "222222222222",
+            "key-elsewhere",
+            "",
+            &macie("us-east-1", "ENABLED", 100, "eu-macie-repo", REPO_KEY),
+        ),
+        account(
+            "333333333333",
+            "key-with-bucket",
+            "",
+            &macie(
+                "us-east-1",
+                "ENABLED",
+                100,
+                "eu-macie-repo",
+                "key:111111111111:eu-west-1:eu",
+            ),
+        ),
+    ]
+    .concat();
+    let mut expected = field::all(
+        "222222222222",
+        "us-east-1",
+        ["PASS", "PASS", "FAIL", "PASS", "FAIL"],
+    );
+    expected.extend(field::all("333333333333", "us-east-1", ["PASS"; 5]));
+    field::check(&scenario, "us-east-1", &expected);
+}
+
+/// F07. Results from the opt-in af-south-1 to a bucket in the default us-east-1 (allowed). In
+/// af-south-1 Macie's principal is `macie.af-south-1.amazonaws.com`: policies granting it
+/// (222222222222) PASS everywhere; policies granting only `macie.amazonaws.com` (333333333333)
+/// do not grant the opt-in Region's principal: MACIE-003 FAIL, MACIE-004 FAIL.
+#[test]
+fn field_opt_in_region_results_to_a_default_region_bucket() {
+    use field::*;
+    let sources = source_accounts(&["222222222222", "333333333333"]);
+    let scenario = [
+        account(
+            SECURITY,
+            "security",
+            "",
+            &(key("repo", "us-east-1", &key_policy(MACIE_AND_AF, &sources))
+                + &key("plain", "us-east-1", &key_policy(MACIE, &sources))
+                + &bucket(
+                    "org-macie-repo",
+                    "us-east-1",
+                    "key:repo",
+                    true,
+                    &bucket_policy(MACIE_AND_AF, &sources, &[]),
+                )
+                + &bucket(
+                    "plain-macie-repo",
+                    "us-east-1",
+                    "key:plain",
+                    true,
+                    &bucket_policy(MACIE, &sources, &[]),
+                )),
+        ),
+        account(
+            "222222222222",
+            "af-both-principals",
+            "",
+            &macie("af-south-1", "ENABLED", 100, "org-macie-repo", REPO_KEY),
+        ),
+        account(
+            "333333333333",
+            "af-global-principal",
+            "",
+            &macie(
+                "af-south-1",
+                "ENABLED",
+                100,
+                "plain-macie-repo",
+                "key:111111111111:us-east-1:plain",
+            ),
+        ),
+    ]
+    .concat();
+    let mut expected = field::all("222222222222", "af-south-1", ["PASS"; 5]);
+    expected.extend(field::all(
+        "333333333333",
+        "af-south-1",
+        ["PASS", "PASS", "FAIL", "FAIL", "PASS"],
+    ));
+    field::check(&scenario, "af-south-1", &expected);
+}
+
+/// F08. A bucket and key in the opt-in af-south-1. Results from the default us-east-1
+/// (222222222222) must go to a default Region: MACIE-004 FAIL (the key is in the bucket's Region
+/// and grants macie.amazonaws.com: MACIE-003 PASS). Results from af-south-1 itself
+/// (333333333333), policies granting macie.af-south-1.amazonaws.com: PASS everywhere.
+#[test]
+fn field_default_region_results_to_an_opt_in_bucket() {
+    use field::*;
+    let sources = source_accounts(&["222222222222", "333333333333"]);
+    let scenario = [
+        account(
+            SECURITY,
+            "security",
+            "",
+            &(key("af", "af-south-1", &key_policy(MACIE_AND_AF, &sources))
+                + &bucket(
+                    "af-macie-repo",
+                    "af-south-1",
+                    "key:af",
+                    true,
+                    &bucket_policy(MACIE_AND_AF, &sources, &[]),
+                )),
+        ),
+        account(
+            "222222222222",
+            "us-to-af",
+            "",
+            &macie(
+                "us-east-1",
+                "ENABLED",
+                100,
+                "af-macie-repo",
+                "key:111111111111:af-south-1:af",
+            ),
+        ),
+        account(
+            "333333333333",
+            "af-to-af",
+            "",
+            &macie(
+                "af-south-1",
+                "ENABLED",
+                100,
+                "af-macie-repo",
+                "key:111111111111:af-south-1:af",
+            ),
+        ),
+    ]
+    .concat();
+    let mut expected = vec![
+        ("222222222222", "us-east-1", "MACIE-002", "PASS"),
+        ("222222222222", "us-east-1", "MACIE-003", "PASS"),
+        ("222222222222", "us-east-1", "MACIE-004", "FAIL"),
+    ];
+    expected.extend(field::all("333333333333", "af-south-1", ["PASS"; 5]));
+    field::check(&scenario, "us-east-1,af-south-1", &expected);
+}
+
+/// F09. The AWS managed key `aws/s3` as the repository key: an AWS managed key does not qualify,
+/// MACIE-003 FAIL. MACIE-002 (a bucket and a key are configured) PASS, FAIL accepted since
+/// Conformity's rule names a customer managed key. The bucket is sound: MACIE-004 PASS.
+#[test]
+fn field_aws_managed_key_is_not_a_repository_key() {
+    use field::*;
+    let sources = source_accounts(&["222222222222"]);
+    let body = format!(
+        "{}\n[[accounts.keys]]\nalias = \"aws/s3\"\nregion = \"us-east-1\"\nmanager = \"AWS\"\n{}",
+        macie(
+            "us-east-1",
+            "ENABLED",
+            100,
+            "own-macie-repo",
+            "key:222222222222:us-east-1:aws/s3"
+        ),
+        bucket(
+            "own-macie-repo",
+            "us-east-1",
+            "",
+            true,
+            &bucket_policy(MACIE, &sources, &[])
+        ),
+    );
+    let scenario = account("222222222222", "managed-key", "", &body);
+    let expected = [
+        ("222222222222", "us-east-1", "MACIE-001", "PASS"),
+        ("222222222222", "us-east-1", "MACIE-002", "PASS|FAIL"),
+        ("222222222222", "us-east-1", "MACIE-003", "FAIL"),
+        ("222222222222", "us-east-1", "MACIE-004", "PASS"),
+    ];
+    field::check(&scenario, "us-east-1", &expected);
+}
+
+/// F10. Block Public Access only at the account level: "all four settings on (bucket level, or
+/// account level covering it)" (aws-facts): MACIE-004 PASS for a bucket without its own block in
+/// an account with account-level BPA (111111111111's repository), FAIL for the same bucket in an
+/// account without it (444444444444's repository).
+#[test]
+fn field_block_public_access_at_the_account_level_only() {
+    use field::*;
+    let sources = source_accounts(&["222222222222", "333333333333"]);
+    let repository = |bucket_name: &str| {
+        key("repo", "us-east-1", &key_policy(MACIE, &sources))
+            + &field::bucket(
+                bucket_name,
+                "us-east-1",
+                "key:repo",
+                false,
+                &bucket_policy(MACIE, &sources, &[]),
+            )
+    };
+    let scenario = [
+        format!(
+            "\n[[accounts]]\nid = \"{SECURITY}\"\nname = \"security\"\naccount_block_public_access = true\n{}",
+            repository("account-bpa-repo")
+        ),
+        account("444444444444", "no-bpa", "", &repository("no-bpa-repo")),
+        account(
+            "222222222222",
+            "uses-account-bpa",
+            "",
+            &macie("us-east-1", "ENABLED", 100, "account-bpa-repo", REPO_KEY),
+        ),
+        account(
+            "333333333333",
+            "uses-no-bpa",
+            "",
+            &macie(
+                "us-east-1",
+                "ENABLED",
+                100,
+                "no-bpa-repo",
+                "key:444444444444:us-east-1:repo",
+            ),
+        ),
+    ]
+    .concat();
+    let mut expected = field::all("222222222222", "us-east-1", ["PASS"; 5]);
+    expected.extend(field::all(
+        "333333333333",
+        "us-east-1",
+        ["PASS", "PASS", "PASS", "FAIL", "PASS"],
+    ));
+    field::check(&scenario, "us-east-1", &expected);
+}
+
+/// F11. A bucket policy that also allows `s3:*` to Principal "*" without conditions: public.
+/// MACIE-004 requires the policy not to be public: FAIL, even though account-level Block Public
+/// Access is on (which would only neutralise it). The key is sound: MACIE-003 PASS.
+#[test]
+fn field_public_bucket_policy() {
+    use field::*;
+    let sources = source_accounts(&["222222222222"]);
+    let public = r#"{"Sid":"Public","Effect":"Allow","Principal":"*","Action":"s3:*","Resource":["arn:aws:s3:::${BUCKET}","arn:aws:s3:::${BUCKET}/*"]}"#;
+    let scenario = [
+        format!(
+            "\n[[accounts]]\nid = \"{SECURITY}\"\nname = \"security\"\naccount_block_public_access = true\n{}{}",
+            key("repo", "us-east-1", &key_policy(MACIE, &sources)),
+            bucket(
+                "public-macie-repo",
+                "us-east-1",
+                "key:repo",
+                false,
+                &bucket_policy(MACIE, &sources, &[public.to_owned()])
+            )
+        ),
+        account(
+            "222222222222",
+            "uses-public",
+            "",
+            &macie("us-east-1", "ENABLED", 100, "public-macie-repo", REPO_KEY),
+        ),
+    ]
+    .concat();
+    let expected = [
+        ("222222222222", "us-east-1", "MACIE-002", "PASS"),
+        ("222222222222", "us-east-1", "MACIE-003", "PASS"),
+        ("222222222222", "us-east-1", "MACIE-004", "FAIL"),
+    ];
+    field::check(&scenario, "us-east-1", &expected);
+}
+
+/// F12. The repository exactly as AWS's Security Reference Architecture deploys it (aws-facts):
+/// key policy grants Macie `kms:GenerateDataKey` only, no source conditions: MACIE-003 WARN (the
+/// documented requirement names kms:Encrypt too: FAIL accepted, never PASS). Bucket policy: its
+/// only PutObject Allow requires `s3:x-amz-acl = bucket-owner-full-control`, a header AWS does
+/// not document Macie sending: MACIE-004 WARN. The other statements do not decide: the
+/// `ForAnyValue:StringNotEquals aws:CalledVia` Deny is false on a request without aws:CalledVia;
+/// Macie writes over TLS with SSE-KMS and the configured key, so the TLS and encryption denies
+/// do not apply. Hardening (SSE-KMS with the key, versioning, rotation): MACIE-005 PASS.
+#[test]
+fn field_security_reference_architecture_repository() {
+    use field::*;
+    let key_policy = policy(&[
+        ADMIN.to_owned(),
+        key_grant(MACIE, r#""kms:GenerateDataKey""#, ""),
+    ]);
+    let bucket_policy = policy(&[
+        tls_deny("s3:*"),
+        r#"{"Sid":"DenyUnencrypted","Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::${BUCKET}/*","Condition":{"StringNotEquals":{"s3:x-amz-server-side-encryption":"aws:kms"}}}"#.to_owned(),
+        r#"{"Sid":"DenyWrongKey","Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::${BUCKET}/*","Condition":{"StringNotEquals":{"s3:x-amz-server-side-encryption-aws-kms-key-id":"${KEY:111111111111:us-east-1:sra}"}}}"#.to_owned(),
+        r#"{"Sid":"DenyNotMacie","Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::${BUCKET}/*","Condition":{"ForAnyValue:StringNotEquals":{"aws:CalledVia":"macie.amazonaws.com"}}}"#.to_owned(),
+        r#"{"Sid":"AllowMaciePut","Effect":"Allow","Principal":{"Service":"macie.amazonaws.com"},"Action":"s3:PutObject","Resource":"arn:aws:s3:::${BUCKET}/*","Condition":{"StringEquals":{"s3:x-amz-acl":"bucket-owner-full-control"}}}"#.to_owned(),
+        r#"{"Sid":"AllowMacieRead","Effect":"Allow","Principal":{"Service":"macie.amazonaws.com"},"Action":["s3:GetBucketAcl","s3:GetBucketLocation","s3:ListBucket"],"Resource":"arn:aws:s3:::${BUCKET}"}"#.to_owned(),
+    ]);
+    let scenario = [
+        account(
+            SECURITY,
+            "security",
+            "Security",
+            &(key("sra", "us-east-1", &key_policy)
+                + &bucket(
+                    "sra-macie-repo",
+                    "us-east-1",
+                    "key:sra",
+                    true,
+                    &bucket_policy,
+                )),
+        ),
+        account(
+            "222222222222",
+            "workload",
+            "Workloads",
+            &macie(
+                "us-east-1",
+                "ENABLED",
+                100,
+                "sra-macie-repo",
+                "key:111111111111:us-east-1:sra",
+            ),
+        ),
+    ]
+    .concat();
+    let expected = field::all(
+        "222222222222",
+        "us-east-1",
+        ["PASS", "PASS", "WARN|FAIL", "WARN", "PASS"],
+    );
+    field::check(&scenario, "us-east-1", &expected);
+}
+
+/// F13. PAUSED Macie: "PAUSED is not 'not enabled'" (rules.md): MACIE-001 FAIL, MACIE-002..005
+/// evaluated. 222222222222 paused with a sound repository: 002..005 PASS. 333333333333 paused 60
+/// days after enabling, no repository: MACIE-002 FAIL (past grace), 003..005 NOT_APPLICABLE.
+/// 444444444444 paused, exporting to a key that does not grant it (aws:SourceAccount lists only
+/// 222222222222): MACIE-003 FAIL, MACIE-004 FAIL.
+#[test]
+fn field_paused_accounts_keep_their_repository_verdicts() {
+    use field::*;
+    let sources = source_accounts(&["222222222222"]);
+    let scenario = [
+        account(
+            SECURITY,
+            "security",
+            "",
+            &(key("repo", "us-east-1", &key_policy(MACIE, &sources))
+                + &bucket(
+                    "org-macie-repo",
+                    "us-east-1",
+                    "key:repo",
+                    true,
+                    &bucket_policy(MACIE, &sources, &[]),
+                )),
+        ),
+        account(
+            "222222222222",
+            "paused-sound",
+            "",
+            &macie("us-east-1", "PAUSED", 90, "org-macie-repo", REPO_KEY),
+        ),
+        account(
+            "333333333333",
+            "paused-none",
+            "",
+            &macie("us-east-1", "PAUSED", 60, "", ""),
+        ),
+        account(
+            "444444444444",
+            "paused-not-granted",
+            "",
+            &macie("us-east-1", "PAUSED", 90, "org-macie-repo", REPO_KEY),
+        ),
+    ]
+    .concat();
+    let mut expected = field::all(
+        "222222222222",
+        "us-east-1",
+        ["FAIL", "PASS", "PASS", "PASS", "PASS"],
+    );
+    expected.extend(field::all(
+        "333333333333",
+        "us-east-1",
+        [
+            "FAIL",
+            "FAIL",
+            "NOT_APPLICABLE",
+            "NOT_APPLICABLE",
+            "NOT_APPLICABLE",
+        ],
+    ));
+    expected.extend(field::all(
+        "444444444444",
+        "us-east-1",
+        ["FAIL", "PASS", "FAIL", "FAIL", "PASS"],
+    ));
+    field::check(&scenario, "us-east-1", &expected);
+}
+
+/// F14. A TLS deny for `s3:GetObject` only leaves PutObject (and every other action) allowed over
+/// plain HTTP: "deny any s3:* when aws:SecureTransport is false" is not met, MACIE-004 FAIL. The
+/// same bucket with the deny on `s3:*` (333333333333's repository) PASS.
+///
+/// Disagreement (this test fails): the scanner reports "denies non-TLS requests" because its TLS
+/// check (`denies_insecure_transport`) only asks whether a non-TLS `s3:GetObject` is denied; a
+/// non-TLS `s3:PutObject` or bucket-level call is still allowed by this policy.
+#[test]
+fn field_tls_deny_for_get_object_only() {
+    use field::*;
+    let sources = source_accounts(&["222222222222", "333333333333"]);
+    let mut narrow = vec![tls_deny("s3:GetObject")];
+    narrow.extend(bucket_grants(MACIE, "macie/", &sources));
+    let scenario = [
+        account(
+            SECURITY,
+            "security",
+            "",
+            &(key("repo", "us-east-1", &key_policy(MACIE, &sources))
+                + &bucket(
+                    "narrow-tls-repo",
+                    "us-east-1",
+                    "key:repo",
+                    true,
+                    &policy(&narrow),
+                )
+                + &bucket(
+                    "full-tls-repo",
+                    "us-east-1",
+                    "key:repo",
+                    true,
+                    &bucket_policy(MACIE, &sources, &[]),
+                )),
+        ),
+        account(
+            "222222222222",
+            "narrow-tls",
+            "",
+            &macie("us-east-1", "ENABLED", 100, "narrow-tls-repo", REPO_KEY),
+        ),
+        account(
+            "333333333333",
+            "full-tls",
+            "",
+            &macie("us-east-1", "ENABLED", 100, "full-tls-repo", REPO_KEY),
+        ),
+    ]
+    .concat();
+    let expected = [
+        ("222222222222", "us-east-1", "MACIE-004", "FAIL"),
+        ("333333333333", "us-east-1", "MACIE-004", "PASS"),
+    ];
+    field::check(&scenario, "us-east-1", &expected);
+}
+
+/// F15. Encryption-header denies. Deny PutObject unless `s3:x-amz-server-side-encryption-aws-kms-key-id`
+/// is another key (the bucket's former key): Macie writes with the configured key, the Deny
+/// applies: MACIE-004 FAIL. The same Deny naming the configured key, plus Deny unless
+/// `s3:x-amz-server-side-encryption = aws:kms` (the recommended pair): MACIE-004 PASS.
+#[test]
+fn field_encryption_key_deny_naming_another_key() {
+    use field::*;
+    let sources = source_accounts(&["222222222222", "333333333333"]);
+    let key_deny = |key: &str| {
+        format!(
+            r#"{{"Sid":"DenyOtherKeys","Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::${{BUCKET}}/*","Condition":{{"StringNotEquals":{{"s3:x-amz-server-side-encryption-aws-kms-key-id":"{key}"}}}}}}"#
+        )
+    };
+    let sse_deny = r#"{"Sid":"DenyNotKms","Effect":"Deny","Principal":"*","Action":"s3:PutObject","Resource":"arn:aws:s3:::${BUCKET}/*","Condition":{"StringNotEquals":{"s3:x-amz-server-side-encryption":"aws:kms"}}}"#;
+    let scenario = [
+        account(
+            SECURITY,
+            "security",
+            "",
+            &(key("repo", "us-east-1", &key_policy(MACIE, &sources))
+                + &key("old", "us-east-1", &key_policy(MACIE, &sources))
+                + &bucket(
+                    "old-key-repo",
+                    "us-east-1",
+                    "key:repo",
+                    true,
+                    &bucket_policy(
+                        MACIE,
+                        &sources,
+                        &[key_deny("${KEY:111111111111:us-east-1:old}")],
+                    ),
+                )
+                + &bucket(
+                    "right-key-repo",
+                    "us-east-1",
+                    "key:repo",
+                    true,
+                    &bucket_policy(
+                        MACIE,
+                        &sources,
+                        &[
+                            key_deny("${KEY:111111111111:us-east-1:repo}"),
+                            sse_deny.to_owned(),
+                        ],
+                    ),
+                )),
+        ),
+        account(
+            "222222222222",
+            "denied-by-old-key",
+            "",
+            &macie("us-east-1", "ENABLED", 100, "old-key-repo", REPO_KEY),
+        ),
+        account(
+            "333333333333",
+            "right-key",
+            "",
+            &macie("us-east-1", "ENABLED", 100, "right-key-repo", REPO_KEY),
+        ),
+    ]
+    .concat();
+    let mut expected = field::all(
+        "222222222222",
+        "us-east-1",
+        ["PASS", "PASS", "PASS", "FAIL", "PASS"],
+    );
+    expected.extend(field::all("333333333333", "us-east-1", ["PASS"; 5]));
+    field::check(&scenario, "us-east-1", &expected);
+}

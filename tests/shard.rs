@@ -170,6 +170,170 @@ fn three_shards_merged_equal_one_unsharded_run() {
     assert!(String::from_utf8_lossy(&mixed.stderr).contains("another configuration"));
     let overlapping = merge(&emulator, &[&whole, &shards[1]], out.path());
     assert_eq!(overlapping.status.code(), Some(3));
+
+    // A shard that does not match its manifest is refused, naming the file.
+    let evidence = shards[1].dir().join("evidence.jsonl");
+    let text = std::fs::read_to_string(&evidence).expect("evidence");
+    std::fs::write(&evidence, text.replacen("ENABLED", "PAUSED", 1)).expect("edit");
+    let tampered = merge(&emulator, &[&shards[0], &shards[1], &shards[2]], out.path());
+    assert_eq!(tampered.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&tampered.stderr);
+    assert!(
+        stderr.contains("modified: evidence.jsonl") && stderr.contains("nothing was merged"),
+        "{stderr}"
+    );
+}
+
+/// A path that holds no run is a usage error (exit 3), as it is for `report`.
+#[test]
+fn merge_of_a_path_without_a_run_exits_3() {
+    let empty = tempfile::tempdir().expect("temp");
+    let out = tempfile::tempdir().expect("temp");
+    for source in [empty.path().to_path_buf(), empty.path().join("nowhere")] {
+        let output = Command::new(env!("CARGO_BIN_EXE_macie-audit"))
+            .arg("merge")
+            .arg(&source)
+            .arg("--output-dir")
+            .arg(out.path())
+            .env_clear()
+            .output()
+            .expect("merge");
+        assert_eq!(
+            output.status.code(),
+            Some(3),
+            "{}",
+            String::from_utf8_lossy(&output.stderr)
+        );
+        assert!(String::from_utf8_lossy(&output.stderr).contains("no run here"));
+    }
+    let report = Command::new(env!("CARGO_BIN_EXE_macie-audit"))
+        .arg("report")
+        .arg(empty.path())
+        .env_clear()
+        .output()
+        .expect("report");
+    assert_eq!(report.status.code(), Some(3));
+}
+
+/// `merge` with `extra` flags.
+fn merge_with(
+    emulator: &Emulator,
+    runs: &[&ScanRun],
+    out: &std::path::Path,
+    extra: &[&str],
+) -> std::process::Output {
+    Command::new(env!("CARGO_BIN_EXE_macie-audit"))
+        .arg("merge")
+        .args(runs.iter().map(|r| r.dir()))
+        .arg("--output-dir")
+        .arg(out)
+        .args(extra)
+        .env_clear()
+        .envs(emulator.sdk_env())
+        .output()
+        .expect("merge")
+}
+
+/// The newest run directory below `out`.
+fn newest_run(out: &std::path::Path) -> std::path::PathBuf {
+    std::fs::read_dir(out)
+        .expect("out")
+        .filter_map(Result::ok)
+        .filter(|e| e.file_type().is_ok_and(|t| t.is_dir()))
+        .map(|e| e.path())
+        .max()
+        .expect("a merged run")
+}
+
+fn run_json(dir: &std::path::Path) -> serde_json::Value {
+    serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).expect("run.json"))
+        .expect("JSON")
+}
+
+#[test]
+fn a_merge_missing_shards_is_refused_or_partial_and_never_latest() {
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(&organization());
+    // The Regions come from the configuration, so that the shards are partial only as shards.
+    let config = format!(
+        "{}\n[scope]\nregions = [\"us-east-1\"]\n",
+        common::TEST_CONFIG
+    );
+    let shards: Vec<ScanRun> = ["1/3", "2/3", "3/3"]
+        .iter()
+        .map(|shard| {
+            emulator
+                .scan()
+                .config(&config)
+                .arg("--shard")
+                .arg(shard)
+                .run()
+        })
+        .collect();
+    let shard_scope = &run_json(shards[1].dir())["scope"];
+    assert_eq!(shard_scope["partial"], true);
+    assert_eq!(
+        shard_scope["shard"],
+        serde_json::json!({"index": 2, "count": 3})
+    );
+
+    let out = tempfile::tempdir().expect("temp");
+    let two = [&shards[0], &shards[1]];
+    let refused = merge_with(&emulator, &two, out.path(), &[]);
+    assert_eq!(refused.status.code(), Some(3));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("3/3") && stderr.contains("--allow-partial"),
+        "{stderr}"
+    );
+    assert!(
+        std::fs::read_dir(out.path()).expect("out").next().is_none(),
+        "a refused merge writes nothing"
+    );
+
+    let partial = merge_with(&emulator, &two, out.path(), &["--allow-partial"]);
+    assert_eq!(
+        partial.status.code(),
+        Some(2),
+        "{}",
+        String::from_utf8_lossy(&partial.stderr)
+    );
+    let partial_dir = newest_run(out.path());
+    let scope = &run_json(&partial_dir)["scope"];
+    assert_eq!(scope["partial"], true, "{scope}");
+    assert_eq!(
+        scope["merged_shards"],
+        serde_json::json!({"count": 3, "indexes": [1, 2], "missing": [3]})
+    );
+    let html = std::fs::read_to_string(partial_dir.join("report.html")).expect("html");
+    assert!(html.contains("PARTIAL SCOPE") && html.contains("Merged shards"));
+    assert!(
+        String::from_utf8_lossy(&partial.stdout).contains("PARTIAL SCOPE"),
+        "{}",
+        String::from_utf8_lossy(&partial.stdout)
+    );
+    assert!(
+        macie_audit::report::latest(out.path()).is_none(),
+        "a partial merge is not latest"
+    );
+    // Run ids have a one-second resolution; keep the merged runs apart.
+    std::thread::sleep(std::time::Duration::from_millis(1100));
+
+    let all: Vec<&ScanRun> = shards.iter().collect();
+    let full = merge_with(&emulator, &all, out.path(), &[]);
+    assert_eq!(full.status.code(), Some(2));
+    let full_dir = newest_run(out.path());
+    let meta = run_json(&full_dir);
+    assert_eq!(meta["scope"]["partial"], false);
+    assert_eq!(
+        meta["scope"]["merged_shards"]["missing"],
+        serde_json::json!([])
+    );
+    assert_eq!(
+        macie_audit::report::latest(out.path()).and_then(|dir| dir.canonicalize().ok()),
+        full_dir.canonicalize().ok(),
+        "a complete merge is latest, as a full run is"
+    );
 }
 
 /// `--shard auto` takes the shard from the job engine: a Kubernetes Indexed Job's

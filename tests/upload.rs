@@ -115,8 +115,15 @@ fn run_id(run: &ScanRun) -> String {
         .to_owned()
 }
 
-/// The local run's files: name → bytes.
+/// The local run's files, its account pages (`accounts/…`) included: name → bytes.
 fn local_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
+    let mut files = files_in(dir, "");
+    files.extend(files_in(&dir.join("accounts"), "accounts/"));
+    files
+}
+
+/// The regular files of `dir` but dot-files, named `prefix` + name.
+fn files_in(dir: &Path, prefix: &str) -> BTreeMap<String, Vec<u8>> {
     std::fs::read_dir(dir)
         .expect("run directory")
         .map(|entry| entry.expect("entry"))
@@ -125,7 +132,7 @@ fn local_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
         .filter(|name| !name.starts_with('.'))
         .map(|name| {
             let bytes = std::fs::read(dir.join(&name)).expect("read");
-            (name, bytes)
+            (format!("{prefix}{name}"), bytes)
         })
         .collect()
 }
@@ -189,9 +196,17 @@ fn assert_manifest_verifies(dir: &Path) {
 fn assert_complete_local_run(run: &ScanRun) {
     let files = local_files(run.dir());
     assert_eq!(
-        files.keys().map(String::as_str).collect::<Vec<_>>(),
+        files
+            .keys()
+            .map(String::as_str)
+            .filter(|name| !name.contains('/'))
+            .collect::<Vec<_>>(),
         RUN_FILES,
         "the local run is kept whole"
+    );
+    assert!(
+        files.keys().any(|name| name.starts_with("accounts/")),
+        "with its account pages"
     );
     assert_manifest_verifies(run.dir());
 }
@@ -220,9 +235,10 @@ async fn upload_with_sse_kms_is_verified_in_s3() {
     run.assert_exit(EXIT_WITHOUT_UPLOAD);
     let run_id = run_id(&run);
     let location = format!("s3://archive-bucket/macie-runs/{run_id}/");
+    let objects = local_files(run.dir()).len();
     assert!(
         run.stdout.contains(&format!(
-            "uploaded: {location} (7 objects, verified against SHA256SUMS)"
+            "uploaded: {location} ({objects} objects, verified against SHA256SUMS)"
         )),
         "summary: {}",
         run.stdout
@@ -274,8 +290,10 @@ async fn upload_to_a_bucket_in_another_region_without_prefix() {
     run.assert_exit(EXIT_WITHOUT_UPLOAD);
     let run_id = run_id(&run);
     assert!(
-        run.stdout
-            .contains(&format!("uploaded: s3://eu-archive/{run_id}/ (7 objects")),
+        run.stdout.contains(&format!(
+            "uploaded: s3://eu-archive/{run_id}/ ({} objects",
+            local_files(run.dir()).len()
+        )),
         "summary: {}",
         run.stdout
     );
@@ -328,7 +346,7 @@ async fn object_lock_retention_in_compliance_mode() {
     let client = s3(&emulator, "us-east-1").await;
     let prefix = format!("runs/{}/", run_id(&run));
     let keys = list(&client, "locked-archive", &prefix).await;
-    assert_eq!(keys.len(), RUN_FILES.len(), "{keys:?}");
+    assert_eq!(keys.len(), local_files(run.dir()).len(), "{keys:?}");
     let now = chrono::Utc::now().timestamp();
     // moto 5.2.5 has no GetObjectRetention (GET ?retention answers with the object itself, which
     // the SDK cannot parse); HeadObject states the retention as AWS does.
@@ -374,6 +392,19 @@ async fn a_missing_bucket_fails_the_upload_and_keeps_the_local_run() {
         "log: {}",
         run.stderr
     );
+    assert!(
+        run.stdout
+            .contains("result: upload failed (the local run is kept) (exit 2)"),
+        "the console says why it exits 2: {}",
+        run.stdout
+    );
+    // run.json says what the process exited with, and the manifest covers the new run.json.
+    let meta: serde_json::Value = serde_json::from_str(
+        &std::fs::read_to_string(run.dir().join("run.json")).expect("run.json"),
+    )
+    .expect("JSON");
+    assert_eq!(meta["exit_code"], 2);
+    assert_eq!(meta["exit_reason"], "upload failed (the local run is kept)");
     assert_complete_local_run(&run);
 }
 

@@ -46,12 +46,20 @@ const ACCESS_DENIED_CODES: &[&str] = &[
     "AuthorizationErrorException",
 ];
 
+/// Error codes that say a resource, or a configuration of one, does not exist: a fact about it,
+/// never a call that could not be made (the reads that expect the configuration ones record
+/// them as absent; these classify whatever reaches an error all the same).
 const NOT_FOUND_CODES: &[&str] = &[
     "ResourceNotFoundException",
     "NotFoundException",
     "NoSuchBucket",
+    "NoSuchKey",
     "NoSuchEntity",
     "NotFound",
+    "NoSuchBucketPolicy",
+    "NoSuchPublicAccessBlockConfiguration",
+    "ServerSideEncryptionConfigurationNotFoundError",
+    "ObjectLockConfigurationNotFoundError",
 ];
 
 /// Classifies an SDK error into what it means for the audit.
@@ -232,6 +240,25 @@ mod tests {
             kind("ValidationException", "Macie is not enabled.", 400),
             ErrorKind::Other
         );
+    }
+
+    #[test]
+    fn absent_resources_and_configurations_are_not_found() {
+        for code in [
+            "NoSuchBucket",
+            "NotFound",
+            "NotFoundException",
+            "NoSuchBucketPolicy",
+            "NoSuchPublicAccessBlockConfiguration",
+            "ServerSideEncryptionConfigurationNotFoundError",
+            "ObjectLockConfigurationNotFoundError",
+        ] {
+            assert_eq!(
+                kind(code, "does not exist", 404),
+                ErrorKind::NotFound,
+                "{code}"
+            );
+        }
     }
 
     #[test]

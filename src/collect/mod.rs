@@ -6,6 +6,7 @@
 mod macie;
 mod progress;
 pub mod repository;
+mod resource_controls;
 
 use std::collections::HashSet;
 use std::future::Future;
@@ -24,7 +25,7 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::evidence::{
     Account, AccountAccess, AccountEvidence, AccountRegionEvidence, AccountSink, BucketEvidence,
-    ErrorKind, KeyEvidence, Observation, S3Destination,
+    ErrorKind, KeyEvidence, Observation, ResourceControlEvidence, S3Destination,
 };
 use crate::interrupt::{Cancellation, GRACE_PERIOD};
 use crate::scope::{ScanPlan, caller_identity};
@@ -76,11 +77,13 @@ pub struct Collection {
     pub buckets: Vec<BucketEvidence>,
     /// Every repository key, once.
     pub keys: Vec<KeyEvidence>,
+    /// The organization's RCPs over the repositories' owners, when RCPs are enabled.
+    pub resource_controls: Option<ResourceControlEvidence>,
 }
 
 /// Collects every account of the plan, `config.concurrency.accounts` at a time, handing each
 /// account's evidence to `sink` as soon as it is complete, then reads the repositories their
-/// export configurations name.
+/// export configurations name and the organization's RCPs over their owners.
 ///
 /// `listed` yields the accounts to scan (in `regions`) as the organization is listed, and
 /// `listing` completes with the whole plan once the last page is in: scanning starts with the
@@ -149,10 +152,23 @@ pub async fn collect(
             env,
             &accounts,
             &plan.other_members,
+            &plan.excluded,
             plan.caller_account(),
             config.concurrency.accounts,
         )
         .await
+    };
+    let members: Vec<&Account> = plan
+        .accounts
+        .iter()
+        .chain(&plan.excluded)
+        .chain(&plan.other_members)
+        .collect();
+    let resource_controls = if cancellation.is_cancelled() {
+        None
+    } else {
+        resource_controls::collect_resource_controls(env, &plan.listing, &members, &buckets, &keys)
+            .await
     };
     Ok((
         plan,
@@ -160,6 +176,7 @@ pub async fn collect(
             accounts,
             buckets,
             keys,
+            resource_controls,
         },
     ))
 }

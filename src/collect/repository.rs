@@ -10,8 +10,8 @@ use super::AccountCollection;
 use crate::aws::AwsEnvironment;
 use crate::aws::observe::{observation, observation_or_absent};
 use crate::evidence::{
-    Account, BucketEncryption, BucketEvidence, BucketOwner, KeyEvidence, KeyMetadata, Observation,
-    PublicAccessBlock,
+    Account, ApiError, BucketEncryption, BucketEvidence, BucketOwner, ErrorKind, KeyEvidence,
+    KeyMetadata, Observation, Outcome, PublicAccessBlock,
 };
 
 /// The four settings of an S3 or S3 Control Block Public Access answer (two SDK types of the same
@@ -31,10 +31,11 @@ macro_rules! public_access_block {
 /// A repository as an export configuration names it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 struct BucketReference {
-    /// An account whose configuration names the bucket: it probes a bucket no account in scope owns.
+    /// An account whose configuration names the bucket: it probes a bucket no reachable account
+    /// lists.
     referrer: String,
-    /// Accounts likely to own it (the expected owner, the key's account), tried when the bucket's
-    /// owner is in scope but in another shard.
+    /// Accounts likely to own it (the expected owner, the key's account), reached when no
+    /// account in scope lists it.
     likely_owners: BTreeSet<String>,
 }
 
@@ -91,12 +92,92 @@ fn references(accounts: &[AccountCollection]) -> (BTreeMap<String, BucketReferen
     (buckets, keys.into_iter().collect())
 }
 
-/// Reads every repository bucket and key once, `concurrency` at a time. A repository owned by an
-/// account of `other_members` (in scope, scanned by another shard) is read with that account's role.
+/// Why the account owning a repository cannot be read from: said in "not verifiable from the
+/// organization" messages, which must tell these apart.
+#[derive(Debug, Clone, PartialEq, Eq)]
+enum Unreachable {
+    /// The organization does not list it.
+    NotMember,
+    /// Left out by `scope.exclude_accounts`: explicitly not to be touched.
+    Excluded,
+    /// Listed, but not ACTIVE (SUSPENDED, PENDING_CLOSURE).
+    NotActive(String),
+    /// ACTIVE, but its role could not be assumed (or, with the credentials it gave,
+    /// GetCallerIdentity failed).
+    RoleNotUsable { role_arn: String, error: ApiError },
+    /// In scope, but this run did not get to it (it stopped starting accounts).
+    NotReached,
+}
+
+impl std::fmt::Display for Unreachable {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        match self {
+            Unreachable::NotMember => f.write_str("is not a member of the organization"),
+            Unreachable::Excluded => f.write_str("is excluded by configuration"),
+            Unreachable::NotActive(status) => write!(f, "is {status}"),
+            Unreachable::RoleNotUsable { role_arn, error }
+                if error.kind == ErrorKind::AssumeRoleFailed =>
+            {
+                write!(
+                    f,
+                    "is ACTIVE, but its role {role_arn} could not be assumed: {error}"
+                )
+            }
+            Unreachable::RoleNotUsable { role_arn, error } => {
+                write!(
+                    f,
+                    "is ACTIVE, but acting in it with {role_arn} failed: {error}"
+                )
+            }
+            Unreachable::NotReached => f.write_str("was not reached by this run"),
+        }
+    }
+}
+
+/// How each account that may own a repository is read from: its configuration, or why not.
+type Access = HashMap<String, Result<SdkConfig, Unreachable>>;
+
+/// What collection learnt of the accounts in scope: their configurations (or why there is none).
+fn scanned_access(accounts: &[AccountCollection]) -> Access {
+    accounts
+        .iter()
+        .map(|collection| {
+            let account = &collection.account;
+            let access = match (&collection.sdk_config, &account.access) {
+                (Some(conf), _) => Ok(conf.clone()),
+                _ if !account.account.is_active() => {
+                    Err(Unreachable::NotActive(account.account.status.clone()))
+                }
+                (None, Some(access)) => match access.identity.error() {
+                    Some(error) => Err(unusable_role(access.role_arn.as_deref(), error)),
+                    None => Err(Unreachable::NotReached),
+                },
+                (None, None) => Err(Unreachable::NotReached),
+            };
+            (account.account.id.clone(), access)
+        })
+        .collect()
+}
+
+fn unusable_role(role_arn: Option<&str>, error: &ApiError) -> Unreachable {
+    Unreachable::RoleNotUsable {
+        role_arn: role_arn
+            .unwrap_or("(the caller's own credentials)")
+            .to_owned(),
+        error: error.clone(),
+    }
+}
+
+/// Reads every repository bucket and key once, `concurrency` at a time, with its owner's
+/// credentials. An owner the run does not judge (an ACTIVE account of `other_members`: another
+/// shard's, or outside the account filter) is reached with its role, assumed once; an owner that
+/// is `excluded`, not ACTIVE, outside the organization or whose role is refused leaves its
+/// repository unverifiable, saying which.
 pub async fn collect_repositories(
     env: &AwsEnvironment,
     accounts: &[AccountCollection],
     other_members: &[Account],
+    excluded: &[Account],
     caller_account: &str,
     concurrency: usize,
 ) -> (Vec<BucketEvidence>, Vec<KeyEvidence>) {
@@ -105,16 +186,10 @@ pub async fn collect_repositories(
         .into_iter()
         .map(|(bucket, owner)| (bucket.to_owned(), owner.to_owned()))
         .collect();
-    let mut configs: HashMap<String, SdkConfig> = accounts
-        .iter()
-        .filter_map(|c| {
-            c.sdk_config
-                .clone()
-                .map(|conf| (c.account.account.id.clone(), conf))
-        })
-        .collect();
+    let mut access = scanned_access(accounts);
 
-    // Owners in other shards: the likely owners of unresolved buckets, and the keys' accounts.
+    // Owners the scan did not reach: the likely owners of unresolved buckets, and the keys'
+    // accounts.
     let mut wanted: BTreeSet<&str> = buckets
         .iter()
         .filter(|(name, _)| !owners.contains_key(*name))
@@ -124,52 +199,73 @@ pub async fn collect_repositories(
         keys.iter()
             .filter_map(|arn| parse_key_arn(arn).map(|(_, account)| account)),
     );
-    for account in other_members
-        .iter()
-        .filter(|a| a.is_active() && wanted.contains(a.id.as_str()))
-    {
-        if configs.contains_key(&account.id) {
-            continue;
+    wanted.retain(|account| !access.contains_key(*account));
+    let reached = futures::stream::iter(wanted)
+        .map(|account_id| async move {
+            let member = other_members.iter().find(|a| a.id == account_id);
+            let reach = match member {
+                Some(member) if member.is_active() => {
+                    reach_member(env, account_id, caller_account).await
+                }
+                Some(member) => (Err(Unreachable::NotActive(member.status.clone())), None),
+                None if excluded.iter().any(|a| a.id == account_id) => {
+                    (Err(Unreachable::Excluded), None)
+                }
+                None => (Err(Unreachable::NotMember), None),
+            };
+            (account_id.to_owned(), reach)
+        })
+        .buffer_unordered(concurrency.max(1))
+        .collect::<Vec<_>>()
+        .await;
+    for (account_id, (reach, listed)) in reached {
+        for name in listed.into_iter().flatten() {
+            owners.entry(name).or_insert_with(|| account_id.clone());
         }
-        let credentials = env.credentials_for(&account.id, caller_account);
-        let conf = env.account_config(&credentials).await;
-        let listed = super::list_buckets(env, &conf, &account.id).await;
-        if let Some(names) = listed.response() {
-            for name in names {
-                owners
-                    .entry(name.clone())
-                    .or_insert_with(|| account.id.clone());
-            }
-            configs.insert(account.id.clone(), conf);
-        }
+        access.insert(account_id, reach);
     }
     let owners: HashMap<&str, &str> = owners
         .iter()
         .map(|(b, o)| (b.as_str(), o.as_str()))
         .collect();
-    let configs: HashMap<&str, &SdkConfig> = configs.iter().map(|(a, c)| (a.as_str(), c)).collect();
+    let access = &access;
 
     let bucket_reads = futures::stream::iter(buckets)
         .map(|(name, reference)| {
-            let owner = owners.get(name.as_str()).copied();
-            let owner_config = owner.and_then(|o| configs.get(o).copied());
-            let referrer = configs
-                .get(reference.referrer.as_str())
-                .map(|conf| (reference.referrer.clone(), *conf));
+            let owner = owners
+                .get(name.as_str())
+                .and_then(|&owner| match access.get(owner) {
+                    Some(Ok(conf)) => Some((owner, conf)),
+                    _ => None,
+                });
             async move {
-                match (owner, owner_config) {
-                    (Some(owner), Some(conf)) => read_bucket(env, name, owner, conf).await,
-                    _ => probe_bucket(env, name, referrer).await,
+                match owner {
+                    Some((owner, conf)) => read_bucket(env, name, owner, conf).await,
+                    None => probe_bucket(env, name, &reference, access).await,
                 }
             }
         })
         .buffer_unordered(concurrency)
         .collect::<Vec<_>>();
     let key_reads = futures::stream::iter(keys)
-        .map(|arn| {
-            let owner_config =
-                parse_key_arn(&arn).and_then(|(_, account)| configs.get(account).copied());
-            async move { read_key(env, arn, owner_config).await }
+        .map(|arn| async move {
+            let owner = parse_key_arn(&arn).map(|(_, account)| account.to_owned());
+            match owner.as_deref().map(|o| (o, access.get(o))) {
+                None => unverifiable_key(arn, "not a KMS key ARN".into()),
+                Some((_, Some(Ok(conf)))) => read_key(env, arn, conf).await,
+                Some((owner, reach)) => {
+                    let reason = reach
+                        .and_then(|r| r.as_ref().err())
+                        .cloned()
+                        .unwrap_or(Unreachable::NotMember);
+                    unverifiable_key(
+                        arn,
+                        format!(
+                            "not verifiable from the organization: the key's account {owner} {reason}"
+                        ),
+                    )
+                }
+            }
         })
         .buffer_unordered(concurrency)
         .collect::<Vec<_>>();
@@ -177,6 +273,28 @@ pub async fn collect_repositories(
     buckets.sort_by(|a, b| a.name.cmp(&b.name));
     keys.sort_by(|a, b| a.arn.cmp(&b.arn));
     (buckets, keys)
+}
+
+/// Assumes an ACTIVE member's role as the scan does an account's (GetCallerIdentity, once: the
+/// configuration caches the credentials) and lists its buckets. A role that cannot be used makes
+/// it unreachable; a refused ListBuckets does not (its keys can still be read), it only leaves
+/// its buckets unlisted.
+async fn reach_member(
+    env: &AwsEnvironment,
+    account_id: &str,
+    caller_account: &str,
+) -> (Result<SdkConfig, Unreachable>, Option<Vec<String>>) {
+    let credentials = env.credentials_for(account_id, caller_account);
+    let conf = env.account_config(&credentials).await;
+    let identity = crate::scope::caller_identity(env, &conf).await;
+    if let Some(error) = identity.error() {
+        return (Err(unusable_role(credentials.role_arn(), error)), None);
+    }
+    let listed = super::list_buckets(env, &conf, account_id).await;
+    match listed.outcome {
+        Outcome::Response(names) => (Ok(conf), Some(names)),
+        Outcome::Error(_) => (Ok(conf), None),
+    }
 }
 
 fn empty_bucket(name: String, owner: BucketOwner) -> BucketEvidence {
@@ -196,32 +314,46 @@ fn empty_bucket(name: String, owner: BucketOwner) -> BucketEvidence {
     }
 }
 
-/// A bucket no account in scope owns: HeadBucket from an account that names it tells a missing
-/// bucket (404) from one owned elsewhere (403, or 200 through a policy).
+/// A bucket no reachable account lists: HeadBucket from an account whose configuration names it
+/// tells a missing bucket (404, a fact the rules judge) from one owned elsewhere (403, or 200
+/// through a policy), which is unverifiable, naming why its likely owners could not be read.
 async fn probe_bucket(
     env: &AwsEnvironment,
     name: String,
-    referrer: Option<(String, &SdkConfig)>,
+    reference: &BucketReference,
+    access: &Access,
 ) -> BucketEvidence {
     let mut evidence = empty_bucket(name, BucketOwner::Unknown);
-    let Some((referrer, conf)) = referrer else {
+    let Some(Ok(conf)) = access.get(&reference.referrer) else {
         evidence.unverifiable = Some(
             "not verifiable from the organization: no account in scope owns the bucket".into(),
         );
         return evidence;
     };
-    let s3 = env.s3(conf, &referrer, env.home_region());
+    let referrer = reference.referrer.as_str();
+    let s3 = env.s3(conf, referrer, env.home_region());
     let result = env
         .limited(s3.head_bucket().bucket(&evidence.name).send())
         .await;
     let probe = observation("s3:HeadBucket", result, |_| ());
-    let missing = probe
-        .error()
-        .is_some_and(|e| e.kind == crate::evidence::ErrorKind::NotFound);
+    let missing = probe.error().is_some_and(|e| e.kind == ErrorKind::NotFound);
     if !missing {
+        let owners: Vec<String> = reference
+            .likely_owners
+            .iter()
+            .map(|owner| match access.get(owner) {
+                Some(Err(reason)) => format!("{owner} {reason}"),
+                _ => format!("{owner} does not list it"),
+            })
+            .collect();
+        let owners = if owners.is_empty() {
+            String::new()
+        } else {
+            format!("; its likely owners: {}", owners.join("; "))
+        };
         evidence.unverifiable = Some(format!(
-            "not verifiable from the organization: the bucket exists but no account in scope owns it \
-             (probed from {referrer})"
+            "not verifiable from the organization: the bucket exists but no account this run can \
+             read owns it (probed from {referrer}){owners}"
         ));
     }
     evidence.probe = Some(probe);
@@ -386,34 +518,36 @@ pub fn parse_key_arn(arn: &str) -> Option<(&str, &str)> {
     }
 }
 
-/// Reads a key's evidence with its owner's credentials (`None`: the owner is not reachable).
-pub(crate) async fn read_key(
-    env: &AwsEnvironment,
-    arn: String,
-    owner_config: Option<&SdkConfig>,
-) -> KeyEvidence {
+/// A key's evidence without any read, and why it could not be read.
+fn unverifiable_key(arn: String, reason: String) -> KeyEvidence {
+    let mut evidence = empty_key(arn);
+    evidence.unverifiable = Some(reason);
+    evidence
+}
+
+fn empty_key(arn: String) -> KeyEvidence {
     let (region, owner) = parse_key_arn(&arn)
         .map(|(r, a)| (r.to_owned(), a.to_owned()))
         .unwrap_or_default();
-    let mut evidence = KeyEvidence {
+    KeyEvidence {
         arn,
-        owner_account: owner.clone(),
-        region: region.clone(),
+        owner_account: owner,
+        region,
         unverifiable: None,
         metadata: None,
         policy: None,
         rotation_enabled: None,
-    };
-    if owner.is_empty() {
+    }
+}
+
+/// Reads a key's evidence with its owner's credentials.
+pub(crate) async fn read_key(env: &AwsEnvironment, arn: String, conf: &SdkConfig) -> KeyEvidence {
+    let mut evidence = empty_key(arn);
+    if evidence.owner_account.is_empty() {
         evidence.unverifiable = Some("not a KMS key ARN".into());
         return evidence;
     }
-    let Some(conf) = owner_config else {
-        evidence.unverifiable = Some(format!(
-            "not verifiable from the organization: the key's account {owner} is not in scope or could not be reached"
-        ));
-        return evidence;
-    };
+    let (owner, region) = (evidence.owner_account.clone(), evidence.region.clone());
     let kms = env.kms(conf, &owner, &region);
     let result = env
         .limited(kms.describe_key().key_id(&evidence.arn).send())

@@ -114,6 +114,7 @@ impl Evidence {
             account_regions: HashMap::new(),
             buckets: rest.buckets,
             keys: rest.keys,
+            resource_controls: rest.resource_controls,
             end: rest.end,
         };
         for account in lines.values_mut() {
@@ -345,7 +346,7 @@ mod tests {
             ended_at: at(2026, 1, 2),
             interrupted: false,
         };
-        writer.finish(&[], &[], Some(&end)).expect("finished")
+        writer.finish(&[], &[], None, Some(&end)).expect("finished")
     }
 
     #[test]

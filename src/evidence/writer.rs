@@ -11,7 +11,8 @@ use std::sync::Mutex;
 use serde::Serialize;
 
 use super::{
-    AccountEvidence, AccountRegionEvidence, BucketEvidence, KeyEvidence, RunEnd, RunHeader,
+    AccountEvidence, AccountRegionEvidence, BucketEvidence, KeyEvidence, ResourceControlEvidence,
+    RunEnd, RunHeader,
 };
 use crate::error::{Error, Result};
 
@@ -25,6 +26,7 @@ pub(crate) enum RecordRef<'a> {
     AccountRegion(&'a AccountRegionEvidence),
     Bucket(&'a BucketEvidence),
     Key(&'a KeyEvidence),
+    ResourceControlPolicies(&'a ResourceControlEvidence),
     RunEnd(&'a RunEnd),
 }
 
@@ -136,12 +138,13 @@ impl EvidenceWriter {
         }
     }
 
-    /// Writes the repositories and the run's end (none for a run that did not finish), and makes
-    /// the file durable.
+    /// Writes the repositories, the RCPs over their owners (when read) and the run's end (none
+    /// for a run that did not finish), and makes the file durable.
     pub fn finish(
         self,
         buckets: &[BucketEvidence],
         keys: &[KeyEvidence],
+        resource_controls: Option<&ResourceControlEvidence>,
         end: Option<&RunEnd>,
     ) -> Result<PathBuf> {
         let WriterState {
@@ -167,6 +170,9 @@ impl EvidenceWriter {
             }
             for key in keys {
                 RecordRef::Key(key).write_line(&mut out)?;
+            }
+            if let Some(controls) = resource_controls {
+                RecordRef::ResourceControlPolicies(controls).write_line(&mut out)?;
             }
             if let Some(end) = end {
                 RecordRef::RunEnd(end).write_line(&mut out)?;

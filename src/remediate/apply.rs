@@ -39,6 +39,8 @@ pub const APPLY_CALLS: &[(&str, &str)] = &[
     ("kms:CreateKey (tags)", "kms:TagResource"),
     ("kms:CreateAlias", "kms:CreateAlias"),
     ("kms:EnableKeyRotation", "kms:EnableKeyRotation"),
+    ("kms:CancelKeyDeletion", "kms:CancelKeyDeletion"),
+    ("kms:EnableKey", "kms:EnableKey"),
     ("kms:GetKeyPolicy", "kms:GetKeyPolicy"),
     ("kms:PutKeyPolicy", "kms:PutKeyPolicy"),
     ("s3:GetBucketLocation", "s3:GetBucketLocation"),
@@ -313,6 +315,8 @@ impl Runner<'_, '_> {
                 policy,
             } => self.create_key(alias, description, policy).await,
             Action::CreateAlias { alias, key } => self.create_alias(alias, key).await,
+            Action::CancelKeyDeletion { key } => self.cancel_key_deletion(key).await,
+            Action::EnableKey { key } => self.enable_key(key).await,
             Action::EnableKeyRotation { key } => self.enable_rotation(key).await,
             Action::PutKeyPolicy {
                 key,
@@ -503,6 +507,90 @@ impl Runner<'_, '_> {
                 json!({"alias": alias, "key_arn": arn}),
             ),
             Err(error) => StepResult::call_failed("cannot create the alias", error),
+        }
+    }
+
+    /// DescribeKey: the key's state (`Enabled`, `Disabled`, `PendingDeletion`…).
+    async fn key_state(&mut self, arn: &str) -> Result<String, ApiError> {
+        let kms = self.kms();
+        let result = kms.describe_key().key_id(arn).send().await;
+        self.record("kms:DescribeKey", result).map(|output| {
+            output
+                .key_metadata()
+                .and_then(|m| m.key_state())
+                .map(|s| s.as_str().to_owned())
+                .unwrap_or_default()
+        })
+    }
+
+    async fn cancel_key_deletion(&mut self, key: &KeyRef) -> StepResult {
+        let (arn, state, before) = match self.key_and_state(key).await {
+            Ok(found) => found,
+            Err(failed) => return failed,
+        };
+        if state != "PendingDeletion" {
+            return StepResult::unchanged(
+                format!("key {arn} is not pending deletion ({state})"),
+                Some(before),
+            );
+        }
+        let kms = self.kms();
+        let result = kms
+            .cancel_key_deletion()
+            .key_id(key_id_of(&arn))
+            .send()
+            .await;
+        match self.record("kms:CancelKeyDeletion", result) {
+            Ok(_) => StepResult::changed(
+                format!("the deletion of key {arn} is cancelled (the key is disabled)"),
+                Some(before),
+                json!({"key_arn": arn, "state": "Disabled"}),
+            ),
+            Err(error) => StepResult::call_failed("cannot cancel the key's deletion", error),
+        }
+    }
+
+    /// The key's ARN, its state and the step's "before" record, for the steps that recover a
+    /// key (each reads the state first, so a step already made is unchanged).
+    async fn key_and_state(
+        &mut self,
+        key: &KeyRef,
+    ) -> std::result::Result<(String, String, serde_json::Value), StepResult> {
+        let arn = self.resolve(key).await?;
+        let state = self
+            .key_state(&arn)
+            .await
+            .map_err(|error| StepResult::call_failed("cannot describe the key", error))?;
+        let before = json!({"key_arn": arn, "state": state});
+        Ok((arn, state, before))
+    }
+
+    async fn enable_key(&mut self, key: &KeyRef) -> StepResult {
+        let (arn, state, before) = match self.key_and_state(key).await {
+            Ok(found) => found,
+            Err(failed) => return failed,
+        };
+        match state.as_str() {
+            "Enabled" => {
+                return StepResult::unchanged(format!("key {arn} is enabled"), Some(before));
+            }
+            "Disabled" => {}
+            other => {
+                return StepResult::failed(
+                    format!("key {arn} is {other}: only a disabled key can be enabled"),
+                    None,
+                );
+            }
+        }
+        let kms = self.kms();
+        let result = kms.enable_key().key_id(key_id_of(&arn)).send().await;
+        match self.record("kms:EnableKey", result) {
+            Ok(_) => StepResult::changed(
+                format!("key {arn} is enabled"),
+                Some(before),
+                json!({"key_arn": arn, "state": "Enabled"}),
+            ),
+            Err(error) => StepResult::call_failed("cannot enable the key", error),
         }
     }
 
@@ -880,6 +968,13 @@ impl Runner<'_, '_> {
             Err(error) => StepResult::call_failed("cannot write the export configuration", error),
         }
     }
+}
+
+/// The key id in a key ARN (the ARN itself when it has none): what KMS's key-state operations
+/// are given in the key's own account, since moto (the tests' emulator) looks keys up by id
+/// there, where AWS accepts either.
+fn key_id_of(arn: &str) -> &str {
+    arn.rsplit_once(":key/").map_or(arn, |(_, id)| id)
 }
 
 /// The merged policy a policy step writes, or the step's result when there is nothing to write

@@ -205,7 +205,7 @@ pub(super) fn plan_central(
     let sources: Vec<MacieSource> = targets
         .iter()
         .filter(|t| t.remediated())
-        .map(Target::source)
+        .map(|t| t.source_in(input.run))
         .collect();
     let (key_value, key_policy) = &central.key_policy;
     let key_before = key_gaps(key_policy, central.key_arn, &sources);

@@ -52,6 +52,14 @@ pub fn for_action(_account: &str, region: &str, action: &Action) -> Vec<String> 
             quote(alias),
             key_argument(key)
         )],
+        Action::CancelKeyDeletion { key } => vec![format!(
+            "aws kms cancel-key-deletion --region {r} --key-id {}",
+            key_argument(key)
+        )],
+        Action::EnableKey { key } => vec![format!(
+            "aws kms enable-key --region {r} --key-id {}",
+            key_argument(key)
+        )],
         Action::EnableKeyRotation { key } => vec![format!(
             "aws kms enable-key-rotation --region {r} --key-id {}",
             key_argument(key)

@@ -20,6 +20,7 @@ mod own;
 pub mod plan;
 mod probe;
 mod render;
+mod repair;
 mod scan;
 pub mod statements;
 
@@ -38,13 +39,14 @@ use crate::config::Config;
 use crate::error::{
     EXIT_COMPLIANT, EXIT_FAILURES, EXIT_INCOMPLETE, EXIT_INTERRUPTED, Error, Result,
 };
+use crate::evidence::RunScope;
 use crate::findings::{Finding, Status};
 use crate::interrupt::Cancellation;
 use crate::report::findings::Findings;
 use crate::triage::TriageMarks;
 use crate::{report, scope};
 use log::{LogEnd, LogHeader, LogRecord, StepRecord, StepStatus, TargetOutcome, TargetRecord};
-use plan::{Decision, Plan, PlanInput, REMEDIATED_RULES};
+use plan::{Decision, Plan, PlanInput};
 
 pub use apply::APPLY_CALLS;
 
@@ -116,7 +118,18 @@ pub async fn remediate(
                 .into(),
         ));
     }
-    let loaded = crate::scan::effective_config(&args.settings)?;
+    for (given, flag) in [
+        (args.recover_keys, "--recover-keys"),
+        (args.include_hardening, "--include-hardening"),
+    ] {
+        if given && args.strategy != Strategy::Repair {
+            return Err(Error::Usage(format!(
+                "{flag} is for repositories repaired in place: it needs --strategy repair (nothing was changed)"
+            )));
+        }
+    }
+    // Remediation's scans never become `latest`: what the flags narrowed does not matter here.
+    let (loaded, narrowed) = crate::scan::effective_config(&args.settings)?;
     let config = Arc::new(loaded.config.clone());
     let settings = &config.remediation;
     if args.strategy == Strategy::Central
@@ -132,7 +145,7 @@ pub async fn remediate(
     let env = AwsEnvironment::load(config.clone()).await;
     // The central repository's owners are read even when the scope leaves them out.
     let owners: Vec<String> = match args.strategy {
-        Strategy::Own => Vec::new(),
+        Strategy::Own | Strategy::Repair => Vec::new(),
         Strategy::Central => settings
             .central_key_arn
             .as_deref()
@@ -155,6 +168,7 @@ pub async fn remediate(
         &loaded,
         &config,
         &scope,
+        &narrowed,
         &scan_id,
         command_line,
         show_progress,
@@ -185,6 +199,8 @@ pub async fn remediate(
         settings,
         strategy: args.strategy,
         force: args.force,
+        recover_keys: args.recover_keys,
+        include_hardening: args.include_hardening,
         probes: &probes,
     });
     let caller_account = scope.caller_account().to_owned();
@@ -267,13 +283,22 @@ pub async fn remediate(
                     .as_ref()
                     .map(|d| d.expected_bucket_owner.clone())
             }))
+            // `--strategy repair` changes repositories in their owners' accounts.
+            .chain(plan.accounts().into_iter().map(str::to_owned))
             .collect();
         let rescan_scope = scan::rescan_scope(&scope, &touched, &owners);
+        // The re-scan covers only the touched account-Regions: a partial run, and says so.
+        let rescanned = RunScope {
+            accounts: Some(rescan_scope.accounts.iter().map(|a| a.id.clone()).collect()),
+            regions: Some(rescan_scope.regions.clone()),
+            merged_shards: None,
+        };
         let rescan = scan::collect_run(
             &env,
             &loaded,
             &config,
             &rescan_scope,
+            &rescanned,
             &run_id,
             command_line,
             show_progress,
@@ -283,7 +308,12 @@ pub async fn remediate(
         let rescan_findings = Findings::new(&rescan, &TriageMarks::NONE).collect()?;
         Some((rescan, rescan_findings))
     };
-    let targets = target_records(&plan, &records, rescan.as_ref().map(|(_, f)| f.as_slice()));
+    let targets = target_records(
+        &plan,
+        &records,
+        rescan.as_ref().map(|(_, f)| f.as_slice()),
+        args.include_hardening,
+    );
     let log = log_records(
         &records,
         &targets,
@@ -395,6 +425,7 @@ fn target_records(
     plan: &Plan,
     records: &[StepRecord],
     rescan: Option<&[Finding]>,
+    include_hardening: bool,
 ) -> Vec<TargetRecord> {
     plan.targets
         .iter()
@@ -423,7 +454,7 @@ fn target_records(
                 .filter(|f| {
                     f.account_id == target.account_id
                         && f.region == target.region
-                        && REMEDIATED_RULES.contains(&f.rule_id.as_str())
+                        && plan::remediates(&f.rule_id, include_hardening)
                 })
                 .map(|f| (f.rule_id.clone(), f.status))
                 .collect();

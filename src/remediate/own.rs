@@ -20,7 +20,7 @@ pub(super) fn plan_own(
     let settings = input.settings;
     let account = target.account_id.clone();
     let region = target.region.clone();
-    let source = target.source();
+    let source = target.source_in(input.run);
     let serves = [source.clone()];
     let bucket = settings.bucket_name(&account, &region);
     let prefix = settings.key_prefix.clone();

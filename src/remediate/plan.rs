@@ -8,8 +8,8 @@
 //! cannot tell what it would change). Steps are grouped by the account they act in; in
 //! `--strategy central` the groups that update the shared bucket and key come first.
 //!
-//! This file holds the plan's model and what both strategies share; `own.rs` and `central.rs`
-//! plan each strategy's steps. Besides the scan's evidence, the plan reads [`Probes`]: the few
+//! This file holds the plan's model and what the strategies share; `own.rs`, `central.rs` and
+//! `repair.rs` plan each strategy's steps. Besides the scan's evidence, the plan reads [`Probes`]: the few
 //! reads the scan does not make (see `probe.rs`).
 
 use std::collections::{BTreeMap, BTreeSet, HashMap};
@@ -27,10 +27,20 @@ use crate::evidence::{
     PublicAccessBlock, RunEvidence, S3Destination,
 };
 use crate::findings::{Finding, Status};
+use crate::macie_access::OrgMembership;
 use crate::policy::Policy;
 
 /// The rules remediation fixes.
 pub const REMEDIATED_RULES: [&str; 3] = ["MACIE-002", "MACIE-003", "MACIE-004"];
+
+/// The rule `--include-hardening` adds to [`REMEDIATED_RULES`].
+pub const HARDENING_RULE: &str = "MACIE-005";
+
+/// Whether a finding of `rule_id` makes an account-Region a target, and is judged again in the
+/// re-scan.
+pub fn remediates(rule_id: &str, include_hardening: bool) -> bool {
+    REMEDIATED_RULES.contains(&rule_id) || (include_hardening && rule_id == HARDENING_RULE)
+}
 
 /// What the scan did not read but the plan needs, read just before planning (with the audit role).
 #[derive(Debug, Clone, Default, PartialEq)]
@@ -57,6 +67,10 @@ pub struct PlanInput<'a> {
     pub strategy: Strategy,
     /// Repoint configurations that name another repository.
     pub force: bool,
+    /// `--strategy repair`: cancel a repository key's deletion and enable a disabled key.
+    pub recover_keys: bool,
+    /// `--strategy repair`: MACIE-005 failures and warnings make targets too.
+    pub include_hardening: bool,
     /// Extra reads.
     pub probes: &'a Probes,
 }
@@ -112,11 +126,17 @@ pub struct Target {
 }
 
 impl Target {
-    /// The target as a Macie source.
+    /// The target as a Macie source (its organization unknown: enough to find it in a list).
     pub fn source(&self) -> MacieSource {
+        MacieSource::new(&self.account_id, &self.region)
+    }
+
+    /// The target as a Macie source with its organization as the scan saw it, for evaluating
+    /// policies the way Macie's requests will be.
+    pub fn source_in(&self, run: &RunEvidence) -> MacieSource {
         MacieSource {
-            account_id: self.account_id.clone(),
-            region: self.region.clone(),
+            organization: OrgMembership::of(run, &self.account_id),
+            ..self.source()
         }
     }
 
@@ -239,6 +259,9 @@ pub struct Step {
     pub summary: String,
     /// The equivalent AWS CLI commands, with the account's credentials.
     pub commands: Vec<String>,
+    /// What changes, before → after, one line each (see [`Action::diff`]).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub diff: Vec<String>,
     /// The account-Regions it serves.
     pub serves: Vec<MacieSource>,
 }
@@ -262,6 +285,18 @@ pub enum Action {
     CreateAlias {
         /// The alias.
         alias: String,
+        /// The key.
+        key: KeyRef,
+    },
+    /// Cancel the scheduled deletion of a key (which leaves it disabled).
+    #[serde(rename = "kms:CancelKeyDeletion")]
+    CancelKeyDeletion {
+        /// The key.
+        key: KeyRef,
+    },
+    /// Enable a disabled key.
+    #[serde(rename = "kms:EnableKey")]
+    EnableKey {
         /// The key.
         key: KeyRef,
     },
@@ -371,6 +406,8 @@ impl Action {
         match self {
             Action::CreateKey { .. } => "kms:CreateKey",
             Action::CreateAlias { .. } => "kms:CreateAlias",
+            Action::CancelKeyDeletion { .. } => "kms:CancelKeyDeletion",
+            Action::EnableKey { .. } => "kms:EnableKey",
             Action::EnableKeyRotation { .. } => "kms:EnableKeyRotation",
             Action::PutKeyPolicy { .. } => "kms:PutKeyPolicy",
             Action::CreateBucket { .. } => "s3:CreateBucket",
@@ -388,7 +425,10 @@ impl Action {
             Action::CreateKey { alias, .. } | Action::CreateAlias { alias, .. } => {
                 format!("arn:aws:kms:{region}:{account}:{alias}")
             }
-            Action::EnableKeyRotation { key } | Action::PutKeyPolicy { key, .. } => match key {
+            Action::CancelKeyDeletion { key }
+            | Action::EnableKey { key }
+            | Action::EnableKeyRotation { key }
+            | Action::PutKeyPolicy { key, .. } => match key {
                 KeyRef::Arn { arn } => arn.clone(),
                 KeyRef::Created { alias } => format!("arn:aws:kms:{region}:{account}:{alias}"),
             },
@@ -400,6 +440,72 @@ impl Action {
             Action::PutExportConfiguration { .. } => {
                 format!("arn:aws:macie2:{region}:{account}:export-configuration")
             }
+        }
+    }
+}
+
+impl Action {
+    /// What the change does to the state the scan saw, for people: a policy statement by
+    /// statement ([`statements::diff`]), a setting's value before and after; empty when the step
+    /// creates something, or when what it changes was not read (it is read when the step runs).
+    pub fn diff(&self) -> Vec<String> {
+        let setting =
+            |before: String, after: String| vec![format!("  - {before}"), format!("  + {after}")];
+        match self {
+            Action::PutKeyPolicy {
+                before: Some(before),
+                after: Some(after),
+                ..
+            } => statements::diff(Some(before), after),
+            Action::PutBucketPolicy {
+                before,
+                after: Some(after),
+                ..
+            } => match before {
+                PolicyBefore::Policy(before) => statements::diff(Some(before), after),
+                PolicyBefore::NoPolicy => statements::diff(None, after),
+                PolicyBefore::NotRead => Vec::new(),
+            },
+            Action::PutPublicAccessBlock {
+                before: Some(before),
+                ..
+            } => {
+                let describe = |block: &PublicAccessBlock| {
+                    format!(
+                        "BlockPublicAcls={},IgnorePublicAcls={},BlockPublicPolicy={},RestrictPublicBuckets={}",
+                        block.block_public_acls,
+                        block.ignore_public_acls,
+                        block.block_public_policy,
+                        block.restrict_public_buckets
+                    )
+                };
+                let all = PublicAccessBlock {
+                    block_public_acls: true,
+                    ignore_public_acls: true,
+                    block_public_policy: true,
+                    restrict_public_buckets: true,
+                };
+                setting(describe(before), describe(&all))
+            }
+            Action::PutBucketEncryption {
+                key,
+                before: Some(before),
+                ..
+            } => setting(
+                if before.is_null() {
+                    "no default encryption".to_owned()
+                } else {
+                    statements::to_text(before)
+                },
+                statements::to_text(&commands::encryption_configuration(
+                    key.arn_or_placeholder(),
+                )),
+            ),
+            Action::PutBucketVersioning { before, .. } => setting(
+                format!("Status={}", before.as_deref().unwrap_or("(never enabled)")),
+                "Status=Enabled".to_owned(),
+            ),
+            _ => Vec::new(),
         }
     }
 }
@@ -474,14 +580,11 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
         .map(|(i, r)| (r.as_str(), i))
         .collect();
     for finding in input.findings {
-        if !REMEDIATED_RULES.contains(&finding.rule_id.as_str()) {
+        if !remediates(&finding.rule_id, input.include_hardening) {
             continue;
         }
         if finding.status == Status::Error {
-            unchecked.insert(MacieSource {
-                account_id: finding.account_id.clone(),
-                region: finding.region.clone(),
-            });
+            unchecked.insert(MacieSource::new(&finding.account_id, &finding.region));
         }
         if !matches!(finding.status, Status::Fail | Status::Warn) {
             continue;
@@ -540,6 +643,7 @@ pub fn plan(input: &PlanInput<'_>) -> Plan {
             }
         }
         Strategy::Central => super::central::plan_central(input, &mut targets, &mut drafts),
+        Strategy::Repair => super::repair::plan_repair(input, &mut targets, &mut drafts),
     }
 
     Plan {
@@ -581,6 +685,7 @@ fn number(drafts: Vec<(GroupKind, Draft)>) -> Vec<StepGroup> {
                 account_id: draft.account.clone(),
                 region: draft.region.clone(),
                 commands: commands::for_action(&draft.account, &draft.region, &draft.action),
+                diff: draft.action.diff(),
                 action: draft.action.clone(),
                 summary: draft.summary.clone(),
                 serves: draft.serves.clone(),
@@ -757,10 +862,7 @@ pub(super) fn export_draft(
             "point Macie's discovery results export in {region} at s3://{}/{} encrypted with {}{replaces}",
             destination.bucket, destination.key_prefix, destination.key
         ),
-        &[MacieSource {
-            account_id: account.to_owned(),
-            region: region.to_owned(),
-        }],
+        &[MacieSource::new(account, region)],
     )
 }
 

@@ -120,6 +120,10 @@ impl World {
     }
 
     fn plan(&self, strategy: Strategy, force: bool) -> Plan {
+        self.plan_recovering(strategy, force, false)
+    }
+
+    fn plan_recovering(&self, strategy: Strategy, force: bool, recover_keys: bool) -> Plan {
         let findings = judged(&self.run);
         plan(&PlanInput {
             run: &self.run,
@@ -127,6 +131,8 @@ impl World {
             settings: &self.settings,
             strategy,
             force,
+            recover_keys,
+            include_hardening: false,
             probes: &self.probes,
         })
     }
@@ -248,10 +254,7 @@ fn operations(plan: &Plan) -> Vec<&'static str> {
 }
 
 fn source(account: &str, region: &str) -> MacieSource {
-    MacieSource {
-        account_id: account.into(),
-        region: region.into(),
-    }
+    MacieSource::new(account, region)
 }
 
 /// A central key policy: the owner administers it; Macie may use it for `accounts`.
@@ -781,4 +784,257 @@ fn central_turns_on_public_access_blocks_and_the_tls_deny_when_missing() {
     assert!(deny_insecure);
     let text = statements::to_text(after.as_ref().expect("after"));
     assert!(text.contains(statements::CENTRAL_TLS_SID));
+}
+
+// ---------------------------------------------------------------------------------------------
+// --strategy repair
+
+/// A key policy that lets only the account's administrators in: Macie lacks its grant.
+fn admin_only_key_policy(account: &str) -> Value {
+    json!({"Version": "2012-10-17", "Statement": [
+        {"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": format!("arn:aws:iam::{account}:root")}, "Action": "kms:*", "Resource": "*"}
+    ]})
+}
+
+/// `account` exporting from `region` to its own repository (a bucket without a policy in
+/// `bucket_region`, key `key_arn` with `metadata`), whose key policy lacks Macie's grant.
+fn own_broken_repository(
+    world: &mut World,
+    account: &str,
+    region: &str,
+    bucket_region: &str,
+    key_arn: &str,
+    metadata: KeyMetadata,
+) {
+    let name = format!("repo-{account}");
+    world
+        .account(
+            account,
+            &[region],
+            Some(destination(&name, key_arn)),
+            &[name.as_str()],
+        )
+        .key(KeyEvidence {
+            metadata: Some(ok("kms:DescribeKey", metadata)),
+            ..key(key_arn, &admin_only_key_policy(account))
+        })
+        .bucket(bucket(&name, account, bucket_region, None));
+}
+
+fn decision_of(plan: &Plan, account: &str) -> Decision {
+    plan.targets
+        .iter()
+        .find(|t| t.account_id == account)
+        .map(|t| t.decision.clone())
+        .unwrap_or_else(|| panic!("no target {account}"))
+}
+
+fn blocked_because(plan: &Plan, account: &str) -> String {
+    match decision_of(plan, account) {
+        Decision::Blocked { reason } => reason,
+        other => panic!("{account} is not blocked: {other:?}"),
+    }
+}
+
+#[test]
+fn repair_blocks_repositories_a_merge_cannot_fix_with_the_reason_and_the_fix() {
+    const AWS_MANAGED: &str = "444444444444";
+    const ASYMMETRIC: &str = "555555555555";
+    const WRONG_REGION: &str = "666666666666";
+    const OUTSIDE: &str = "777777777777";
+    const FORBIDDEN: &str = "888888888888";
+    const DISABLED: &str = "999999999999";
+    let mut world = World::new(&["us-east-1"]);
+    let arn = |account: &str, region: &str| format!("arn:aws:kms:{region}:{account}:key/k");
+    let plain = |account: &str, region: &str| key_metadata(&arn(account, region), "Enabled");
+    let aws_managed = KeyMetadata {
+        manager: "AWS".into(),
+        ..plain(AWS_MANAGED, "us-east-1")
+    };
+    own_broken_repository(
+        &mut world,
+        AWS_MANAGED,
+        "us-east-1",
+        "us-east-1",
+        &arn(AWS_MANAGED, "us-east-1"),
+        aws_managed,
+    );
+    let asymmetric = KeyMetadata {
+        spec: "RSA_2048".into(),
+        ..plain(ASYMMETRIC, "us-east-1")
+    };
+    own_broken_repository(
+        &mut world,
+        ASYMMETRIC,
+        "us-east-1",
+        "us-east-1",
+        &arn(ASYMMETRIC, "us-east-1"),
+        asymmetric,
+    );
+    own_broken_repository(
+        &mut world,
+        WRONG_REGION,
+        "us-east-1",
+        "us-east-1",
+        &arn(WRONG_REGION, "eu-west-1"),
+        plain(WRONG_REGION, "eu-west-1"),
+    );
+    // The key belongs to an account the organization listing does not have.
+    own_broken_repository(
+        &mut world,
+        OUTSIDE,
+        "us-east-1",
+        "us-east-1",
+        &arn("101010101010", "us-east-1"),
+        plain("101010101010", "us-east-1"),
+    );
+    // Results from a default Region may not go to an opt-in one.
+    own_broken_repository(
+        &mut world,
+        FORBIDDEN,
+        "us-east-1",
+        "af-south-1",
+        &arn(FORBIDDEN, "af-south-1"),
+        plain(FORBIDDEN, "af-south-1"),
+    );
+    own_broken_repository(
+        &mut world,
+        DISABLED,
+        "us-east-1",
+        "us-east-1",
+        &arn(DISABLED, "us-east-1"),
+        key_metadata(&arn(DISABLED, "us-east-1"), "Disabled"),
+    );
+    world.account(A, &["us-east-1"], None, &[]);
+
+    let plan = world.plan(Strategy::Repair, false);
+    assert!(blocked_because(&plan, AWS_MANAGED).contains("AWS managed"));
+    assert!(blocked_because(&plan, ASYMMETRIC).contains("RSA_2048 key for ENCRYPT_DECRYPT"));
+    assert!(
+        blocked_because(&plan, WRONG_REGION)
+            .contains("is in eu-west-1, but the bucket is in us-east-1")
+    );
+    assert!(
+        blocked_because(&plan, OUTSIDE)
+            .contains("belongs to account 101010101010, outside the organization")
+    );
+    assert!(
+        blocked_because(&plan, FORBIDDEN)
+            .contains("af-south-1, which cannot receive results from Macie in us-east-1")
+    );
+    assert!(blocked_because(&plan, DISABLED).contains("is disabled: --recover-keys enables it"));
+    assert!(blocked_because(&plan, A).contains("names no repository to repair"));
+    assert_eq!(plan.step_count(), 0);
+
+    // --recover-keys enables the disabled key first, then repairs its repository.
+    let recovered = world.plan_recovering(Strategy::Repair, false, true);
+    assert_eq!(decision_of(&recovered, DISABLED), Decision::Remediate);
+    let ops = operations(&recovered);
+    assert_eq!(ops[..2], ["kms:EnableKey", "kms:PutKeyPolicy"]);
+    assert!(!ops.contains(&"kms:CancelKeyDeletion"));
+    assert!(recovered.steps().all(|s| s.account_id == DISABLED));
+}
+
+#[test]
+fn repair_fixes_a_shared_repository_once_and_shows_each_policy_change_as_a_diff() {
+    let mut world = central_world(&["us-east-1", "eu-west-1"]);
+    world.settings.central_bucket = None;
+    world.settings.central_key_arn = None;
+    world
+        .account(
+            A,
+            &["us-east-1", "eu-west-1"],
+            Some(destination("central", CENTRAL_KEY)),
+            &[],
+        )
+        .account(
+            B,
+            &["us-east-1"],
+            Some(destination("central", CENTRAL_KEY)),
+            &[],
+        );
+    let plan = world.plan(Strategy::Repair, false);
+    for target in &plan.targets {
+        assert_eq!(target.decision, Decision::Remediate, "{target:?}");
+    }
+    assert_eq!(plan.targets.len(), 3);
+    assert!(
+        plan.steps().all(|s| s.account_id == LOG),
+        "{:?}",
+        operations(&plan)
+    );
+    // The bucket's default encryption uses the AWS managed key, not the repository's.
+    assert_eq!(
+        operations(&plan),
+        [
+            "kms:PutKeyPolicy",
+            "s3:PutBucketPolicy",
+            "s3:PutBucketEncryption"
+        ]
+    );
+    let key_step = plan.steps().next().expect("the key policy step");
+    assert_eq!(key_step.serves.len(), 3);
+    assert_eq!(key_step.diff[0], "  = \"Admin\" (kept as is)");
+    assert_eq!(key_step.diff[1], "  = \"Macie\" (kept as is)");
+    assert!(
+        key_step.diff[2].starts_with(r#"  + {"Action":["kms:GenerateDataKey","kms:Encrypt"]"#)
+            && key_step.diff[2].contains(statements::CENTRAL_KEY_SID),
+        "{:?}",
+        key_step.diff
+    );
+    let Action::PutKeyPolicy {
+        after: Some(after), ..
+    } = &key_step.action
+    else {
+        panic!("{:?}", key_step.action);
+    };
+    let served = [
+        source(A, "eu-west-1"),
+        source(A, "us-east-1"),
+        source(B, "us-east-1"),
+    ];
+    let (_, merged) = statements::parse(&statements::to_text(after)).expect("policy");
+    assert!(key_gaps(&merged, CENTRAL_KEY, &served).is_empty());
+    let bucket_step = plan.steps().nth(1).expect("the bucket policy step");
+    let added: Vec<&String> = bucket_step
+        .diff
+        .iter()
+        .filter(|l| l.starts_with("  + "))
+        .collect();
+    assert_eq!(
+        added.len(),
+        3,
+        "write, locate and the encryption deny: {:?}",
+        bucket_step.diff
+    );
+    assert!(
+        added
+            .iter()
+            .any(|l| l.contains(statements::REPAIR_WRONG_KEY_SID))
+    );
+    assert!(
+        bucket_step
+            .diff
+            .iter()
+            .filter(|l| l.starts_with("  - "))
+            .count()
+            == 0
+    );
+
+    // Applied, the same plan from the repaired evidence has nothing left to do.
+    let Action::PutBucketPolicy {
+        after: Some(bucket_after),
+        ..
+    } = &bucket_step.action
+    else {
+        panic!("{:?}", bucket_step.action);
+    };
+    world.key(key(CENTRAL_KEY, after)).bucket(bucket(
+        "central",
+        LOG,
+        "us-east-1",
+        Some(bucket_after),
+    ));
+    let again = world.plan(Strategy::Repair, false);
+    assert!(again.targets.is_empty(), "{:?}", again.targets);
 }

@@ -66,6 +66,8 @@ pub async fn probe(
                 .await;
             probes.alias_keys = found.into_iter().flatten().collect();
         }
+        // The scan reads every repository a configuration names, with its owner's audit role.
+        Strategy::Repair => {}
         Strategy::Central => {
             let (Some(bucket), Some(key_arn)) = (
                 settings.central_bucket.as_deref(),
@@ -94,7 +96,7 @@ pub async fn probe(
                     .account_config(&env.credentials_for(&key_owner, &caller))
                     .await;
                 probes.central_key =
-                    Some(repository::read_key(env, key_arn.to_owned(), Some(&conf)).await);
+                    Some(repository::read_key(env, key_arn.to_owned(), &conf).await);
             }
         }
     }

@@ -34,6 +34,7 @@ fn strategy_name(strategy: Strategy) -> &'static str {
     match strategy {
         Strategy::Own => "own (a key and a bucket per account and Region)",
         Strategy::Central => "central (the organization's bucket and key)",
+        Strategy::Repair => "repair (each repository already exported to, in place)",
     }
 }
 
@@ -142,6 +143,9 @@ pub fn plan_text(plan: &Plan, identity: Identity<'_>, apply: bool) -> String {
                 step.region,
                 step.summary
             );
+            for line in &step.diff {
+                let _ = writeln!(out, "       {line}");
+            }
             for command in &step.commands {
                 let _ = writeln!(out, "         $ {command}");
             }

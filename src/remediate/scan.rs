@@ -7,18 +7,20 @@ use chrono::Utc;
 use crate::aws::AwsEnvironment;
 use crate::config::{Config, LoadedConfig};
 use crate::error::Result;
-use crate::evidence::Evidence;
+use crate::evidence::{Account, Evidence, RunScope};
 use crate::interrupt::Cancellation;
 use crate::scan::RunIdentity;
 use crate::scope::ScanPlan;
 
-/// Collects the evidence of `scope` and assembles it as a run, as `scan` does.
+/// Collects the evidence of `scope` and assembles it as a run, as `scan` does; `run_scope` says
+/// what it covers of the configured scope.
 #[allow(clippy::too_many_arguments)]
 pub async fn collect_run(
     env: &AwsEnvironment,
     loaded: &LoadedConfig,
     config: &Config,
     scope: &ScanPlan,
+    run_scope: &RunScope,
     run_id: &str,
     command_line: &[String],
     show_progress: bool,
@@ -30,6 +32,7 @@ pub async fn collect_run(
         loaded,
         command_line,
         shard: None,
+        scope: run_scope,
     };
     let (_, evidence) = crate::scan::collect_run(
         env,
@@ -45,8 +48,9 @@ pub async fn collect_run(
 }
 
 /// `scope`, with the `owners` of a central repository reachable to read it even when the
-/// configuration leaves them out of the scan (as another shard's accounts are): not scanned,
-/// only read from.
+/// configuration excludes them (accounts outside the account filter already are, as another
+/// shard's): not scanned, only read from. Remediation names its central repository in its own
+/// settings, so reading it there is asked for, unlike a scan's excluded accounts.
 pub fn with_owners(scope: &ScanPlan, owners: &[String]) -> ScanPlan {
     let mut scope = scope.clone();
     for account in &scope.excluded {
@@ -67,14 +71,18 @@ pub fn rescan_scope(scope: &ScanPlan, touched: &[(String, String)], owners: &[St
         .filter(|a| touched.iter().any(|(id, _)| *id == a.id))
         .cloned()
         .collect();
-    let others: Vec<_> = scope
+    let mut others: Vec<Account> = Vec::new();
+    // `scope` may already hold the excluded owners among its other members (`with_owners`).
+    for account in scope
         .accounts
         .iter()
         .chain(&scope.other_members)
         .chain(scope.excluded.iter().filter(|a| owners.contains(&a.id)))
-        .filter(|a| !accounts.contains(a))
-        .cloned()
-        .collect();
+    {
+        if !accounts.contains(account) && !others.contains(account) {
+            others.push(account.clone());
+        }
+    }
     let regions = scope
         .regions
         .iter()

@@ -10,8 +10,8 @@
 use serde::{Deserialize, Serialize};
 use serde_json::{Map, Value, json};
 
-use crate::macie_access::{self, Answer, Exporter};
-use crate::policy::{Policy, PolicyError};
+use crate::macie_access::{self, Answer, Exporter, OrgMembership};
+use crate::policy::{Effect, Policy, PolicyError};
 pub use crate::regions::macie_principal;
 use crate::rules::remediation::{bucket_statements, key_statement};
 
@@ -28,6 +28,9 @@ pub const CENTRAL_WRITE_SID: &str = "MacieAuditAllowMacieToWrite";
 pub const CENTRAL_LOCATE_SID: &str = "MacieAuditAllowMacieToLocate";
 /// See [`CENTRAL_KEY_SID`].
 pub const CENTRAL_TLS_SID: &str = "MacieAuditDenyNonTLS";
+/// `Sid` of the deny `--strategy repair` adds to a repository bucket: Macie's uploads under the
+/// prefix encrypted with any other key are refused.
+pub const REPAIR_WRONG_KEY_SID: &str = "MacieAuditDenyWrongKey";
 
 /// Source ARNs of the central statements: any Region and account, the accounts being pinned by
 /// `aws:SourceAccount` (listing ARNs per account and Region would exceed the policy size limits
@@ -44,13 +47,60 @@ const UNION_FIELDS: [(&str, &str, &str); 3] = [
     ("Condition", "ArnLike", "aws:SourceArn"),
 ];
 
-/// An account and Region whose Macie writes to a repository.
-#[derive(Debug, Clone, PartialEq, Eq, PartialOrd, Ord, Hash, Deserialize, Serialize)]
+/// An account and Region whose Macie writes to a repository. A source is identified by its
+/// account and Region alone (equality, order and hash ignore `organization`): the organization is
+/// what its requests carry, known where the scan's evidence is at hand and unknown elsewhere.
+#[derive(Debug, Clone, Deserialize, Serialize)]
 pub struct MacieSource {
     /// The account.
     pub account_id: String,
     /// The Region of its Macie.
     pub region: String,
+    /// The account's organization, as Macie's requests carry it (`aws:SourceOrgID`,
+    /// `aws:SourceOrgPaths`); plans written before it was recorded read as unknown.
+    #[serde(default, skip_serializing_if = "OrgMembership::is_unknown")]
+    pub organization: OrgMembership,
+}
+
+impl MacieSource {
+    /// The source, its organization unknown.
+    pub fn new(account_id: &str, region: &str) -> MacieSource {
+        MacieSource {
+            account_id: account_id.to_owned(),
+            region: region.to_owned(),
+            organization: OrgMembership::Unknown,
+        }
+    }
+
+    fn identity(&self) -> (&str, &str) {
+        (&self.account_id, &self.region)
+    }
+}
+
+impl PartialEq for MacieSource {
+    fn eq(&self, other: &MacieSource) -> bool {
+        self.identity() == other.identity()
+    }
+}
+
+impl Eq for MacieSource {}
+
+impl PartialOrd for MacieSource {
+    fn partial_cmp(&self, other: &MacieSource) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+
+impl Ord for MacieSource {
+    fn cmp(&self, other: &MacieSource) -> std::cmp::Ordering {
+        self.identity().cmp(&other.identity())
+    }
+}
+
+impl std::hash::Hash for MacieSource {
+    fn hash<H: std::hash::Hasher>(&self, state: &mut H) {
+        self.identity().hash(state);
+    }
 }
 
 fn parse_builder(text: &str) -> Value {
@@ -110,7 +160,7 @@ fn one_or_many(values: Vec<String>) -> Value {
 }
 
 /// The principals Macie uses for these sources, sorted.
-fn principals(sources: &[MacieSource]) -> Vec<String> {
+pub fn principals(sources: &[MacieSource]) -> Vec<String> {
     let mut principals: Vec<String> = sources.iter().map(|s| macie_principal(&s.region)).collect();
     principals.sort();
     principals.dedup();
@@ -186,6 +236,37 @@ pub fn central_bucket_statements(
             }
             _ => {}
         }
+    }
+    out
+}
+
+/// The statements `--strategy repair` adds to a repository bucket's policy: those of
+/// [`central_bucket_statements`] for the sources it lacks (`missing`), and the deny of Macie
+/// uploads under the prefix not encrypted with the repository key, for the principals of every
+/// source the repository serves (`served`): the repository is the only one under that prefix,
+/// so the deny refuses no one else's writes.
+pub fn repair_bucket_statements(
+    bucket: &str,
+    prefix: &str,
+    key_arn: &str,
+    missing: &[MacieSource],
+    served: &[MacieSource],
+    deny_insecure: bool,
+) -> Vec<Value> {
+    let mut out = central_bucket_statements(bucket, prefix, key_arn, missing, deny_insecure);
+    let first = served.first().map_or(("000000000000", "us-east-1"), |s| {
+        (s.account_id.as_str(), s.region.as_str())
+    });
+    let wrong_key = own_bucket_statements(bucket, prefix, key_arn, first.0, first.1)
+        .into_iter()
+        .find(|s| s.get("Sid").and_then(Value::as_str) == Some("DenyWrongKey"));
+    if let Some(Value::Object(mut fields)) = wrong_key.filter(|_| !served.is_empty()) {
+        fields.insert("Sid".into(), Value::String(REPAIR_WRONG_KEY_SID.into()));
+        fields.insert(
+            "Principal".into(),
+            json!({"Service": one_or_many(principals(served))}),
+        );
+        out.push(Value::Object(fields));
     }
     out
 }
@@ -332,6 +413,17 @@ pub enum Gap {
         /// The denying statements (Sid or index).
         statements: Vec<String>,
     },
+    /// Macie in this account and Region may be denied an action, by statements whose conditions
+    /// test keys AWS does not document in Macie's requests: no statement added can overturn a
+    /// deny, so this is blocked like one.
+    MayBeDenied {
+        /// The source.
+        source: MacieSource,
+        /// The action.
+        action: String,
+        /// The deny and its conditions in words, after "the policy".
+        reason: String,
+    },
     /// Macie is allowed without confused-deputy conditions, by the statements named.
     Unconditioned {
         /// The source.
@@ -354,6 +446,7 @@ impl Gap {
             Gap::TlsNotDenied => None,
             Gap::NotAllowed { source, .. }
             | Gap::Denied { source, .. }
+            | Gap::MayBeDenied { source, .. }
             | Gap::Unconditioned { source, .. } => Some(source),
         }
     }
@@ -382,6 +475,11 @@ impl std::fmt::Display for Gap {
                 source.account_id,
                 source.region
             ),
+            Gap::MayBeDenied { source, reason, .. } => write!(
+                f,
+                "the policy {reason} (account {}, {})",
+                source.account_id, source.region
+            ),
             Gap::Unconditioned { source, statements } => write!(
                 f,
                 "statement {} allows {} without aws:SourceAccount / aws:SourceArn conditions (account {}, {})",
@@ -399,6 +497,7 @@ impl MacieSource {
         Exporter {
             account: &self.account_id,
             region: &self.region,
+            organization: &self.organization,
         }
     }
 }
@@ -421,7 +520,26 @@ fn gap_of(
             action: action.into(),
             statements: by,
         }),
-        Answer::NotAllowed => Some(Gap::NotAllowed {
+        // An allow that holds only for some values of undocumented keys is no grant to rely on:
+        // our own statement, which needs no such key, closes it.
+        Answer::Uncertain { depends_on }
+            if depends_on.iter().all(|s| s.effect == Effect::Allow) =>
+        {
+            Some(Gap::NotAllowed {
+                source: source.clone(),
+                action: action.into(),
+            })
+        }
+        Answer::Uncertain { depends_on } => Some(Gap::MayBeDenied {
+            source: source.clone(),
+            action: action.into(),
+            reason: macie_access::uncertain_clause(
+                &format!("{} {action}", macie_principal(&source.region)),
+                &depends_on,
+                "Macie is allowed",
+            ),
+        }),
+        Answer::NotAllowed { .. } => Some(Gap::NotAllowed {
             source: source.clone(),
             action: action.into(),
         }),
@@ -498,6 +616,51 @@ pub fn sources_missing(gaps: &[Gap]) -> Vec<MacieSource> {
     sources
 }
 
+/// How a policy changes, statement by statement, for people: `  = Sid` for a statement kept as
+/// it is, `- …` and `+ …` for one replaced (ours, extended), `+ …` for one added, `- …` for one
+/// that would be lost (a merge never loses one; shown all the same if it did). `before` is `None`
+/// for a policy that does not exist yet.
+pub fn diff(before: Option<&Value>, after: &Value) -> Vec<String> {
+    let old = before.map(statements_of).unwrap_or_default();
+    let new = statements_of(after);
+    let sid = |statement: &Value| {
+        statement
+            .get("Sid")
+            .and_then(Value::as_str)
+            .map(str::to_owned)
+    };
+    let label = |statement: &Value, index: usize| {
+        sid(statement).map_or_else(
+            || format!("statement {}", index + 1),
+            |s| format!("\"{s}\""),
+        )
+    };
+    let mut lines = Vec::new();
+    for (index, statement) in new.iter().enumerate() {
+        if old.contains(statement) {
+            lines.push(format!("  = {} (kept as is)", label(statement, index)));
+            continue;
+        }
+        let replaced = sid(statement).and_then(|wanted| {
+            old.iter()
+                .find(|o| sid(o).as_deref() == Some(wanted.as_str()))
+        });
+        if let Some(replaced) = replaced {
+            lines.push(format!("  - {}", to_text(replaced)));
+        }
+        lines.push(format!("  + {}", to_text(statement)));
+    }
+    for statement in &old {
+        let kept = new.contains(statement)
+            || sid(statement)
+                .is_some_and(|s| new.iter().any(|n| sid(n).as_deref() == Some(s.as_str())));
+        if !kept {
+            lines.push(format!("  - {}", to_text(statement)));
+        }
+    }
+    lines
+}
+
 /// Canonical JSON text of a document (for policies sent to AWS and compared).
 pub fn to_text(document: &Value) -> String {
     serde_json::to_string(document).unwrap_or_default()
@@ -508,10 +671,7 @@ mod tests {
     use super::*;
 
     fn source(account: &str, region: &str) -> MacieSource {
-        MacieSource {
-            account_id: account.into(),
-            region: region.into(),
-        }
+        MacieSource::new(account, region)
     }
 
     const KEY: &str = "arn:aws:kms:us-east-1:111111111111:key/k";
@@ -647,6 +807,120 @@ mod tests {
         assert!(gaps.iter().all(|gap| !gap.fixable_by_merge()), "{gaps:?}");
         assert!(gaps.iter().any(|g| g.to_string().contains("No")));
         assert!(gaps.iter().any(|g| g.to_string().contains("without")));
+    }
+
+    /// The AWS Security Reference Architecture's bucket policy for Macie, with an extra `Deny`
+    /// when `acl_deny`: both test `s3:x-amz-acl`, which AWS does not document Macie sending.
+    fn acl_conditioned(acl_deny: bool) -> Value {
+        let mut statements = vec![
+            json!({"Sid": "SecureTransport", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+                "Resource": ["arn:aws:s3:::central", "arn:aws:s3:::central/*"],
+                "Condition": {"Bool": {"aws:SecureTransport": "false"}}}),
+            json!({"Sid": "AWSBucketPermissionsCheck", "Effect": "Allow",
+                "Principal": {"Service": "macie.amazonaws.com"},
+                "Action": ["s3:GetBucketAcl", "s3:GetBucketLocation", "s3:ListBucket"],
+                "Resource": "arn:aws:s3:::central"}),
+            json!({"Sid": "AWSBucketDelivery", "Effect": "Allow",
+                "Principal": {"Service": "macie.amazonaws.com"}, "Action": "s3:PutObject",
+                "Resource": "arn:aws:s3:::central/*",
+                "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}}),
+        ];
+        if acl_deny {
+            statements.push(
+                json!({"Sid": "OwnerMustOwn", "Effect": "Deny", "Principal": "*",
+                "Action": "s3:PutObject", "Resource": "arn:aws:s3:::central/*",
+                "Condition": {"StringNotEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}}),
+            );
+        }
+        json!({"Version": "2012-10-17", "Statement": statements})
+    }
+
+    #[test]
+    fn an_uncertain_allow_is_a_gap_our_statement_closes() {
+        let sources = [source("111111111111", "us-east-1")];
+        let current = acl_conditioned(false);
+        let gaps = bucket_gaps(Some(&policy(&current)), "central", "macie/", KEY, &sources);
+        assert_eq!(
+            gaps,
+            vec![Gap::NotAllowed {
+                source: sources[0].clone(),
+                action: "s3:PutObject".into(),
+            }]
+        );
+        assert!(gaps.iter().all(Gap::fixable_by_merge));
+        let merged = merge(
+            Some(&current),
+            &central_bucket_statements("central", "macie/", KEY, &sources, false),
+        );
+        assert!(bucket_gaps(Some(&policy(&merged)), "central", "macie/", KEY, &sources).is_empty());
+    }
+
+    #[test]
+    fn an_uncertain_deny_is_not_fixable() {
+        let sources = [source("111111111111", "us-east-1")];
+        let current = acl_conditioned(true);
+        let merged = merge(
+            Some(&current),
+            &central_bucket_statements("central", "macie/", KEY, &sources, false),
+        );
+        let gaps = bucket_gaps(Some(&policy(&merged)), "central", "macie/", KEY, &sources);
+        assert_eq!(gaps.len(), 1, "{gaps:?}");
+        assert!(!gaps[0].fixable_by_merge());
+        let text = gaps[0].to_string();
+        assert!(
+            text.starts_with(
+                "the policy denies macie.amazonaws.com s3:PutObject when s3:x-amz-acl is not \
+                 bucket-owner-full-control (statement \"OwnerMustOwn\")"
+            ) && text.ends_with("(account 111111111111, us-east-1)"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn organization_grants_serve_sources_whose_organization_is_known() {
+        let document = json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "Org", "Effect": "Allow", "Principal": {"Service": "macie.amazonaws.com"},
+             "Action": ["kms:GenerateDataKey", "kms:Encrypt"], "Resource": "*",
+             "Condition": {"StringEquals": {"aws:SourceOrgID": "o-a1b2c3d4e5"}}}]});
+        let member = MacieSource {
+            organization: OrgMembership::Member {
+                organization_id: Some("o-a1b2c3d4e5".into()),
+                ou_path: None,
+            },
+            ..source("111111111111", "us-east-1")
+        };
+        assert!(key_gaps(&policy(&document), KEY, std::slice::from_ref(&member)).is_empty());
+        // Without the organization (a plan written before it was recorded), the grant cannot
+        // be relied on: our statement is added.
+        let unknown = source("111111111111", "us-east-1");
+        assert_eq!(unknown, member, "a source is its account and Region");
+        assert_eq!(
+            key_gaps(&policy(&document), KEY, &[unknown]).len(),
+            2,
+            "both actions"
+        );
+    }
+
+    #[test]
+    fn the_diff_shows_what_is_kept_extended_and_added() {
+        let before = json!({"Version": "2012-10-17", "Statement": [
+            {"Sid": "Admin", "Effect": "Allow", "Principal": {"AWS": "arn:aws:iam::1:root"}, "Action": "kms:*", "Resource": "*"},
+            central_key_statement(&[source("111111111111", "us-east-1")])
+        ]});
+        let after = merge(
+            Some(&before),
+            &[central_key_statement(&[source(
+                "222222222222",
+                "us-east-1",
+            )])],
+        );
+        let lines = diff(Some(&before), &after);
+        assert_eq!(lines[0], "  = \"Admin\" (kept as is)");
+        assert!(lines[1].starts_with("  - ") && lines[1].contains("111111111111"));
+        assert!(lines[2].starts_with("  + ") && lines[2].contains("222222222222"));
+        assert_eq!(lines.len(), 3, "{lines:?}");
+        let new = diff(None, &document(vec![json!({"Effect": "Deny"})]));
+        assert_eq!(new, vec![r#"  + {"Effect":"Deny"}"#.to_owned()]);
     }
 
     #[test]

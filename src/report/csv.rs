@@ -48,7 +48,12 @@ pub fn write(dir: &Path, input: &ReportInput<'_>) -> Result<()> {
         .unwrap_or(metadata.started_at)
         .to_rfc3339_opts(SecondsFormat::Secs, true);
     let findings = input.findings;
+    let bom = input.run.header.csv_bom;
     write_atomically(&dir.join(FILE_NAME), |out| {
+        if bom {
+            // For Excel, which reads a CSV file without one in the system's code page.
+            out.write_all("\u{feff}".as_bytes())?;
+        }
         let mut writer = ::csv::WriterBuilder::new()
             .quote_style(::csv::QuoteStyle::Always)
             .terminator(::csv::Terminator::CRLF)

@@ -45,6 +45,9 @@ fn write_records(out: &mut dyn std::io::Write, run: &RunEvidence) -> std::io::Re
     for key in keys {
         RecordRef::Key(key).write_line(out)?;
     }
+    if let Some(controls) = &run.resource_controls {
+        RecordRef::ResourceControlPolicies(controls).write_line(out)?;
+    }
     if let Some(end) = &run.end {
         RecordRef::RunEnd(end).write_line(out)?;
     }

@@ -1,10 +1,12 @@
 //! `SHA256SUMS`: a checksum manifest of every other file in a run directory, in the format
 //! `sha256sum -c` verifies, so a run handed to auditors is tamper-evident.
 
+use std::collections::BTreeSet;
 use std::fs;
 use std::io::Read;
 use std::path::Path;
 
+use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
 
 use super::write_atomically;
@@ -13,24 +15,44 @@ use crate::error::{Error, Result};
 /// The file name of the manifest in a run directory.
 pub const FILE_NAME: &str = "SHA256SUMS";
 
-/// Writes `dir/SHA256SUMS` over every regular file of `dir` but itself and temporary files,
-/// sorted by name.
+/// Writes `dir/SHA256SUMS` over every regular file of `dir` but itself and temporary files, and
+/// over the HTML report's account pages (`accounts/…`), sorted by name.
 pub fn write(dir: &Path) -> Result<()> {
-    let mut names: Vec<String> = fs::read_dir(dir)
-        .map_err(|e| Error::output(dir, e))?
-        .filter_map(|entry| entry.ok())
-        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
-        .map(|entry| entry.file_name().to_string_lossy().into_owned())
-        .filter(|name| name != FILE_NAME && !name.starts_with('.'))
-        .collect();
-    names.sort();
     let mut lines = String::new();
-    for name in &names {
+    for name in &covered_files(dir)? {
         let path = dir.join(name);
         let digest = sha256_file(&path).map_err(|e| Error::output(&path, e))?;
         lines.push_str(&format!("{digest}  {name}\n"));
     }
     write_atomically(&dir.join(FILE_NAME), |out| out.write_all(lines.as_bytes()))
+}
+
+/// The files of `dir` a manifest covers, sorted by name: every regular file but the manifest
+/// itself and temporary (dot) files, and the HTML report's account pages (`accounts/…`).
+fn covered_files(dir: &Path) -> Result<Vec<String>> {
+    let mut names = file_names(dir, "")?;
+    let pages = dir.join(super::html::ACCOUNTS_DIR);
+    if pages.is_dir() {
+        names.extend(file_names(&pages, super::html::ACCOUNTS_DIR)?);
+    }
+    names.sort();
+    Ok(names)
+}
+
+/// The regular files of `dir` but the manifest and temporary files, as `prefix/name` (or `name`
+/// without a prefix).
+fn file_names(dir: &Path, prefix: &str) -> Result<Vec<String>> {
+    Ok(fs::read_dir(dir)
+        .map_err(|e| Error::output(dir, e))?
+        .filter_map(|entry| entry.ok())
+        .filter(|entry| entry.file_type().is_ok_and(|t| t.is_file()))
+        .map(|entry| entry.file_name().to_string_lossy().into_owned())
+        .filter(|name| name != FILE_NAME && !name.starts_with('.'))
+        .map(|name| match prefix {
+            "" => name,
+            prefix => format!("{prefix}/{name}"),
+        })
+        .collect())
 }
 
 /// Lower-case hex SHA-256 of a file's bytes.
@@ -50,4 +72,178 @@ pub fn sha256_file(path: &Path) -> std::io::Result<String> {
         .iter()
         .map(|b| format!("{b:02x}"))
         .collect())
+}
+
+/// What a run directory holds against its manifest: every file listed, nothing else, each with
+/// its bytes unchanged.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
+pub struct ManifestCheck {
+    /// Files whose SHA-256 differs from the manifest's.
+    pub modified: Vec<String>,
+    /// Files the manifest lists that are not in the directory.
+    pub missing: Vec<String>,
+    /// Files in the directory that the manifest does not list.
+    pub unlisted: Vec<String>,
+    /// Lines of the manifest that are not `<sha256>  <file name>` (1-based).
+    pub malformed_lines: Vec<usize>,
+}
+
+impl ManifestCheck {
+    /// Whether the directory is exactly what the manifest describes.
+    pub fn matches(&self) -> bool {
+        self.modified.is_empty()
+            && self.missing.is_empty()
+            && self.unlisted.is_empty()
+            && self.malformed_lines.is_empty()
+    }
+
+    /// Every difference in words, naming each file: "modified: evidence.jsonl; missing: …".
+    pub fn describe(&self) -> String {
+        let mut parts = Vec::new();
+        for (label, names) in [
+            ("modified", &self.modified),
+            ("missing", &self.missing),
+            ("not in the manifest", &self.unlisted),
+        ] {
+            if !names.is_empty() {
+                parts.push(format!("{label}: {}", names.join(", ")));
+            }
+        }
+        if !self.malformed_lines.is_empty() {
+            let lines: Vec<String> = self.malformed_lines.iter().map(|n| n.to_string()).collect();
+            parts.push(format!("malformed manifest lines: {}", lines.join(", ")));
+        }
+        if parts.is_empty() {
+            "every file matches".into()
+        } else {
+            parts.join("; ")
+        }
+    }
+}
+
+/// Checks `dir` against its `SHA256SUMS`, as `sha256sum -c` would and stricter: a file the
+/// manifest does not list counts too. `None` when the directory has no manifest.
+pub fn check(dir: &Path) -> Result<Option<ManifestCheck>> {
+    let manifest_path = dir.join(FILE_NAME);
+    let text = match fs::read(&manifest_path) {
+        Ok(bytes) => String::from_utf8_lossy(&bytes).into_owned(),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(Error::DamagedInput {
+                path: manifest_path,
+                message: format!("cannot read the manifest: {e}"),
+            });
+        }
+    };
+    let mut check = ManifestCheck::default();
+    let mut listed = BTreeSet::new();
+    for (index, line) in text.lines().enumerate() {
+        let Some((digest, name)) = parse_line(line) else {
+            check.malformed_lines.push(index + 1);
+            continue;
+        };
+        if !listed.insert(name.to_owned()) {
+            check.malformed_lines.push(index + 1);
+            continue;
+        }
+        let path = dir.join(name);
+        match sha256_file(&path) {
+            Ok(actual) if actual == digest.to_ascii_lowercase() => {}
+            Ok(_) => check.modified.push(name.to_owned()),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+                check.missing.push(name.to_owned());
+            }
+            // A listed name that is not a readable file (a directory, unreadable) does not hold
+            // what the manifest says it holds.
+            Err(_) => check.modified.push(name.to_owned()),
+        }
+    }
+    check.unlisted = covered_files(dir)?
+        .into_iter()
+        .filter(|name| !listed.contains(name))
+        .collect();
+    Ok(Some(check))
+}
+
+/// `<64 hex digits>  <name>` (text mode) or `<64 hex digits> *<name>` (binary mode); the name
+/// a plain file name of the directory or of its account pages (`accounts/<name>`), so that a
+/// hostile manifest cannot point outside it.
+fn parse_line(line: &str) -> Option<(&str, &str)> {
+    let (digest, rest) = line.split_at_checked(64)?;
+    if !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
+        return None;
+    }
+    let name = rest
+        .strip_prefix("  ")
+        .or_else(|| rest.strip_prefix(" *"))?;
+    let plain = |name: &str| {
+        !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
+    };
+    let covered = match name.split_once('/') {
+        Some((dir, page)) => dir == super::html::ACCOUNTS_DIR && plain(page),
+        None => plain(name),
+    };
+    covered.then_some((digest, name))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn run_dir() -> tempfile::TempDir {
+        let dir = tempfile::tempdir().expect("temp");
+        fs::write(dir.path().join("evidence.jsonl"), "{}\n").expect("write");
+        fs::write(dir.path().join("run.json"), "{}\n").expect("write");
+        write(dir.path()).expect("manifest");
+        dir
+    }
+
+    #[test]
+    fn a_run_as_written_matches_its_manifest() {
+        let dir = run_dir();
+        let check = check(dir.path()).expect("checked").expect("a manifest");
+        assert!(check.matches(), "{}", check.describe());
+        assert_eq!(check.describe(), "every file matches");
+    }
+
+    #[test]
+    fn every_difference_is_named() {
+        let dir = run_dir();
+        fs::write(dir.path().join("evidence.jsonl"), "{ }\n").expect("edit");
+        fs::remove_file(dir.path().join("run.json")).expect("remove");
+        fs::write(dir.path().join("notes.txt"), "added").expect("add");
+        let check = check(dir.path()).expect("checked").expect("a manifest");
+        assert!(!check.matches());
+        assert_eq!(check.modified, ["evidence.jsonl"]);
+        assert_eq!(check.missing, ["run.json"]);
+        assert_eq!(check.unlisted, ["notes.txt"]);
+        assert_eq!(
+            check.describe(),
+            "modified: evidence.jsonl; missing: run.json; not in the manifest: notes.txt"
+        );
+    }
+
+    #[test]
+    fn a_hostile_manifest_names_nothing_outside_the_directory() {
+        let dir = run_dir();
+        let digest = "0".repeat(64);
+        fs::write(
+            dir.path().join(FILE_NAME),
+            format!(
+                "{digest}  ../../etc/passwd\n{digest}  /etc/passwd\ngarbage\n{digest}  \n\u{e9}{}\n",
+                "x".repeat(70)
+            ),
+        )
+        .expect("write");
+        let check = check(dir.path()).expect("checked").expect("a manifest");
+        assert_eq!(check.malformed_lines, [1, 2, 3, 4, 5]);
+        assert_eq!(check.unlisted, ["evidence.jsonl", "run.json"]);
+        assert!(check.modified.is_empty() && check.missing.is_empty());
+    }
+
+    #[test]
+    fn a_directory_without_a_manifest_is_not_checked() {
+        let dir = tempfile::tempdir().expect("temp");
+        assert_eq!(check(dir.path()).expect("checked"), None);
+    }
 }

@@ -20,7 +20,7 @@ use crate::error::{Error, Result};
 use crate::evidence::{Evidence, RunEvidence};
 use crate::triage::TriageMarks;
 use findings::Findings;
-use metadata::RunMetadata;
+use metadata::{Renderer, RunMetadata};
 use summary::Tally;
 
 /// Everything a report renders: the run's evidence, its findings, and its metadata.
@@ -42,10 +42,12 @@ impl<'a> ReportInput<'a> {
     pub fn prepare(
         findings: &Findings<'_>,
         marks: &TriageMarks<'_>,
+        renderer: &Renderer,
     ) -> Result<(Tally, RunMetadata)> {
         let mut triage = marks.tally();
         let tally = Tally::of(findings, &mut triage, marks.gate())?;
-        let metadata = RunMetadata::new(findings.evidence().run(), &tally, &triage.finish());
+        let run = findings.evidence().run();
+        let metadata = RunMetadata::new(run, &tally, &triage.finish(run), renderer);
         Ok((tally, metadata))
     }
 }
@@ -59,7 +61,8 @@ pub struct Written {
     pub tally: Tally,
 }
 
-/// The name of the pointer to the newest complete run in an output directory.
+/// The name of the pointer to the newest full run in an output directory (see
+/// [`update_latest_if_full`]).
 pub const LATEST: &str = "latest";
 
 /// Whether `write_all` writes `evidence.jsonl` too (a run assembled in memory, or a re-render
@@ -73,18 +76,31 @@ pub enum EvidenceFile {
     Keep,
 }
 
-/// Writes every report of a run into `dir`, then the checksum manifest over them. The findings
-/// are judged from `evidence` and marked by `marks` as each report reads them (never held whole);
-/// renderers run in parallel; the first error is returned after all have finished.
+/// Writes every report of a run the command collected into `dir`, then the checksum manifest
+/// over them (see [`write_rendering`]).
 pub fn write_all(
     dir: &Path,
     evidence: &Evidence,
     marks: &TriageMarks<'_>,
     evidence_file: EvidenceFile,
 ) -> Result<Written> {
+    write_rendering(dir, evidence, marks, evidence_file, &Renderer::Collector)
+}
+
+/// Writes every report of a run into `dir`, then the checksum manifest over them. The findings
+/// are judged from `evidence` and marked by `marks` as each report reads them (never held whole);
+/// renderers run in parallel; the first error is returned after all have finished. `renderer`
+/// says which command renders, with the provenance it keeps.
+pub fn write_rendering(
+    dir: &Path,
+    evidence: &Evidence,
+    marks: &TriageMarks<'_>,
+    evidence_file: EvidenceFile,
+    renderer: &Renderer,
+) -> Result<Written> {
     let run = evidence.run();
     let findings = Findings::new(evidence, marks);
-    let (tally, metadata) = ReportInput::prepare(&findings, marks)?;
+    let (tally, metadata) = ReportInput::prepare(&findings, marks, renderer)?;
     let input = ReportInput {
         run,
         findings: &findings,
@@ -113,8 +129,36 @@ pub fn write_all(
     Ok(Written { metadata, tally })
 }
 
+/// Records a step that failed after the reports were written (an upload): run.json takes the
+/// exit code it raises and why, then the manifest is written again over the new run.json, so that
+/// run.json always says what the process exits with and `SHA256SUMS` still verifies.
+pub fn record_failure_after_reports(
+    dir: &Path,
+    metadata: &mut RunMetadata,
+    exit_code: u8,
+    reason: String,
+) -> Result<()> {
+    metadata.exit_code = exit_code;
+    metadata.exit_reason = Some(reason);
+    metadata.write(dir)?;
+    manifest::write(dir)
+}
+
+/// Points `output_dir/latest` at `run` when it finished over the full configured scope: complete
+/// or not (in a real organization some account is always unreachable, and a nightly baseline must
+/// still move on), but neither interrupted nor partial (see [`RunHeader::is_partial`]).
+///
+/// [`RunHeader::is_partial`]: crate::evidence::RunHeader::is_partial
+pub fn update_latest_if_full(output_dir: &Path, run: &RunEvidence) -> Result<()> {
+    let finished = run.end.as_ref().is_some_and(|end| !end.interrupted);
+    if finished && !run.header.is_partial() {
+        update_latest(output_dir, &run.header.run_id)?;
+    }
+    Ok(())
+}
+
 /// Points `output_dir/latest` at `run_id` (a relative symbolic link, replaced atomically).
-pub fn update_latest(output_dir: &Path, run_id: &str) -> Result<()> {
+fn update_latest(output_dir: &Path, run_id: &str) -> Result<()> {
     let link = output_dir.join(LATEST);
     let temporary = output_dir.join(format!(".{LATEST}.tmp-{}", std::process::id()));
     let _ = fs::remove_file(&temporary);

@@ -104,6 +104,13 @@ fn event(finding: &Finding, time: i64, input: &ReportInput<'_>) -> Value {
             "ou_path": finding.ou_path,
             "baseline_state": finding.baseline.map(|b| b.as_str()),
             "suppression": finding.suppression,
+            "partial_scope": input.metadata.scope.partial,
+            "scope": input.metadata.scope.description,
+            "evidence_modified": input.metadata.evidence_integrity.is_modified(),
+            // What the evidence lacks, on the findings of evidence that is not known to be what
+            // was delivered (each line of the file may be read alone).
+            "evidence_integrity": (!input.metadata.evidence_integrity.is_trusted())
+                .then(|| input.metadata.evidence_integrity.describe()),
         },
     })
 }

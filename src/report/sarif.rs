@@ -106,6 +106,11 @@ fn skeleton(input: &ReportInput<'_>, results: Value) -> Value {
             "properties": {
                 "complete": metadata.complete,
                 "regions": metadata.regions,
+                "partialScope": metadata.scope.partial,
+                "scope": metadata.scope,
+                "evidenceModified": metadata.evidence_integrity.is_modified(),
+                "evidenceIntegrity": metadata.evidence_integrity,
+                "provenance": metadata.provenance,
             },
         }],
     })
@@ -174,11 +179,9 @@ fn result(finding: &Finding, with_baseline: bool) -> Value {
             "resource": finding.resource,
         },
     });
-    if with_baseline {
-        result["baselineState"] = json!(match finding.baseline {
-            Some(BaselineState::Unchanged) => "unchanged",
-            _ => "new",
-        });
+    if with_baseline && let Some(state) = finding.baseline {
+        result["baselineState"] = json!(sarif_baseline_state(state));
+        result["properties"]["baselineState"] = json!(state.as_str());
     }
     if let Some(suppression) = &finding.suppression {
         result["suppressions"] = json!([{
@@ -189,6 +192,19 @@ fn result(finding: &Finding, with_baseline: bool) -> Value {
         }]);
     }
     result
+}
+
+/// SARIF's baseline state (new, unchanged, updated or absent) nearest to ours; the result's
+/// properties carry ours exactly. A failure the baseline could not see (PREVIOUSLY_UNCHECKED) and
+/// a failure not checked this time (NOT_RECHECKED) are results present in both runs that changed:
+/// `updated`, never `new` (it would raise an alert) nor `absent` (it would close one).
+fn sarif_baseline_state(state: BaselineState) -> &'static str {
+    match state {
+        BaselineState::New => "new",
+        BaselineState::Unchanged => "unchanged",
+        BaselineState::NotRechecked | BaselineState::PreviouslyUnchecked => "updated",
+        BaselineState::Resolved => "absent",
+    }
 }
 
 /// A stable hash of a finding's identity (rule, account, Region, resource).

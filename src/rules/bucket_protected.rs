@@ -1,11 +1,11 @@
 //! MACIE-004: the repository bucket is protected and writable.
 
-use super::repository::{Repository, list, macie_principal, repository};
-use super::{Rule, RuleInput, Verdict, remediation};
-use crate::evidence::{BucketEvidence, BucketOwner, ErrorKind, Outcome, PublicAccessBlock};
+use super::repository::{Repository, judge_guardrails, list, macie_principal, repository};
+use super::{Absence, Rule, RuleInput, Verdict, remediation};
+use crate::evidence::{BucketEvidence, BucketOwner, Outcome, PublicAccessBlock};
 use crate::findings::{Severity, Status};
 use crate::macie_access::{self, Answer};
-use crate::policy::Policy;
+use crate::policy::{Effect, Policy};
 use crate::regions;
 
 pub(super) const RULE: Rule = Rule {
@@ -36,15 +36,13 @@ fn check(input: &RuleInput<'_>) -> Verdict {
     let Some(bucket) = input.run.bucket(repository.bucket) else {
         return verdict(
             Status::Error,
-            format!("Bucket {} was not read.{note}", repository.bucket),
+            format!(
+                "{}.{note}",
+                Absence::of(input.run).not_read(&format!("Bucket {}", repository.bucket))
+            ),
         );
     };
-    if bucket
-        .probe
-        .as_ref()
-        .and_then(|p| p.error())
-        .is_some_and(|e| e.kind == ErrorKind::NotFound)
-    {
+    if bucket.missing() {
         return verdict(
             Status::Fail,
             format!(
@@ -62,16 +60,6 @@ fn check(input: &RuleInput<'_>) -> Verdict {
     }
     let bucket_region = match bucket.location.as_ref().map(|l| &l.outcome) {
         Some(Outcome::Response(region)) => region.as_str(),
-        Some(Outcome::Error(error)) if error.kind == ErrorKind::NotFound => {
-            return verdict(
-                Status::Fail,
-                format!(
-                    "Bucket {} does not exist: Macie cannot write results.{note}",
-                    bucket.name
-                ),
-            )
-            .fix(missing_bucket_steps(&repository, false));
-        }
         Some(Outcome::Error(error)) => {
             return verdict(
                 Status::Error,
@@ -88,6 +76,7 @@ fn check(input: &RuleInput<'_>) -> Verdict {
 
     let mut problems = Vec::new();
     let mut unknowns = Vec::new();
+    let mut doubts = Doubts::default();
     if let (Some(expected), BucketOwner::Account { account_id }) =
         (repository.expected_owner, &bucket.owner)
         && expected != account_id
@@ -109,7 +98,7 @@ fn check(input: &RuleInput<'_>) -> Verdict {
     }
     match bucket.policy.as_ref().map(|p| &p.outcome) {
         Some(Outcome::Response(Some(text))) => match Policy::parse(text) {
-            Ok(policy) => judge_policy(&policy, &repository, &mut problems),
+            Ok(policy) => judge_policy(&policy, &repository, &mut problems, &mut doubts),
             Err(error) => unknowns.push(format!("the bucket policy cannot be read: {error}")),
         },
         Some(Outcome::Response(None)) => problems.push(
@@ -129,8 +118,36 @@ fn check(input: &RuleInput<'_>) -> Verdict {
         ));
     }
 
-    if !problems.is_empty() {
-        let fixes = bucket_fixes(bucket, &repository, &problems);
+    // The organization's RCPs over the bucket's account can deny Macie whatever its policy says.
+    let owner = match &bucket.owner {
+        BucketOwner::Account { account_id } => Some(account_id.as_str()),
+        BucketOwner::Unknown => None,
+    };
+    let exporter = repository.exporter();
+    let guardrails = judge_guardrails(
+        input.run,
+        owner,
+        &repository,
+        "bucket policy",
+        |policy| {
+            macie_access::bucket_guardrails(
+                policy,
+                repository.bucket,
+                repository.prefix,
+                repository.key_arn,
+                exporter,
+            )
+        },
+        |action| action_words(action, repository.prefix),
+    );
+    let note = format!("{note}{}", guardrails.not_evaluated);
+    doubts.texts.extend(guardrails.doubts);
+
+    if !problems.is_empty() || !guardrails.denials.is_empty() {
+        // The bucket's own fixes follow from its own problems; an RCP's from its denial.
+        let mut fixes = bucket_fixes(bucket, &repository, &problems);
+        fixes.extend(guardrails.fixes);
+        problems.extend(guardrails.denials);
         return verdict(
             Status::Fail,
             list(
@@ -146,6 +163,25 @@ fn check(input: &RuleInput<'_>) -> Verdict {
             Status::Error,
             list(&format!("Bucket {}", bucket.name), &unknowns, &note),
         );
+    }
+    if !doubts.texts.is_empty() {
+        let fixes = if doubts.statement_helps {
+            bucket_fixes(bucket, &repository, &doubts.texts)
+        } else {
+            Vec::new()
+        };
+        return verdict(
+            Status::Warn,
+            list(
+                &format!(
+                    "Bucket {} blocks public access and denies non-TLS requests, but Macie's writes are not proven",
+                    bucket.name
+                ),
+                &doubts.texts,
+                &note,
+            ),
+        )
+        .fix(fixes);
     }
     verdict(
         Status::Pass,
@@ -288,7 +324,32 @@ fn judge_public_access(
     }
 }
 
-fn judge_policy(policy: &Policy, repository: &Repository<'_>, problems: &mut Vec<String>) {
+/// What leaves Macie's access to the bucket unproven.
+#[derive(Default)]
+struct Doubts {
+    /// Each doubt, for the message.
+    texts: Vec<String>,
+    /// Whether writing our Macie statements would settle them (it cannot overturn another
+    /// statement's deny).
+    statement_helps: bool,
+}
+
+/// Where one of Macie's bucket actions acts, in words after the action: ` under "macie/"` for
+/// writing results, ` on the bucket` for locating it.
+fn action_words(action: &str, prefix: &str) -> String {
+    if action == "s3:PutObject" {
+        format!(" under \"{prefix}\"")
+    } else {
+        " on the bucket".to_owned()
+    }
+}
+
+fn judge_policy(
+    policy: &Policy,
+    repository: &Repository<'_>,
+    problems: &mut Vec<String>,
+    doubts: &mut Doubts,
+) {
     if !macie_access::denies_insecure_transport(policy, repository.bucket, repository.prefix) {
         problems.push(
             "its policy does not deny requests made without TLS (aws:SecureTransport false)".into(),
@@ -304,20 +365,153 @@ fn judge_policy(policy: &Policy, repository: &Repository<'_>, problems: &mut Vec
         exporter,
     );
     for (action, answer) in answers {
-        let what = if action == "s3:PutObject" {
-            format!("under \"{}\"", repository.prefix)
-        } else {
-            "on the bucket".to_owned()
-        };
+        let what = action_words(action, repository.prefix);
         match answer {
             Answer::Allowed { .. } => {}
-            Answer::Denied { .. } => {
-                problems.push(format!("its policy denies {principal} {action} {what}"))
-            }
-            Answer::NotAllowed => problems.push(format!(
-                "its policy does not allow {principal} {action} {what} for account {}",
-                repository.macie_account
+            Answer::Denied { by } => problems.push(format!(
+                "its policy denies {principal} {action}{what} (statement {})",
+                super::key_usable::quoted(&by)
             )),
+            Answer::Uncertain { depends_on } => {
+                doubts.statement_helps |= depends_on.iter().all(|s| s.effect == Effect::Allow);
+                doubts.texts.push(format!(
+                    "its policy {}",
+                    macie_access::uncertain_clause(
+                        &format!("{principal} {action}{what}"),
+                        &depends_on,
+                        if action == "s3:PutObject" {
+                            "Macie can write"
+                        } else {
+                            "Macie can locate the bucket"
+                        }
+                    )
+                ));
+            }
+            Answer::NotAllowed { near_misses } => {
+                let base = format!(
+                    "its policy does not allow {principal} {action}{what} for account {}",
+                    repository.macie_account
+                );
+                problems.push(
+                    match macie_access::near_miss_clause(&near_misses, &exporter) {
+                        Some(clause) => format!("{base}: {clause}"),
+                        None => base,
+                    },
+                );
+            }
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::rules::testing::{judge, repository_run};
+
+    const OU_PATH: &str = "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/ou-ab12-22222222/";
+    /// A key policy that lets Macie use the key: MACIE-004 does not look at it.
+    const KEY_POLICY: &str = r#"{"Statement": [{"Effect": "Allow",
+      "Principal": {"Service": "macie.amazonaws.com"}, "Action": "kms:*", "Resource": "*"}]}"#;
+    const TLS_ONLY: &str = r#"{"Sid": "SecureTransport", "Effect": "Deny", "Principal": "*",
+      "Action": "s3:*", "Resource": ["arn:aws:s3:::macie-results", "arn:aws:s3:::macie-results/*"],
+      "Condition": {"Bool": {"aws:SecureTransport": "false"}}}"#;
+    const LOCATE: &str = r#"{"Sid": "AWSBucketPermissionsCheck", "Effect": "Allow",
+      "Principal": {"Service": "macie.amazonaws.com"},
+      "Action": ["s3:GetBucketAcl", "s3:GetBucketLocation", "s3:ListBucket"],
+      "Resource": "arn:aws:s3:::macie-results"}"#;
+
+    fn verdict_on(statements: &[&str]) -> Verdict {
+        let policy = format!(
+            r#"{{"Version": "2012-10-17", "Statement": [{}]}}"#,
+            statements.join(",")
+        );
+        judge(&RULE, &repository_run(KEY_POLICY, &policy, OU_PATH))
+    }
+
+    #[test]
+    fn a_grant_to_an_ou_with_a_wildcard_passes() {
+        let verdict = verdict_on(&[
+            TLS_ONLY,
+            LOCATE,
+            r#"{"Sid": "OuWrites", "Effect": "Allow", "Principal": {"Service": "macie.amazonaws.com"},
+              "Action": "s3:PutObject", "Resource": "arn:aws:s3:::macie-results/macie/*",
+              "Condition": {"ForAnyValue:StringLike":
+                {"aws:SourceOrgPaths": "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/*"}}}"#,
+        ]);
+        assert_eq!(verdict.status, Status::Pass, "{}", verdict.message);
+    }
+
+    #[test]
+    fn the_sra_bucket_policy_warns_naming_the_acl_header() {
+        let verdict = verdict_on(&[
+            r#"{"Sid": "DenyPutObjectUnlessMacie", "Effect": "Deny", "Principal": "*",
+              "Action": "s3:PutObject", "Resource": "arn:aws:s3:::macie-results/*",
+              "Condition": {"ForAnyValue:StringNotEquals": {"aws:CalledVia": "macie.amazonaws.com"}}}"#,
+            TLS_ONLY,
+            r#"{"Sid": "DenyIncorrectEncryptionHeader", "Effect": "Deny", "Principal": {"Service": "macie.amazonaws.com"},
+              "Action": "s3:PutObject", "Resource": "arn:aws:s3:::macie-results/*",
+              "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id":
+                "arn:aws:kms:us-east-1:111111111111:key/k"}}}"#,
+            LOCATE,
+            r#"{"Sid": "AWSBucketDelivery", "Effect": "Allow", "Principal": {"Service": "macie.amazonaws.com"},
+              "Action": "s3:PutObject", "Resource": "arn:aws:s3:::macie-results/*",
+              "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}}"#,
+        ]);
+        assert_eq!(verdict.status, Status::Warn, "{}", verdict.message);
+        assert!(
+            verdict.message.contains(
+                "its policy allows macie.amazonaws.com s3:PutObject under \"macie/\" only when \
+                 s3:x-amz-acl is bucket-owner-full-control (statement \"AWSBucketDelivery\"); AWS \
+                 does not document what Macie's request holds for s3:x-amz-acl, so whether Macie \
+                 can write cannot be proven"
+            ),
+            "{}",
+            verdict.message
+        );
+        assert!(!verdict.remediation.is_empty());
+    }
+
+    #[test]
+    fn a_deny_on_an_undocumented_header_warns_without_a_fix() {
+        let verdict = verdict_on(&[
+            TLS_ONLY,
+            LOCATE,
+            r#"{"Sid": "OwnerMustOwn", "Effect": "Deny", "Principal": "*", "Action": "s3:PutObject",
+              "Resource": "arn:aws:s3:::macie-results/*",
+              "Condition": {"StringNotEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}}"#,
+            r#"{"Sid": "Writes", "Effect": "Allow", "Principal": {"Service": "macie.amazonaws.com"},
+              "Action": "s3:PutObject", "Resource": "arn:aws:s3:::macie-results/*"}"#,
+        ]);
+        assert_eq!(verdict.status, Status::Warn, "{}", verdict.message);
+        assert!(
+            verdict.message.contains(
+                "denies macie.amazonaws.com s3:PutObject under \"macie/\" when s3:x-amz-acl is \
+                 not bucket-owner-full-control (statement \"OwnerMustOwn\")"
+            ),
+            "{}",
+            verdict.message
+        );
+        assert!(verdict.remediation.is_empty());
+    }
+
+    #[test]
+    fn a_source_arn_of_another_region_fails_and_says_so() {
+        let verdict = verdict_on(&[
+            TLS_ONLY,
+            LOCATE,
+            r#"{"Sid": "MacieEU", "Effect": "Allow", "Principal": {"Service": "macie.amazonaws.com"},
+              "Action": "s3:PutObject", "Resource": "arn:aws:s3:::macie-results/macie/*",
+              "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:macie2:eu-west-1:111111111111:export-configuration:*"}}}"#,
+        ]);
+        assert_eq!(verdict.status, Status::Fail, "{}", verdict.message);
+        assert!(
+            verdict.message.contains(
+                "its policy does not allow macie.amazonaws.com s3:PutObject under \"macie/\" for \
+                 account 111111111111: statement \"MacieEU\" allows it only when aws:SourceArn \
+                 matches arn:aws:macie2:eu-west-1:111111111111:export-configuration:* (another Region)"
+            ),
+            "{}",
+            verdict.message
+        );
     }
 }

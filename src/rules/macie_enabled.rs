@@ -60,6 +60,7 @@ mod tests {
     fn judge(evidence: &crate::evidence::AccountRegionEvidence) -> Verdict {
         check(&RuleInput {
             run: &run_of(evidence),
+            organization: &crate::macie_access::OrgMembership::Unknown,
             evidence,
             members: crate::config::MemberRepository::Own,
             scan_started_at: at(2026, 11, 1),

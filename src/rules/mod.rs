@@ -23,6 +23,7 @@ use crate::evidence::{
     AccountEvidence, AccountRegionEvidence, ApiError, ErrorKind, Evidence, RunEvidence,
 };
 use crate::findings::{Finding, Severity, Status, macie_session_arn};
+use crate::macie_access::OrgMembership;
 
 /// A rule of the catalogue.
 #[derive(Debug)]
@@ -54,6 +55,9 @@ pub struct RuleInput<'a> {
     pub scan_started_at: DateTime<Utc>,
     /// Whose repository a Macie member is judged by.
     pub members: MemberRepository,
+    /// The judged account's organization, as Macie's requests carry it (worked out once per
+    /// account: it is a lookup in the run's population).
+    pub organization: &'a OrgMembership,
 }
 
 /// A rule's judgement, before it is dressed as a finding.
@@ -129,12 +133,19 @@ pub fn evaluate_account<R: Borrow<AccountRegionEvidence>>(
     records: &[R],
 ) -> Vec<Finding> {
     let mut findings = Vec::with_capacity(run.header.regions.len() * CATALOGUE.len());
+    let organization = OrgMembership::of(run, &account.account.id);
     for region in &run.header.regions {
         let evidence = records
             .iter()
             .map(Borrow::borrow)
             .find(|r| r.region == *region);
-        findings.extend(evaluate_account_region(run, account, region, evidence));
+        findings.extend(evaluate_account_region(
+            run,
+            account,
+            &organization,
+            region,
+            evidence,
+        ));
     }
     findings
 }
@@ -146,7 +157,11 @@ enum Gate<'a> {
     Error(String),
 }
 
-fn gate<'a>(account: &AccountEvidence, evidence: Option<&'a AccountRegionEvidence>) -> Gate<'a> {
+fn gate<'a>(
+    run: &RunEvidence,
+    account: &AccountEvidence,
+    evidence: Option<&'a AccountRegionEvidence>,
+) -> Gate<'a> {
     if !account.account.is_active() {
         return Gate::Skipped(format!(
             "Account is {}, not ACTIVE; it is not scanned.",
@@ -154,7 +169,7 @@ fn gate<'a>(account: &AccountEvidence, evidence: Option<&'a AccountRegionEvidenc
         ));
     }
     let Some(access) = &account.access else {
-        return Gate::Error("The account was not reached before the scan ended.".into());
+        return Gate::Error(Absence::of(run).account());
     };
     if let Some(error) = access.identity.error() {
         let role = access
@@ -164,7 +179,7 @@ fn gate<'a>(account: &AccountEvidence, evidence: Option<&'a AccountRegionEvidenc
         return Gate::Error(format!("Cannot act in the account with {role}: {error}"));
     }
     let Some(evidence) = evidence else {
-        return Gate::Error("The Region was not examined before the scan ended.".into());
+        return Gate::Error(Absence::of(run).region());
     };
     if evidence
         .macie_session
@@ -179,10 +194,11 @@ fn gate<'a>(account: &AccountEvidence, evidence: Option<&'a AccountRegionEvidenc
 fn evaluate_account_region(
     run: &RunEvidence,
     account: &AccountEvidence,
+    organization: &OrgMembership,
     region: &str,
     evidence: Option<&AccountRegionEvidence>,
 ) -> Vec<Finding> {
-    let gate = gate(account, evidence);
+    let gate = gate(run, account, evidence);
     CATALOGUE
         .iter()
         .map(|rule| {
@@ -192,6 +208,7 @@ fn evaluate_account_region(
                     evidence,
                     scan_started_at: run.header.started_at,
                     members: run.header.rules.macie_members,
+                    organization,
                 }),
                 Gate::Skipped(reason) => Verdict::new(Status::Skipped, reason.clone()),
                 Gate::Error(reason) => Verdict::new(Status::Error, reason.clone()),
@@ -216,9 +233,72 @@ fn evaluate_account_region(
         .collect()
 }
 
+/// Why evidence that a run would hold is absent from it. A run that ended normally collected
+/// everything its records name, so evidence missing from it was lost after the scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Absence {
+    /// The evidence has no end record: the scan was killed or crashed.
+    ScanStopped,
+    /// The scan was interrupted (Ctrl-C, SIGTERM) before it got there.
+    Interrupted,
+    /// The scan ended normally: the file lost the record (edited or damaged).
+    MissingFromFile,
+}
+
+impl Absence {
+    /// Why `run` lacks evidence it would hold.
+    pub fn of(run: &RunEvidence) -> Absence {
+        match &run.end {
+            None => Absence::ScanStopped,
+            Some(end) if end.interrupted => Absence::Interrupted,
+            Some(_) => Absence::MissingFromFile,
+        }
+    }
+
+    /// "`subject` was not read: why", e.g. "The key … was not read: the scan was interrupted
+    /// before it got there".
+    pub fn not_read(self, subject: &str) -> String {
+        format!("{subject} was not read: {}", self.cause())
+    }
+
+    /// Why, in a phrase.
+    pub fn cause(self) -> &'static str {
+        match self {
+            Absence::ScanStopped => {
+                "the scan stopped before it got there (killed or crashed: its evidence has no end record)"
+            }
+            Absence::Interrupted => "the scan was interrupted before it got there",
+            Absence::MissingFromFile => {
+                "its evidence is missing from the file although the scan ended (edited or damaged)"
+            }
+        }
+    }
+
+    /// Why an account in scope has no evidence at all.
+    pub fn account(self) -> String {
+        match self {
+            Absence::ScanStopped => "The account was not reached before the scan stopped (killed or crashed: its evidence has no end record).".into(),
+            Absence::Interrupted => "The account was not reached before the scan was interrupted.".into(),
+            Absence::MissingFromFile => "The evidence for this account is missing from the file (edited or damaged): the scan ended, so it had been collected.".into(),
+        }
+    }
+
+    /// Why a Region of a reached account has no evidence.
+    fn region(self) -> String {
+        match self {
+            Absence::ScanStopped => "The Region was not examined before the scan stopped (killed or crashed: its evidence has no end record).".into(),
+            Absence::Interrupted => "The Region was not examined before the scan was interrupted.".into(),
+            Absence::MissingFromFile => "The evidence for this Region is missing from the file (edited or damaged): the scan ended, so it had been collected.".into(),
+        }
+    }
+}
+
 /// The verdict for a rule whose input could not be read.
 fn unreadable(what: &str, error: &ApiError) -> Verdict {
-    Verdict::new(Status::Error, format!("Cannot read {what}: {error}"))
+    Verdict::new(
+        Status::Error,
+        format!("Cannot read {what}: {}", error.explained()),
+    )
 }
 
 #[cfg(test)]
@@ -228,8 +308,9 @@ pub(crate) mod testing {
     use chrono::{DateTime, TimeZone, Utc};
 
     use crate::evidence::{
-        AccountRegionEvidence, ApiError, CallerIdentity, ErrorKind, MacieAdministrator,
-        MacieSession, Observation, OrganizationListing, Outcome, RunEvidence, RunHeader,
+        Account, AccountRegionEvidence, ApiError, BucketEvidence, BucketOwner, CallerIdentity,
+        ErrorKind, KeyEvidence, KeyMetadata, MacieAdministrator, MacieSession, Observation,
+        OrganizationInfo, OrganizationListing, Outcome, PublicAccessBlock, RunEvidence, RunHeader,
         S3Destination,
     };
 
@@ -255,10 +336,12 @@ pub(crate) mod testing {
                     management_role_arn: None,
                     organization: None,
                     pages: Vec::new(),
+                    roots: None,
                 },
                 excluded_accounts: Vec::new(),
                 accounts: Vec::new(),
                 rules: Default::default(),
+                csv_bom: false,
                 command_line: Vec::new(),
                 config_path: None,
                 shard: None,
@@ -268,6 +351,7 @@ pub(crate) mod testing {
             account_regions: Default::default(),
             buckets: Default::default(),
             keys: Default::default(),
+            resource_controls: None,
             end: None,
         };
         run.account_regions.insert(
@@ -338,5 +422,210 @@ pub(crate) mod testing {
             )),
             export_configuration: export,
         }
+    }
+
+    /// The repository of [`repository_run`].
+    pub const REPOSITORY_BUCKET: &str = "macie-results";
+    /// See [`REPOSITORY_BUCKET`].
+    pub const REPOSITORY_PREFIX: &str = "macie/";
+    /// See [`REPOSITORY_BUCKET`].
+    pub const REPOSITORY_KEY: &str = "arn:aws:kms:us-east-1:111111111111:key/k";
+    /// The organization of [`repository_run`]'s account.
+    pub const ORGANIZATION_ID: &str = "o-a1b2c3d4e5";
+
+    /// A run in which account 111111111111 (us-east-1), a member of [`ORGANIZATION_ID`] at
+    /// `ou_path`, exports to its own bucket and key (sound in every other respect) with these
+    /// policies.
+    pub fn repository_run(key_policy: &str, bucket_policy: &str, ou_path: &str) -> RunEvidence {
+        let mut destination = destination(Some(REPOSITORY_BUCKET), Some(REPOSITORY_KEY));
+        destination.key_prefix = Some(REPOSITORY_PREFIX.into());
+        let own = evidence(
+            session("ENABLED", at(2026, 10, 1)),
+            Some(ok(
+                "macie2:GetClassificationExportConfiguration",
+                Some(destination),
+            )),
+        );
+        let mut run = run_of(&own);
+        run.header.organization = OrganizationListing::Organization {
+            management_role_arn: None,
+            organization: Some(ok(
+                "organizations:DescribeOrganization",
+                OrganizationInfo {
+                    id: ORGANIZATION_ID.into(),
+                    arn: format!(
+                        "arn:aws:organizations::123456789012:organization/{ORGANIZATION_ID}"
+                    ),
+                    management_account_id: "123456789012".into(),
+                },
+            )),
+            pages: Vec::new(),
+            roots: None,
+        };
+        run.header.accounts.push(Account {
+            id: own.account_id.clone(),
+            name: "workload".into(),
+            email: None,
+            status: "ACTIVE".into(),
+            ou_path: Some(ou_path.into()),
+        });
+        let all_blocked = PublicAccessBlock {
+            block_public_acls: true,
+            ignore_public_acls: true,
+            block_public_policy: true,
+            restrict_public_buckets: true,
+        };
+        run.buckets.insert(
+            REPOSITORY_BUCKET.into(),
+            BucketEvidence {
+                name: REPOSITORY_BUCKET.into(),
+                owner: BucketOwner::Account {
+                    account_id: own.account_id.clone(),
+                },
+                unverifiable: None,
+                probe: None,
+                location: Some(ok("s3:GetBucketLocation", "us-east-1".into())),
+                public_access_block: Some(ok("s3:GetPublicAccessBlock", Some(all_blocked))),
+                account_public_access_block: None,
+                policy_status: Some(ok("s3:GetBucketPolicyStatus", false)),
+                policy: Some(ok("s3:GetBucketPolicy", Some(bucket_policy.into()))),
+                encryption: None,
+                versioning: None,
+                object_lock: None,
+            },
+        );
+        run.keys.insert(
+            REPOSITORY_KEY.into(),
+            KeyEvidence {
+                arn: REPOSITORY_KEY.into(),
+                owner_account: own.account_id.clone(),
+                region: own.region.clone(),
+                unverifiable: None,
+                metadata: Some(ok(
+                    "kms:DescribeKey",
+                    KeyMetadata {
+                        arn: REPOSITORY_KEY.into(),
+                        state: "Enabled".into(),
+                        manager: "CUSTOMER".into(),
+                        spec: "SYMMETRIC_DEFAULT".into(),
+                        usage: "ENCRYPT_DECRYPT".into(),
+                        multi_region: false,
+                    },
+                )),
+                policy: Some(ok("kms:GetKeyPolicy", key_policy.into())),
+                rotation_enabled: Some(ok("kms:GetKeyRotationStatus", true)),
+            },
+        );
+        run
+    }
+
+    /// A rule's verdict on the run's account-Region 111111111111 / us-east-1.
+    pub fn judge(rule: &super::Rule, run: &RunEvidence) -> super::Verdict {
+        let evidence = run
+            .account_region("111111111111", "us-east-1")
+            .expect("the run holds the account-Region");
+        (rule.check)(&super::RuleInput {
+            run,
+            evidence,
+            scan_started_at: run.header.started_at,
+            members: run.header.rules.macie_members,
+            organization: &crate::macie_access::OrgMembership::of(run, "111111111111"),
+        })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::testing::{at, evidence, run_of, session};
+    use super::*;
+    use crate::evidence::{Account, RunEnd};
+
+    /// Judges an account the run lists but holds no evidence of, the run ending as `end` says.
+    fn judged_without_evidence(end: Option<RunEnd>) -> Vec<Finding> {
+        let mut run = run_of(&evidence(session("ENABLED", at(2026, 1, 1)), None));
+        run.end = end;
+        let account = AccountEvidence {
+            account: Account {
+                id: "222222222222".into(),
+                name: "edited out".into(),
+                email: None,
+                status: "ACTIVE".into(),
+                ou_path: None,
+            },
+            access: None,
+            buckets: None,
+        };
+        evaluate_account::<AccountRegionEvidence>(&run, &account, &[])
+    }
+
+    #[test]
+    fn an_account_missing_from_a_finished_run_is_missing_from_the_file_not_unreached() {
+        let ended = |interrupted| {
+            Some(RunEnd {
+                ended_at: at(2026, 11, 1),
+                interrupted,
+            })
+        };
+        for (end, expected) in [
+            (
+                ended(false),
+                "The evidence for this account is missing from the file (edited or damaged)",
+            ),
+            (
+                ended(true),
+                "The account was not reached before the scan was interrupted.",
+            ),
+            (
+                None,
+                "The account was not reached before the scan stopped (killed or crashed",
+            ),
+        ] {
+            let findings = judged_without_evidence(end);
+            assert_eq!(findings.len(), CATALOGUE.len());
+            for finding in findings {
+                assert_eq!(finding.status, Status::Error);
+                assert!(finding.message.contains(expected), "{}", finding.message);
+            }
+        }
+    }
+
+    #[test]
+    fn a_failed_read_says_what_the_error_means() {
+        use super::testing::err;
+        let throttled = err::<()>(
+            "kms:DescribeKey",
+            ErrorKind::Throttled,
+            "ThrottlingException",
+        );
+        let verdict = unreadable("the key", throttled.error().expect("an error"));
+        assert_eq!(
+            verdict.message,
+            "Cannot read the key: throttled on every attempt (retries exhausted): \
+             ThrottlingException (HTTP 400): message"
+        );
+        let denied = err::<()>(
+            "macie2:GetMacieSession",
+            ErrorKind::AccessDenied,
+            "AccessDenied",
+        );
+        assert!(
+            unreadable("the Macie session", denied.error().expect("an error"))
+                .message
+                .contains("access denied: AccessDenied")
+        );
+    }
+
+    #[test]
+    fn a_repository_not_read_says_why() {
+        assert_eq!(
+            Absence::MissingFromFile.not_read("The key k"),
+            "The key k was not read: its evidence is missing from the file although the scan \
+             ended (edited or damaged)"
+        );
+        assert!(
+            Absence::Interrupted
+                .not_read("Bucket b")
+                .ends_with("interrupted before it got there")
+        );
     }
 }

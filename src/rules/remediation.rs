@@ -101,7 +101,8 @@ pub(super) fn create_repository(account: &str, region: &str, bucket: Option<&str
             "2. In account {account}: aws s3api create-bucket --bucket {bucket} --region {region}{location}; \
              aws s3api put-public-access-block --region {region} --bucket {bucket} --public-access-block-configuration \
              BlockPublicAcls=true,IgnorePublicAcls=true,BlockPublicPolicy=true,RestrictPublicBuckets=true; \
-             aws s3api put-bucket-policy --region {region} --bucket {bucket} --policy with: {}",
+             aws s3api put-bucket-policy --region {region} --bucket {bucket} --policy file://bucket-policy.json \
+             — bucket-policy.json: {{\"Version\":\"2012-10-17\",\"Statement\":{}}}",
             bucket_statements(&bucket, "macie/", &key_arn, account, region)
         ),
         format!(

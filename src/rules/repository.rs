@@ -1,11 +1,12 @@
 //! What the repository rules share: which export configuration judges an account-Region (its
 //! own, or its Macie administrator's), the repository it names, and Macie's requests to it.
 
-use super::{RuleInput, Verdict, unreadable};
+use super::{Absence, RuleInput, Verdict, unreadable};
 use crate::config::MemberRepository;
-use crate::evidence::{ErrorKind, Outcome, S3Destination};
+use crate::evidence::{AccountControls, ErrorKind, Outcome, S3Destination};
 use crate::findings::Status;
-use crate::macie_access::Exporter;
+use crate::macie_access::{Exporter, Guardrail, OrgMembership};
+use crate::policy::Policy;
 pub(super) use crate::regions::macie_principal;
 
 /// The export configuration that judges an account-Region, and whose it is.
@@ -32,6 +33,8 @@ pub(super) struct Repository<'a> {
     pub macie_account: &'a str,
     /// The Region of the Macie configuration.
     pub region: &'a str,
+    /// The organization of the account whose Macie writes, as its requests carry it.
+    pub organization: OrgMembership,
     /// Said in messages when the repository is an administrator's.
     pub note: String,
 }
@@ -47,6 +50,7 @@ impl Repository<'_> {
         Exporter {
             account: self.macie_account,
             region: self.region,
+            organization: &self.organization,
         }
     }
 }
@@ -79,7 +83,10 @@ pub(super) fn export<'a>(input: &RuleInput<'a>) -> Result<Export<'a>, Verdict> {
     let Some(observation) = &source.export_configuration else {
         return Err(Verdict::new(
             Status::Error,
-            format!("The export configuration was not read.{note}"),
+            format!(
+                "{}.{note}",
+                Absence::of(input.run).not_read("The export configuration")
+            ),
         ));
     };
     match &observation.outcome {
@@ -133,6 +140,11 @@ pub(super) fn repository<'a>(input: &RuleInput<'a>) -> Result<Repository<'a>, Ve
             .filter(|o| !o.is_empty()),
         macie_account: export.macie_account,
         region: &input.evidence.region,
+        organization: if export.macie_account == input.evidence.account_id {
+            input.organization.clone()
+        } else {
+            OrgMembership::of(input.run, export.macie_account)
+        },
         note: export.note,
     })
 }
@@ -140,4 +152,118 @@ pub(super) fn repository<'a>(input: &RuleInput<'a>) -> Result<Repository<'a>, Ve
 /// A message listing problems, ending with the note.
 pub(super) fn list(intro: &str, problems: &[String], note: &str) -> String {
     format!("{intro}: {}.{note}", problems.join("; "))
+}
+
+/// What the organization's Resource Control Policies say of Macie's requests to one repository
+/// resource: the RCPs attached to its owner's account and to every OU and root above it.
+#[derive(Debug, Default)]
+pub(super) struct Guardrails {
+    /// Each RCP statement that denies Macie's requests, naming the policy, the statement and
+    /// where it is attached: a FAIL.
+    pub denials: Vec<String>,
+    /// Each RCP statement that denies them or not depending on keys of unknown value: a WARN.
+    pub doubts: Vec<String>,
+    /// The steps that lift the denials, one per denying RCP.
+    pub fixes: Vec<String>,
+    /// Said at the end of the message when the RCPs were not evaluated (empty otherwise).
+    pub not_evaluated: String,
+}
+
+/// Judges the RCPs over `owner` for Macie's requests: `guardrails` answers each of them for one
+/// policy, `what` says an action's resource in words (` under "macie/"`, or empty), `resource`
+/// names the
+/// resource policy the verdict rests on when the RCPs cannot be read ("key policy").
+pub(super) fn judge_guardrails(
+    run: &crate::evidence::RunEvidence,
+    owner: Option<&str>,
+    repository: &Repository<'_>,
+    resource: &str,
+    guardrails: impl Fn(&Policy) -> Vec<(&'static str, Guardrail)>,
+    what: impl Fn(&str) -> String,
+) -> Guardrails {
+    let mut judged = Guardrails::default();
+    let Some(owner) = owner else {
+        return judged;
+    };
+    let applied = match run.resource_controls_over(owner) {
+        AccountControls::Applied(applied) => applied,
+        AccountControls::NotEvaluated(reason) => {
+            judged.not_evaluated = format!(
+                " The organization's Resource Control Policies were not evaluated ({reason}): this \
+                 verdict rests on the {resource}."
+            );
+            return judged;
+        }
+        AccountControls::NotApplicable => return judged,
+    };
+    let principal = repository.exporter().principal();
+    for rcp in &applied {
+        let attached = format!(
+            "RCP {} (\"{}\") attached to {}",
+            rcp.policy_id,
+            rcp.name,
+            target_words(rcp.target_id)
+        );
+        // Actions denied by the same statements are reported once, together.
+        let mut denied: Vec<(Vec<String>, &[String])> = Vec::new();
+        let answers = guardrails(&rcp.policy);
+        for (action, answer) in &answers {
+            match answer {
+                Guardrail::Lets => {}
+                Guardrail::Denies { by } => {
+                    let words = format!("{action}{}", what(action));
+                    match denied.iter_mut().find(|(_, same)| *same == by.as_slice()) {
+                        Some((actions, _)) => actions.push(words),
+                        None => denied.push((vec![words], by)),
+                    }
+                }
+                Guardrail::MayDeny { depends_on } => judged.doubts.push(format!(
+                    "{attached} {}",
+                    crate::macie_access::uncertain_clause(
+                        &format!("{principal} {action}{}", what(action)),
+                        depends_on,
+                        "Macie's request is let through",
+                    )
+                )),
+            }
+        }
+        if denied.is_empty() {
+            continue;
+        }
+        for (actions, by) in &denied {
+            judged.denials.push(format!(
+                "{attached} denies {principal} {} (statement {})",
+                actions.join(" and "),
+                super::key_usable::quoted(by)
+            ));
+        }
+        judged.fixes.push(format!(
+            "In the management account (or the Organizations delegated administrator): read RCP {id} \
+             (aws organizations describe-policy --policy-id {id}) and correct its statement {sids} so \
+             that it lets {principal} write for account {account} (aws organizations update-policy \
+             --policy-id {id} --content file://rcp.json), or detach it from {target} (aws organizations \
+             detach-policy --policy-id {id} --target-id {target})",
+            id = rcp.policy_id,
+            sids = super::key_usable::quoted(
+                &denied
+                    .iter()
+                    .flat_map(|(_, by)| by.iter().cloned())
+                    .collect::<Vec<_>>()
+            ),
+            account = repository.macie_account,
+            target = rcp.target_id,
+        ));
+    }
+    judged
+}
+
+/// Where an RCP is attached, in words: `the root r-…`, `OU ou-…`, `account 333333333333`.
+fn target_words(target_id: &str) -> String {
+    if target_id.starts_with("r-") {
+        format!("the root {target_id}")
+    } else if target_id.starts_with("ou-") {
+        format!("OU {target_id}")
+    } else {
+        format!("account {target_id}")
+    }
 }

@@ -149,6 +149,7 @@ mod tests {
     fn judge(evidence: &AccountRegionEvidence) -> Verdict {
         check(&RuleInput {
             run: &run_of(evidence),
+            organization: &crate::macie_access::OrgMembership::Unknown,
             evidence,
             members: crate::config::MemberRepository::Own,
             scan_started_at: at(STARTED.0, STARTED.1, STARTED.2),

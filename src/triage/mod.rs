@@ -134,15 +134,15 @@ impl TriageTally<'_> {
         }
     }
 
-    /// What triage decided about the run.
-    pub fn finish(self) -> Triage {
+    /// What triage decided about `run`.
+    pub fn finish(self, run: &crate::evidence::RunEvidence) -> Triage {
         Triage {
             suppressions: self
                 .marks
                 .suppressions
                 .as_ref()
                 .map(|active| active.report(self.suppressions)),
-            baseline: self.marks.baseline.map(|b| b.report(self.baseline)),
+            baseline: self.marks.baseline.map(|b| b.report(self.baseline, run)),
             gate: self.marks.gate,
         }
     }

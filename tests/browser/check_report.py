@@ -1,23 +1,29 @@
 #!/usr/bin/env python3
-"""Opens report.html from disk in headless Chromium with the network disabled and checks it.
+"""Opens report.html and its account pages from disk in headless Chromium with the network disabled.
 
-Python standard library only: Chromium is driven through the DevTools protocol over
---remote-debugging-pipe (NUL-separated JSON on file descriptors 3 and 4), so there is nothing to
-install but Debian's chromium package (scripts/ensure-chromium.sh).
+Python standard library only (and poppler's pdftotext for the printed text): Chromium is driven
+through the DevTools protocol over --remote-debugging-pipe (NUL-separated JSON on file descriptors
+3 and 4), so there is nothing to install but Debian's chromium and poppler-utils packages
+(scripts/ensure-chromium.sh).
 
     check_report.py REPORT.html --artifacts DIR [--expect-total N] [--expect-fail N]
-                    [--expect-pass N] [--hostile TEXT]... [--chromium PATH]
+                    [--expect-pass N] [--hostile TEXT]... [--chromium PATH] [--label NAME]
+                    [--sample N]
 
 Prints one JSON object on stdout: {"ok": bool, "failures": [...], "facts": {...}, "artifacts": [...]}
 and exits 0 when every check passed, 1 when one failed, 2 when the browser could not be driven.
 
-Checks: the page loads from file:// with no console error, no uncaught exception, no dialog (alert)
-and no network request but the file itself; the filter form appears (JavaScript enhancement);
-status FAIL hides every PASS row and shows every FAIL row; status PASS opens the passing checks;
-an account shows only that account's rows; rule and Region filters; clearing restores all rows;
-an evidence link opens its collapsed section; in print media collapsed evidence is laid out
-(printed open) and the filter form is not; hostile strings are shown as text. Artefacts: a
-screenshot of the top of the report, one of the filtered findings, and the report printed to PDF.
+Checks on the summary: it loads from file:// with no console error, no uncaught exception, no
+dialog and no request but the report's own pages; its counts and charts show; the matrix fits
+1,400px, shows the accounts that need attention by default, and its filters (all, FAIL, OU, name
+or id) work; every account page it links to exists and following one opens it; printed to PDF,
+its text has the scope table's columns, the matrix starts within two pages and no page is blank.
+On the account pages (every one, or --sample problem accounts): the rows add up to the expected
+counts; no link dangles; on one with FAIL and PASS rows the status, rule, Region and severity
+filters work, an evidence link opens its collapsed section, collapsed evidence prints open and the
+filter form does not, and the PDF has an aws command unbroken (wrapped at spaces only).
+Artefacts (NAME- prefixed): screenshots of the summary, its matrix and an account page, and both
+printed to PDF.
 """
 
 import argparse
@@ -26,6 +32,7 @@ import fcntl
 import json
 import os
 import pathlib
+import re
 import select
 import shutil
 import subprocess
@@ -221,6 +228,22 @@ window.__t = {
     s.dispatchEvent(new Event('change', {bubbles: true}));
   },
   clear: function () { document.getElementById('filters').reset(); window.__t.set('f-status', ''); },
+  search: function (text) {
+    var s = document.getElementById('m-search'); s.value = text;
+    s.dispatchEvent(new Event('input', {bubbles: true}));
+  },
+  matrix: function () {
+    var rows = Array.prototype.slice.call(document.querySelectorAll('table.matrix tr[data-a]'));
+    var shown = rows.filter(window.__t.shown);
+    return {
+      total: rows.length, shown: shown.length,
+      attention: rows.filter(function (r) { return ['ERROR', 'FAIL', 'WARN'].indexOf(r.getAttribute('data-w')) !== -1; }).length,
+      shownWorst: shown.map(function (r) { return r.getAttribute('data-w'); }),
+      shownSeverity: shown.map(function (r) { return r.getAttribute('data-v'); }),
+      shownOus: Array.from(new Set(shown.map(function (r) { return r.closest('tbody').getAttribute('data-o'); }))),
+      result: (document.getElementById('m-result') || {}).textContent || ''
+    };
+  },
   summary: function () {
     var rows = window.__t.rows();
     var shown = rows.filter(window.__t.shown);
@@ -240,65 +263,236 @@ window.__t = {
 true
 """
 
+# Links to anchors of the page that has none of that id.
+DANGLING = ("Array.prototype.filter.call(document.querySelectorAll('a[href^=\"#\"]'), function (a) {"
+            " return a.getAttribute('href').length > 1 && !document.getElementById(decodeURIComponent(a.getAttribute('href').slice(1))); })"
+            ".map(function (a) { return a.getAttribute('href'); }).slice(0, 10)")
+
+
+def load(browser, path, width=1400):
+    browser.call("Emulation.setDeviceMetricsOverride",
+                 {"width": width, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
+    browser.call("Page.navigate", {"url": pathlib.Path(path).resolve().as_uri()})
+    browser.wait_for("Page.loadEventFired", timeout=300)
+    browser.pump(0.3)
+    browser.evaluate(HELPERS)
+
+
+def pdf_text(pdf_path, failures):
+    """The text of each page of a PDF (poppler's pdftotext), or None without poppler."""
+    if not shutil.which("pdftotext"):
+        failures.append("pdftotext is missing: apt-get install poppler-utils (scripts/ensure-chromium.sh)")
+        return None
+    text = subprocess.run(["pdftotext", "-layout", str(pdf_path), "-"], capture_output=True,
+                          text=True, check=True).stdout
+    return text.split("\f")[:-1] if text.endswith("\f") else text.split("\f")
+
+
+def print_pdf(browser, path, artifacts):
+    pdf = browser.call("Page.printToPDF", {"printBackground": True, "preferCSSPageSize": True}, timeout=300)
+    path.write_bytes(base64.b64decode(pdf["data"]))
+    artifacts.append(str(path))
+    return path
+
 
 def run_checks(browser, report, args):
     failures = []
     facts = {}
     artifacts = []
+    prefix = f"{args.label}-" if args.label else ""
 
     def check(condition, message):
         if not condition:
             failures.append(message)
         return condition
 
-    url = report.resolve().as_uri()
-    browser.call("Emulation.setDeviceMetricsOverride",
-                 {"width": 1400, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
-    browser.call("Page.navigate", {"url": url})
-    browser.wait_for("Page.loadEventFired")
-    browser.pump(0.5)
-    browser.evaluate(HELPERS)
+    visited = []
 
-    # Structure and enhancement.
+    def visit(path):
+        visited.append(pathlib.Path(path).resolve().as_uri())
+        load(browser, path)
+
+    # -- The summary ---------------------------------------------------------------------------
+    started = time.monotonic()
+    visit(report)
+    facts["summary_load_s"] = round(time.monotonic() - started, 3)
     facts["title"] = browser.evaluate("document.title")
     check(browser.evaluate("document.documentElement.lang") == "en", "<html lang> is not 'en'")
-    for section in ("summary", "matrix", "rules", "findings", "scope", "evidence"):
+    for section in ("summary", "matrix", "rules", "scope", "evidence"):
         check(browser.evaluate(f"!!document.getElementById('{section}')"), f"section #{section} is missing")
-    check(browser.evaluate("!document.getElementById('filters').hidden"),
-          "the filter form did not appear: the script did not run")
+    check(browser.evaluate("window.__t.laidOut(document.querySelector('#summary .tiles'))"),
+          "the summary's counts are not visible")
+    check(browser.evaluate("!document.getElementById('m-filters').hidden"),
+          "the matrix filters did not appear: the script did not run")
     check(browser.evaluate("document.querySelectorAll('img, iframe, object, embed, link[href]').length") == 0,
           "the page has an img/iframe/object/embed/link element")
-    base = browser.evaluate("window.__t.summary()")
-    facts["rows"] = base["total"]
-    facts["result_text"] = base["result"]
-    check(base["shown"] == base["total"], f"without filters {base['shown']} of {base['total']} rows are shown")
-    if args.expect_total is not None:
-        check(base["total"] == args.expect_total,
-              f"the page has {base['total']} finding rows, expected {args.expect_total}")
-    if args.expect_fail is not None:
-        check(base["shownByStatus"].get("FAIL", 0) == args.expect_fail,
-              f"FAIL rows: {base['shownByStatus'].get('FAIL', 0)}, expected {args.expect_fail}")
-    if args.expect_pass is not None:
-        check(base["shownByStatus"].get("PASS", 0) == args.expect_pass,
-              f"PASS rows: {base['shownByStatus'].get('PASS', 0)}, expected {args.expect_pass}")
+    check(browser.evaluate("document.querySelectorAll('svg').length") >= 3, "the charts are missing")
     body_text = browser.evaluate("document.body.textContent")
     for text in args.hostile:
-        # HTML parsing turns CR LF and CR into LF.
         text = text.replace("\r\n", "\n").replace("\r", "\n")
         check(text in body_text, f"hostile string not shown as text: {text[:80]!r}")
     overflow = browser.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     facts["horizontal_overflow_px"] = overflow
-    check(overflow <= 1, f"the page scrolls sideways by {overflow}px (a long name breaks the layout)")
+    check(overflow <= 1, f"the summary scrolls sideways by {overflow}px")
+    matrix = browser.evaluate(
+        "(function () { var t = document.querySelector('table.matrix'); var r = t.getBoundingClientRect();"
+        " return { right: r.right, width: window.innerWidth, regions: t.querySelectorAll('thead th.rg').length }; })()")
+    facts["matrix"] = matrix
+    check(matrix["right"] <= matrix["width"],
+          f"the matrix ({matrix['regions']} Regions) is wider than the 1,400px screen: {matrix['right']}px")
     browser.call("Emulation.setDeviceMetricsOverride",
                  {"width": 390, "height": 844, "deviceScaleFactor": 1, "mobile": True})
     narrow = browser.evaluate("document.documentElement.scrollWidth - document.documentElement.clientWidth")
     facts["horizontal_overflow_narrow_px"] = narrow
-    check(narrow <= 1, f"on a 390px screen the page scrolls sideways by {narrow}px")
+    check(narrow <= 1, f"on a 390px screen the summary scrolls sideways by {narrow}px")
     browser.call("Emulation.setDeviceMetricsOverride",
                  {"width": 1400, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
-    screenshot(browser, args.artifacts / "report-top.png", artifacts)
+    screenshot(browser, args.artifacts / f"{prefix}report-top.png", artifacts)
+    browser.evaluate("document.getElementById('matrix').scrollIntoView()")
+    screenshot(browser, args.artifacts / f"{prefix}report-matrix.png", artifacts)
 
-    # Status FAIL: every PASS row hidden, every FAIL row shown and laid out.
+    # The matrix: problem accounts by default, then each filter.
+    m = browser.evaluate("window.__t.matrix()")
+    facts["matrix_default"] = {"shown": m["shown"], "total": m["total"], "result": m["result"]}
+    check(m["shown"] == m["attention"], f"by default {m['shown']} accounts show, {m['attention']} need attention")
+    check(all(w in ("ERROR", "FAIL", "WARN") for w in m["shownWorst"]),
+          f"by default the matrix shows accounts that need nothing: {m['shownWorst']}")
+    browser.evaluate("window.__t.set('m-show', 'all')")
+    every = browser.evaluate("window.__t.matrix()")
+    check(every["shown"] == every["total"], f"'all accounts' shows {every['shown']} of {every['total']}")
+    browser.evaluate("window.__t.set('m-show', 'FAIL')")
+    failing = browser.evaluate("window.__t.matrix()")
+    check(failing["shown"] > 0 and all(v != "" for v in failing["shownSeverity"]),
+          f"'with a FAIL' shows accounts without a FAIL: {failing['shownSeverity'][:10]}")
+    browser.evaluate("window.__t.set('m-show', 'all'); window.__t.set('m-ou', '0')")
+    ou = browser.evaluate("window.__t.matrix()")
+    check(ou["shownOus"] == ["0"], f"the OU filter shows OUs {ou['shownOus']}")
+    one = browser.evaluate("document.querySelector('table.matrix tr[data-a] .id').textContent")
+    browser.evaluate(f"window.__t.set('m-ou', ''); window.__t.search({json.dumps(one)})")
+    found = browser.evaluate("window.__t.matrix()")
+    check(found["shown"] == 1, f"searching for account {one} shows {found['shown']} accounts")
+    browser.evaluate("document.getElementById('m-filters').reset()")
+    browser.pump(0.2)
+    back = browser.evaluate("window.__t.matrix()")
+    check(back["shown"] == m["shown"], "resetting the matrix filters does not restore the default")
+
+    # Every account page the summary links to exists; the first problem account's is reachable.
+    pages = browser.evaluate(
+        "Array.prototype.map.call(document.querySelectorAll('table.matrix tr[data-a] th a'),"
+        " function (a) { return [a.getAttribute('href'), a.closest('tr').getAttribute('data-w')]; })")
+    facts["account_pages"] = len(pages)
+    base_dir = pathlib.Path(report).resolve().parent
+    missing = [href for href, _ in pages if not (base_dir / href).is_file()]
+    check(not missing, f"account pages linked from the summary are missing: {missing[:5]}")
+    dangling = browser.evaluate(DANGLING)
+    check(not dangling, f"summary links to missing anchors: {dangling}")
+    first_problem = browser.evaluate(
+        "(function () { var a = document.querySelector('table.matrix tr[data-a]:not([hidden]) th a');"
+        " return a ? a.getAttribute('href') : null; })()")
+    if check(first_problem is not None, "no account needs attention: nothing to follow"):
+        browser.evaluate(f"document.querySelector('table.matrix a[href={json.dumps(first_problem)}]').click()")
+        browser.wait_for("Page.loadEventFired", timeout=120)
+        visited.append((base_dir / first_problem).as_uri())
+        browser.pump(0.3)
+        check(browser.evaluate("location.href") == (base_dir / first_problem).as_uri(),
+              "following an account from the summary does not open its page")
+        check(browser.evaluate("document.querySelectorAll('#findings tr[data-s]').length") > 0,
+              "the account page opened from the summary has no finding")
+
+    # Print the summary: PDF text has the scope table's columns, the page count is known, no page
+    # is blank.
+    visit(report)
+    summary_pdf = print_pdf(browser, args.artifacts / f"{prefix}report.pdf", artifacts)
+    summary_pages = pdf_text(summary_pdf, failures)
+    if summary_pages is not None:
+        facts["summary_pdf_pages"] = len(summary_pages)
+        blank = [i + 1 for i, page in enumerate(summary_pages) if not page.strip()]
+        check(not blank, f"blank pages in the printed summary: {blank}")
+        scope_pages = [p for p in summary_pages if "Every account in scope" in p]
+        if check(scope_pages, "the printed summary has no scope table"):
+            for column in ("Role assumed", "Identity", "Outcome", "Reason"):
+                check(any(column in p for p in scope_pages), f"the printed scope table lost its {column} column")
+        executive = next((i for i, p in enumerate(summary_pages) if "Accounts that need attention" in p
+                          and "Worst status per account" in p), None)
+        facts["matrix_starts_on_pdf_page"] = None if executive is None else executive + 1
+        check(executive is not None and executive <= 2,
+              f"the executive summary is longer than two pages (the matrix starts on page {executive and executive + 1})")
+
+    # -- Account pages -------------------------------------------------------------------------
+    targets = [href for href, _ in pages]
+    if args.sample:
+        # Accounts with a FAIL first: an ERROR account (not reached) has nothing to filter.
+        problem = ([href for href, worst in pages if worst == "FAIL"]
+                   + [href for href, worst in pages if worst in ("ERROR", "WARN")])
+        targets = sorted(set(problem[:args.sample] + targets[:1]))
+    totals = {}
+    rows_seen = 0
+    chosen = None
+    for href in targets:
+        visit(base_dir / href)
+        base = browser.evaluate("window.__t.summary()")
+        rows_seen += base["total"]
+        for status, n in base["shownByStatus"].items():
+            totals[status] = totals.get(status, 0) + n
+        check(base["shown"] == base["total"], f"{href}: without filters {base['shown']} of {base['total']} rows show")
+        dangling = browser.evaluate(DANGLING)
+        check(not dangling, f"{href}: links to missing anchors: {dangling}")
+        siblings = browser.evaluate(
+            "Array.prototype.map.call(document.querySelectorAll('a[href]'), function (a) { return a.getAttribute('href'); })"
+            ".filter(function (h) { return h.charAt(0) !== '#'; })")
+        absent = [h for h in siblings if not (base_dir / href).parent.joinpath(h.split('#')[0]).resolve().is_file()]
+        check(not absent, f"{href}: links to missing pages: {absent[:5]}")
+        if chosen is None and base["shownByStatus"].get("FAIL") and base["shownByStatus"].get("PASS"):
+            chosen = href
+    facts["account_rows"] = rows_seen
+    if not args.sample:
+        if args.expect_total is not None:
+            check(rows_seen == args.expect_total, f"the account pages have {rows_seen} rows, expected {args.expect_total}")
+        if args.expect_fail is not None:
+            check(totals.get("FAIL", 0) == args.expect_fail, f"FAIL rows: {totals.get('FAIL', 0)}, expected {args.expect_fail}")
+        if args.expect_pass is not None:
+            check(totals.get("PASS", 0) == args.expect_pass, f"PASS rows: {totals.get('PASS', 0)}, expected {args.expect_pass}")
+    if check(chosen is not None, "no account page has both FAIL and PASS rows to filter on"):
+        account_checks(browser, base_dir / chosen, check, facts, artifacts, args, prefix, visit)
+
+    # Nothing ran that should not have; nothing was fetched; nothing complained.
+    browser.pump(0.3)
+    errors, requests = [], []
+    for event in browser.events:
+        method, params = event.get("method"), event.get("params", {})
+        if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert", "warning"):
+            errors.append("console." + params["type"] + ": " + " ".join(
+                str(a.get("value", a.get("description", ""))) for a in params.get("args", [])))
+        elif method == "Runtime.exceptionThrown":
+            details = params.get("exceptionDetails", {})
+            errors.append("exception: " + str(details.get("exception", {}).get("description") or details.get("text")))
+        elif method == "Log.entryAdded" and params.get("entry", {}).get("level") in ("error", "warning"):
+            entry = params["entry"]
+            errors.append(f"log {entry.get('source')}: {entry.get('text')} {entry.get('url', '')}")
+        elif method == "Network.requestWillBeSent":
+            requests.append(params.get("request", {}).get("url", ""))
+        elif method == "Page.javascriptDialogOpening":
+            errors.append("dialog: " + params.get("message", ""))
+    facts["requests"] = len(requests)
+    check(not errors, f"console errors: {errors[:10]}")
+    foreign = [r for r in requests if r not in visited]
+    check(not foreign, f"network requests besides the report's own pages: {foreign[:10]}")
+    return failures, facts, artifacts
+
+
+def account_checks(browser, page, check, facts, artifacts, args, prefix, visit):
+    """Filters, evidence links, print and PDF of one account page with FAIL and PASS rows."""
+    visit(page)
+    facts["filtered_page"] = page.name
+    check(browser.evaluate("!document.getElementById('filters').hidden"),
+          "the filter form did not appear on the account page: the script did not run")
+    base = browser.evaluate("window.__t.summary()")
+    body_text = browser.evaluate("document.body.textContent")
+    check("aws " in body_text, "the account page has no AWS CLI command")
+    check(browser.evaluate("document.querySelectorAll('ol.steps pre.cmd').length") > 0,
+          "remediation commands are not in blocks of their own")
+    screenshot(browser, args.artifacts / f"{prefix}account-top.png", artifacts)
+
     browser.evaluate("window.__t.set('f-status', 'FAIL')")
     fail = browser.evaluate("window.__t.summary()")
     facts["filter_fail"] = {"shown": fail["shown"], "result": fail["result"]}
@@ -312,41 +506,13 @@ def run_checks(browser, report, args):
                            ".every(window.__t.laidOut)"),
           "a FAIL row is not visible with status FAIL")
     check(str(fail["shown"]) in fail["result"], f"the result line does not count the rows: {fail['result']!r}")
-    browser.evaluate("document.getElementById('findings').scrollIntoView()")
-    screenshot(browser, args.artifacts / "report-filter-fail.png", artifacts)
-
-    # Status PASS: the passing checks open.
+    screenshot(browser, args.artifacts / f"{prefix}account-filter-fail.png", artifacts)
     browser.evaluate("window.__t.set('f-status', 'PASS')")
     passing = browser.evaluate("window.__t.summary()")
     check(set(passing["shownByStatus"]) <= {"PASS"}, f"status PASS shows {passing['shownByStatus']}")
     check(passing["shown"] == base["shownByStatus"].get("PASS", 0), "status PASS does not show every PASS row")
     check(browser.evaluate("window.__t.rows().filter(window.__t.shown).every(window.__t.laidOut)"),
           "status PASS leaves PASS rows collapsed")
-
-    # An account with both failing and passing rows: only its rows.
-    browser.evaluate("window.__t.clear()")
-    account = browser.evaluate(
-        "(function () { var best = null; document.querySelectorAll('section.acct').forEach(function (s) {"
-        " var n = s.querySelectorAll('tr[data-s]').length;"
-        " if (!best && s.querySelector('tr[data-s=FAIL]') && s.querySelector('tr[data-s=PASS]')) best = [s.getAttribute('data-a'), n];"
-        " }); return best; })()")
-    if check(account is not None, "no account has both FAIL and PASS rows to filter on"):
-        index, count = account
-        browser.evaluate(f"window.__t.set('f-account', '{index}')")
-        only = browser.evaluate("window.__t.summary()")
-        facts["filter_account"] = {"account": index, "shown": only["shown"], "result": only["result"]}
-        check(only["shownAccounts"] == [index], f"account filter shows accounts {only['shownAccounts']}")
-        check(only["shown"] == count, f"account filter shows {only['shown']} rows, the account has {count}")
-        check(browser.evaluate("Array.prototype.filter.call(document.querySelectorAll('section.acct'),"
-                               " function (s) { return !s.hidden; }).length") == 1,
-              "other accounts' sections stay visible with an account filter")
-        # Account and status together.
-        browser.evaluate("window.__t.set('f-status', 'FAIL')")
-        both = browser.evaluate("window.__t.summary()")
-        check(both["shownAccounts"] == [index] and set(both["shownByStatus"]) == {"FAIL"},
-              f"account + FAIL shows {both['shownAccounts']} {both['shownByStatus']}")
-
-    # Rule and Region filters.
     browser.evaluate("window.__t.clear()")
     browser.evaluate("window.__t.set('f-rule', '0')")
     rule = browser.evaluate("window.__t.summary()")
@@ -365,7 +531,6 @@ def run_checks(browser, report, args):
     cleared = browser.evaluate("window.__t.summary()")
     check(cleared["shown"] == base["total"], "clearing the filters does not show every row again")
 
-    # Evidence links open their collapsed section.
     link = browser.evaluate(
         "(function () { var a = document.querySelector('td.ev a[href^=\"#A\"]'); return a ? a.getAttribute('href') : null; })()")
     if check(link is not None, "no finding links to its evidence"):
@@ -375,13 +540,7 @@ def run_checks(browser, report, args):
             f"(function () {{ var t = document.getElementById({json.dumps(link[1:])});"
             " var d = t && t.closest('details'); return !!t && (!d || d.open) && window.__t.laidOut(t); })()")
         check(opened, f"following {link} does not show the evidence")
-    dangling = browser.evaluate(
-        "Array.prototype.filter.call(document.querySelectorAll('a[href^=\"#\"]'), function (a) {"
-        " return a.getAttribute('href').length > 1 && !document.getElementById(decodeURIComponent(a.getAttribute('href').slice(1))); })"
-        ".map(function (a) { return a.getAttribute('href'); }).slice(0, 10)")
-    check(not dangling, f"links to missing anchors: {dangling}")
 
-    # Print: collapsed evidence is laid out (CSS), the filter form is not.
     browser.evaluate("document.querySelectorAll('details').forEach(function (d) { d.open = false; })")
     probe = ("(function () { var d = document.querySelector('#evidence details'); if (!d) return null;"
              " var inner = d.querySelector('table');"
@@ -401,38 +560,23 @@ def run_checks(browser, report, args):
         check(printed["theadGroup"] == "table-header-group", "table headers do not repeat in print")
         check(printed["rowBreak"] == "avoid", "table rows may split across pages in print")
     browser.call("Emulation.setEmulatedMedia", {"media": ""})
-    pdf = browser.call("Page.printToPDF", {"printBackground": True, "preferCSSPageSize": True}, timeout=180)
-    pdf_path = args.artifacts / "report.pdf"
-    pdf_path.write_bytes(base64.b64decode(pdf["data"]))
-    artifacts.append(str(pdf_path))
-    facts["pdf_bytes"] = pdf_path.stat().st_size
-
-    # Nothing ran that should not have; nothing was fetched; nothing complained.
-    browser.pump(0.3)
-    dialogs = browser.evaluate("window.__dialogs")
-    check(not dialogs, f"a dialog was opened (script injection?): {dialogs}")
-    errors, requests = [], []
-    for event in browser.events:
-        method, params = event.get("method"), event.get("params", {})
-        if method == "Runtime.consoleAPICalled" and params.get("type") in ("error", "assert", "warning"):
-            errors.append("console." + params["type"] + ": " + " ".join(
-                str(a.get("value", a.get("description", ""))) for a in params.get("args", [])))
-        elif method == "Runtime.exceptionThrown":
-            details = params.get("exceptionDetails", {})
-            errors.append("exception: " + str(details.get("exception", {}).get("description") or details.get("text")))
-        elif method == "Log.entryAdded" and params.get("entry", {}).get("level") in ("error", "warning"):
-            entry = params["entry"]
-            errors.append(f"log {entry.get('source')}: {entry.get('text')} {entry.get('url', '')}")
-        elif method == "Network.requestWillBeSent":
-            requests.append(params.get("request", {}).get("url", ""))
-        elif method == "Page.javascriptDialogOpening":
-            errors.append("dialog: " + params.get("message", ""))
-    facts["requests"] = requests
-    check(not errors, f"console errors: {errors[:10]}")
-    foreign = [r for r in requests if r != url]
-    check(not foreign, f"network requests besides the file itself: {foreign[:10]}")
-    check(url in requests, "the report itself was not requested (navigation not observed)")
-    return failures, facts, artifacts
+    pdf = print_pdf(browser, args.artifacts / f"{prefix}account.pdf", artifacts)
+    text = pdf_text(pdf, [])
+    if text is not None:
+        facts["account_pdf_pages"] = len(text)
+        blank = [i + 1 for i, page in enumerate(text) if not page.strip()]
+        check(not blank, f"blank pages in the printed account page: {blank}")
+        joined = "\n".join(text)
+        lines = [line.strip() for line in joined.splitlines()]
+        command_lines = [line for line in lines if re.search(r"\baws (s3api|kms|macie2) ", line)]
+        facts["pdf_command_lines"] = len(command_lines)
+        check(command_lines, "the printed account page has no aws command")
+        # A command wraps only at spaces: no line of the PDF ends or starts inside a token such as
+        # "us-east-1", "--region" or an ARN.
+        broken = [line for line in command_lines if re.search(r"(-|:|/|=)$", line)]
+        check(not broken, f"a command is cut inside a token in the PDF: {broken[:3]}")
+        check(any(re.search(r"--region [a-z]{2}-[a-z]+-\d\b", line) for line in command_lines),
+              "no unbroken '--region <Region>' in a printed aws command")
 
 
 def screenshot(browser, path, artifacts):
@@ -450,6 +594,9 @@ def main():
     parser.add_argument("--expect-fail", type=int)
     parser.add_argument("--expect-pass", type=int)
     parser.add_argument("--hostile", action="append", default=[])
+    parser.add_argument("--label", default="", help="prefix of the artefacts' names (e.g. small, large)")
+    parser.add_argument("--sample", type=int, default=0,
+                        help="visit this many problem accounts' pages instead of every page")
     args = parser.parse_args()
     args.artifacts.mkdir(parents=True, exist_ok=True)
 

@@ -320,6 +320,13 @@ impl Scan {
         self
     }
 
+    /// Writes a file into the scan's working directory (its current directory), for flags that
+    /// name files relative to it.
+    pub fn file(self, name: &str, contents: &str) -> Scan {
+        std::fs::write(self.workdir.path().join(name), contents).expect("write a working file");
+        self
+    }
+
     /// Adds an environment variable.
     pub fn env(mut self, key: &str, value: &str) -> Scan {
         self.extra_env.push((key.into(), value.into()));
@@ -543,4 +550,33 @@ pub fn judged(run: &macie_audit::evidence::RunEvidence) -> Vec<macie_audit::find
     )
     .collect()
     .expect("judged")
+}
+
+/// Every HTML page of a run: the summary (`report.html`) and the account pages (`accounts/`).
+pub fn all_html(run_dir: &Path) -> String {
+    let mut html = std::fs::read_to_string(run_dir.join("report.html")).expect("report.html");
+    if let Ok(pages) = std::fs::read_dir(run_dir.join("accounts")) {
+        let mut pages: Vec<PathBuf> = pages.filter_map(Result::ok).map(|e| e.path()).collect();
+        pages.sort();
+        for page in pages {
+            html.push_str(&std::fs::read_to_string(&page).expect("an account page"));
+        }
+    }
+    html
+}
+
+/// Copies a run directory (its files and its account pages) to `to`.
+pub fn copy_run(from: &Path, to: &Path) {
+    std::fs::create_dir_all(to).expect("create the copy");
+    for entry in std::fs::read_dir(from)
+        .expect("the run")
+        .filter_map(Result::ok)
+    {
+        let target = to.join(entry.file_name());
+        if entry.file_type().is_ok_and(|t| t.is_dir()) {
+            copy_run(&entry.path(), &target);
+        } else {
+            std::fs::copy(entry.path(), target).expect("copy a file of the run");
+        }
+    }
 }

@@ -97,6 +97,17 @@ def _generate_default_keys(self: Any, alias_name: str) -> str | None:
 
 kms_models.KmsBackend._generate_default_keys = _generate_default_keys
 
+# KMS: CreateKey without KeyUsage stores none in moto, and DescribeKey then omits KeyUsage; AWS
+# defaults it to ENCRYPT_DECRYPT (and KeySpec to SYMMETRIC_DEFAULT, which moto already does).
+_original_key_init = kms_models.Key.__init__
+
+
+def _key_init(self: Any, policy: str | None, key_usage: str | None, *args: Any, **kwargs: Any) -> None:
+    _original_key_init(self, policy, key_usage or "ENCRYPT_DECRYPT", *args, **kwargs)
+
+
+kms_models.Key.__init__ = _key_init
+
 
 def _bucket_get_permission(self: Any, action: str, resource: str) -> Any:
     """Replacement for moto's FakeBucket.get_permission (used on object operations).
@@ -1436,6 +1447,7 @@ BUCKET_KEYS = {"name", "region", "block_public_access", "policy", "encryption", 
                "objects"}
 BPA_KEYS = {"block_public_acls", "ignore_public_acls", "block_public_policy", "restrict_public_buckets"}
 ENCRYPTION_KEYS = {"sse", "kms_key", "bucket_key"}
+POLICY_KEYS = {"name", "content", "targets", "description"}
 KEY_KEYS = {"alias", "region", "policy", "state", "rotation", "spec", "usage", "manager", "description"}
 
 
@@ -1448,9 +1460,26 @@ def _check_ou_name(where: str, path: Any) -> None:
 def validate_scenario(sc: dict) -> dict:
     _check_keys("scenario", sc, {"organization", "accounts", "description", "name"})
     org = sc.get("organization", {})
-    _check_keys("[organization]", org, {"enabled", "feature_set", "roles", "organizational_units"})
+    _check_keys("[organization]", org, {"enabled", "feature_set", "roles", "organizational_units",
+                                        "resource_control_policies", "policies"})
     for ou in org.get("organizational_units", []):
         _check_ou_name("[organization].organizational_units", ou)
+    policies = org.get("policies", [])
+    if policies and org.get("resource_control_policies") is not True:
+        # AWS refuses AttachPolicy of a type that is not enabled (PolicyTypeNotEnabledException)
+        raise ScenarioError("[[organization.policies]]: needs [organization] resource_control_policies = true")
+    for i, pol in enumerate(policies):
+        where = f"[[organization.policies]][{i}]"
+        _check_keys(where, pol, POLICY_KEYS)
+        for k in ("name", "content"):
+            if not isinstance(pol.get(k), str) or not pol[k]:
+                raise ScenarioError(f"{where}.{k}: required")
+        targets = pol.get("targets", [])
+        if not isinstance(targets, list):
+            raise ScenarioError(f"{where}.targets: a list such as [\"root\", \"ou:Security\", \"account:333333333333\"]")
+        for t in targets:
+            if not (t == "root" or (isinstance(t, str) and (t.startswith("ou:") or re.fullmatch(r"account:\d{12}", t)))):
+                raise ScenarioError(f"{where}.targets: {t!r} is not \"root\", \"ou:<names>\" or \"account:<12 digits>\"")
     accounts = sc.get("accounts", [])
     if not isinstance(accounts, list):
         raise ScenarioError("accounts: expected [[accounts]] tables")
@@ -1532,6 +1561,8 @@ class Seeder:
         self.root_id = ""
         # OU name path ("Workloads/Prod") -> {"id": "ou-…", "path": "o-…/r-…/ou-…/"}
         self.units: dict[str, dict[str, str]] = {}
+        # RCP name -> its id ("p-…")
+        self.policies: dict[str, str] = {}
 
     # -- clients --
     def credentials(self, account: str) -> dict:
@@ -1605,6 +1636,27 @@ class Seeder:
                 org.move_account(AccountId=a["id"], SourceParentId=self.root_id,
                                  DestinationParentId=self.units[a["ou"]]["id"])
 
+    def _seed_resource_control_policies(self, org: Any, sc: dict) -> None:
+        """EnablePolicyType RESOURCE_CONTROL_POLICY on the root, then CreatePolicy and AttachPolicy for each
+        `[[organization.policies]]` (placeholders substituted in its content)."""
+        spec = sc.get("organization", {})
+        if not spec.get("resource_control_policies"):
+            return
+        org.enable_policy_type(RootId=self.root_id, PolicyType="RESOURCE_CONTROL_POLICY")
+        for pol in spec.get("policies", []):
+            created = org.create_policy(Content=self.substitute(pol["content"], {}),
+                                        Description=pol.get("description", pol["name"]), Name=pol["name"],
+                                        Type="RESOURCE_CONTROL_POLICY")["Policy"]["PolicySummary"]
+            self.policies[pol["name"]] = created["Id"]
+            for target in pol.get("targets", []):
+                if target == "root":
+                    target_id = self.root_id
+                elif target.startswith("ou:"):
+                    target_id = self.resolve_ou("OU_ID", target.removeprefix("ou:"))
+                else:
+                    target_id = target.removeprefix("account:")
+                org.attach_policy(PolicyId=created["Id"], TargetId=target_id)
+
     # -- the whole scenario --
     def seed(self, scenario: dict) -> dict:
         sc = validate_scenario(scenario)
@@ -1657,6 +1709,7 @@ class Seeder:
                     if fa.id == mgmt:
                         backend.org.master_account_email = fa.email
             self._seed_organizational_units(org, sc, accounts)
+            self._seed_resource_control_policies(org, sc)
             for a in accounts:
                 for service in a.get("delegated_administrator_for", []):
                     org.register_delegated_administrator(AccountId=a["id"], ServicePrincipal=service)
@@ -1803,6 +1856,7 @@ class Seeder:
             "organization_id": self.org_id,
             "root_id": self.root_id,
             "organizational_units": dict(sorted(self.units.items())),
+            "policies": dict(sorted(self.policies.items())),
         }
 
 

@@ -228,6 +228,20 @@ def demo_checks(emu: Emulator) -> None:
 
     def organizations() -> None:
         org = emu.client("organizations", "us-east-1", STATIC)
+        status, sc = emu.control("GET", "/_emulator/scenario")
+        units = sc.get("organizational_units", {})
+        prod = units.get("Workloads/Prod", {})
+        root = sc.get("root_id", "")
+        R.check("scenario result: OUs with ids and paths", prod.get("path", "") ==
+                f"{sc.get('organization_id')}/{root}/{units.get('Workloads', {}).get('id')}/{prod.get('id')}/", units)
+        parents = org.list_parents(ChildId=PROD_PAYMENTS)["Parents"]
+        R.check("account moved into its OU", [p["Id"] for p in parents] == [prod.get("id")], parents)
+        under_prod = {a["Id"] for a in org.list_accounts_for_parent(ParentId=prod.get("id", ""))["Accounts"]}
+        R.check("ListAccountsForParent lists the OU's accounts", PROD_PAYMENTS in under_prod
+                and MGMT not in under_prod, under_prod)
+        under_root = {a["Id"] for a in org.list_accounts_for_parent(ParentId=root)["Accounts"]}
+        R.check("the management account stays under the root", MGMT in under_root
+                and PROD_PAYMENTS not in under_root, under_root)
         r = org.list_accounts()
         accounts = r["Accounts"]
         R.check("ListAccounts: 14 accounts, one page", len(accounts) == 14 and not r.get("NextToken"), len(accounts))
@@ -426,6 +440,11 @@ def demo_checks(emu: Emulator) -> None:
                                    "Content-Type": "application/x-amz-json-1.1"})
         R.check("GetKeyPolicy without PolicyName", status == 200 and "Policy" in json.loads(data), (status, data))
         R.check("alias resolves", owner.describe_key(KeyId="alias/macie-discovery-results")["KeyMetadata"]["Arn"] == arn)
+        default_key = owner.create_key(Description="no KeyUsage given")["KeyMetadata"]
+        described = owner.describe_key(KeyId=default_key["KeyId"])["KeyMetadata"]
+        R.check("CreateKey without KeyUsage: ENCRYPT_DECRYPT, SYMMETRIC_DEFAULT",
+                (described.get("KeyUsage"), described.get("KeySpec"), default_key.get("KeyUsage")) ==
+                ("ENCRYPT_DECRYPT", "SYMMETRIC_DEFAULT", "ENCRYPT_DECRYPT"), described)
         R.check("alias/aws/s3 is AWS managed",
                 owner.describe_key(KeyId="alias/aws/s3")["KeyMetadata"]["KeyManager"] == "AWS")
         other_region = emu.client("kms", "us-east-1", cr(LOG_ARCHIVE)).list_aliases()["Aliases"]
