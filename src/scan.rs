@@ -18,11 +18,12 @@ use crate::evidence::{
     RunScope,
 };
 use crate::integrations::Delivery;
-use crate::integrations::notify::{self, NotifyTarget};
+use crate::integrations::notify::{self, NotificationFailure, NotifyTarget};
 use crate::integrations::security_hub::{self, DeliveryFailure, SecurityHubDelivery};
 use crate::interrupt::Cancellation;
 use crate::report;
 use crate::report::findings::Findings;
+use crate::report::metadata::RunMetadata;
 use crate::scope;
 use crate::scope::{ScanPlan, Shard};
 use crate::triage::TriageInputs;
@@ -386,80 +387,25 @@ pub async fn scan(
     let mut written = report::write_all(&run_dir, &evidence, &marks, report::EvidenceFile::Keep)?;
     report::summary::log_unchecked(evidence.run(), &written.tally);
     report::update_latest_if_full(&config.output.directory, evidence.run())?;
-    let mut notes = Vec::new();
-    let mut exit_code = written.metadata.exit_code;
     let findings = Findings::new(&evidence, &marks);
-    let delivery = deliver(&env, &config, args, &findings, cancellation, &mut notes).await;
-    if !delivery.is_empty() {
-        // run.json gains its delivery section before the run is uploaded, so that the archive
-        // holds it; the manifest is rewritten over it.
-        let mut metadata = written.metadata.clone();
-        metadata.delivery = Some(delivery.clone());
-        metadata.write(&run_dir)?;
-        report::manifest::write(&run_dir)?;
-        if delivery
-            .security_hub
-            .as_ref()
-            .is_some_and(|hub| !hub.complete())
-        {
-            exit_code = exit_code.max(crate::error::EXIT_INCOMPLETE);
-        }
-    }
-    let mut uploaded = None;
-    if let Some(target) = &upload_target {
-        let options = UploadOptions {
-            kms_key: args.upload_kms_key.clone(),
-            retain_days: args.upload_retain_days,
-        };
-        match upload::upload_run(&env, &run_dir, target, &options).await {
-            Ok(receipt) => {
-                notes.push(format!(
-                    "uploaded: {} ({} objects, verified against SHA256SUMS)",
-                    receipt.location, receipt.objects
-                ));
-                uploaded = Some(receipt.location);
-            }
-            Err(reason) => {
-                error!(%reason, "upload failed; the local run is kept");
-                notes.push(format!("upload FAILED: {reason}"));
-                exit_code = exit_code.max(crate::error::EXIT_INCOMPLETE);
-                report::record_failure_after_reports(
-                    &run_dir,
-                    &mut written.metadata,
-                    exit_code,
-                    "upload failed (the local run is kept)".into(),
-                )?;
-            }
-        }
-    }
-    if !args.notify.is_empty() {
-        let sent = notify_run(
-            &env,
-            args,
-            &findings,
-            &written,
-            &run_dir,
-            uploaded.as_deref(),
-            &delivery,
-            exit_code,
-        )
-        .await;
-        for (target, outcome) in sent {
-            match outcome {
-                Ok(()) => notes.push(format!("notified: {target}")),
-                Err(reason) => {
-                    notes.push(format!("notification FAILED: {target}: {reason}"));
-                    exit_code = exit_code.max(crate::error::EXIT_INCOMPLETE);
-                }
-            }
-        }
-    }
+    let delivered = deliver(
+        &env,
+        &config,
+        args,
+        upload_target.as_ref(),
+        &findings,
+        &mut written,
+        &run_dir,
+        cancellation,
+    )
+    .await?;
+    let exit_code = delivered.exit_code;
     let summary = report::summary::render(
         evidence.run(),
         &written.tally,
         &written.metadata,
         &run_dir,
-        &notes,
+        &delivered.notes,
         exit_code,
     );
     Ok(ScanOutcome {
@@ -469,44 +415,191 @@ pub async fn scan(
     })
 }
 
-/// Imports the findings into Security Hub when asked (not for an interrupted run: the signal
-/// asked for an end, not for thousands more calls). Returns run.json's delivery section.
+/// What delivering a run after its reports did: the console's notes, the deliveries that
+/// failed, and the exit code they make.
+struct Delivered {
+    notes: Vec<String>,
+    failures: Vec<String>,
+    exit_code: u8,
+}
+
+impl Delivered {
+    fn new(exit_code: u8) -> Delivered {
+        Delivered {
+            notes: Vec::new(),
+            failures: Vec::new(),
+            exit_code,
+        }
+    }
+
+    /// A delivery failed: the run is delivered incompletely, as a run that could not check
+    /// everything is incomplete.
+    fn failed(&mut self, what: String) {
+        self.failures.push(what);
+        self.exit_code = self.exit_code.max(crate::error::EXIT_INCOMPLETE);
+    }
+
+    /// Writes run.json (its delivery section, exit code and the reason for it) and the
+    /// manifest again.
+    fn record(
+        &self,
+        run_dir: &Path,
+        metadata: &mut RunMetadata,
+        delivery: &Delivery,
+    ) -> Result<()> {
+        metadata.delivery = (!delivery.is_empty()).then(|| delivery.clone());
+        let reason = (!self.failures.is_empty())
+            .then(|| format!("{} (the local run is kept)", self.failures.join("; ")));
+        report::record_after_reports(run_dir, metadata, self.exit_code, reason)
+    }
+}
+
+/// Delivers a run whose reports are written, in this order: Security Hub (its outcome is in
+/// run.json before the run is archived), the upload, then the notifications (which say where
+/// the archive is and how the rest went). A delivery that fails is noted for the console, named
+/// in run.json's `exit_reason` and makes the exit code 2; run.json and `SHA256SUMS` are written
+/// again after each step that changes them, and uploaded again when that happens after the
+/// upload, so that the archive too says what the process exited with.
+#[allow(clippy::too_many_arguments)]
 async fn deliver(
     env: &AwsEnvironment,
     config: &Config,
     args: &ScanArgs,
+    upload_target: Option<&UploadTarget>,
+    findings: &Findings<'_>,
+    written: &mut report::Written,
+    run_dir: &Path,
+    cancellation: &Cancellation,
+) -> Result<Delivered> {
+    let mut delivered = Delivered::new(written.metadata.exit_code);
+    let mut delivery = Delivery::default();
+    if args.security_hub {
+        delivery.security_hub =
+            import_to_security_hub(env, config, findings, cancellation, &mut delivered).await;
+        if delivery.security_hub.is_some() {
+            delivered.record(run_dir, &mut written.metadata, &delivery)?;
+        }
+    }
+
+    let options = UploadOptions {
+        kms_key: args.upload_kms_key.clone(),
+        retain_days: args.upload_retain_days,
+    };
+    let mut archived = None;
+    if let Some(target) = upload_target {
+        match upload::upload_run(env, run_dir, target, &options).await {
+            Ok(receipt) => {
+                delivered.notes.push(format!(
+                    "uploaded: {} ({} objects, verified against SHA256SUMS)",
+                    receipt.location, receipt.objects
+                ));
+                archived = Some((target, receipt.location));
+            }
+            Err(reason) => {
+                error!(%reason, "upload failed; the local run is kept");
+                delivered.notes.push(format!("upload FAILED: {reason}"));
+                delivered.failed("upload failed".into());
+                delivered.record(run_dir, &mut written.metadata, &delivery)?;
+            }
+        }
+    }
+
+    if args.notify.is_empty() {
+        return Ok(delivered);
+    }
+    let sent = notify_run(
+        env,
+        args,
+        findings,
+        written,
+        run_dir,
+        archived.as_ref().map(|(_, location)| location.as_str()),
+        &delivery,
+        delivered.exit_code,
+    )
+    .await;
+    for (target, outcome) in sent {
+        match outcome {
+            Ok(()) => delivered.notes.push(format!("notified: {target}")),
+            Err(reason) => {
+                delivered
+                    .notes
+                    .push(format!("notification FAILED: {target}: {reason}"));
+                delivered.failed(format!("notification failed ({target})"));
+                delivery.notification_failures.push(NotificationFailure {
+                    target: target.to_string(),
+                    error: reason,
+                });
+            }
+        }
+    }
+    if delivery.notification_failures.is_empty() {
+        return Ok(delivered);
+    }
+    delivered.record(run_dir, &mut written.metadata, &delivery)?;
+    if let Some((target, _)) = archived {
+        match upload::upload_record(env, run_dir, target, &options).await {
+            Ok(receipt) => delivered.notes.push(format!(
+                "uploaded again: run.json and SHA256SUMS to {}, recording the failed notifications",
+                receipt.location
+            )),
+            Err(reason) => {
+                error!(%reason, "uploading run.json again failed: the archive's copy does not record the failed notifications");
+                delivered
+                    .notes
+                    .push(format!("upload of the updated run.json FAILED: {reason}"));
+                delivered.failed("the archive's run.json could not be updated".into());
+                delivered.record(run_dir, &mut written.metadata, &delivery)?;
+            }
+        }
+    }
+    Ok(delivered)
+}
+
+/// Imports the findings into Security Hub (not for an interrupted run: the signal asked for an
+/// end, not for thousands more calls). Returns run.json's Security Hub section, `None` when
+/// nothing was tried.
+async fn import_to_security_hub(
+    env: &AwsEnvironment,
+    config: &Config,
     findings: &Findings<'_>,
     cancellation: &Cancellation,
-    notes: &mut Vec<String>,
-) -> Delivery {
-    let mut delivery = Delivery::default();
-    if !args.security_hub {
-        return delivery;
-    }
+    delivered: &mut Delivered,
+) -> Option<SecurityHubDelivery> {
     if cancellation.is_cancelled() {
-        notes.push("Security Hub: not imported, the run was interrupted".into());
-        return delivery;
+        delivered
+            .notes
+            .push("Security Hub: not imported, the run was interrupted".into());
+        return None;
     }
     match security_hub::import(env, findings, config.concurrency.accounts).await {
         Ok(hub) => {
             if hub.complete() {
-                notes.push(format!(
+                delivered.notes.push(format!(
                     "Security Hub: {} findings imported ({} no longer produced, archived)",
                     hub.imported, hub.archived_stale
                 ));
             } else {
-                notes.push(format!(
+                delivered.notes.push(format!(
                     "Security Hub delivered INCOMPLETELY: {} findings not imported, in {} \
                      account-Regions (run.json, delivery.security_hub.failures)",
                     hub.not_imported,
                     hub.failures.len()
                 ));
+                delivered.failed(format!(
+                    "Security Hub import incomplete ({} findings not imported)",
+                    hub.not_imported
+                ));
             }
-            delivery.security_hub = Some(hub);
+            Some(hub)
         }
         Err(reason) => {
             error!(%reason, "Security Hub import failed");
-            delivery.security_hub = Some(SecurityHubDelivery {
+            delivered
+                .notes
+                .push(format!("Security Hub import FAILED: {reason}"));
+            delivered.failed("Security Hub import failed".into());
+            Some(SecurityHubDelivery {
                 failures: vec![DeliveryFailure {
                     account_id: String::new(),
                     region: None,
@@ -514,11 +607,9 @@ async fn deliver(
                     error: reason.to_string(),
                 }],
                 ..SecurityHubDelivery::default()
-            });
-            notes.push(format!("Security Hub import FAILED: {reason}"));
+            })
         }
     }
-    delivery
 }
 
 /// Sends the run's message to every `--notify` target; each target's outcome.

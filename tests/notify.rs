@@ -235,6 +235,95 @@ async fn a_refused_notification_is_exit_code_2_and_the_run_is_kept() {
     );
     assert!(run.stderr.contains("notification failed"), "{}", run.stderr);
     assert!(run.dir().join("report.html").exists());
+
+    // run.json says what the process exits with, which deliveries failed and why, without the
+    // webhook's secret path; the manifest covers it.
+    let text = std::fs::read_to_string(run.dir().join("run.json")).expect("run.json");
+    assert!(!text.contains("SECRETPATH"), "{text}");
+    let meta: Value = serde_json::from_str(&text).expect("JSON");
+    assert_eq!(meta["exit_code"], 2);
+    let reason = meta["exit_reason"].as_str().expect("a reason");
+    assert!(
+        reason.starts_with("notification failed (webhook http://127.0.0.1:")
+            && reason.contains(
+                "; notification failed (sns arn:aws:sns:us-east-1:123456789012:no-such-topic)"
+            ),
+        "{reason}"
+    );
+    assert!(
+        run.stdout.contains(&format!("result: {reason} (exit 2)")),
+        "{}",
+        run.stdout
+    );
+    let failures = meta["delivery"]["notification_failures"]
+        .as_array()
+        .expect("failures");
+    assert_eq!(failures.len(), 2, "{failures:?}");
+    assert_eq!(failures[0]["error"], "HTTP 404");
+    let sums = std::process::Command::new("sha256sum")
+        .args(["-c", "--quiet", "SHA256SUMS"])
+        .current_dir(run.dir())
+        .status()
+        .expect("sha256sum");
+    assert!(sums.success());
+}
+
+/// With a baseline, the message lists only the failures that are NEW against it: the one that
+/// failed the night before is counted in `by_status`, not listed.
+#[tokio::test]
+async fn with_a_baseline_only_new_failures_are_listed() {
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(SCENARIO);
+    let output = tempfile::tempdir().expect("temp");
+    // The account filter makes the runs partial, never `latest`: the baseline is named.
+    let scan = |url: &str, baseline: &str| {
+        emulator
+            .scan()
+            .regions("us-east-1,eu-west-1")
+            .arg("--accounts")
+            .arg("111111111111")
+            .arg("--baseline")
+            .arg(baseline)
+            .arg("--notify")
+            .arg(&format!("webhook={url}"))
+            .output_dir(output.path())
+            .run()
+    };
+    let (url, received) = webhook(200);
+    let night = scan(&url, "latest");
+    night.assert_exit(1);
+    let first: Value = serde_json::from_slice(
+        &received
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the first message")
+            .body,
+    )
+    .expect("JSON");
+    assert_eq!(first["baseline"], true);
+    assert_eq!(first["new_failures_total"], 2, "{first}");
+
+    // Macie enabled in eu-west-1 long ago without a repository: MACIE-002 fails there too.
+    emulator.set_macie(serde_json::json!({
+        "account": "111111111111", "region": "eu-west-1", "enabled": true, "created_days_ago": 45
+    }));
+    let (url, received) = webhook(200);
+    scan(&url, &night.dir().display().to_string()).assert_exit(1);
+    let second: Value = serde_json::from_slice(
+        &received
+            .recv_timeout(Duration::from_secs(30))
+            .expect("the second message")
+            .body,
+    )
+    .expect("JSON");
+    assert_eq!(second["by_status"]["FAIL"], 2, "{second}");
+    assert_eq!(second["new_failures_total"], 1, "{second}");
+    let listed = second["new_failures"].as_array().expect("listed");
+    assert_eq!(listed.len(), 1, "{second}");
+    assert_eq!(listed[0]["region"], "eu-west-1");
+    assert_eq!(listed[0]["rule_id"], "MACIE-002");
+    let text = second["text"].as_str().expect("text");
+    assert!(text.contains("1 NEW failures"), "{text}");
+    assert!(text.contains("MACIE-002 111111111111"), "{text}");
 }
 
 #[test]

@@ -139,11 +139,27 @@ async fn two_runs_import_update_archive_and_report_a_member_without_security_hub
     let first = scan().run();
     first.assert_exit(2);
     assert!(
-        first.stderr.contains("Security Hub import failed") && first.stderr.contains(NO_HUB),
+        first.stderr.contains("WARN")
+            && first.stderr.contains("Security Hub import failed")
+            && first.stderr.contains(NO_HUB),
         "a warning names the member:\n{}",
         first.stderr
     );
-    let delivery = &run_json(&first)["delivery"]["security_hub"];
+    // The run itself is complete (its findings make exit code 1): the import alone makes it 2,
+    // and run.json says so as the process does.
+    let meta = run_json(&first);
+    assert_eq!(meta["complete"], true);
+    assert_eq!(meta["exit_code"], 2);
+    let reason =
+        "Security Hub import incomplete (10 findings not imported) (the local run is kept)";
+    assert_eq!(meta["exit_reason"], reason);
+    assert!(
+        first.stdout.contains("Security Hub delivered INCOMPLETELY")
+            && first.stdout.contains(&format!("result: {reason} (exit 2)")),
+        "the console says which delivery failed:\n{}",
+        first.stdout
+    );
+    let delivery = &meta["delivery"]["security_hub"];
     let failures = delivery["failures"].as_array().expect("failures");
     assert_eq!(failures.len(), 2, "{delivery}");
     for (failure, region) in failures.iter().zip(["eu-west-1", "us-east-1"]) {
@@ -272,7 +288,10 @@ async fn a_complete_delivery_keeps_the_findings_exit_code() {
         .arg("--security-hub")
         .run();
     run.assert_exit(1);
-    let delivery = &run_json(&run)["delivery"]["security_hub"];
+    let meta = run_json(&run);
+    assert_eq!(meta["exit_code"], 1);
+    assert_eq!(meta["exit_reason"], Value::Null);
+    let delivery = &meta["delivery"]["security_hub"];
     assert_eq!(delivery["failures"], json!([]));
     assert_eq!(delivery["account_regions"], 1);
     assert!(

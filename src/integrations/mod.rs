@@ -1,8 +1,8 @@
 //! Delivering a run where people work: Security Hub (`scan --security-hub`) and notifications
 //! (`scan --notify`). Both read the findings the reports read ([`crate::report::findings::Findings`])
 //! after the reports are written; neither changes a verdict, and a failure to deliver never stops
-//! the scan: it is reported (a warning, run.json's `delivery` section) and makes the exit code 2,
-//! as a failed upload does.
+//! the scan: it is reported (a warning, run.json's `delivery` section and `exit_reason`) and makes
+//! the exit code 2, as a failed upload does.
 
 pub mod notify;
 pub mod security_hub;
@@ -15,12 +15,16 @@ pub struct Delivery {
     /// The Security Hub import (`scan --security-hub`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub security_hub: Option<security_hub::SecurityHubDelivery>,
+    /// The notifications (`scan --notify`) that could not be sent; those sent are in the log
+    /// and the console (recording them would rewrite an archived run every night).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub notification_failures: Vec<notify::NotificationFailure>,
 }
 
 impl Delivery {
-    /// Whether anything was delivered or attempted (an empty section is not written).
+    /// Whether there is anything to record (an empty section is not written).
     pub fn is_empty(&self) -> bool {
-        self.security_hub.is_none()
+        self.security_hub.is_none() && self.notification_failures.is_empty()
     }
 }
 
