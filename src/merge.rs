@@ -38,7 +38,7 @@ pub fn merge(args: &MergeArgs, command_line: &[String]) -> Result<MergeOutcome> 
     let triage_inputs = TriageInputs::load(&args.triage, &args.output_dir)?;
     let merged = combine(&shards, command_line, args.allow_partial)?;
     let (run_id, run_dir) =
-        report::create_run_directory(&args.output_dir, merged.header.started_at)?;
+        report::create_run_directory(&args.output_dir, merged.header.started_at, None)?;
     let mut merged = merged;
     merged.header.run_id = run_id.clone();
     let evidence = write_merged(&run_dir, &merged, &shards)?;

@@ -346,7 +346,11 @@ pub async fn scan(
     let started_at = Utc::now();
     let env = AwsEnvironment::load(config.clone()).await;
     let caller = scope::establish_caller(&env).await?;
-    let (run_id, run_dir) = report::create_run_directory(&config.output.directory, started_at)?;
+    // A shard's run id names it: the shards of one Indexed Job or array job start in the same
+    // second on different machines, and upload to the same prefix.
+    let label = shard.map(|shard| format!("shard{}of{}", shard.index, shard.count));
+    let (run_id, run_dir) =
+        report::create_run_directory(&config.output.directory, started_at, label.as_deref())?;
 
     let identity = RunIdentity {
         run_id: &run_id,

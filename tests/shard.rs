@@ -338,7 +338,8 @@ fn a_merge_missing_shards_is_refused_or_partial_and_never_latest() {
 
 /// `--shard auto` takes the shard from the job engine: a Kubernetes Indexed Job's
 /// JOB_COMPLETION_INDEX with --shard-count, an AWS Batch array job's index and size; the same
-/// slice as the K/N it stands for. Without either engine it is a usage error before any call.
+/// slice as the K/N it stands for, with a run id naming the shard. Without either engine it is a
+/// usage error before any call.
 #[test]
 fn shard_auto_reads_kubernetes_and_aws_batch_variables() {
     let mut emulator = Emulator::start();
@@ -365,10 +366,15 @@ fn shard_auto_reads_kubernetes_and_aws_batch_variables() {
             ("AWS_BATCH_JOB_ARRAY_SIZE", "3"),
         ],
     );
-    for run in [&kubernetes, &batch] {
+    for run in [&fixed, &kubernetes, &batch] {
         assert_eq!(run.code, fixed.code, "{}", run.stderr);
         let shard = run.evidence().header.shard.expect("a shard");
         assert_eq!((shard.index, shard.count), (2, 3));
+        // The shards of one job start in the same second and upload to one prefix: the run id
+        // names the shard, so that they never share a key.
+        let run_id = run.evidence().header.run_id;
+        assert!(run_id.contains("-shard2of3"), "{run_id} names its shard");
+        assert!(run.dir().ends_with(&run_id), "{}", run.dir().display());
         assert_eq!(verdicts(&run.findings()), verdicts(&fixed.findings()));
     }
 

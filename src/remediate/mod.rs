@@ -267,7 +267,8 @@ pub async fn remediate(
     let interrupted = cancellation.is_cancelled();
 
     // The re-scan of what was touched, written as a run with the log.
-    let (run_id, run_dir) = report::create_run_directory(&config.output.directory, Utc::now())?;
+    let (run_id, run_dir) =
+        report::create_run_directory(&config.output.directory, Utc::now(), None)?;
     let touched: Vec<(String, String)> = plan
         .remediated()
         .map(|t| (t.account_id.clone(), t.region.clone()))
