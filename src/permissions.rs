@@ -345,7 +345,8 @@ pub const ARCHIVE_ACTIONS: &[&str] = &[
 
 /// The permissions `scan --security-hub` needs in every account whose findings it imports (the
 /// opt-in `EnableSecurityHubImport = "true"` policy of the audit role in `deploy/audit-role.yaml`,
-/// and `deploy/delivery-policy.json` for the scanner's own account): reading our findings back
+/// and `deploy/delivery-policy.json` for the scanner's own account and the management role's,
+/// which are read with those identities): reading our findings back
 /// (to archive stale ones and keep their first `CreatedAt`) and importing them. The import writes
 /// only to Security Hub, never to a resource the rules judge, so it is kept apart from the
 /// read-only audit actions rather than counted among them.
