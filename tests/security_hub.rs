@@ -300,3 +300,38 @@ async fn a_complete_delivery_keeps_the_findings_exit_code() {
         run.stdout
     );
 }
+
+/// Security Hub throttles (ThrottlingException, 429): the import retries each call, within its
+/// account and Region's retry budget, and every finding goes in.
+#[tokio::test]
+async fn throttled_imports_are_retried() {
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(SCENARIO);
+    emulator.faults(json!({
+        "throttle_fraction": 0.5,
+        "seed": 7,
+        "operations": ["securityhub:BatchImportFindings", "securityhub:GetFindings"],
+    }));
+    let run = emulator
+        .scan()
+        .regions("us-east-1,eu-west-1")
+        .arg("--accounts")
+        .arg(HUB)
+        .arg("--security-hub")
+        .run();
+    let counters = emulator.counters();
+    emulator.faults(json!({}));
+    run.assert_exit(1);
+    assert!(
+        counters.faulted("securityhub:BatchImportFindings")
+            + counters.faulted("securityhub:GetFindings")
+            > 0,
+        "some calls were throttled: {:?}",
+        counters.0
+    );
+    let delivery = &run_json(&run)["delivery"]["security_hub"];
+    assert_eq!(delivery["failures"], json!([]), "{delivery}");
+    assert_eq!(delivery["imported"], 10, "{delivery}");
+    assert_eq!(findings_in(&emulator, HUB, "us-east-1").await.len(), 5);
+    assert_eq!(findings_in(&emulator, HUB, "eu-west-1").await.len(), 5);
+}
