@@ -13,7 +13,8 @@ use macie_audit::findings::Severity;
 use macie_audit::logging::LogFormat;
 use macie_audit::remediate::{OutputFormat, RemediateOptions, Strategy};
 use macie_audit::scope::ConfigOverrides;
-use macie_audit::shard::Shard;
+use macie_audit::integrations::notify::NotifyTarget;
+use macie_audit::shard::ShardArg;
 use macie_audit::triage::{GatePolicy, TriageOptions};
 
 /// A flag whose value is one of `names`, parsed by the library type's `FromStr` (`--help` lists
@@ -238,9 +239,15 @@ pub struct ScanArgs {
     pub settings: ConfigArgs,
 
     /// Scan only shard K of N (a deterministic split of the accounts), for parallel runners;
-    /// combine the shards' runs with `merge`.
-    #[arg(long, value_name = "K/N")]
-    pub shard: Option<Shard>,
+    /// combine the shards' runs with `merge`. "auto": from a Kubernetes Indexed Job
+    /// (JOB_COMPLETION_INDEX, with --shard-count) or an AWS Batch array job
+    /// (AWS_BATCH_JOB_ARRAY_INDEX, AWS_BATCH_JOB_ARRAY_SIZE).
+    #[arg(long, value_name = "K/N|auto")]
+    pub shard: Option<ShardArg>,
+
+    /// The number of shards with --shard auto (a Kubernetes Indexed Job's completions).
+    #[arg(long, value_name = "N", requires = "shard", value_parser = clap::value_parser!(u32).range(1..))]
+    pub shard_count: Option<u32>,
 
     /// Suppressions, baseline and the severity gate.
     #[command(flatten)]
@@ -257,6 +264,16 @@ pub struct ScanArgs {
     /// Object Lock retention (compliance mode) of uploaded objects, in days.
     #[arg(long, value_name = "DAYS", requires = "upload", value_parser = clap::value_parser!(u32).range(1..=36500))]
     pub upload_retain_days: Option<u32>,
+
+    /// Import the findings into AWS Security Hub, in each finding's account and Region, with
+    /// that account's credentials (a failure is reported and makes the exit code 2).
+    #[arg(long)]
+    pub security_hub: bool,
+
+    /// Send one JSON message about the run: webhook=URL (a JSON POST, with a `text` field for
+    /// Slack and Teams) or sns=TOPIC_ARN. Repeatable.
+    #[arg(long, value_name = "webhook=URL|sns=TOPIC_ARN")]
+    pub notify: Vec<NotifyTarget>,
 }
 
 impl ConfigArgs {
@@ -276,10 +293,13 @@ impl ScanArgs {
         ScanOptions {
             settings: self.settings.overrides(),
             shard: self.shard,
+            shard_count: self.shard_count,
             triage: self.triage.options(),
             upload: self.upload,
             upload_kms_key: self.upload_kms_key,
             upload_retain_days: self.upload_retain_days,
+            security_hub: self.security_hub,
+            notify: self.notify,
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod config;
 pub mod error;
 pub mod evidence;
 pub mod findings;
+pub mod integrations;
 pub mod interrupt;
 pub mod logging;
 pub mod macie_access;

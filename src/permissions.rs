@@ -343,6 +343,20 @@ pub const ARCHIVE_ACTIONS: &[&str] = &[
     "kms:Decrypt",
 ];
 
+/// The permissions `scan --security-hub` needs in every account whose findings it imports (the
+/// opt-in `EnableSecurityHubImport = "true"` policy of the audit role in `deploy/audit-role.yaml`,
+/// and `deploy/delivery-policy.json` for the scanner's own account and the management role's,
+/// which are read with those identities): reading our findings back
+/// (to archive stale ones and keep their first `CreatedAt`) and importing them. The import writes
+/// only to Security Hub, never to a resource the rules judge, so it is kept apart from the
+/// read-only audit actions rather than counted among them.
+pub const SECURITY_HUB_ACTIONS: &[&str] =
+    &["securityhub:BatchImportFindings", "securityhub:GetFindings"];
+
+/// The permission `scan --notify sns=TOPIC_ARN` needs, with the scanner's own credentials, on
+/// the topic (`deploy/delivery-policy.json`). Webhooks need no AWS permission.
+pub const NOTIFY_ACTIONS: &[&str] = &["sns:Publish"];
+
 /// The call recorded under `operation`, if the scanner makes it.
 pub fn api_call(operation: &str) -> Option<&'static ApiCall> {
     API_CALLS.iter().find(|call| call.operation == operation)
@@ -379,6 +393,18 @@ pub fn organization_actions() -> BTreeSet<&'static str> {
 pub fn security_account_actions() -> BTreeSet<&'static str> {
     let mut actions = organization_actions();
     actions.extend(audit_role_actions());
+    actions
+}
+
+/// Exactly the IAM actions of the nightly job's scanner role (`deploy/nightly-scan.yaml`,
+/// `ScannerRole`), besides what running in CodeBuild needs: the scanner's identity
+/// ([`security_account_actions`]), the archive ([`ARCHIVE_ACTIONS`]) and delivery
+/// ([`SECURITY_HUB_ACTIONS`], [`NOTIFY_ACTIONS`]).
+pub fn nightly_scanner_actions() -> BTreeSet<&'static str> {
+    let mut actions = security_account_actions();
+    actions.extend(ARCHIVE_ACTIONS);
+    actions.extend(SECURITY_HUB_ACTIONS);
+    actions.extend(NOTIFY_ACTIONS);
     actions
 }
 
@@ -430,6 +456,20 @@ pub fn rules_table_markdown() -> String {
         let _ = writeln!(table, "| {rule} | {} |", actions.join(", "));
     }
     table
+}
+
+/// The Markdown list of the delivery actions (Security Hub, SNS), as `docs/permissions.md`
+/// shows it.
+pub fn delivery_list_markdown() -> String {
+    SECURITY_HUB_ACTIONS
+        .iter()
+        .map(|action| format!("- `{action}` (`--security-hub`: every account imported into)\n"))
+        .chain(
+            NOTIFY_ACTIONS
+                .iter()
+                .map(|action| format!("- `{action}` (`--notify sns=…`: the scanner's identity)\n")),
+        )
+        .collect()
 }
 
 /// The Markdown list of the remediation role's actions, as `docs/permissions.md` shows it.

@@ -123,6 +123,48 @@ pub async fn upload_run(
     target: &UploadTarget,
     options: &UploadOptions,
 ) -> Result<UploadReceipt, String> {
+    upload(env, run_dir, target, options, Files::All).await
+}
+
+/// Uploads a run's record again after [`upload_run`] succeeded and the record changed (a
+/// notification that failed after the upload): `run.json`, then `SHA256SUMS`, each verified, so
+/// that the archive says what the process exited with. Every other file is checked against the
+/// new manifest locally, unchanged, and not sent again. Under Object Lock the first versions stay,
+/// retained as the new ones are.
+pub async fn upload_record(
+    env: &AwsEnvironment,
+    run_dir: &Path,
+    target: &UploadTarget,
+    options: &UploadOptions,
+) -> Result<UploadReceipt, String> {
+    upload(env, run_dir, target, options, Files::Record).await
+}
+
+/// Which files of a run an upload sends.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Files {
+    /// Every file.
+    All,
+    /// `run.json` and the manifest.
+    Record,
+}
+
+impl Files {
+    fn includes(self, file: &RunFile) -> bool {
+        match self {
+            Files::All => true,
+            Files::Record => file.name == crate::report::metadata::FILE_NAME,
+        }
+    }
+}
+
+async fn upload(
+    env: &AwsEnvironment,
+    run_dir: &Path,
+    target: &UploadTarget,
+    options: &UploadOptions,
+    which: Files,
+) -> Result<UploadReceipt, String> {
     // The run id is the directory's own name, also when reached through the `latest` link.
     let run_dir =
         &std::fs::canonicalize(run_dir).map_err(|e| format!("{}: {e}", run_dir.display()))?;
@@ -139,7 +181,6 @@ pub async fn upload_run(
         .map_err(|e| format!("verifying the local run failed: {e}"))??;
 
     let region = bucket_region(env, &target.bucket).await?;
-    info!(bucket = %target.bucket, %region, objects = files.len(), "uploading the run to {location}");
     let retain_until = options.retain_days.map(|days| {
         DateTime::from_secs((chrono::Utc::now() + chrono::TimeDelta::days(days.into())).timestamp())
     });
@@ -156,9 +197,13 @@ pub async fn upload_run(
         archive.require_object_lock().await?;
     }
 
-    // Every file but the manifest, a few at a time; the manifest last, once they are all there.
-    let (manifest_file, others): (Vec<&RunFile>, Vec<&RunFile>) =
-        files.iter().partition(|f| f.name == manifest::FILE_NAME);
+    // The files sent, a few at a time; the manifest last, once they are all there.
+    let (manifest_file, others): (Vec<&RunFile>, Vec<&RunFile>) = files
+        .iter()
+        .filter(|file| file.name == manifest::FILE_NAME || which.includes(file))
+        .partition(|f| f.name == manifest::FILE_NAME);
+    let sent: Vec<&RunFile> = others.iter().chain(&manifest_file).copied().collect();
+    info!(bucket = %target.bucket, %region, objects = sent.len(), "uploading the run to {location}");
     first_error(
         stream::iter(others)
             .map(|file| archive.put(file))
@@ -171,16 +216,16 @@ pub async fn upload_run(
     }
 
     first_error(
-        stream::iter(&files)
+        stream::iter(&sent)
             .map(|file| archive.verify(file))
             .buffer_unordered(CONCURRENCY)
             .collect()
             .await,
     )?;
-    info!(objects = files.len(), "uploaded and verified {location}");
+    info!(objects = sent.len(), "uploaded and verified {location}");
     Ok(UploadReceipt {
         location,
-        objects: files.len(),
+        objects: sent.len(),
     })
 }
 

@@ -244,6 +244,34 @@ impl AwsEnvironment {
     }
 }
 
+impl AwsEnvironment {
+    /// A Security Hub client for one account and Region, with retry state of its own
+    /// (`scan --security-hub` imports each account's findings with its own credentials).
+    pub fn security_hub(
+        &self,
+        config: &SdkConfig,
+        account_id: &str,
+        region: &str,
+    ) -> aws_sdk_securityhub::Client {
+        let conf = aws_sdk_securityhub::config::Builder::from(config)
+            .region(Region::new(region.to_owned()))
+            .retry_partition(RetryPartition::new(format!(
+                "securityhub/{account_id}/{region}"
+            )))
+            .build();
+        aws_sdk_securityhub::Client::from_conf(conf)
+    }
+
+    /// An SNS client with the caller's own credentials in `region` (`scan --notify sns=…`).
+    pub fn sns(&self, region: &str) -> aws_sdk_sns::Client {
+        let conf = aws_sdk_sns::config::Builder::from(&self.caller)
+            .region(Region::new(region.to_owned()))
+            .retry_partition(RetryPartition::new(format!("sns/caller/{region}")))
+            .build();
+        aws_sdk_sns::Client::from_conf(conf)
+    }
+}
+
 /// The shared HTTP client under the limit of requests in flight: every attempt of every call
 /// (credential providers' included) waits for a permit, held until its response arrives.
 #[derive(Debug, Clone)]

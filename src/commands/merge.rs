@@ -41,7 +41,7 @@ pub fn merge(args: &MergeOptions, command_line: &[String]) -> Result<Outcome> {
     let triage_inputs = TriageInputs::load(&args.triage, &args.output_dir)?;
     let merged = combine(&shards, command_line, args.allow_partial)?;
     let (run_id, run_dir) =
-        run_dir::create_run_directory(&args.output_dir, merged.header.started_at)?;
+        run_dir::create_run_directory(&args.output_dir, merged.header.started_at, None)?;
     let mut merged = merged;
     merged.header.run_id = run_id.clone();
     let evidence = write_merged(&run_dir, &merged, &shards)?;

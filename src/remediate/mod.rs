@@ -344,7 +344,7 @@ pub async fn remediate(
 
     // The re-scan of what was touched, written as a run with the log.
     let (run_id, run_dir) =
-        crate::run_dir::create_run_directory(&config.output.directory, Utc::now())?;
+        crate::run_dir::create_run_directory(&config.output.directory, Utc::now(), None)?;
     let touched: Vec<(String, String)> = plan
         .remediated()
         .map(|t| (t.account_id.clone(), t.region.clone()))

@@ -65,6 +65,10 @@ pub struct RunMetadata {
     /// reports were written ("upload failed: …"); `None` when the findings decide it.
     #[serde(default)]
     pub exit_reason: Option<String>,
+    /// Where the findings were delivered besides the reports (Security Hub, notifications), and
+    /// what failed; absent when nothing was delivered.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub delivery: Option<crate::integrations::Delivery>,
     /// Where the reports come from: the scan that collected the evidence, and every later
     /// rendering of it (`macie-audit report`), oldest first.
     #[serde(default)]
@@ -451,6 +455,7 @@ impl RunMetadata {
                 Renderer::Report(_) => tally.exit_code(false),
             },
             exit_reason: None,
+            delivery: None,
             provenance: Provenance {
                 scan: ScanProvenance {
                     command_line: header.command_line.clone(),
@@ -512,7 +517,18 @@ pub fn sanitise_command_line(args: impl IntoIterator<Item = String>) -> Vec<Stri
     const SECRET_WORDS: &[&str] = &["secret", "token", "password", "credential"];
     let mut out = Vec::new();
     let mut redact_next = false;
+    let mut notify_next = false;
     for arg in args {
+        // A webhook URL's path is its secret (`--notify webhook=URL`).
+        if std::mem::take(&mut notify_next) && arg.starts_with("webhook=") {
+            out.push("webhook=<redacted>".into());
+            continue;
+        }
+        if arg.starts_with("--notify=webhook=") {
+            out.push("--notify=webhook=<redacted>".into());
+            continue;
+        }
+        notify_next = arg == "--notify";
         if redact_next {
             out.push("<redacted>".into());
             redact_next = false;
@@ -613,5 +629,22 @@ mod tests {
                 "us-east-1"
             ]
         );
+    }
+
+    #[test]
+    fn webhook_urls_are_redacted_and_topics_kept() {
+        let args = [
+            "--notify",
+            "webhook=https://hooks.example/T/B/SECRET",
+            "--notify=webhook=https://hooks.example/SECRET",
+            "--notify",
+            "sns=arn:aws:sns:us-east-1:111111111111:audit",
+        ]
+        .map(String::from);
+        let sanitised = sanitise_command_line(args);
+        assert!(!sanitised.concat().contains("SECRET"), "{sanitised:?}");
+        assert_eq!(sanitised[1], "webhook=<redacted>");
+        assert_eq!(sanitised[2], "--notify=webhook=<redacted>");
+        assert_eq!(sanitised[4], "sns=arn:aws:sns:us-east-1:111111111111:audit");
     }
 }

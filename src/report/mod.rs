@@ -119,17 +119,18 @@ pub fn write_rendering(
     Ok(Written { metadata, tally })
 }
 
-/// Records a step that failed after the reports were written (an upload): run.json takes the
-/// exit code it raises and why, then the manifest is written again over the new run.json, so that
-/// run.json always says what the process exits with and `SHA256SUMS` still verifies.
-pub fn record_failure_after_reports(
+/// Records what happened after the reports were written (a delivery: Security Hub, the upload,
+/// notifications): run.json takes the exit code it makes and, when a step failed, why; then the
+/// manifest is written again over the new run.json, so that run.json always says what the
+/// process exits with and `SHA256SUMS` still verifies.
+pub fn record_after_reports(
     dir: &Path,
     metadata: &mut RunMetadata,
     exit_code: u8,
-    reason: String,
+    reason: Option<String>,
 ) -> Result<()> {
     metadata.exit_code = exit_code;
-    metadata.exit_reason = Some(reason);
+    metadata.exit_reason = reason;
     metadata.write(dir)?;
     crate::run_dir::manifest::write(dir)
 }

@@ -59,14 +59,20 @@ pub fn latest(output_dir: &Path) -> Option<PathBuf> {
     Some(output_dir.join(target)).filter(|dir| dir.is_dir())
 }
 
-/// Creates a new run directory below `output_dir`, named by the run id (sortable UTC time).
-/// Returns the run id and the directory; a second run in the same second gets a suffix.
+/// Creates a new run directory below `output_dir`, named by the run id (sortable UTC time, then
+/// `label` when given). Returns the run id and the directory; a second run in the same second
+/// gets a suffix.
 pub fn create_run_directory(
     output_dir: &Path,
     started_at: DateTime<Utc>,
+    label: Option<&str>,
 ) -> Result<(String, PathBuf)> {
     fs::create_dir_all(output_dir).map_err(|e| Error::output(output_dir, e))?;
-    let base = started_at.format("%Y%m%dT%H%M%SZ").to_string();
+    let time = started_at.format("%Y%m%dT%H%M%SZ");
+    let base = match label {
+        Some(label) => format!("{time}-{label}"),
+        None => time.to_string(),
+    };
     for attempt in 0..1000 {
         let run_id = if attempt == 0 {
             base.clone()

@@ -52,6 +52,7 @@ from moto.kms.models import kms_backends  # noqa: E402
 from moto.organizations.models import organizations_backends  # noqa: E402
 from moto.s3 import models as s3_models  # noqa: E402
 from moto.s3control.models import s3control_backends  # noqa: E402
+from moto.securityhub.models import securityhub_backends  # noqa: E402
 from moto.server import DomainDispatcherApplication, MotoRequestHandler, create_backend_app  # noqa: E402
 from werkzeug.serving import make_server  # noqa: E402
 
@@ -324,6 +325,144 @@ def macie_operation(method: str, path: str) -> str | None:
         if regex.match(path):
             return name
     return None
+
+
+SECURITYHUB_ROUTES = _load_rest_routes("securityhub")
+
+
+@functools.lru_cache(maxsize=1024)
+def securityhub_operation(method: str, path: str) -> str | None:
+    for regex, name in SECURITYHUB_ROUTES.get(method, ()):
+        if regex.match(path):
+            return name
+    return None
+
+
+class SecurityHub:
+    """What moto's Security Hub lacks, on top of its backend (moto 5.2.5): it imports and lists
+    findings whether or not Security Hub is enabled, ignores GetFindings' Filters, and accepts any
+    finding. AWS answers 401 InvalidAccessException where the hub is not enabled, filters, pages,
+    validates each finding and rejects one whose account is not the caller's (default product)."""
+
+    REQUIRED = ("SchemaVersion", "Id", "ProductArn", "GeneratorId", "AwsAccountId", "Types", "CreatedAt",
+                "UpdatedAt", "Severity", "Title", "Description", "Resources")
+    # Filter name -> path into the finding.
+    FILTER_FIELDS = {
+        "Id": ("Id",), "ProductArn": ("ProductArn",), "GeneratorId": ("GeneratorId",),
+        "AwsAccountId": ("AwsAccountId",), "Region": ("Region",), "RecordState": ("RecordState",),
+        "Title": ("Title",), "WorkflowStatus": ("Workflow", "Status"),
+        "ComplianceStatus": ("Compliance", "Status"), "SeverityLabel": ("Severity", "Label"),
+    }
+    POSITIVE = {"EQUALS", "PREFIX", "CONTAINS"}
+    NEGATIVE = {"NOT_EQUALS", "PREFIX_NOT_EQUALS", "NOT_CONTAINS"}
+
+    @staticmethod
+    def not_subscribed(acct: str) -> Reply:
+        return rest_json_error(401, "InvalidAccessException",
+                               f"Account {acct} is not subscribed to AWS Security Hub")
+
+    def handle(self, req: AwsRequest) -> Reply | None:
+        """The layer's answer, or None to let moto answer (EnableSecurityHub, DescribeHub, …)."""
+        op = req.operation
+        backend = securityhub_backends[req.account][req.region]
+        if op == "EnableSecurityHub":
+            return None
+        if not backend.enabled:
+            return self.not_subscribed(req.account)
+        if op not in ("BatchImportFindings", "GetFindings"):
+            return None
+        try:
+            body = json.loads(req.body) if req.body else {}
+        except ValueError:
+            return rest_json_error(400, "InvalidInputException", "The request body is not valid JSON.")
+        if not isinstance(body, dict):
+            return rest_json_error(400, "InvalidInputException", "The request body must be a JSON object.")
+        if op == "BatchImportFindings":
+            return self.batch_import(req, backend, body)
+        return self.get_findings(backend, body)
+
+    def batch_import(self, req: AwsRequest, backend: Any, body: dict) -> Reply:
+        findings = body.get("Findings")
+        if not isinstance(findings, list) or not 1 <= len(findings) <= 100:
+            return rest_json_error(400, "InvalidInputException",
+                                   "Findings must hold between 1 and 100 findings.")
+        if len(req.body) > 6 * 1024 * 1024:
+            return rest_json_error(413, "InvalidInputException", "The request is larger than 6 MB.")
+        default_product = f"arn:aws:securityhub:{req.region}:{req.account}:product/{req.account}/default"
+        failed: list[dict] = []
+        valid: list[dict] = []
+        now = iso_ms(utcnow())
+        for f in findings:
+            fid = f.get("Id", "") if isinstance(f, dict) else ""
+            if not isinstance(f, dict) or any(k not in f for k in self.REQUIRED):
+                missing = [k for k in self.REQUIRED if not isinstance(f, dict) or k not in f]
+                failed.append({"Id": fid, "ErrorCode": "InvalidInput",
+                               "ErrorMessage": f"Finding does not adhere to ASFF: missing {', '.join(missing)}"})
+                continue
+            if f["ProductArn"] != default_product or f["AwsAccountId"] != req.account:
+                # Our pick of AWS's answer: the finding is rejected, the batch goes on.
+                failed.append({"Id": fid, "ErrorCode": "AccessDeniedException",
+                               "ErrorMessage": f"Account {req.account} cannot import findings for product "
+                                               f"{f['ProductArn']} and account {f['AwsAccountId']}"})
+                continue
+            f = dict(f)
+            f.setdefault("RecordState", "ACTIVE")
+            f.setdefault("Workflow", {"Status": "NEW"})
+            f.setdefault("Region", req.region)
+            f["ProductName"], f["CompanyName"], f["ProcessedAt"] = "Default", "Personal", now
+            valid.append(f)
+        if valid:
+            moto_failed, _, moto_failures = backend.batch_import_findings(valid)
+            failed.extend(moto_failures)
+        return json_reply(200, {"FailedCount": len(failed), "SuccessCount": len(findings) - len(failed),
+                                "FailedFindings": failed})
+
+    def matches(self, finding: dict, filters: dict) -> bool:
+        for name, conditions in filters.items():
+            value: Any = finding
+            for key in self.FILTER_FIELDS[name]:
+                value = value.get(key) if isinstance(value, dict) else None
+            value = value if isinstance(value, str) else ""
+
+            def holds(c: dict) -> bool:
+                v, comparison = c.get("Value", ""), c.get("Comparison", "")
+                return {"EQUALS": value == v, "NOT_EQUALS": value != v,
+                        "PREFIX": value.startswith(v), "PREFIX_NOT_EQUALS": not value.startswith(v),
+                        "CONTAINS": v in value, "NOT_CONTAINS": v not in value}[comparison]
+            positive = [c for c in conditions if c.get("Comparison") in self.POSITIVE]
+            negative = [c for c in conditions if c.get("Comparison") in self.NEGATIVE]
+            # AWS: the positive filters on one field are ORed, the negative ones ANDed.
+            if positive and not any(holds(c) for c in positive):
+                return False
+            if not all(holds(c) for c in negative):
+                return False
+        return True
+
+    def get_findings(self, backend: Any, body: dict) -> Reply:
+        filters = body.get("Filters") or {}
+        if not isinstance(filters, dict):
+            return rest_json_error(400, "InvalidInputException", "Filters must be an object.")
+        for name, conditions in filters.items():
+            if name not in self.FILTER_FIELDS:
+                return rest_json_error(400, "InvalidInputException",
+                                       f"emulator: the filter {name} is not implemented")
+            if not isinstance(conditions, list) or any(
+                    not isinstance(c, dict) or c.get("Comparison") not in self.POSITIVE | self.NEGATIVE
+                    for c in conditions):
+                return rest_json_error(400, "InvalidInputException", f"Invalid string filter for {name}.")
+        max_results = body.get("MaxResults", 100)
+        if not isinstance(max_results, int) or not 1 <= max_results <= 100:
+            return rest_json_error(400, "InvalidInputException", "MaxResults must be between 1 and 100.")
+        token = body.get("NextToken") or "0"
+        if not token.isdigit():
+            return rest_json_error(400, "InvalidInputException", "The NextToken is invalid.")
+        start = int(token)
+        found = [f.as_dict() for f in backend.findings if self.matches(f.as_dict(), filters)]
+        page = found[start:start + max_results]
+        answer: dict = {"Findings": page}
+        if start + max_results < len(found):
+            answer["NextToken"] = str(start + max_results)
+        return json_reply(200, answer)
 
 
 S3_BUCKET_SUBRESOURCES = {
@@ -892,6 +1031,7 @@ class Layer:
         self.counters = Counters()
         self.faults = Faults()
         self.macie = Macie()
+        self.securityhub = SecurityHub()
         self.quiet = quiet
         self.base_url = ""
         # access key -> (account, caller ARN), learnt from AssumeRole responses
@@ -964,6 +1104,9 @@ class Layer:
         elif req.service == "macie2":
             req.protocol = PROTO_REST_JSON
             req.operation = macie_operation(req.method, path.rstrip("/") or "/")
+        elif req.service == "securityhub":
+            req.protocol = PROTO_REST_JSON
+            req.operation = securityhub_operation(req.method, path.rstrip("/") or "/")
         elif ctype.startswith("application/x-www-form-urlencoded") or "Action" in req.query:
             req.protocol = PROTO_QUERY
             form = dict(req.query)
@@ -1189,6 +1332,11 @@ class Layer:
 
             if req.service == "macie2":
                 return self.macie.handle(req).send(start_response, head)
+            if req.service == "securityhub":
+                with self.moto_lock:
+                    reply = self.securityhub.handle(req)
+                if reply is not None:
+                    return reply.send(start_response, head)
             if req.service == "organizations" and req.protocol == PROTO_JSON:
                 with self.moto_lock:
                     reply = self.organizations_check(req)
@@ -1318,7 +1466,8 @@ def _check_keys(where: str, table: dict, allowed: set[str]) -> None:
 
 
 ACCOUNT_KEYS = {"id", "name", "email", "status", "assume_role", "disabled_regions", "macie", "buckets", "keys",
-                "in_organization", "delegated_administrator_for", "account_block_public_access", "roles", "ou"}
+                "in_organization", "delegated_administrator_for", "account_block_public_access", "roles", "ou",
+                "security_hub"}
 MACIE_KEYS = {"region", "status", "created_at", "created_days_ago", "updated_at", "administrator",
               "relationship_status", "export", "finding_publishing_frequency"}
 EXPORT_KEYS = {"bucket", "key_prefix", "kms_key_arn", "expected_bucket_owner"}
@@ -1409,6 +1558,9 @@ def validate_scenario(sc: dict) -> dict:
                 raise ScenarioError(f"{where}.keys.state: Enabled | Disabled | PendingDeletion")
             if k.get("manager", "CUSTOMER") not in ("CUSTOMER", "AWS"):
                 raise ScenarioError(f"{where}.keys.manager: CUSTOMER | AWS")
+        hub = a.get("security_hub", [])
+        if not isinstance(hub, list) or not all(isinstance(r, str) and r for r in hub):
+            raise ScenarioError(f"{where}.security_hub: a list of Regions")
         if isinstance(a.get("account_block_public_access"), dict):
             _check_keys(f"{where}.account_block_public_access", a["account_block_public_access"], BPA_KEYS)
     return sc
@@ -1672,7 +1824,12 @@ class Seeder:
                     s3.put_object(Bucket=b["name"], Key=self.substitute(key, {"ACCOUNT": a["id"], "REGION": region}),
                                   Body=b"{}\n")
 
-        # 4. Macie
+        # 4. Security Hub (EnableSecurityHub with the account's credentials, no default standards)
+        for a in accounts:
+            for region in a.get("security_hub", []):
+                self.client(a["id"], "securityhub", region).enable_security_hub(EnableDefaultStandards=False)
+
+        # 5. Macie
         for a in accounts:
             for m in a.get("macie", []):
                 region = m["region"]
@@ -1697,7 +1854,7 @@ class Seeder:
                 if len(state) > 2:
                     layer.macie.set_state(state)
 
-        # 5. closed accounts (after their resources exist)
+        # 6. closed accounts (after their resources exist)
         if org_enabled:
             backend = organizations_backends[mgmt][PARTITION]
             for a in accounts:
@@ -1709,7 +1866,7 @@ class Seeder:
                     fa.status = "PENDING_CLOSURE"
                     fa.state = "PENDING_CLOSURE"
 
-        # 6. rules that AWS has no API for
+        # 7. rules that AWS has no API for
         for a in accounts:
             explicit = a.get("assume_role")
             closed = a.get("status", "ACTIVE") != "ACTIVE"

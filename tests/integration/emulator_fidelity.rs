@@ -19,6 +19,7 @@ const SCENARIO: &str = r#"
 id = "111111111111"
 name = "member"
 disabled_regions = ["af-south-1"]
+security_hub = ["us-east-1"]
 [[accounts.macie]]
 region = "us-east-1"
 created_at = "2026-01-15T08:30:00Z"
@@ -336,6 +337,133 @@ async fn injected_throttling_is_what_the_sdk_retries() {
     let classified = classify(&error);
     assert_eq!(classified.http_status, Some(500));
     assert_eq!(classified.kind, ErrorKind::ServiceUnavailable);
+}
+
+fn asff_finding(id: &str, account: &str) -> aws_sdk_securityhub::types::AwsSecurityFinding {
+    use aws_sdk_securityhub::types::{AwsSecurityFinding, Resource, Severity, SeverityLabel};
+    AwsSecurityFinding::builder()
+        .schema_version("2018-10-08")
+        .id(id)
+        .product_arn(format!(
+            "arn:aws:securityhub:us-east-1:{account}:product/{account}/default"
+        ))
+        .generator_id("macie-audit/MACIE-001")
+        .aws_account_id(account)
+        .types("Software and Configuration Checks/AWS Security Best Practices")
+        .created_at("2026-10-01T12:00:00.000Z")
+        .updated_at("2026-10-01T12:00:00.000Z")
+        .severity(Severity::builder().label(SeverityLabel::Medium).build())
+        .title("t")
+        .description("d")
+        .resources(Resource::builder().r#type("Other").id("r").build())
+        .build()
+}
+
+/// Security Hub as AWS answers it (moto imports and lists without a hub, ignores filters and
+/// accepts any account's finding): 401 InvalidAccessException where it is not enabled, another
+/// account's finding rejected, Filters applied, pages with NextToken.
+#[test]
+fn security_hub_answers_like_aws() {
+    // The SDK's ASFF types are large, and a debug build moves them on the stack: more than a
+    // test thread's 2 MiB.
+    std::thread::Builder::new()
+        .stack_size(64 << 20)
+        .spawn(|| {
+            tokio::runtime::Runtime::new()
+                .expect("runtime")
+                .block_on(security_hub_answers())
+        })
+        .expect("thread")
+        .join()
+        .expect("the checks passed");
+}
+
+async fn security_hub_answers() {
+    use aws_sdk_securityhub::types::{
+        AwsSecurityFindingFilters, StringFilter, StringFilterComparison,
+    };
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(SCENARIO);
+    let member = member_keys(&emulator, "111111111111").await;
+    let hub =
+        aws_sdk_securityhub::Client::new(&sdk_config(&emulator, member.clone(), "us-east-1").await);
+    let off = aws_sdk_securityhub::Client::new(&sdk_config(&emulator, member, "eu-west-1").await);
+
+    let error = off
+        .get_findings()
+        .send()
+        .await
+        .expect_err("not enabled there");
+    let classified = classify(&error);
+    assert_eq!(classified.code.as_deref(), Some("InvalidAccessException"));
+    assert_eq!(classified.http_status, Some(401));
+    assert!(
+        classified
+            .message
+            .contains("not subscribed to AWS Security Hub")
+    );
+    let error = off
+        .batch_import_findings()
+        .findings(asff_finding("a", "111111111111"))
+        .send()
+        .await
+        .expect_err("not enabled there");
+    assert_eq!(classify(&error).http_status, Some(401));
+
+    let answer = hub
+        .batch_import_findings()
+        .findings(asff_finding("macie-audit/v1/a", "111111111111"))
+        .findings(asff_finding("macie-audit/v1/b", "111111111111"))
+        .findings(asff_finding("other/c", "111111111111"))
+        .findings(asff_finding("macie-audit/v1/d", "222222222222"))
+        .send()
+        .await
+        .expect("imported");
+    assert_eq!(answer.success_count(), Some(3));
+    assert_eq!(answer.failed_count(), Some(1));
+    let failed = &answer.failed_findings()[0];
+    assert_eq!(failed.id(), Some("macie-audit/v1/d"));
+    assert_eq!(failed.error_code(), Some("AccessDeniedException"));
+
+    let ours = AwsSecurityFindingFilters::builder()
+        .id(StringFilter::builder()
+            .value("macie-audit/")
+            .comparison(StringFilterComparison::Prefix)
+            .build())
+        .build();
+    let first = hub
+        .get_findings()
+        .filters(ours.clone())
+        .max_results(1)
+        .send()
+        .await
+        .expect("page 1");
+    assert_eq!(first.findings().len(), 1);
+    assert_eq!(
+        first.findings()[0].record_state().map(|s| s.as_str()),
+        Some("ACTIVE")
+    );
+    let token = first.next_token().expect("a second page").to_owned();
+    let second = hub
+        .get_findings()
+        .filters(ours)
+        .max_results(1)
+        .next_token(token)
+        .send()
+        .await
+        .expect("page 2");
+    assert_eq!(second.findings().len(), 1);
+    assert_eq!(second.next_token(), None, "two of ours in all");
+    let error = hub
+        .get_findings()
+        .max_results(101)
+        .send()
+        .await
+        .expect_err("too many");
+    assert_eq!(
+        classify(&error).code.as_deref(),
+        Some("InvalidInputException")
+    );
 }
 
 /// AWS defaults a key's usage to ENCRYPT_DECRYPT and its spec to SYMMETRIC_DEFAULT when CreateKey

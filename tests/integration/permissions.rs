@@ -2,13 +2,14 @@
 //!
 //! - the operation labels the code records (`observation("s3:…", …)`) are those of
 //!   `macie_audit::permissions::API_CALLS`;
-//! - `deploy/audit-role.yaml` is valid YAML (and a valid template, when cfn-lint is installed in
-//!   the virtual environment), its audit role grants exactly `audit_role_actions()`, read-only,
-//!   and its remediation role is opt-in and separate;
+//! - `deploy/audit-role.yaml` is valid YAML, its audit role grants exactly `audit_role_actions()`,
+//!   read-only, and its remediation role is opt-in and separate (that every template is a valid
+//!   one is `make lint-deploy`'s: cfn-lint and checkov, part of `make test`);
+//! - `deploy/nightly-scan.yaml`'s scanner role grants exactly `nightly_scanner_actions()`;
 //! - the policies for the scanner's own identity grant exactly `security_account_actions()`;
 //! - `docs/permissions.md` shows the tables rendered from `API_CALLS`.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
 use std::process::Command;
 
@@ -437,6 +438,10 @@ fn audit_role_grants_exactly_the_scanners_read_only_actions() {
                 &"RemediationRole".to_owned(),
                 &Value::from("AWS::IAM::Role")
             ),
+            (
+                &"SecurityHubImportPolicy".to_owned(),
+                &Value::from("AWS::IAM::RolePolicy")
+            ),
         ]
     );
     let audit = &resources["AuditRole"];
@@ -543,30 +548,101 @@ fn remediation_role_is_opt_in_and_separate() {
     );
 }
 
-/// cfn-lint (installed with the pinned emulator) validates the template against CloudFormation's
-/// schemas. Errors fail the test; warnings are shown.
 #[test]
-fn template_passes_cfn_lint_when_available() {
-    let cfn_lint = python().with_file_name("cfn-lint");
-    if !cfn_lint.exists() {
-        eprintln!(
-            "{} not installed: template schema not checked",
-            cfn_lint.display()
-        );
-        return;
+fn security_hub_import_is_opt_in_and_grants_exactly_its_actions() {
+    let template = template();
+    assert_eq!(
+        template["Parameters"]["EnableSecurityHubImport"]["Default"],
+        "false"
+    );
+    assert_eq!(
+        template["Conditions"]["ImportToSecurityHub"],
+        serde_json::json!({"Fn::Equals": [{"Ref": "EnableSecurityHubImport"}, "true"]})
+    );
+    let policy = &template["Resources"]["SecurityHubImportPolicy"];
+    assert_eq!(policy["Condition"], "ImportToSecurityHub");
+    assert_eq!(
+        policy["Properties"]["RoleName"],
+        serde_json::json!({"Ref": "AuditRole"})
+    );
+    let mut granted = BTreeSet::new();
+    for statement in policy["Properties"]["PolicyDocument"]["Statement"]
+        .as_array()
+        .expect("statements")
+    {
+        assert_eq!(statement["Effect"], "Allow");
+        assert_eq!(statement["Resource"], "*");
+        granted.extend(actions(statement));
     }
-    let output = Command::new(&cfn_lint)
-        .arg(repo_root().join("deploy/audit-role.yaml"))
-        .output()
-        .expect("cfn-lint runs");
-    let report = String::from_utf8_lossy(&output.stdout).into_owned()
-        + &String::from_utf8_lossy(&output.stderr);
-    let code = output.status.code().expect("cfn-lint exits");
-    // Exit code bits: 2 errors, 4 warnings, 8 informational; anything else is a crash.
-    assert!(code & !(4 | 8) == 0, "cfn-lint (exit {code}):\n{report}");
-    if !report.trim().is_empty() {
-        eprintln!("cfn-lint:\n{report}");
+    let expected: BTreeSet<String> = permissions::SECURITY_HUB_ACTIONS
+        .iter()
+        .map(|a| (*a).to_owned())
+        .collect();
+    assert_eq!(granted, expected);
+}
+
+#[test]
+fn the_delivery_policy_grants_exactly_security_hub_and_sns_publish() {
+    let policy = policy("delivery-policy.json");
+    let mut by_sid = BTreeMap::new();
+    for (sid, statement) in statements(&policy) {
+        by_sid.insert(sid, actions(statement));
     }
+    let owned_list =
+        |list: &[&str]| -> BTreeSet<String> { list.iter().map(|a| (*a).to_owned()).collect() };
+    assert_eq!(
+        by_sid,
+        BTreeMap::from([
+            (
+                "ImportFindingsIntoSecurityHub".to_owned(),
+                owned_list(permissions::SECURITY_HUB_ACTIONS)
+            ),
+            (
+                "PublishRunNotifications".to_owned(),
+                owned_list(permissions::NOTIFY_ACTIONS)
+            ),
+        ])
+    );
+}
+
+#[test]
+fn the_nightly_scanner_role_grants_exactly_the_scanners_actions() {
+    let template = yaml_as_json(&repo_root().join("deploy/nightly-scan.yaml"));
+    let role = &template["Resources"]["ScannerRole"];
+    assert_eq!(role["Type"], "AWS::IAM::Role");
+    assert_eq!(
+        role["Properties"]["RoleName"],
+        serde_json::json!({"Ref": "ScannerRoleName"})
+    );
+    let mut by_sid: BTreeMap<String, BTreeSet<String>> = BTreeMap::new();
+    for policy in role["Properties"]["Policies"].as_array().expect("policies") {
+        for statement in policy["PolicyDocument"]["Statement"]
+            .as_array()
+            .expect("statements")
+        {
+            assert_eq!(statement["Effect"], "Allow");
+            let sid = statement["Sid"].as_str().expect("Sid").to_owned();
+            by_sid.entry(sid).or_default().extend(actions(statement));
+        }
+    }
+    let job = by_sid.remove("RunTheJob").expect("RunTheJob");
+    assert_eq!(
+        job,
+        [
+            "logs:CreateLogStream",
+            "logs:PutLogEvents",
+            "s3:GetObject",
+            "s3:ListBucket"
+        ]
+        .map(str::to_owned)
+        .into()
+    );
+    assert_eq!(
+        by_sid["ReadOwnAccount"],
+        owned(permissions::audit_role_actions())
+    );
+    let granted: BTreeSet<String> = by_sid.into_values().flatten().collect();
+    assert_eq!(granted, owned(permissions::nightly_scanner_actions()));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -708,6 +784,7 @@ fn docs_show_the_tables_rendered_from_api_calls() {
         ("calls", permissions::calls_table_markdown()),
         ("rules", permissions::rules_table_markdown()),
         ("remediation", permissions::remediation_list_markdown()),
+        ("delivery", permissions::delivery_list_markdown()),
     ] {
         assert!(
             docs.contains(&table),

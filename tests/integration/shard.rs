@@ -335,3 +335,63 @@ fn a_merge_missing_shards_is_refused_or_partial_and_never_latest() {
         "a complete merge is latest, as a full run is"
     );
 }
+
+/// `--shard auto` takes the shard from the job engine: a Kubernetes Indexed Job's
+/// JOB_COMPLETION_INDEX with --shard-count, an AWS Batch array job's index and size; the same
+/// slice as the K/N it stands for, with a run id naming the shard. Without either engine it is a
+/// usage error before any call.
+#[test]
+fn shard_auto_reads_kubernetes_and_aws_batch_variables() {
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(&organization());
+    let scan = |args: &[&str], env: &[(&str, &str)]| {
+        let mut scan = emulator.scan().regions("us-east-1");
+        for arg in args {
+            scan = scan.arg(arg);
+        }
+        for (key, value) in env {
+            scan = scan.env(key, value);
+        }
+        scan.run()
+    };
+    let fixed = scan(&["--shard", "2/3"], &[]);
+    let kubernetes = scan(
+        &["--shard", "auto", "--shard-count", "3"],
+        &[("JOB_COMPLETION_INDEX", "1")],
+    );
+    let batch = scan(
+        &["--shard", "auto"],
+        &[
+            ("AWS_BATCH_JOB_ARRAY_INDEX", "1"),
+            ("AWS_BATCH_JOB_ARRAY_SIZE", "3"),
+        ],
+    );
+    for run in [&fixed, &kubernetes, &batch] {
+        assert_eq!(run.code, fixed.code, "{}", run.stderr);
+        let shard = run.evidence().header.shard.expect("a shard");
+        assert_eq!((shard.index, shard.count), (2, 3));
+        // The shards of one job start in the same second and upload to one prefix: the run id
+        // names the shard, so that they never share a key.
+        let run_id = run.evidence().header.run_id;
+        assert!(run_id.contains("-shard2of3"), "{run_id} names its shard");
+        assert!(run.dir().ends_with(&run_id), "{}", run.dir().display());
+        assert_eq!(verdicts(&run.findings()), verdicts(&fixed.findings()));
+    }
+
+    let neither = scan(&["--shard", "auto", "--shard-count", "3"], &[]);
+    neither.assert_exit(3);
+    assert!(
+        neither.stderr.contains("JOB_COMPLETION_INDEX")
+            && neither.stderr.contains("AWS_BATCH_JOB_ARRAY_INDEX"),
+        "{}",
+        neither.stderr
+    );
+    assert!(neither.run_dir.is_none(), "nothing scanned");
+    let no_count = scan(&["--shard", "auto"], &[("JOB_COMPLETION_INDEX", "0")]);
+    no_count.assert_exit(3);
+    assert!(
+        no_count.stderr.contains("--shard-count"),
+        "{}",
+        no_count.stderr
+    );
+}

@@ -377,6 +377,77 @@ async fn object_lock_retention_in_compliance_mode() {
     }
 }
 
+/// A notification that fails after the upload makes the exit code 2: run.json says so locally
+/// and, uploaded again with SHA256SUMS (new versions, retained as the first), in the archive
+/// too, where every object still matches the manifest.
+#[tokio::test(flavor = "multi_thread")]
+async fn a_notification_failing_after_the_upload_is_recorded_in_the_archive_too() {
+    let emulator = emulator();
+    let topic = "arn:aws:sns:us-east-1:123456789012:no-such-topic";
+    let run = scan(
+        &emulator,
+        &[
+            "--upload",
+            "s3://locked-archive/runs",
+            "--upload-retain-days",
+            "30",
+            "--notify",
+            &format!("sns={topic}"),
+        ],
+    )
+    .await;
+    run.assert_exit(2);
+    let reason = format!("notification failed (sns {topic}) (the local run is kept)");
+    assert!(
+        run.stdout
+            .contains(&format!("notification FAILED: sns {topic}"))
+            && run
+                .stdout
+                .contains("uploaded again: run.json and SHA256SUMS")
+            && run.stdout.contains(&format!("result: {reason} (exit 2)")),
+        "the console says which delivery failed: {}",
+        run.stdout
+    );
+    let local = local_files(run.dir());
+    let meta: serde_json::Value = serde_json::from_slice(&local["run.json"]).expect("JSON");
+    assert_eq!(meta["exit_code"], 2);
+    assert_eq!(meta["exit_reason"], reason.as_str());
+    let failures = &meta["delivery"]["notification_failures"];
+    assert_eq!(failures[0]["target"], format!("sns {topic}"), "{failures}");
+    assert!(
+        failures[0]["error"]
+            .as_str()
+            .is_some_and(|e| e.contains("NotFound")),
+        "{failures}"
+    );
+    assert_complete_local_run(&run);
+
+    let client = s3(&emulator, "us-east-1").await;
+    let prefix = format!("runs/{}/", run_id(&run));
+    let archive = tempfile::tempdir().expect("temp");
+    for key in list(&client, "locked-archive", &prefix).await {
+        let name = key.strip_prefix(&prefix).expect("under the run's prefix");
+        let bytes = get(&client, "locked-archive", &key).await;
+        assert!(local[name] == bytes, "{key} is the local file");
+        let path = archive.path().join(name);
+        std::fs::create_dir_all(path.parent().expect("parent")).expect("mkdir");
+        std::fs::write(path, bytes).expect("write");
+    }
+    assert_manifest_verifies(archive.path());
+    let versions = client
+        .list_object_versions()
+        .bucket("locked-archive")
+        .prefix(format!("{prefix}run.json"))
+        .send()
+        .await
+        .expect("ListObjectVersions");
+    assert_eq!(
+        versions.versions().len(),
+        2,
+        "the first run.json is kept under Object Lock"
+    );
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_missing_bucket_fails_the_upload_and_keeps_the_local_run() {
     let emulator = emulator();
