@@ -71,7 +71,7 @@ impl Principal {
 pub enum MadeBy {
     /// Recorded as evidence through `observation(label, …)` or `observation_or_absent(label, …)`.
     Observation,
-    /// Made by the SDK's credentials provider (`AssumeRoleProvider` in `src/aws/clients.rs`),
+    /// Made by the credentials provider (`AssumedRole` in `src/aws/credentials.rs`),
     /// never recorded under its own label: a failure shows as the next call's error.
     CredentialsProvider,
 }

@@ -138,6 +138,16 @@ impl Emulator {
         self
     }
 
+    /// Replaces the credential settings: `lifetime_seconds` (sessions AssumeRole issues end
+    /// that long after issue), `expire_after_uses` (a session is refused as expired once it has
+    /// signed that many requests), `accounts` (the sessions acting in these accounts only).
+    pub fn credentials(&self, settings: Value) -> &Self {
+        ureq::post(&self.control("credentials"))
+            .send_json(settings)
+            .unwrap_or_else(|e| panic!("setting credentials failed: {}", describe(e)));
+        self
+    }
+
     /// The emulator's call counters.
     pub fn counters(&self) -> Counters {
         Counters(
@@ -261,6 +271,23 @@ impl Counters {
     /// Calls of an operation made in `account`.
     pub fn in_account(&self, account: &str, label: &str) -> u64 {
         self.0["by_account"][account][label].as_u64().unwrap_or(0)
+    }
+
+    /// Every call made in `account`, refused ones included.
+    pub fn all_in_account(&self, account: &str) -> u64 {
+        self.0["by_account"][account]
+            .as_object()
+            .map_or(0, |calls| calls.values().filter_map(Value::as_u64).sum())
+    }
+
+    /// Calls of an operation refused as signed with expired credentials.
+    pub fn expired(&self, label: &str) -> u64 {
+        self.0["expired"][label].as_u64().unwrap_or(0)
+    }
+
+    /// Calls made in `account` refused as signed with expired credentials.
+    pub fn expired_in(&self, account: &str) -> u64 {
+        self.0["expired_by_account"][account].as_u64().unwrap_or(0)
     }
 }
 
