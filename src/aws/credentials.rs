@@ -447,6 +447,77 @@ mod tests {
         assert!(held.usable(SystemTime::now(), &RefusedKeys::default()));
     }
 
+    mod refusals {
+        use aws_sdk_s3::operation::head_bucket::HeadBucketError;
+        use aws_sdk_sts::operation::assume_role::AssumeRoleError;
+        use aws_sdk_sts::types::error::ExpiredTokenException;
+        use aws_smithy_runtime_api::client::interceptors::context::Error;
+        use aws_smithy_runtime_api::http::StatusCode;
+        use aws_smithy_types::body::SdkBody;
+
+        use super::super::*;
+
+        fn response(status: u16, body: &'static str) -> HttpResponse {
+            HttpResponse::new(
+                StatusCode::try_from(status).expect("a status"),
+                SdkBody::from(body),
+            )
+        }
+
+        fn unmodelled(code: &str) -> OrchestratorError<Error> {
+            OrchestratorError::operation(Error::erase(HeadBucketError::generic(
+                ErrorMetadata::builder().code(code).build(),
+            )))
+        }
+
+        fn no_code() -> OrchestratorError<Error> {
+            OrchestratorError::operation(Error::erase(HeadBucketError::generic(
+                ErrorMetadata::builder().build(),
+            )))
+        }
+
+        #[test]
+        fn expired_codes_are_refusals_whatever_the_method() {
+            for code in EXPIRED_CODES {
+                assert!(refused_as_expired(
+                    &unmodelled(code),
+                    &response(400, "<Error/>"),
+                    false
+                ));
+            }
+            let modelled =
+                OrchestratorError::operation(Error::erase(AssumeRoleError::ExpiredTokenException(
+                    ExpiredTokenException::builder()
+                        .meta(
+                            ErrorMetadata::builder()
+                                .code("ExpiredTokenException")
+                                .build(),
+                        )
+                        .build(),
+                )));
+            assert!(refused_as_expired(&modelled, &response(400, "x"), false));
+        }
+
+        #[test]
+        fn a_head_answered_400_without_a_body_is_a_refusal_nothing_else_without_a_code_is() {
+            assert!(refused_as_expired(&no_code(), &response(400, ""), true));
+            assert!(!refused_as_expired(&no_code(), &response(400, ""), false));
+            assert!(!refused_as_expired(&no_code(), &response(404, ""), true));
+            assert!(!refused_as_expired(&no_code(), &response(403, ""), true));
+        }
+
+        #[test]
+        fn other_errors_are_not_refusals() {
+            for code in ["AccessDenied", "RequestExpired", "InvalidClientTokenId"] {
+                assert!(!refused_as_expired(
+                    &unmodelled(code),
+                    &response(400, "<Error/>"),
+                    true
+                ));
+            }
+        }
+    }
+
     #[test]
     fn the_access_key_is_read_from_a_sigv4_authorization_header() {
         assert_eq!(
