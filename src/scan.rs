@@ -364,8 +364,20 @@ pub async fn scan(
     .await;
     let (plan, evidence) = match collected {
         Ok(collected) => collected,
+        Err(error @ Error::Output { .. }) if evidence_path.exists() => {
+            // The output directory could not be written (full, read-only): the evidence written
+            // before is kept, every account in it complete, for `report` once there is room.
+            error!(
+                "the scan stopped: {error}; the evidence of every account finished before is \
+                 kept in {}: `macie-audit report {}` writes the reports from it once there is \
+                 room (the accounts not reached are ERROR)",
+                evidence_path.display(),
+                run_dir.display()
+            );
+            return Err(error);
+        }
         Err(error) => {
-            // The organization could not be listed: no run, only the evidence started for it.
+            // The organization could not be listed, or no evidence file could be made: no run.
             let _ = std::fs::remove_dir_all(&run_dir);
             return Err(error);
         }
@@ -378,7 +390,21 @@ pub async fn scan(
     );
 
     let marks = triage_inputs.marks(started_at.date_naive());
-    let mut written = report::write_all(&run_dir, &evidence, &marks, report::EvidenceFile::Keep)?;
+    let mut written =
+        match report::write_all(&run_dir, &evidence, &marks, report::EvidenceFile::Keep) {
+            Ok(written) => written,
+            Err(error @ Error::Output { .. }) => {
+                error!(
+                    "the reports could not be written: {error}; none was left half written, and \
+                     the evidence is complete in {}: `macie-audit report {}` writes them once \
+                     there is room",
+                    evidence_path.display(),
+                    run_dir.display()
+                );
+                return Err(error);
+            }
+            Err(error) => return Err(error),
+        };
     report::summary::log_unchecked(evidence.run(), &written.tally);
     report::update_latest_if_full(&config.output.directory, evidence.run())?;
     let mut notes = Vec::new();
