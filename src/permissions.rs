@@ -147,7 +147,8 @@ pub const API_CALLS: &[ApiCall] = &[
         rules: ALL_RULES,
         made_by: MadeBy::CredentialsProvider,
         purpose: "The management role (when configured), then the audit role in every account, \
-                  once per account per run, refreshed by the SDK.",
+                  once per account per run, again shortly before the session ends or when AWS \
+                  refuses it as expired.",
     },
     ApiCall {
         operation: "s3:ListBuckets",
