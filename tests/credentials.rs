@@ -136,7 +136,7 @@ fn a_run_outliving_several_credential_lifetimes_judges_as_a_run_where_nothing_ex
     const LIFETIME: Duration = Duration::from_secs(1);
     let (emulator, expected, code) = emulator_and_normal_run();
     emulator.credentials(json!({"lifetime_seconds": LIFETIME.as_secs_f64()}));
-    emulator.faults(json!({"latency_ms": 120}));
+    emulator.faults(json!({"latency_ms": 150}));
 
     let started = Instant::now();
     let run = scan(&emulator);
