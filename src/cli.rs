@@ -10,10 +10,10 @@ use macie_audit::commands::report::ReportOptions;
 use macie_audit::commands::scan::ScanOptions;
 use macie_audit::commands::setup::{CheckConfigOptions, InitOptions};
 use macie_audit::findings::Severity;
+use macie_audit::integrations::notify::NotifyTarget;
 use macie_audit::logging::LogFormat;
 use macie_audit::remediate::{OutputFormat, RemediateOptions, Strategy};
 use macie_audit::scope::ConfigOverrides;
-use macie_audit::integrations::notify::NotifyTarget;
 use macie_audit::shard::ShardArg;
 use macie_audit::triage::{GatePolicy, TriageOptions};
 

@@ -318,6 +318,11 @@ impl Default for OutputConfig {
     }
 }
 
+/// The most accounts scanned, and requests in flight, at once: far above what any organization
+/// needs (see the README's 5,000 accounts), and what the limits on a process's tasks and
+/// semaphores take.
+pub const MAX_CONCURRENCY: usize = 10_000;
+
 /// The `regions` value that means every Region where Macie exists.
 pub const ALL_REGIONS: &str = "all";
 
@@ -459,11 +464,15 @@ impl Config {
             &self.scope.exclude_organizational_units,
         )?;
         validate_regions("scope.regions", &self.scope.regions)?;
-        if self.concurrency.accounts == 0 {
-            return Err("concurrency.accounts: must be at least 1".into());
-        }
-        if self.concurrency.requests == 0 {
-            return Err("concurrency.requests: must be at least 1".into());
+        for (key, value) in [
+            ("concurrency.accounts", self.concurrency.accounts),
+            ("concurrency.requests", self.concurrency.requests),
+        ] {
+            if !(1..=MAX_CONCURRENCY).contains(&value) {
+                return Err(format!(
+                    "{key}: must be 1 to {MAX_CONCURRENCY}, not {value}"
+                ));
+            }
         }
         let requests = &self.requests;
         if requests.max_attempts == 0 {
@@ -701,6 +710,22 @@ mod tests {
     fn wrong_type_is_named() {
         let err = Config::parse("[concurrency]\naccounts = \"many\"\n").unwrap_err();
         assert!(err.starts_with("concurrency.accounts"), "{err}");
+    }
+
+    /// Found by tests/properties.rs: 2^62 requests in flight passed validation and made
+    /// setting up the AWS environment panic (a semaphore takes at most 2^61 - 1 permits).
+    #[test]
+    fn concurrency_is_bounded() {
+        for key in ["accounts", "requests"] {
+            let err =
+                Config::parse(&format!("[concurrency]\n{key} = 4611686018427387904")).unwrap_err();
+            assert!(
+                err.starts_with(&format!("concurrency.{key}: must be 1 to 10000")),
+                "{err}"
+            );
+            let most = Config::parse(&format!("[concurrency]\n{key} = {MAX_CONCURRENCY}"));
+            assert!(most.is_ok(), "{most:?}");
+        }
     }
 
     #[test]

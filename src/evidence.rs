@@ -663,6 +663,7 @@ impl ErrorKind {
         match self {
             ErrorKind::AccessDenied => Some("access denied"),
             ErrorKind::AssumeRoleFailed => Some("the role could not be assumed"),
+            ErrorKind::CredentialsExpired => Some("the credentials were refused as expired"),
             ErrorKind::NotFound => Some("not found"),
             ErrorKind::Throttled => Some("throttled on every attempt (retries exhausted)"),
             ErrorKind::ServiceUnavailable => Some("the service failed on every attempt"),
@@ -690,6 +691,8 @@ pub enum ErrorKind {
     AccessDenied,
     /// The role could not be assumed (the account's credentials are unavailable).
     AssumeRoleFailed,
+    /// AWS refused the credentials as expired, again after new ones were obtained.
+    CredentialsExpired,
     /// The resource does not exist.
     NotFound,
     /// Throttled on every attempt.

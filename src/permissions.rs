@@ -71,7 +71,7 @@ impl Principal {
 pub enum MadeBy {
     /// Recorded as evidence through `observation(label, …)` or `observation_or_absent(label, …)`.
     Observation,
-    /// Made by the SDK's credentials provider (`AssumeRoleProvider` in `src/aws/clients.rs`),
+    /// Made by the credentials provider (`AssumedRole` in `src/aws/credentials.rs`),
     /// never recorded under its own label: a failure shows as the next call's error.
     CredentialsProvider,
 }
@@ -147,7 +147,8 @@ pub const API_CALLS: &[ApiCall] = &[
         rules: ALL_RULES,
         made_by: MadeBy::CredentialsProvider,
         purpose: "The management role (when configured), then the audit role in every account, \
-                  once per account per run, refreshed by the SDK.",
+                  once per account per run, again shortly before the session ends or when AWS \
+                  refuses it as expired.",
     },
     ApiCall {
         operation: "s3:ListBuckets",

@@ -1,5 +1,7 @@
-//! SDK configuration: one shared HTTP client, the caller's and each account's credentials,
-//! timeouts, retries with state kept apart per account and Region, and the request limit.
+//! SDK configuration: one shared HTTP client, the caller's and each account's credentials
+//! (refreshed before they expire and when AWS refuses them as expired, see
+//! [`super::credentials`]), timeouts, retries with state kept apart per account and Region, and
+//! the request limit.
 //!
 //! The limit of requests in flight (`concurrency.requests`) is enforced by the shared HTTP client
 //! itself, per attempt: a permit is held while one HTTP request is on the wire and released
@@ -7,15 +9,13 @@
 //! AssumeRole requests of the credential providers count like every other request.
 
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 
 use aws_config::identity::IdentityCache;
 use aws_config::retry::RetryConfig;
-use aws_config::sts::AssumeRoleProvider;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
-use aws_credential_types::Credentials;
-use aws_credential_types::provider::{ProvideCredentials, SharedCredentialsProvider, future};
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_macie2::config::retry::RetryPartition;
 use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::client::http::{
@@ -26,6 +26,9 @@ use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use tokio::sync::Semaphore;
 
+use super::credentials::{
+    AssumedRole, RefreshOnExpiry, RefusedKeys, RememberedCredentials, RoleSession,
+};
 use super::rate::{ORGANIZATIONS_BURST, ORGANIZATIONS_PER_SECOND, RateLimiter};
 use crate::config::Config;
 
@@ -63,6 +66,7 @@ pub struct AwsEnvironment {
     management_role_arn: Option<String>,
     config: Arc<Config>,
     organizations_rate: Arc<RateLimiter>,
+    refresh: RefreshOnExpiry,
 }
 
 impl AwsEnvironment {
@@ -93,18 +97,21 @@ impl AwsEnvironment {
             .timeout_config(timeouts)
             .load()
             .await;
+        let refused = Arc::new(RefusedKeys::default());
+        let refresh = RefreshOnExpiry::new(refused.clone());
         let caller = match caller.credentials_provider() {
             Some(provider) => caller
                 .to_builder()
                 .credentials_provider(SharedCredentialsProvider::new(RememberedCredentials::new(
-                    provider,
+                    provider, refused,
                 )))
+                .identity_cache(IdentityCache::no_cache())
                 .build(),
             None => caller,
         };
         let management_role_arn = config.access.management_role_arn.clone();
         let management = match &management_role_arn {
-            Some(arn) => assume(&caller, arn, &config).await,
+            Some(arn) => assume(&caller, arn, &config, &refresh),
             None => caller.clone(),
         };
         AwsEnvironment {
@@ -116,6 +123,7 @@ impl AwsEnvironment {
                 ORGANIZATIONS_PER_SECOND,
                 ORGANIZATIONS_BURST,
             )),
+            refresh,
         }
     }
 
@@ -153,13 +161,15 @@ impl AwsEnvironment {
         ))
     }
 
-    /// The SDK configuration for an account: its credentials are fetched on first use, cached,
-    /// and refreshed by the SDK before they expire.
+    /// The SDK configuration for an account: its credentials are fetched on first use, kept,
+    /// and obtained again before they expire or when AWS refuses them as expired.
     pub async fn account_config(&self, credentials: &AccountCredentials) -> SdkConfig {
         match credentials {
             AccountCredentials::Caller => self.caller.clone(),
             AccountCredentials::ManagementRole(_) => self.management.clone(),
-            AccountCredentials::AuditRole(arn) => assume(&self.management, arn, &self.config).await,
+            AccountCredentials::AuditRole(arn) => {
+                assume(&self.management, arn, &self.config, &self.refresh)
+            }
         }
     }
 
@@ -179,13 +189,15 @@ impl AwsEnvironment {
 
     /// An STS client for `config`'s account.
     pub fn sts(&self, config: &SdkConfig) -> aws_sdk_sts::Client {
-        aws_sdk_sts::Client::new(config)
+        sts_client(config, &self.refresh)
     }
 
     /// An Organizations client reading through the management configuration.
     pub fn organizations(&self) -> aws_sdk_organizations::Client {
         let conf = aws_sdk_organizations::config::Builder::from(&self.management)
             .region(Region::new(ORGANIZATIONS_REGION))
+            .interceptor(self.refresh.clone())
+            .retry_classifier(self.refresh.clone())
             .build();
         aws_sdk_organizations::Client::from_conf(conf)
     }
@@ -197,6 +209,8 @@ impl AwsEnvironment {
             .region(Region::new(region.to_owned()))
             .force_path_style(config.endpoint_url().is_some())
             .retry_partition(RetryPartition::new(format!("s3/{account_id}/{region}")))
+            .interceptor(self.refresh.clone())
+            .retry_classifier(self.refresh.clone())
             .build();
         aws_sdk_s3::Client::from_conf(conf)
     }
@@ -208,7 +222,9 @@ impl AwsEnvironment {
             .region(Region::new(region.clone()))
             .retry_partition(RetryPartition::new(format!(
                 "s3control/{account_id}/{region}"
-            )));
+            )))
+            .interceptor(self.refresh.clone())
+            .retry_classifier(self.refresh.clone());
         if let Some(endpoint) = config.endpoint_url() {
             conf = conf.endpoint_resolver(FixedS3ControlEndpoint(endpoint.to_owned()));
         }
@@ -220,6 +236,8 @@ impl AwsEnvironment {
         let conf = aws_sdk_kms::config::Builder::from(config)
             .region(Region::new(region.to_owned()))
             .retry_partition(RetryPartition::new(format!("kms/{account_id}/{region}")))
+            .interceptor(self.refresh.clone())
+            .retry_classifier(self.refresh.clone())
             .build();
         aws_sdk_kms::Client::from_conf(conf)
     }
@@ -239,6 +257,8 @@ impl AwsEnvironment {
         let conf = aws_sdk_macie2::config::Builder::from(config)
             .region(Region::new(region.to_owned()))
             .retry_partition(RetryPartition::new(format!("macie2/{account_id}/{region}")))
+            .interceptor(self.refresh.clone())
+            .retry_classifier(self.refresh.clone())
             .build();
         aws_sdk_macie2::Client::from_conf(conf)
     }
@@ -330,73 +350,39 @@ impl aws_sdk_s3control::config::endpoint::ResolveEndpoint for FixedS3ControlEndp
     }
 }
 
-/// The configuration of `source` with credentials from assuming `role_arn`, in a cache of its own.
-async fn assume(source: &SdkConfig, role_arn: &str, config: &Config) -> SdkConfig {
-    let access = &config.access;
-    let mut builder = AssumeRoleProvider::builder(role_arn)
-        .session_name(access.session_name.clone())
-        .session_length(Duration::from_secs(access.session_duration_seconds))
-        .configure(source);
-    if let Some(external_id) = &access.external_id {
-        builder = builder.external_id(external_id.clone());
-    }
-    let provider = RememberedCredentials::new(builder.build().await);
-    // The default cache gives up on a credentials load after 5 s; AssumeRole under throttling
-    // and retries can legitimately take as long as any other call.
-    let cache = IdentityCache::lazy()
-        .load_timeout(config.requests.operation_timeout())
+/// An STS client over `config`, refreshing its credentials when STS refuses them as expired.
+fn sts_client(config: &SdkConfig, refresh: &RefreshOnExpiry) -> aws_sdk_sts::Client {
+    let conf = aws_sdk_sts::config::Builder::from(config)
+        .interceptor(refresh.clone())
+        .retry_classifier(refresh.clone())
         .build();
+    aws_sdk_sts::Client::from_conf(conf)
+}
+
+/// The configuration of `source` with credentials from assuming `role_arn` (from `source`'s
+/// credentials), remembered by a provider of its own.
+fn assume(
+    source: &SdkConfig,
+    role_arn: &str,
+    config: &Config,
+    refresh: &RefreshOnExpiry,
+) -> SdkConfig {
+    let access = &config.access;
+    let session = RoleSession {
+        role_arn: role_arn.to_owned(),
+        session_name: access.session_name.clone(),
+        duration: Duration::from_secs(access.session_duration_seconds),
+        external_id: access.external_id.clone(),
+    };
+    let provider = RememberedCredentials::new(
+        AssumedRole::new(sts_client(source, refresh), session),
+        refresh.refused(),
+    );
     source
         .to_builder()
         .credentials_provider(SharedCredentialsProvider::new(provider))
-        .identity_cache(cache)
+        .identity_cache(IdentityCache::no_cache())
         .build()
-}
-
-/// A credentials provider that keeps its credentials until shortly before they expire.
-///
-/// An `AssumeRoleProvider` resolves the credentials it assumes *from* without the SDK's identity
-/// cache, so a source provider that does not remember its own answer is called again for every
-/// role assumed from it: the management role would be assumed again for every member account,
-/// and the caller's SSO or instance credentials fetched again for each. This remembers them.
-#[derive(Debug)]
-struct RememberedCredentials {
-    inner: SharedCredentialsProvider,
-    current: tokio::sync::Mutex<Option<Credentials>>,
-}
-
-impl RememberedCredentials {
-    /// How long before expiry credentials are refreshed.
-    const REFRESH_BEFORE_EXPIRY: Duration = Duration::from_secs(300);
-
-    fn new(inner: impl ProvideCredentials + 'static) -> Self {
-        RememberedCredentials {
-            inner: SharedCredentialsProvider::new(inner),
-            current: tokio::sync::Mutex::new(None),
-        }
-    }
-}
-
-impl ProvideCredentials for RememberedCredentials {
-    fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
-    where
-        Self: 'a,
-    {
-        future::ProvideCredentials::new(async move {
-            let mut current = self.current.lock().await;
-            if let Some(credentials) = current.as_ref() {
-                let fresh = credentials
-                    .expiry()
-                    .is_none_or(|expiry| expiry > SystemTime::now() + Self::REFRESH_BEFORE_EXPIRY);
-                if fresh {
-                    return Ok(credentials.clone());
-                }
-            }
-            let credentials = self.inner.provide_credentials().await?;
-            *current = Some(credentials.clone());
-            Ok(credentials)
-        })
-    }
 }
 
 /// The account id in an ARN.

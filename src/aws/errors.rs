@@ -10,6 +10,7 @@ use aws_smithy_runtime_api::client::result::SdkError;
 use aws_smithy_types::error::display::DisplayErrorContext;
 use aws_smithy_types::error::metadata::ProvideErrorMetadata;
 
+use super::credentials::{EXPIRED_CODES, Expiry, expiry_of};
 use crate::evidence::{ApiError, ErrorKind};
 
 /// Error codes AWS uses for throttling, across protocols.
@@ -76,7 +77,19 @@ where
                 .message()
                 .map(str::to_owned)
                 .unwrap_or_else(|| DisplayErrorContext(service.err()).to_string());
-            classify_response(code, message, Some(status))
+            let mut classified = classify_response(code, message, Some(status));
+            if expiry_of(error) == Some(Expiry::AgainAfterRefresh) {
+                if classified.code.is_none() {
+                    classified.message =
+                        "no body, as S3 answers a HEAD request signed with expired credentials"
+                            .into();
+                }
+                classified.kind = ErrorKind::CredentialsExpired;
+                classified.message.push_str(
+                    " (refused again with the credentials obtained after the first refusal)",
+                );
+            }
+            classified
         }
         SdkError::TimeoutError(_) => ApiError {
             kind: ErrorKind::Timeout,
@@ -138,6 +151,8 @@ pub fn classify_response(
         ErrorKind::MacieNotEnabled
     } else if code_str == "AWSOrganizationsNotInUseException" {
         ErrorKind::OrganizationsNotInUse
+    } else if EXPIRED_CODES.contains(&code_str) {
+        ErrorKind::CredentialsExpired
     } else if REGION_DISABLED_CODES.contains(&code_str) {
         ErrorKind::RegionDisabled
     } else if THROTTLING_CODES.contains(&code_str) || http_status == Some(429) {
@@ -287,6 +302,27 @@ mod tests {
         assert_eq!(
             kind("AWSOrganizationsNotInUseException", "not a member", 400),
             ErrorKind::OrganizationsNotInUse
+        );
+    }
+
+    #[test]
+    fn expired_credentials_in_every_protocol_spelling() {
+        assert_eq!(
+            kind("ExpiredToken", "The provided token has expired.", 400),
+            ErrorKind::CredentialsExpired
+        );
+        assert_eq!(
+            kind(
+                "ExpiredTokenException",
+                "The security token included in the request is expired",
+                403
+            ),
+            ErrorKind::CredentialsExpired
+        );
+        // A signing time too old is the clock's doing, not the credentials'.
+        assert_eq!(
+            kind("RequestExpired", "Request has expired.", 400),
+            ErrorKind::Other
         );
     }
 }

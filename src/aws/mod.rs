@@ -8,6 +8,7 @@
 //! and `commands/setup.rs` (`check-config --probe`).
 
 pub mod clients;
+mod credentials;
 pub mod errors;
 pub mod observe;
 pub mod rate;

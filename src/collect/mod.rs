@@ -89,8 +89,8 @@ pub struct Collection {
 /// `listed` yields the accounts to scan (in `regions`) as the organization is listed, and
 /// `listing` completes with the whole plan once the last page is in: scanning starts with the
 /// first page. Once `cancellation` is raised, or the sink has failed, no account is started;
-/// accounts in flight have [`GRACE_PERIOD`] to finish, and whatever is not finished is recorded
-/// as not reached.
+/// accounts in flight have [`GRACE_PERIOD`] to finish, whatever is not finished is recorded as
+/// not reached, and no repository is read.
 #[allow(clippy::too_many_arguments)]
 pub async fn collect(
     env: &AwsEnvironment,
@@ -146,7 +146,9 @@ pub async fn collect(
         sink.account(&account, &[]);
         accounts.push(AccountCollection::new(account, &[], None));
     }
-    let (buckets, keys) = if cancellation.is_cancelled() {
+    // Interrupted, or the evidence can no longer be written: nothing more is read.
+    let stopped = cancellation.is_cancelled() || sink.failed();
+    let (buckets, keys) = if stopped {
         (Vec::new(), Vec::new())
     } else {
         repository::collect_repositories(
@@ -165,7 +167,7 @@ pub async fn collect(
         .chain(&plan.excluded)
         .chain(&plan.other_members)
         .collect();
-    let resource_controls = if cancellation.is_cancelled() {
+    let resource_controls = if stopped {
         None
     } else {
         resource_controls::collect_resource_controls(env, &plan.listing, &members, &buckets, &keys)

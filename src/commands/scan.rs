@@ -11,13 +11,13 @@ use crate::aws::AwsEnvironment;
 use crate::collect::run::{Population, RunIdentity, collect_run};
 use crate::config::Config;
 use crate::error::{Error, Result};
-use crate::interrupt::Cancellation;
-use crate::report;
-use crate::scope::{self, ConfigOverrides, effective_config};
 use crate::integrations::Delivery;
 use crate::integrations::notify::{self, NotificationFailure, NotifyTarget};
 use crate::integrations::security_hub::{self, DeliveryFailure, SecurityHubDelivery};
+use crate::interrupt::Cancellation;
+use crate::report;
 use crate::report::metadata::RunMetadata;
+use crate::scope::{self, ConfigOverrides, effective_config};
 use crate::shard::{ShardArg, resolve_shard};
 use crate::triage::{Findings, TriageInputs, TriageOptions};
 use crate::upload::{self, UploadOptions, UploadTarget};
@@ -60,8 +60,10 @@ pub async fn scan(
         .map(str::parse)
         .transpose()
         .map_err(|message| Error::Usage(format!("--upload: {message}")))?;
-    let shard = resolve_shard(args.shard, args.shard_count, |name| std::env::var(name).ok())
-        .map_err(Error::Usage)?;
+    let shard = resolve_shard(args.shard, args.shard_count, |name| {
+        std::env::var(name).ok()
+    })
+    .map_err(Error::Usage)?;
     let config: Arc<Config> = Arc::new(loaded.config.clone());
     let triage_inputs = TriageInputs::load(&args.triage, &config.output.directory)?;
     let started_at = Utc::now();
@@ -98,8 +100,20 @@ pub async fn scan(
     .await;
     let (plan, evidence) = match collected {
         Ok(collected) => collected,
+        Err(error @ Error::Output { .. }) if evidence_path.exists() => {
+            // The output directory could not be written (full, read-only): the evidence written
+            // before is kept, every account in it complete, for `report` once there is room.
+            error!(
+                "the scan stopped: {error}; the evidence of every account finished before is \
+                 kept in {}: `macie-audit report {}` writes the reports from it once there is \
+                 room (the accounts not reached are ERROR)",
+                evidence_path.display(),
+                run_dir.display()
+            );
+            return Err(error);
+        }
         Err(error) => {
-            // The organization could not be listed: no run, only the evidence started for it.
+            // The organization could not be listed, or no evidence file could be made: no run.
             let _ = std::fs::remove_dir_all(&run_dir);
             return Err(error);
         }
@@ -112,7 +126,21 @@ pub async fn scan(
     );
 
     let marks = triage_inputs.marks(started_at.date_naive());
-    let mut written = report::write_all(&run_dir, &evidence, &marks, report::EvidenceFile::Keep)?;
+    let mut written =
+        match report::write_all(&run_dir, &evidence, &marks, report::EvidenceFile::Keep) {
+            Ok(written) => written,
+            Err(error @ Error::Output { .. }) => {
+                error!(
+                    "the reports could not be written: {error}; none was left half written, and \
+                     the evidence is complete in {}: `macie-audit report {}` writes them once \
+                     there is room",
+                    evidence_path.display(),
+                    run_dir.display()
+                );
+                return Err(error);
+            }
+            Err(error) => return Err(error),
+        };
     report::summary::log_unchecked(evidence.run(), &written.tally);
     crate::run_dir::update_latest_if_full(&config.output.directory, evidence.run())?;
     let findings = Findings::new(&evidence, &marks);

@@ -29,11 +29,11 @@ use super::truncate_chars;
 use crate::aws::AwsEnvironment;
 use crate::aws::errors::classify;
 use crate::error::Result;
+use crate::findings::BaselineState;
 use crate::findings::{Finding, Severity, Status};
-use crate::triage::Findings;
 use crate::report::metadata::RunMetadata;
 use crate::report::summary::Tally;
-use crate::findings::BaselineState;
+use crate::triage::Findings;
 
 /// NEW failures listed in the message, at most (the total is always given).
 const MAX_LISTED: usize = 50;

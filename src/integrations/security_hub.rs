@@ -42,9 +42,9 @@ use crate::aws::rate::RateLimiter;
 use crate::error::Result;
 use crate::evidence::AccountEvidence;
 use crate::findings::{Finding, Severity, Status};
-use crate::triage::Findings;
 use crate::report::sarif::fingerprint;
 use crate::rules::CATALOGUE;
+use crate::triage::Findings;
 
 /// The ASFF schema version Security Hub accepts.
 pub const SCHEMA_VERSION: &str = "2018-10-08";

@@ -804,6 +804,7 @@ fn error_tag(error: &ApiError) -> (&'static str, &'static str) {
         ErrorKind::NotFound => ("fact", "not found"),
         ErrorKind::AccessDenied => ("error", "error: access denied"),
         ErrorKind::AssumeRoleFailed => ("error", "error: role not assumed"),
+        ErrorKind::CredentialsExpired => ("error", "error: credentials expired"),
         ErrorKind::Throttled => ("error", "error: throttled"),
         ErrorKind::ServiceUnavailable => ("error", "error: service unavailable"),
         ErrorKind::Timeout => ("error", "error: timeout"),

@@ -8,9 +8,10 @@ pub mod ocsf;
 pub mod sarif;
 pub mod summary;
 
-use std::path::Path;
+use std::fs;
+use std::path::{Path, PathBuf};
 
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::evidence::{Evidence, RunEvidence};
 use crate::triage::Findings;
 use crate::triage::TriageMarks;
@@ -97,26 +98,114 @@ pub fn write_rendering(
         tally: &tally,
         metadata: &metadata,
     };
+    let staging = Staging::create(dir)?;
+    let staged = staging.path();
     let writers: [&(dyn Fn() -> Result<()> + Sync); 5] = [
         &|| match evidence_file {
-            EvidenceFile::Write => evidence::write(dir, evidence),
+            EvidenceFile::Write => evidence::write(staged, evidence),
             EvidenceFile::Keep => Ok(()),
         },
-        &|| csv::write(dir, &input),
-        &|| sarif::write(dir, &input),
-        &|| ocsf::write(dir, &input),
-        &|| metadata.write(dir),
+        &|| csv::write(staged, &input),
+        &|| sarif::write(staged, &input),
+        &|| ocsf::write(staged, &input),
+        &|| metadata.write(staged),
     ];
-    let results: Vec<Result<()>> = {
-        use rayon::prelude::*;
-        writers.par_iter().map(|write| write()).collect()
-    };
-    results.into_iter().collect::<Result<Vec<()>>>()?;
-    // The HTML report builds the largest structures of all; alone, it does not add its peak
-    // memory to the others'.
-    html::write(dir, &input)?;
-    crate::run_dir::manifest::write(dir)?;
+    let written = (|| {
+        let results: Vec<Result<()>> = {
+            use rayon::prelude::*;
+            writers.par_iter().map(|write| write()).collect()
+        };
+        results.into_iter().collect::<Result<Vec<()>>>()?;
+        // The HTML report builds the largest structures of all; alone, it does not add its peak
+        // memory to the others'.
+        html::write(staged, &input)?;
+        crate::run_dir::manifest::write_staged(staged, dir)
+    })();
+    written.map_err(|error| staging.in_place(error))?;
+    staging.commit()?;
     Ok(Written { metadata, tally })
+}
+
+/// One rendering's files, written in a hidden directory inside the run directory and moved into
+/// place together once every one of them is complete, the manifest last. A rendering that fails
+/// (a full disk, a file system remounted read-only) leaves the run directory as it was, its
+/// earlier reports and their manifest included, and takes its own files away, freeing the space
+/// they held; renames need no room.
+struct Staging {
+    dir: PathBuf,
+    path: PathBuf,
+    committed: bool,
+}
+
+impl Staging {
+    fn create(dir: &Path) -> Result<Staging> {
+        let path = dir.join(format!(".rendering-{}", std::process::id()));
+        // Left by a rendering of this process id that was killed: never part of the run.
+        let _ = fs::remove_dir_all(&path);
+        fs::create_dir(&path).map_err(|e| Error::output(&path, e))?;
+        Ok(Staging {
+            dir: dir.to_path_buf(),
+            path,
+            committed: false,
+        })
+    }
+
+    fn path(&self) -> &Path {
+        &self.path
+    }
+
+    /// An error about a staged file, naming the file the run directory would have had instead.
+    fn in_place(&self, error: Error) -> Error {
+        match error {
+            Error::Output { path, source } => match path.strip_prefix(&self.path) {
+                Ok(name) => Error::output(self.dir.join(name), source),
+                Err(_) => Error::output(path, source),
+            },
+            other => other,
+        }
+    }
+
+    /// Moves the staged files into the run directory: the reports, then the account pages (the
+    /// earlier ones replaced as a whole), then the manifest over them all.
+    fn commit(mut self) -> Result<()> {
+        let moved = (|| -> std::io::Result<()> {
+            let pages = Path::new(crate::run_dir::ACCOUNTS_DIR);
+            let manifest = Path::new(crate::run_dir::manifest::FILE_NAME);
+            for entry in fs::read_dir(&self.path)? {
+                let name = entry?.file_name();
+                if name != pages.as_os_str() && name != manifest.as_os_str() {
+                    fs::rename(self.path.join(&name), self.dir.join(&name))?;
+                }
+            }
+            let staged_pages = self.path.join(pages);
+            if staged_pages.is_dir() {
+                let pages = self.dir.join(pages);
+                if pages.exists() {
+                    fs::rename(&pages, self.path.join(".replaced-accounts"))?;
+                }
+                fs::rename(&staged_pages, &pages)?;
+            }
+            let staged_manifest = self.path.join(manifest);
+            if staged_manifest.exists() {
+                fs::rename(&staged_manifest, self.dir.join(manifest))?;
+            }
+            Ok(())
+        })();
+        moved.map_err(|e| Error::output(&self.dir, e))?;
+        self.committed = true;
+        // What is left is the earlier account pages: their removal failing leaves a hidden
+        // directory no manifest covers, never a wrong report.
+        let _ = fs::remove_dir_all(&self.path);
+        Ok(())
+    }
+}
+
+impl Drop for Staging {
+    fn drop(&mut self) {
+        if !self.committed {
+            let _ = fs::remove_dir_all(&self.path);
+        }
+    }
 }
 
 /// Records what happened after the reports were written (a delivery: Security Hub, the upload,

@@ -75,7 +75,18 @@ fn check(input: &RuleInput<'_>) -> Verdict {
         )
         .fix(fix);
     };
-    let grace_end = enabled_at + Duration::days(GRACE_PERIOD_DAYS);
+    // An enable date within 30 days of the last representable one (edited evidence) has a grace
+    // period that ends beyond any date: it has not ended.
+    let Some(grace_end) = enabled_at.checked_add_signed(Duration::days(GRACE_PERIOD_DAYS)) else {
+        return Verdict::new(
+            Status::Warn,
+            format!(
+                "{gap}{membership} Macie was enabled on {}; the {GRACE_PERIOD_DAYS}-day grace period has not ended.",
+                day(enabled_at)
+            ),
+        )
+        .fix(fix);
+    };
     if input.scan_started_at < grace_end {
         Verdict::new(
             Status::Warn,
@@ -227,6 +238,21 @@ mod tests {
         let v = judge(&configured(exactly, None));
         assert_eq!(v.status, Status::Fail);
         assert!(v.message.contains("ended on 2026-11-01"), "{}", v.message);
+    }
+
+    /// Found by tests/properties.rs: evidence whose Macie session was enabled on chrono's last
+    /// representable day made the grace period's end overflow, and the rule panic.
+    #[test]
+    fn an_enable_date_at_the_end_of_time_is_within_its_grace_period() {
+        let v = judge(&configured(DateTime::<Utc>::MAX_UTC, None));
+        assert_eq!(v.status, Status::Warn);
+        assert!(
+            v.message.contains("grace period has not ended"),
+            "{}",
+            v.message
+        );
+        let v = judge(&configured(DateTime::<Utc>::MIN_UTC, None));
+        assert_eq!(v.status, Status::Fail);
     }
 
     #[test]

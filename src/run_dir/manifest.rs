@@ -1,10 +1,10 @@
 //! `SHA256SUMS`: a checksum manifest of every other file in a run directory, in the format
 //! `sha256sum -c` verifies, so a run handed to auditors is tamper-evident.
 
-use std::collections::BTreeSet;
+use std::collections::{BTreeMap, BTreeSet};
 use std::fs;
 use std::io::Read;
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -25,6 +25,32 @@ pub fn write(dir: &Path) -> Result<()> {
         lines.push_str(&format!("{digest}  {name}\n"));
     }
     write_atomically(&dir.join(FILE_NAME), |out| out.write_all(lines.as_bytes()))
+}
+
+/// Writes `staging/SHA256SUMS` over the run directory `dir` as it will be once the files of
+/// `staging` (one rendering's, see [`super::write_rendering`]) are moved into it: each staged
+/// file, and each of `dir`'s that none replaces; the account pages are replaced as a whole when
+/// the rendering has them.
+pub fn write_staged(staging: &Path, dir: &Path) -> Result<()> {
+    let pages_prefix = format!("{}/", super::ACCOUNTS_DIR);
+    let pages_staged = staging.join(super::ACCOUNTS_DIR).is_dir();
+    let mut files: BTreeMap<String, PathBuf> = BTreeMap::new();
+    for name in covered_files(dir)? {
+        if !(pages_staged && name.starts_with(&pages_prefix)) {
+            files.insert(name.clone(), dir.join(&name));
+        }
+    }
+    for name in covered_files(staging)? {
+        files.insert(name.clone(), staging.join(&name));
+    }
+    let mut lines = String::new();
+    for (name, path) in &files {
+        let digest = sha256_file(path).map_err(|e| Error::output(path, e))?;
+        lines.push_str(&format!("{digest}  {name}\n"));
+    }
+    write_atomically(&staging.join(FILE_NAME), |out| {
+        out.write_all(lines.as_bytes())
+    })
 }
 
 /// The files of `dir` a manifest covers, sorted by name: every regular file but the manifest

@@ -273,13 +273,15 @@ def query_error(status: int, service: str, code: str, message: str, sender: bool
     return Reply(status, [("Content-Type", "text/xml"), ("x-amzn-RequestId", rid)], xml.encode("utf-8"))
 
 
-def s3_error(status: int, code: str, message: str, resource: str = "") -> Reply:
+def s3_error(status: int, code: str, message: str, resource: str = "", extra: str = "") -> Reply:
+    """S3's error document; `extra` is further elements, already XML (e.g. ExpiredToken's `<Token-0>`)."""
     rid = uuid.uuid4().hex[:16].upper()
     host_id = uuid.uuid4().hex
     xml = (
         '<?xml version="1.0" encoding="UTF-8"?>\n'
         f"<Error><Code>{xml_escape(code)}</Code><Message>{xml_escape(message)}</Message>"
         + (f"<Resource>{xml_escape(resource)}</Resource>" if resource else "")
+        + extra
         + f"<RequestId>{rid}</RequestId><HostId>{host_id}</HostId></Error>"
     )
     headers = [("Content-Type", "application/xml"), ("x-amz-request-id", rid), ("x-amz-id-2", host_id)]
@@ -638,6 +640,8 @@ class Counters:
             self.faulted: collections.Counter = collections.Counter()
             self.by_account: dict[str, collections.Counter] = collections.defaultdict(collections.Counter)
             self.assume_role_targets: collections.Counter = collections.Counter()
+            self.expired: collections.Counter = collections.Counter()
+            self.expired_by_account: collections.Counter = collections.Counter()
 
     def count(self, req: AwsRequest, target: str | None) -> None:
         with self.lock:
@@ -650,6 +654,11 @@ class Counters:
         with self.lock:
             self.faulted[label] += 1
 
+    def count_expired(self, req: AwsRequest) -> None:
+        with self.lock:
+            self.expired[req.label] += 1
+            self.expired_by_account[req.account] += 1
+
     def snapshot(self) -> dict:
         with self.lock:
             return {
@@ -657,6 +666,8 @@ class Counters:
                 "faulted": dict(sorted(self.faulted.items())),
                 "by_account": {a: dict(sorted(c.items())) for a, c in sorted(self.by_account.items())},
                 "assume_role_targets": dict(sorted(self.assume_role_targets.items())),
+                "expired": dict(sorted(self.expired.items())),
+                "expired_by_account": dict(sorted(self.expired_by_account.items())),
             }
 
 
@@ -713,6 +724,82 @@ class Faults:
                 elif r < self.throttle + self.error:
                     kind = "error"
             return self.latency, kind
+
+
+class Sessions:
+    """The sessions AssumeRole issued, and when AWS stops accepting each.
+
+    moto issues credentials for DurationSeconds (1 h by default, 12 h for GetSessionToken) and
+    never refuses them afterwards.  Here a request signed with an issued access key is refused
+    with ExpiredToken once its session has ended: at its Expiration, at `lifetime_seconds` after
+    issue when that knob is set (Expiration then says so), or, earlier than its Expiration says,
+    once it has signed `expire_after_uses` requests (a session cut short, as a client whose clock
+    runs behind AWS's sees it).  `accounts` limits the knobs to sessions acting in those accounts."""
+
+    DEFAULTS = {"lifetime_seconds": None, "expire_after_uses": None, "accounts": None}
+
+    def __init__(self) -> None:
+        self.lock = threading.Lock()
+        self.issued: dict[str, dict] = {}
+        self.set({})
+
+    @classmethod
+    def validate(cls, settings: Any) -> dict:
+        if not isinstance(settings, dict):
+            raise ValueError("credentials: expected a table / JSON object")
+        unknown = set(settings) - set(cls.DEFAULTS)
+        if unknown:
+            raise ValueError(f"unknown credentials settings: {sorted(unknown)} (allowed: {sorted(cls.DEFAULTS)})")
+        s = {**cls.DEFAULTS, **settings}
+        lifetime = s["lifetime_seconds"]
+        if lifetime is not None and (isinstance(lifetime, bool) or not isinstance(lifetime, (int, float))
+                                     or lifetime <= 0):
+            raise ValueError("lifetime_seconds: null or a number of seconds > 0")
+        uses = s["expire_after_uses"]
+        if uses is not None and (isinstance(uses, bool) or not isinstance(uses, int) or uses < 0):
+            raise ValueError("expire_after_uses: null or a whole number >= 0")
+        accounts = s["accounts"]
+        if accounts is not None and (not isinstance(accounts, list) or
+                                     not all(isinstance(a, str) and re.fullmatch(r"\d{12}", a) for a in accounts)):
+            raise ValueError("accounts: null or a list of 12-digit account ids")
+        return s
+
+    def set(self, settings: Any) -> dict:
+        s = self.validate(settings)
+        with self.lock:
+            self.settings = s
+        return self.get()
+
+    def get(self) -> dict:
+        with self.lock:
+            return {**self.settings, "issued": len(self.issued)}
+
+    def _applies(self, account: str) -> bool:
+        accounts = self.settings["accounts"]
+        return accounts is None or account in accounts
+
+    def issue(self, access_key: str, account: str, expiration: dt.datetime) -> dt.datetime:
+        """Records a session AssumeRole answered; returns the Expiration its answer must carry."""
+        with self.lock:
+            lifetime = self.settings["lifetime_seconds"]
+            if lifetime is not None and self._applies(account):
+                expiration = utcnow() + dt.timedelta(seconds=lifetime)
+            self.issued[access_key] = {"account": account, "expires": expiration, "uses": 0}
+            return expiration
+
+    def refuse(self, access_key: str | None) -> bool:
+        """Whether a request signed with `access_key` is refused as expired (else it is one use)."""
+        with self.lock:
+            session = self.issued.get(access_key or "")
+            if session is None:
+                return False
+            if utcnow() >= session["expires"]:
+                return True
+            limit = self.settings["expire_after_uses"]
+            if limit is not None and self._applies(session["account"]) and session["uses"] >= limit:
+                return True
+            session["uses"] += 1
+            return False
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1002,6 +1089,10 @@ ORG_NO_ORG_ALLOWED = frozenset({"CreateOrganization", "AcceptHandshake", "Declin
 ORG_MEMBER_ALLOWED = frozenset({"DescribeOrganization", "LeaveOrganization", "AcceptHandshake",
                                 "DeclineHandshake", "ListHandshakesForAccount", "DescribeHandshake"})
 
+EXPIRED_MESSAGE = "The security token included in the request is expired"
+S3_EXPIRED_MESSAGE = "The provided token has expired."
+CORAL_NAMESPACE = "http://internal.amazon.com/coral/com.amazon.coral.service/"
+
 THROTTLE_ERRORS = {  # service -> (status, code, message)
     "macie2": (429, "ThrottlingException", "Rate exceeded"),
     "organizations": (400, "TooManyRequestsException",
@@ -1030,6 +1121,7 @@ class Layer:
         self.moto_lock = threading.RLock()
         self.counters = Counters()
         self.faults = Faults()
+        self.sessions = Sessions()
         self.macie = Macie()
         self.securityhub = SecurityHub()
         self.quiet = quiet
@@ -1134,6 +1226,27 @@ class Layer:
         if req.protocol == PROTO_JSON:
             return json_error(status, code, message, message_key="Message" if req.service == "organizations" else "message")
         return rest_json_error(status, code, message)
+
+    def expired_reply(self, req: AwsRequest) -> Reply:
+        """AWS's answer to a request signed with credentials whose session has ended, per protocol."""
+        if req.protocol == PROTO_S3 and req.label.startswith("s3control:"):
+            # S3 Control wraps its errors (<ErrorResponse><Error>…), as its model says
+            rid = uuid.uuid4().hex[:16].upper()
+            xml = ('<?xml version="1.0" encoding="UTF-8"?>\n<ErrorResponse><Error><Code>ExpiredToken</Code>'
+                   f"<Message>{S3_EXPIRED_MESSAGE}</Message></Error><RequestId>{rid}</RequestId></ErrorResponse>")
+            return Reply(400, [("Content-Type", "application/xml"), ("x-amz-request-id", rid)], xml.encode("utf-8"))
+        if req.protocol == PROTO_S3:
+            # A HEAD answer has no body: the SDK then sees a bare 400 without an error code
+            token = req.environ.get("HTTP_X_AMZ_SECURITY_TOKEN", "")
+            return s3_error(400, "ExpiredToken", S3_EXPIRED_MESSAGE, extra=f"<Token-0>{xml_escape(token)}</Token-0>")
+        if req.protocol == PROTO_QUERY:
+            return query_error(400, req.service, "ExpiredToken", EXPIRED_MESSAGE)
+        # JSON and rest-json services: AWS's front end (Coral) answers, spelling the type in full
+        headers = [("x-amzn-ErrorType", f"ExpiredTokenException:{CORAL_NAMESPACE}")]
+        if req.protocol == PROTO_JSON:
+            return json_reply(400, {"__type": "com.amazon.coral.service#ExpiredTokenException",
+                                    "message": EXPIRED_MESSAGE}, headers, "application/x-amz-json-1.1")
+        return json_reply(403, {"message": EXPIRED_MESSAGE}, headers)
 
     def fault_reply(self, req: AwsRequest, kind: str) -> Reply:
         table = THROTTLE_ERRORS if kind == "throttle" else INTERNAL_ERRORS
@@ -1288,14 +1401,57 @@ class Layer:
                     close()
         return captured.get("status", "500 INTERNAL SERVER ERROR"), captured.get("headers", []), b"".join(chunks)
 
-    def learn_assumed_key(self, body: bytes) -> None:
+    def learn_assumed_key(self, body: bytes) -> bytes:
+        """Learns the account and ARN of the credentials an AssumeRole answer carries and records
+        their session; returns the answer with the Expiration the session really has."""
         text = body.decode("utf-8", "replace")
         ak = re.search(r"<AccessKeyId>([^<]+)</AccessKeyId>", text)
         arn = re.search(r"<AssumedRoleUser>.*?<Arn>([^<]+)</Arn>", text, re.S)
-        if ak and arn:
-            m = re.match(r"^arn:aws[a-z-]*:sts::(\d{12}):", arn.group(1))
-            if m:
-                self.keys[ak.group(1)] = (m.group(1), arn.group(1))
+        expiration = re.search(r"<Expiration>([^<]+)</Expiration>", text)
+        if not (ak and arn):
+            return body
+        m = re.match(r"^arn:aws[a-z-]*:sts::(\d{12}):", arn.group(1))
+        if not m:
+            return body
+        self.keys[ak.group(1)] = (m.group(1), arn.group(1))
+        issued = parse_time(expiration.group(1)) if expiration else utcnow() + dt.timedelta(hours=1)
+        expires = self.sessions.issue(ak.group(1), m.group(1), issued)
+        if expiration and expires != issued:
+            text = text.replace(expiration.group(0), f"<Expiration>{iso_ms(expires)}</Expiration>", 1)
+            return text.encode("utf-8")
+        return body
+
+    def assume_role_duration_reply(self, req: AwsRequest) -> Reply | None:
+        """AWS's limits on DurationSeconds, which moto does not check: 900 s to 12 h, at most the
+        role's MaxSessionDuration, and at most 1 h when the caller is itself a role session
+        (role chaining)."""
+        raw = req.param("DurationSeconds")
+        if raw is None:
+            return None
+        try:
+            duration = int(raw)
+        except ValueError:
+            return query_error(400, "sts", "ValidationError", f"Value '{raw}' at 'durationSeconds' is not a number.")
+        for limit, ok in ((900, duration >= 900), (43200, duration <= 43200)):
+            if not ok:
+                relation = "greater" if limit == 900 else "less"
+                return query_error(400, "sts", "ValidationError",
+                                   f"1 validation error detected: Value '{duration}' at 'durationSeconds' failed to "
+                                   f"satisfy constraint: Member must have value {relation} than or equal to {limit}")
+        if duration > 3600 and (req.access_key or "") in self.keys:
+            return query_error(400, "sts", "ValidationError",
+                               "The requested DurationSeconds exceeds the 1 hour session limit for roles assumed "
+                               "by role chaining.")
+        m = re.match(r"^arn:aws[a-z-]*:iam::(\d{12}):role/(?:.*/)?([^/]+)$", req.param("RoleArn") or "")
+        if m:
+            with self.moto_lock:
+                backend = iam_backends[m.group(1)][PARTITION]
+                role = next((r for r in backend.roles.values() if r.name == m.group(2)), None)
+            maximum = int(getattr(role, "max_session_duration", None) or 3600) if role is not None else None
+            if maximum is not None and duration > maximum:
+                return query_error(400, "sts", "ValidationError",
+                                   "The requested DurationSeconds exceeds the MaxSessionDuration set for this role.")
+        return None
 
     # -- WSGI entry point ------------------------------------------------------------------------
 
@@ -1316,11 +1472,17 @@ class Layer:
                 latency, fault = self.faults.draw(req.label)
                 if latency:
                     time.sleep(latency)
+                # AWS authenticates a request before anything else answers it
+                if self.sessions.refuse(req.access_key):
+                    self.counters.count_expired(req)
+                    return self.expired_reply(req).send(start_response, head)
                 if fault:
                     self.counters.count_fault(req.label)
                     return self.fault_reply(req, fault).send(start_response, head)
             if self.rules_active and not self.seeding:
                 reply = self.region_disabled_reply(req)
+                if reply is None and target:
+                    reply = self.assume_role_duration_reply(req)
                 if reply is None and target and (target in self.deny_assume or
                                                  not self.role_exists(req.param("RoleArn") or "")):
                     caller = self.caller_arn(req.access_key, req.account)
@@ -1350,7 +1512,11 @@ class Layer:
 
             status, headers, out = self.forward(environ)
             if target and status.startswith("200"):
-                self.learn_assumed_key(out)
+                learnt = self.learn_assumed_key(out)
+                if learnt is not out:
+                    out = learnt
+                    headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
+                    headers.append(("Content-Length", str(len(out))))
             if req.service == "kms" and req.operation in KMS_ANSWERS_KEY_ARN and status.startswith("200") and out:
                 out = kms_answer_with_key_arn(out, req.account, req.region)
                 headers = [(k, v) for k, v in headers if k.lower() != "content-length"]
@@ -1398,6 +1564,11 @@ class Layer:
                     return ok(self.faults.get())
                 if method == "POST":
                     return ok(self.faults.set(body_json()))
+            if path == "/_emulator/credentials":
+                if method == "GET":
+                    return ok(self.sessions.get())
+                if method == "POST":
+                    return ok(self.sessions.set(body_json()))
             if path == "/_emulator/scenario":
                 if method == "GET":
                     return ok(self.scenario_result or {})
@@ -1486,7 +1657,12 @@ def _check_ou_name(where: str, path: Any) -> None:
 
 
 def validate_scenario(sc: dict) -> dict:
-    _check_keys("scenario", sc, {"organization", "accounts", "description", "name"})
+    _check_keys("scenario", sc, {"organization", "accounts", "description", "name", "credentials"})
+    if "credentials" in sc:
+        try:
+            Sessions.validate(sc["credentials"])
+        except ValueError as exc:
+            raise ScenarioError(f"[credentials]: {exc}") from None
     org = sc.get("organization", {})
     _check_keys("[organization]", org, {"enabled", "feature_set", "roles", "organizational_units",
                                         "resource_control_policies", "policies"})
@@ -1700,6 +1876,7 @@ class Seeder:
             finally:
                 layer.seeding = False
             layer.scenario_result = result
+            layer.sessions.set(sc.get("credentials", {}))
             layer.counters.reset()
             return result
         finally:

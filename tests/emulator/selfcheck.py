@@ -216,7 +216,8 @@ def demo_checks(emu: Emulator) -> None:
         R.check("health", status == 200 and body == {"ok": True}, body)
         c = emu.counters()
         R.check("counters empty after seeding",
-                c == {"operations": {}, "faulted": {}, "by_account": {}, "assume_role_targets": {}}, c)
+                c == {"operations": {}, "faulted": {}, "by_account": {}, "assume_role_targets": {}, "expired": {},
+                      "expired_by_account": {}}, c)
         status, sc = emu.control("GET", "/_emulator/scenario")
         R.check("scenario result: management account", sc.get("management_account_id") == MGMT, sc)
         R.check("scenario result: names -> ids", sc.get("accounts", {}).get("log-archive") == LOG_ARCHIVE
@@ -557,7 +558,7 @@ def demo_checks(emu: Emulator) -> None:
     def counters() -> None:
         emu.control("POST", "/_emulator/counters/reset")
         R.check("reset zeroes", emu.counters() == {"operations": {}, "faulted": {}, "by_account": {},
-                                                    "assume_role_targets": {}})
+                                                    "assume_role_targets": {}, "expired": {}, "expired_by_account": {}})
         fresh = emu.session_creds(ANALYTICS)  # one AssumeRole by the management account
         emu.client("macie2", "us-east-1", fresh).get_macie_session()
         emu.client("s3", "us-east-1", fresh).list_buckets()
@@ -609,10 +610,53 @@ def demo_checks(emu: Emulator) -> None:
         conn.close()
         R.check("keep-alive: several requests on one connection", statuses == [200] * 5, statuses)
 
+    def credentials() -> None:
+        status, body = emu.control("POST", "/_emulator/credentials", {"lifetime_seconds": 0})
+        R.check("credentials: lifetime 0 -> 400", status == 400, (status, body))
+        status, body = emu.control("POST", "/_emulator/credentials", {"bogus": 1})
+        R.check("credentials: unknown key -> 400", status == 400, (status, body))
+        emu.control("POST", "/_emulator/counters/reset")
+        emu.control("POST", "/_emulator/credentials", {"lifetime_seconds": 1.0})
+        sts = emu.client("sts", "us-east-1", STATIC)
+        issued = time.time()
+        c = sts.assume_role(RoleArn=f"arn:aws:iam::{ANALYTICS}:role/OrganizationAccountAccessRole",
+                            RoleSessionName="selfcheck-short")["Credentials"]
+        lifetime = c["Expiration"].timestamp() - issued
+        R.check("lifetime_seconds: Expiration about 1 s after issue", 0.5 < lifetime < 1.5, lifetime)
+        short = (c["AccessKeyId"], c["SecretAccessKey"], c["SessionToken"])
+        R.check("a session is accepted until it ends",
+                emu.client("sts", "us-east-1", short).get_caller_identity()["Account"] == ANALYTICS)
+        time.sleep(max(0.0, c["Expiration"].timestamp() - time.time()) + 0.1)
+        status, hdrs, data = emu.raw("POST", "sts", "us-east-1", "/", short,
+                                     b"Action=GetCallerIdentity&Version=2011-06-15",
+                                     {"Content-Type": "application/x-www-form-urlencoded"})
+        R.check("ended session: STS 400 query XML ExpiredToken",
+                status == 400 and xml_field(data, "Code") == "ExpiredToken", (status, data[:300]))
+        code = err(lambda: emu.client("s3", "us-east-1", short).list_buckets())[:2]
+        R.check("ended session: S3 400 ExpiredToken", code == (400, "ExpiredToken"), code)
+        status, hdrs, data = emu.raw("POST", "kms", "us-east-1", "/", short, b"{}",
+                                     {"X-Amz-Target": "TrentService.ListKeys",
+                                      "Content-Type": "application/x-amz-json-1.1"})
+        R.check("ended session: KMS 400 Coral ExpiredTokenException",
+                status == 400 and json.loads(data).get("__type") == "com.amazon.coral.service#ExpiredTokenException"
+                and hdrs.get("x-amzn-errortype", "").startswith("ExpiredTokenException:"), (status, data[:300]))
+        emu.control("POST", "/_emulator/credentials", {"expire_after_uses": 1, "accounts": [ANALYTICS]})
+        cut = emu.session_creds(ANALYTICS)
+        macie = emu.client("macie2", "us-east-1", cut)
+        macie.get_macie_session()
+        code = err(lambda: macie.get_macie_session())[:2]
+        R.check("expire_after_uses: refused after that many requests (rest-json 403)",
+                code == (403, "ExpiredTokenException"), code)
+        R.check("other accounts' sessions are not cut",
+                emu.client("s3", "us-east-1", emu.session_creds(LOG_ARCHIVE)).list_buckets() is not None)
+        c = emu.counters()
+        R.check("expired counters", c["expired_by_account"] == {ANALYTICS: 4}, c["expired"])
+        emu.control("POST", "/_emulator/credentials", {})
+
     for name, fn in [("startup and control API", startup), ("organizations", organizations), ("sts", sts),
                      ("macie", macie), ("disabled opt-in Region", disabled_region), ("kms", kms), ("s3", s3),
                      ("faults", faults), ("counters", counters), ("concurrency", concurrency),
-                     ("keep-alive", keep_alive)]:
+                     ("keep-alive", keep_alive), ("credentials", credentials)]:
         R.run(name, fn)
 
 

@@ -136,6 +136,16 @@ impl Emulator {
         self
     }
 
+    /// Replaces the credential settings: `lifetime_seconds` (sessions AssumeRole issues end
+    /// that long after issue), `expire_after_uses` (a session is refused as expired once it has
+    /// signed that many requests), `accounts` (the sessions acting in these accounts only).
+    pub fn credentials(&self, settings: Value) -> &Self {
+        ureq::post(&self.control("credentials"))
+            .send_json(settings)
+            .unwrap_or_else(|e| panic!("setting credentials failed: {}", describe(e)));
+        self
+    }
+
     /// The emulator's call counters.
     pub fn counters(&self) -> Counters {
         Counters(
@@ -242,6 +252,23 @@ impl Counters {
     pub fn in_account(&self, account: &str, label: &str) -> u64 {
         self.0["by_account"][account][label].as_u64().unwrap_or(0)
     }
+
+    /// Every call made in `account`, refused ones included.
+    pub fn all_in_account(&self, account: &str) -> u64 {
+        self.0["by_account"][account]
+            .as_object()
+            .map_or(0, |calls| calls.values().filter_map(Value::as_u64).sum())
+    }
+
+    /// Calls of an operation refused as signed with expired credentials.
+    pub fn expired(&self, label: &str) -> u64 {
+        self.0["expired"][label].as_u64().unwrap_or(0)
+    }
+
+    /// Calls made in `account` refused as signed with expired credentials.
+    pub fn expired_in(&self, account: &str) -> u64 {
+        self.0["expired_by_account"][account].as_u64().unwrap_or(0)
+    }
 }
 
 /// A scan to run: configuration text, flags, and where its output goes.
@@ -252,6 +279,31 @@ pub struct Scan {
     workdir: tempfile::TempDir,
     extra_env: Vec<(String, String)>,
     output_dir: Option<PathBuf>,
+    file_size_limit: Option<u64>,
+}
+
+/// Makes `command`'s process unable to make any file larger than `bytes`: a write past it fails
+/// with EFBIG ("File too large"), as a full file system fails one with ENOSPC, for any user
+/// (a small tmpfs needs root). SIGXFSZ, which would kill the process first, is ignored.
+pub fn limit_file_size(command: &mut Command, bytes: u64) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: between fork and exec only async-signal-safe calls (setrlimit, signal), on values
+    // copied into the closure.
+    unsafe {
+        command.pre_exec(move || {
+            let limit = libc::rlimit {
+                rlim_cur: bytes,
+                rlim_max: bytes,
+            };
+            if libc::setrlimit(libc::RLIMIT_FSIZE, &limit) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            if libc::signal(libc::SIGXFSZ, libc::SIG_IGN) == libc::SIG_ERR {
+                return Err(std::io::Error::last_os_error());
+            }
+            Ok(())
+        });
+    }
 }
 
 /// Configuration for tests: quick retries, so that throttling tests stay fast.
@@ -273,6 +325,7 @@ impl Scan {
             workdir: tempfile::tempdir().expect("temporary directory"),
             extra_env: Vec::new(),
             output_dir: None,
+            file_size_limit: None,
         }
     }
 
@@ -304,6 +357,12 @@ impl Scan {
     /// name files relative to it.
     pub fn file(self, name: &str, contents: &str) -> Scan {
         std::fs::write(self.workdir.path().join(name), contents).expect("write a working file");
+        self
+    }
+
+    /// Lets the scanner make no file larger than `bytes` (see [`limit_file_size`]).
+    pub fn file_size_limit(mut self, bytes: u64) -> Scan {
+        self.file_size_limit = Some(bytes);
         self
     }
 
@@ -341,6 +400,9 @@ impl Scan {
             .envs(self.extra_env.iter().cloned())
             .stdout(Stdio::piped())
             .stderr(Stdio::piped());
+        if let Some(bytes) = self.file_size_limit {
+            limit_file_size(&mut command, bytes);
+        }
         let child = command.spawn().expect("run macie-audit");
         RunningScan {
             child,

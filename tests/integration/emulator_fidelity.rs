@@ -11,7 +11,7 @@ use aws_credential_types::Credentials;
 use aws_sdk_macie2::types::{ClassificationExportConfiguration, MacieStatus, S3Destination};
 use common::Emulator;
 use macie_audit::aws::errors::classify;
-use macie_audit::evidence::ErrorKind;
+use macie_audit::evidence::{ApiError, ErrorKind};
 use serde_json::json;
 
 const SCENARIO: &str = r#"
@@ -576,4 +576,154 @@ async fn key_state_operations_take_a_key_arn_like_aws() {
         .await
         .expect("DisableKey by ARN");
     assert_eq!(state(kms.clone(), arn.clone()).await, KeyState::Disabled);
+}
+
+/// S3 Control puts the account id in the host name; against the emulator the endpoint is used as
+/// given (as the scanner's own client does).
+#[derive(Debug)]
+struct FixedEndpoint(String);
+
+impl aws_sdk_s3control::config::endpoint::ResolveEndpoint for FixedEndpoint {
+    fn resolve_endpoint<'a>(
+        &'a self,
+        _params: &'a aws_sdk_s3control::config::endpoint::Params,
+    ) -> aws_sdk_s3control::config::endpoint::EndpointFuture<'a> {
+        aws_sdk_s3control::config::endpoint::EndpointFuture::ready(Ok(
+            aws_sdk_s3control::config::endpoint::Endpoint::builder()
+                .url(self.0.clone())
+                .build(),
+        ))
+    }
+}
+
+/// AWS answers a request signed with credentials whose session has ended in each protocol's own
+/// shape (moto never refuses them): STS's query XML `ExpiredToken`, S3's XML `ExpiredToken` (a
+/// HEAD: a bare 400, no body, no code), S3 Control's wrapped XML, the JSON services' Coral
+/// `ExpiredTokenException` (spelt in full, `com.amazon.coral.service#…`, which the SDK shortens).
+#[tokio::test]
+async fn expired_sessions_are_refused_in_each_protocol_as_aws_refuses_them() {
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(SCENARIO);
+    emulator.credentials(json!({"expire_after_uses": 0, "accounts": ["111111111111"]}));
+    let keys = member_keys(&emulator, "111111111111").await;
+    let config = sdk_config(&emulator, keys, "us-east-1").await;
+
+    let expect_expired = |error: ApiError, code: &str, status: u16| {
+        assert_eq!(error.code.as_deref(), Some(code), "{error:?}");
+        assert_eq!(error.http_status, Some(status), "{error:?}");
+        assert_eq!(error.kind, ErrorKind::CredentialsExpired, "{error:?}");
+    };
+    let sts = aws_sdk_sts::Client::new(&config);
+    let error = sts.get_caller_identity().send().await.expect_err("expired");
+    expect_expired(classify(&error), "ExpiredToken", 400);
+
+    let s3 = aws_sdk_s3::Client::from_conf(
+        aws_sdk_s3::config::Builder::from(&config)
+            .force_path_style(true)
+            .build(),
+    );
+    let error = s3.list_buckets().send().await.expect_err("expired");
+    expect_expired(classify(&error), "ExpiredToken", 400);
+    let error = s3
+        .head_bucket()
+        .bucket("any")
+        .send()
+        .await
+        .expect_err("expired");
+    let classified = classify(&error);
+    assert_eq!(classified.http_status, Some(400));
+    assert_eq!(classified.code, None, "a HEAD answer has no body");
+
+    let control = aws_sdk_s3control::Client::from_conf(
+        aws_sdk_s3control::config::Builder::from(&config)
+            .endpoint_resolver(FixedEndpoint(emulator.endpoint.clone()))
+            .build(),
+    );
+    let error = control
+        .get_public_access_block()
+        .account_id("111111111111")
+        .send()
+        .await
+        .expect_err("expired");
+    expect_expired(classify(&error), "ExpiredToken", 400);
+
+    let kms = aws_sdk_kms::Client::new(&config);
+    let error = kms.list_keys().send().await.expect_err("expired");
+    expect_expired(classify(&error), "ExpiredTokenException", 400);
+    let orgs = aws_sdk_organizations::Client::new(&config);
+    let error = orgs
+        .describe_organization()
+        .send()
+        .await
+        .expect_err("expired");
+    expect_expired(classify(&error), "ExpiredTokenException", 400);
+    let macie = aws_sdk_macie2::Client::new(&config);
+    let error = macie.get_macie_session().send().await.expect_err("expired");
+    expect_expired(classify(&error), "ExpiredTokenException", 403);
+
+    let counters = emulator.counters();
+    assert_eq!(counters.expired_in("111111111111"), 7, "{:?}", counters.0);
+    assert_eq!(counters.expired("s3:HeadBucket"), 1);
+    // The management account's static keys are not a session: never refused.
+    assert_eq!(counters.expired_in("123456789012"), 0);
+}
+
+/// moto issues credentials for whatever DurationSeconds asks and never checks AWS's limits;
+/// `lifetime_seconds` makes sessions end sooner, and their Expiration says so.
+#[tokio::test]
+async fn assume_role_keeps_aws_duration_limits_and_a_short_lifetime_is_the_expiration() {
+    let mut emulator = Emulator::start();
+    emulator.load_scenario(SCENARIO);
+    let sts =
+        aws_sdk_sts::Client::new(&sdk_config(&emulator, management_keys(), "us-east-1").await);
+    let assume = |duration: i32| {
+        sts.assume_role()
+            .role_arn("arn:aws:iam::111111111111:role/OrganizationAccountAccessRole")
+            .role_session_name("fidelity")
+            .duration_seconds(duration)
+            .send()
+    };
+    for (duration, says) in [
+        (600, "greater than or equal to 900"),
+        (50_000, "less than or equal to 43200"),
+        (7_200, "MaxSessionDuration"),
+    ] {
+        let error = assume(duration).await.expect_err("outside AWS's limits");
+        let classified = classify(&error);
+        assert_eq!(classified.code.as_deref(), Some("ValidationError"));
+        assert!(classified.message.contains(says), "{classified:?}");
+    }
+
+    // A role session assuming another role (role chaining) gets at most an hour.
+    let chained = aws_sdk_sts::Client::new(
+        &sdk_config(
+            &emulator,
+            member_keys(&emulator, "111111111111").await,
+            "us-east-1",
+        )
+        .await,
+    );
+    let error = chained
+        .assume_role()
+        .role_arn("arn:aws:iam::111111111111:role/OrganizationAccountAccessRole")
+        .role_session_name("chained")
+        .duration_seconds(3_601)
+        .send()
+        .await
+        .expect_err("role chaining caps the session at 1 h");
+    assert!(classify(&error).message.contains("role chaining"));
+
+    emulator.credentials(json!({"lifetime_seconds": 30}));
+    let issued = std::time::SystemTime::now();
+    let assumed = assume(3_600).await.expect("AssumeRole");
+    let expiration =
+        std::time::SystemTime::try_from(assumed.credentials().expect("credentials").expiration)
+            .expect("an Expiration");
+    let lifetime = expiration
+        .duration_since(issued)
+        .expect("Expiration after issue");
+    assert!(
+        (Duration::from_secs(25)..=Duration::from_secs(35)).contains(&lifetime),
+        "{lifetime:?}"
+    );
 }
