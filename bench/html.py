@@ -1,16 +1,17 @@
 #!/usr/bin/env python3
-"""The HTML report at organization scale: size and headless-Chromium render time, side by side.
+"""The HTML report at organization scale: size and headless-Chromium open time, side by side.
 
     bench/html.py [--binary target/debug/macie-audit] [--accounts 1000] [--regions 17]
-                  [--small-accounts 22] [--small-regions 3] [--runs 5] [--no-append]
+                  [--small-accounts 22] [--small-regions 3] [--runs 9] [--no-append]
 
 A measurement, not a test. It generates two synthetic runs (bench/html.py's own generator writes
 `evidence.jsonl` in the evidence format of src/evidence.rs, deterministically: no emulator, which
 would take hours at 1,000 accounts × 17 Regions), renders each with `macie-audit report <dir>`,
 then opens each `report.html` from disk in one headless Chromium (Debian's, driven over the
-DevTools pipe by tests/browser/check_report.py's driver), alternately, `--runs` times, and takes
-the median time from navigation to the load event and two animation frames (parsed, styled, laid
-out and painted). It prints the figures and appends a row to BENCHMARKS.md.
+DevTools pipe by tests/browser/check_report.py's driver) and takes the median open time (see
+`open_times`). It prints the figures and adds a row to BENCHMARKS.md's table of HTML rows.
+`bench/bench.py` (`make bench`) measures its scan's report against the small run the same way
+(`small_run`, `open_times`).
 
 Python standard library only.
 """
@@ -257,17 +258,75 @@ def directory_bytes(directory):
     return sum(p.stat().st_size for p in pathlib.Path(directory).rglob("*.html"))
 
 
+def page_count(directory):
+    """The account pages and the OU pages (with their index) of a run."""
+    directory = pathlib.Path(directory)
+    return len(list((directory / "accounts").glob("*.html"))), len(list((directory / "ous").glob("*.html")))
+
+
 def open_time(browser, report):
-    """Seconds from navigation to the load event and two animation frames (laid out and painted)."""
+    """Seconds from the start of the page's navigation to its first frame after the load event
+    (read from disk, parsed, the script run, styled, laid out and painted), by the page's own
+    clock: `performance.now()` counts from the navigation's start, so neither the DevTools round
+    trips nor the browser's start-up are in it."""
     browser.call("Page.navigate", {"url": "about:blank"})
     browser.wait_for("Page.loadEventFired")
     browser.events.clear()
-    started = time.monotonic()
     browser.call("Page.navigate", {"url": pathlib.Path(report).resolve().as_uri()})
     browser.wait_for("Page.loadEventFired", timeout=300)
-    browser.evaluate("new Promise(function (done) { requestAnimationFrame(function () {"
-                     " requestAnimationFrame(function () { done(true); }); }); })")
-    return time.monotonic() - started
+    # The first animation frame after load runs before that frame is painted; the second, after.
+    painted = browser.evaluate("new Promise(function (done) { requestAnimationFrame(function () {"
+                               " requestAnimationFrame(function () { done(performance.now()); }); }); })")
+    return painted / 1000.0
+
+
+def open_times(chromium, reports, runs):
+    """The median open time (`open_time`) of each report of `reports` (label → path) and every
+    measurement: one headless Chromium at 1,400 × 1,000 px opens each once to warm up (its
+    caches, not the reports', are what a first visit lacks), then all in turn, `runs` times, so
+    that a machine shared with other work slows each size alike."""
+    times = {label: [] for label in reports}
+    browser = Chromium(chromium, timeout=300)
+    try:
+        browser.open_page()
+        browser.call("Emulation.setDeviceMetricsOverride",
+                     {"width": 1400, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
+        for report in reports.values():
+            open_time(browser, report)
+        for _ in range(runs):
+            for label, report in reports.items():
+                times[label].append(open_time(browser, report))
+    finally:
+        browser.close()
+    return {label: statistics.median(t) for label, t in times.items()}, times
+
+
+def small_run(binary, directory, accounts=22, regions=3):
+    """The small run the open times are compared with (the demo's size), rendered by `binary`:
+    its report.html."""
+    directory = pathlib.Path(directory)
+    directory.mkdir(parents=True, exist_ok=True)
+    generate(directory, accounts, regions)
+    render(binary, directory)
+    return directory / "report.html"
+
+
+def insert_row(table_header, row):
+    """Adds `row` after the last row of the table of BENCHMARKS.md whose header line starts with
+    `table_header` (the file has several tables: appending at its end would put a row in the last
+    one)."""
+    path = ROOT / "BENCHMARKS.md"
+    lines = path.read_text(encoding="utf-8").split("\n")
+    start = next(i for i, line in enumerate(lines) if line.startswith(table_header))
+    end = start
+    while end + 1 < len(lines) and lines[end + 1].startswith("|"):
+        end += 1
+    lines.insert(end + 1, row)
+    path.write_text("\n".join(lines), encoding="utf-8")
+
+
+# The header of BENCHMARKS.md's table of `make bench-html` rows.
+HTML_TABLE = "| date | large run (pages) |"
 
 
 def main():
@@ -277,7 +336,7 @@ def main():
     parser.add_argument("--regions", type=int, default=17)
     parser.add_argument("--small-accounts", type=int, default=22)
     parser.add_argument("--small-regions", type=int, default=3)
-    parser.add_argument("--runs", type=int, default=5)
+    parser.add_argument("--runs", type=int, default=9)
     parser.add_argument("--chromium", default="/usr/bin/chromium")
     parser.add_argument("--keep", type=pathlib.Path, help="keep the two runs under this directory")
     parser.add_argument("--no-append", action="store_true", help="print only")
@@ -292,7 +351,14 @@ def main():
         raise SystemExit(f"{args.binary} is missing: cargo build (or --binary)")
     build = "release" if "release" in args.binary.parts else "debug"
 
-    work = args.keep or pathlib.Path(tempfile.mkdtemp(prefix="macie-audit-html-bench-"))
+    if args.keep:
+        return measure(args, build, args.keep)
+    with tempfile.TemporaryDirectory(prefix="macie-audit-html-bench-") as work:
+        return measure(args, build, pathlib.Path(work))
+
+
+def measure(args, build, work):
+    """Generates, renders and opens the two runs under `work`; prints and records the figures."""
     sizes = {"small": (args.small_accounts, args.small_regions), "large": (args.accounts, args.regions)}
     figures = {}
     for label, (accounts, regions) in sizes.items():
@@ -300,46 +366,44 @@ def main():
         directory.mkdir(parents=True, exist_ok=True)
         evidence = generate(directory, accounts, regions)
         seconds = render(args.binary, directory)
+        account_pages, ou_pages = page_count(directory)
         figures[label] = {
             "accounts": accounts, "regions": regions,
             "evidence_bytes": evidence.stat().st_size,
             "report_bytes": (directory / "report.html").stat().st_size,
-            "pages": len(list((directory / "accounts").glob("*.html"))),
+            "pages": account_pages, "ou_pages": ou_pages,
             "all_html_bytes": directory_bytes(directory),
-            "render_s": seconds, "open_s": [],
+            "render_s": seconds,
         }
-    browser = Chromium(args.chromium, timeout=300)
-    try:
-        browser.open_page()
-        browser.call("Emulation.setDeviceMetricsOverride",
-                     {"width": 1400, "height": 1000, "deviceScaleFactor": 1, "mobile": False})
-        for label in figures:  # warm-up: the browser's own start-up is not the report's
-            open_time(browser, work / label / "report.html")
-        for _ in range(args.runs):
-            for label in figures:
-                figures[label]["open_s"].append(open_time(browser, work / label / "report.html"))
-    finally:
-        browser.close()
-    for figure in figures.values():
-        figure["open_median_s"] = statistics.median(figure["open_s"])
+    medians, times = open_times(args.chromium, {label: work / label / "report.html" for label in figures},
+                                args.runs)
+    for label, figure in figures.items():
+        figure["open_median_s"] = medians[label]
+        figure["open_s"] = times[label]
     ratio = figures["large"]["open_median_s"] / figures["small"]["open_median_s"]
     mb = lambda n: f"{n / 1e6:.2f} MB"  # noqa: E731
     for label, f in figures.items():
         print(f"{label}: {f['accounts']} accounts × {f['regions']} Regions; report.html {mb(f['report_bytes'])}, "
-              f"{f['pages']} account pages, all HTML {mb(f['all_html_bytes'])}; rendered by macie-audit "
-              f"({build}) in {f['render_s']:.1f} s; opened in Chromium in {f['open_median_s'] * 1000:.0f} ms "
-              f"(median of {len(f['open_s'])})")
+              f"{f['pages']} account pages, {f['ou_pages']} OU pages, all HTML {mb(f['all_html_bytes'])}; "
+              f"rendered by macie-audit ({build}) in {f['render_s']:.1f} s; opened in Chromium in "
+              f"{f['open_median_s'] * 1000:.0f} ms (median of {len(f['open_s'])}: "
+              f"{', '.join(f'{t * 1000:.0f}' for t in f['open_s'])})")
     print(f"ratio large/small open time: {ratio:.2f}")
     if not args.no_append:
         small, large = figures["small"], figures["large"]
-        row = (f"| {datetime.date.today().isoformat()} | {large['accounts']} × {large['regions']} "
-               f"({large['pages']} pages) | {mb(large['report_bytes'])} | {mb(large['all_html_bytes'])} | "
+        commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT, capture_output=True,
+                                text=True).stdout.strip() or "?"
+        dirty = subprocess.run(["git", "status", "--porcelain", "--", "src", "templates"], cwd=ROOT,
+                               capture_output=True, text=True).stdout.strip()
+        now = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M")
+        row = (f"| {now} {commit}{'+' if dirty else ''} | {large['accounts']} × {large['regions']} "
+               f"({large['pages']} account pages, {large['ou_pages']} OU pages) | {mb(large['report_bytes'])} | "
+               f"{mb(large['all_html_bytes'])} | "
                f"{small['accounts']} × {small['regions']}: {mb(small['report_bytes'])} | "
                f"{small['open_median_s'] * 1000:.0f} ms | {large['open_median_s'] * 1000:.0f} ms | "
-               f"{ratio:.2f} | {build}, {large['render_s']:.0f} s |\n")
-        with (ROOT / "BENCHMARKS.md").open("a") as out:
-            out.write(row)
-        print("appended to BENCHMARKS.md:", row.strip())
+               f"**{ratio:.2f}** | {build}, {large['render_s']:.0f} s |")
+        insert_row(HTML_TABLE, row)
+        print("added to BENCHMARKS.md:", row)
     return 0
 
 

@@ -308,24 +308,26 @@ fn parse_manifest(text: &str) -> Result<BTreeMap<String, String>, String> {
     Ok(listed)
 }
 
-/// A name the manifest may list: a file of the run directory, or an HTML account page under
-/// `accounts/` (never a dot-file, never a path that leaves the directory).
+/// A name the manifest may list: a file of the run directory, or an HTML page under `accounts/`
+/// or `ous/` (never a dot-file, never a path that leaves the directory).
 fn is_run_file_name(name: &str) -> bool {
     let file = match name.split_once('/') {
-        Some((dir, file)) if dir == run_dir::ACCOUNTS_DIR => file,
+        Some((dir, file)) if run_dir::PAGE_DIRS.contains(&dir) => file,
         Some(_) => return false,
         None => name,
     };
     !file.is_empty() && !file.contains('/') && !file.starts_with('.')
 }
 
-/// The regular files of a run directory that are uploaded, the account pages included: no
-/// dot-files (temporaries).
+/// The regular files of a run directory that are uploaded, the account and OU pages included:
+/// no dot-files (temporaries).
 fn run_files(run_dir: &Path) -> Result<Vec<String>, String> {
     let mut names = files_in(run_dir, "")?;
-    let pages = run_dir.join(run_dir::ACCOUNTS_DIR);
-    if pages.is_dir() {
-        names.extend(files_in(&pages, run_dir::ACCOUNTS_DIR)?);
+    for name in run_dir::PAGE_DIRS {
+        let pages = run_dir.join(name);
+        if pages.is_dir() {
+            names.extend(files_in(&pages, name)?);
+        }
     }
     names.sort();
     Ok(names)

@@ -1,22 +1,12 @@
-/* report.html script: inlined into the report, hashed into its Content-Security-Policy.
-   Progressive enhancement only: without it every finding and all evidence stay readable.
-   It never parses HTML: text goes through textContent, state through the hidden/open properties. */
+/* The report's script (the summary, the account pages, the OU pages): inlined into each page,
+   hashed into its Content-Security-Policy. Progressive enhancement only: without it every
+   finding and all evidence stay readable. It never parses HTML: text goes through textContent,
+   state through the hidden/open properties. At load it only looks at what the page shows (a
+   bounded number of rows); the organization's account list is read on the first search. */
 (function () {
   'use strict';
   var doc = document;
   var slice = Array.prototype.slice;
-  var data = {};
-  try {
-    data = JSON.parse(doc.getElementById('report-data').textContent) || {};
-  } catch (e) {
-    data = {};
-  }
-  var accountNames = {};
-  (data.accounts || []).forEach(function (a) {
-    var name = String(a[2]);
-    if (name.length > 80) { name = name.slice(0, 80) + '…'; }
-    accountNames[String(a[0])] = name + ' (' + a[1] + ')';
-  });
 
   /* Filters */
   var form = doc.getElementById('filters');
@@ -61,9 +51,7 @@
     return selects.filter(function (select) { return select.value !== ''; }).map(function (select) {
       var label = doc.querySelector('label[for="' + select.id + '"]');
       var option = select.options[select.selectedIndex];
-      var value = select.getAttribute('data-key') === 'a' && accountNames[select.value]
-        ? accountNames[select.value] : option.text;
-      return (label ? label.textContent : '') + ': ' + value;
+      return (label ? label.textContent : '') + ': ' + option.text;
     });
   }
 
@@ -120,8 +108,10 @@
     apply();
   }
 
-  /* The summary's matrix: which accounts show (by default those that need attention), by OU
-     and by name or id. Rows carry their worst status (data-w) and worst FAIL severity (data-v). */
+  /* The matrix (the summary's worst accounts, an OU page's accounts): which accounts show (by
+     default those that need attention), by OU and by name or id. Rows carry their worst status
+     (data-w) and worst FAIL severity (data-v). On the summary a search also lists the matching
+     accounts of the whole organization that the matrix does not show, from the report's data. */
   var matrixForm = doc.getElementById('m-filters');
   if (matrixForm) {
     var show = doc.getElementById('m-show');
@@ -129,21 +119,21 @@
     var search = doc.getElementById('m-search');
     var matrixResult = doc.getElementById('m-result');
     var matrixNone = doc.getElementById('m-none');
+    var found = doc.getElementById('m-found');
     var bodies = slice.call(doc.querySelectorAll('table.matrix tbody[data-o]')).map(function (body) {
       return {
         body: body,
         ou: body.getAttribute('data-o'),
         rows: slice.call(body.querySelectorAll('tr[data-a]')).map(function (row) {
-          var index = row.getAttribute('data-a');
-          return {
-            row: row,
-            w: row.getAttribute('data-w'),
-            v: row.getAttribute('data-v'),
-            text: (accountNames[index] || '').toLowerCase()
-          };
+          return { row: row, a: row.getAttribute('data-a'), w: row.getAttribute('data-w'), v: row.getAttribute('data-v') };
         })
       };
     });
+    /* The account column's text (name and id), read when a search first needs it. */
+    var textOf = function (r) {
+      if (r.text === undefined) { r.text = r.row.querySelector('th').textContent.toLowerCase(); }
+      return r.text;
+    };
     var matches = function (r, what) {
       var attention = r.w === 'ERROR' || r.w === 'FAIL' || r.w === 'WARN';
       switch (what) {
@@ -156,32 +146,86 @@
         default: return attention;
       }
     };
+    /* The organization's accounts [index, id, name, page, worst status], parsed once. */
+    var organization = null;
+    var accounts = function () {
+      if (organization === null) {
+        var block = doc.getElementById('report-data');
+        try {
+          organization = (block && JSON.parse(block.textContent).accounts) || [];
+        } catch (e) {
+          organization = [];
+        }
+      }
+      return organization;
+    };
+    var FOUND_SHOWN = 20;
+    var listFound = function (needle, inMatrix) {
+      if (!found) { return; }
+      var list = doc.getElementById('m-found-list');
+      while (list.firstChild) { list.removeChild(list.firstChild); }
+      if (needle === '') { found.hidden = true; return; }
+      var hits = accounts().filter(function (a) {
+        return !inMatrix[String(a[0])] &&
+          (String(a[2]) + ' ' + String(a[1])).toLowerCase().indexOf(needle) !== -1;
+      });
+      hits.slice(0, FOUND_SHOWN).forEach(function (a) {
+        var item = doc.createElement('li');
+        var link = doc.createElement('a');
+        link.setAttribute('href', String(a[3]));
+        var name = String(a[2]);
+        link.textContent = name.length > 80 ? name.slice(0, 80) + '…' : name;
+        item.appendChild(link);
+        item.appendChild(doc.createTextNode(' ' + a[1] + ' · ' + (a[4] || 'no finding')));
+        list.appendChild(item);
+      });
+      doc.getElementById('m-found-head').textContent = hits.length === 0
+        ? 'No other account of the organization matches.'
+        : hits.length + ' other account' + (hits.length === 1 ? '' : 's') + ' of the organization match' +
+          (hits.length === 1 ? 'es' : '') + (hits.length > FOUND_SHOWN ? ' (the first ' + FOUND_SHOWN + ' follow)' : '') + ':';
+      found.hidden = false;
+    };
     var applyMatrix = function () {
       var what = show.value;
+      var where = ou ? ou.value : '';
       var needle = search.value.trim().toLowerCase();
       var shown = 0;
       var total = 0;
+      var inMatrix = {};
       bodies.forEach(function (b) {
         var inBody = 0;
         b.rows.forEach(function (r) {
           total++;
-          var ok = (ou.value === '' || ou.value === b.ou) && matches(r, what) &&
-            (needle === '' || r.text.indexOf(needle) !== -1);
+          var ok = (where === '' || where === b.ou) && matches(r, what) &&
+            (needle === '' || textOf(r).indexOf(needle) !== -1);
           if (r.row.hidden === ok) { r.row.hidden = !ok; }
-          if (ok) { inBody++; }
+          if (ok) { inBody++; inMatrix[r.a] = true; }
         });
         b.body.hidden = inBody === 0;
         shown += inBody;
       });
       if (matrixNone) { matrixNone.hidden = shown > 0; }
       matrixResult.textContent = 'Showing ' + shown + ' of ' + total + ' accounts.';
+      listFound(needle, inMatrix);
     };
+    if (show.value !== 'attention' || (ou && ou.value !== '') || search.value !== '') {
+      /* The browser restored the filters of an earlier visit: the rows follow them. */
+      applyMatrix();
+    } else {
+      /* The page as written shows the default; only the count is missing. */
+      var shownAtLoad = 0;
+      var rowsAtLoad = 0;
+      bodies.forEach(function (b) {
+        rowsAtLoad += b.rows.length;
+        b.rows.forEach(function (r) { if (!r.row.hidden) { shownAtLoad++; } });
+      });
+      matrixResult.textContent = 'Showing ' + shownAtLoad + ' of ' + rowsAtLoad + ' accounts.';
+    }
     matrixForm.hidden = false;
     matrixForm.addEventListener('change', applyMatrix);
     matrixForm.addEventListener('input', applyMatrix);
     matrixForm.addEventListener('submit', function (event) { event.preventDefault(); });
     matrixForm.addEventListener('reset', function () { window.setTimeout(applyMatrix, 0); });
-    applyMatrix();
   }
 
   /* Evidence: expand / collapse all. */

@@ -1,31 +1,38 @@
-//! `report.html`: the self-contained report for people.
+//! The HTML report for people: a summary (`report.html`), one page per account (`accounts/`) and
+//! the OU pages (`ous/`), all self-contained.
 //!
-//! One file, compiled from the askama template `templates/report.html`, with the style sheet
-//! (`templates/report.css`) and the script (`templates/report.js`) inlined: nothing is loaded from
-//! anywhere, so it works offline and from `file://`. A Content-Security-Policy forbids every
-//! fetch and lets only this exact script and style sheet run (by SHA-256).
+//! Each page is compiled from an askama template (`templates/report.html`, `account.html`,
+//! `ou.html`, `ous.html`), with the style sheet (`templates/report.css`) and the script
+//! (`templates/report.js`) inlined: nothing is loaded from anywhere, so the pages work offline
+//! and from `file://`. A Content-Security-Policy forbids every fetch and lets only this exact
+//! script and style sheet run (by SHA-256).
 //!
-//! Layout: summary (completeness, counts per rule and severity), account × Region matrix, the
-//! rules, the findings grouped by account (PASS rows collapsed), the run's scope (`run.json`) and
-//! the evidence. Evidence is rendered once per account (its access, then each Region's Macie
-//! answers), bucket and key; findings link to it by anchor (`A3`, `A3-R1`, `B0`, `K0`), so the
-//! file grows linearly with the population and stays printable.
+//! What a person opens first does not grow with the organization: the summary (completeness,
+//! counts, compliance per rule and per OU, the worst accounts that need attention grouped by OU,
+//! the rules, the run's scope) lists at most [`SUMMARY_ACCOUNTS`] accounts and
+//! [`SUMMARY_OUS`] OUs; every account is in its OU's pages (matrix and scope, a bounded number
+//! of accounts a page, [`ous`]), and its findings and evidence on its own page. Evidence is
+//! rendered once per account (its access, then each Region's Macie answers), bucket and key;
+//! findings link to it by anchor (`A3`, `A3-R1`, `B0`, `K0`).
 //!
 //! Safety: every string from AWS goes through askama's HTML escaping; attributes only ever carry
-//! indices, rule ids, statuses and severities; the only data inside `<script>` is JSON with `<`,
-//! `>`, `&`, U+2028 and U+2029 escaped; the script writes text with `textContent` only.
+//! indices, rule ids, statuses, severities and file names made of account and OU ids; the only
+//! data inside `<script>` is JSON with `<`, `>`, `&`, U+2028 and U+2029 escaped; the script
+//! writes text with `textContent` only.
+
+mod ous;
 
 use std::borrow::Cow;
-use std::collections::{BTreeMap, HashMap, HashSet};
+use std::collections::{HashMap, HashSet};
 use std::fs;
 use std::path::Path;
 
-use askama::Template;
+use askama::{DynTemplate, Template};
 use chrono::{DateTime, SecondsFormat, Utc};
 use sha2::{Digest, Sha256};
 
 use super::ReportInput;
-use super::metadata::{EvidenceIntegrity, Provenance, RunMetadata};
+use super::metadata::{AccountScope, EvidenceIntegrity, ExcludedAccount, Provenance, RunMetadata};
 use crate::config::MemberRepository;
 use crate::error::{Error, Result};
 use crate::evidence::{
@@ -34,7 +41,7 @@ use crate::evidence::{
 };
 use crate::findings::{Finding, Severity, Status};
 use crate::rules::{Absence, CATALOGUE, Rule};
-use crate::run_dir::{ACCOUNTS_DIR, write_atomically};
+use crate::run_dir::{ACCOUNTS_DIR, PAGE_DIRS, write_atomically};
 
 /// The file name of the HTML report in a run directory.
 pub const FILE_NAME: &str = "report.html";
@@ -56,6 +63,18 @@ pub const WORST_FIRST: [Status; 6] = [
     Status::Skipped,
 ];
 
+/// Accounts that need attention the summary lists at most, the worst first: the others are on
+/// their OU's pages.
+pub const SUMMARY_ACCOUNTS: usize = 50;
+
+/// OUs the summary's compliance table lists at most, the one with the worst account first: every
+/// OU is in `ous/index.html`.
+pub const SUMMARY_OUS: usize = 25;
+
+/// Rows of the summary's other lists of accounts (those not evaluated, those excluded) at most:
+/// every account is on its OU's page, every excluded one in `ous/index.html`.
+const SUMMARY_LIST: usize = 50;
+
 /// Severities in report order.
 const SEVERITIES: [Severity; 5] = [
     Severity::Critical,
@@ -65,82 +84,111 @@ const SEVERITIES: [Severity; 5] = [
     Severity::Informational,
 ];
 
-/// Writes `dir/report.html` (the summary) and one page per account under `dir/accounts/`. The
-/// findings and evidence of one account at a time are rendered into its page and reduced to its
-/// summary line, so neither the report's model nor any page grows with the organization but the
-/// summary's one line per account; an account whose evidence cannot be read fails the report (no
-/// partial file is left under a final name).
+/// Writes `dir/report.html` (the summary), one page per account under `dir/accounts/` and the
+/// OU pages under `dir/ous/`. The findings and evidence of one account at a time are rendered
+/// into its page and reduced to its summary line, so that no page and no part of the report's
+/// model grows with the organization but one line per account; an account whose evidence cannot
+/// be read fails the report (no partial file is left under a final name).
 pub fn write(dir: &Path, input: &ReportInput<'_>) -> Result<()> {
-    let population = population(input.run);
-    let regions = &input.run.header.regions;
-    let indexes = Indexes::new(&population, regions);
-    let linker = Linker::new(input.run, &indexes, &population);
-    let pages = dir.join(ACCOUNTS_DIR);
-    fs::create_dir_all(&pages).map_err(|e| Error::output(&pages, e))?;
+    for name in PAGE_DIRS {
+        let pages = dir.join(name);
+        fs::create_dir_all(&pages).map_err(|e| Error::output(&pages, e))?;
+    }
     let mut written = HashSet::new();
-    let lines = account_pages(input, &population, &indexes, &linker, |file, page| {
+    let rendered = render_pages(input, |file, page| {
         write_atomically(&dir.join(file), |out| {
-            page.write_into(out).map_err(std::io::Error::other)
+            page.dyn_write_into(out).map_err(std::io::Error::other)
         })?;
         written.insert(file.to_owned());
         Ok(())
     });
-    let lines = match lines {
-        Ok(lines) => lines,
-        Err(error) => {
-            // No half report: the pages of this rendering go, and their directory if it is empty.
-            for file in &written {
-                let _ = fs::remove_file(dir.join(file));
-            }
-            let _ = fs::remove_dir(&pages);
-            return Err(error);
+    if let Err(error) = rendered {
+        // No half report: the pages of this rendering go, and their directories if empty.
+        for file in &written {
+            let _ = fs::remove_file(dir.join(file));
         }
-    };
-    remove_stale_pages(&pages, &written)?;
-    let report = Report::build(input, &population, regions, &linker, lines);
-    write_atomically(&dir.join(FILE_NAME), |out| {
-        report.write_into(out).map_err(std::io::Error::other)
-    })
+        for name in PAGE_DIRS {
+            let _ = fs::remove_dir(dir.join(name));
+        }
+        return Err(error);
+    }
+    for name in PAGE_DIRS {
+        remove_stale_pages(&dir.join(name), name, &written)?;
+    }
+    Ok(())
 }
 
-/// The rendered pages of a report: the summary (`report.html`) and each account's page by its
-/// path in the run directory.
+/// The rendered pages of a report: the summary (`report.html`), each account's page and each OU
+/// page by its path in the run directory.
 pub struct Pages {
     /// `report.html`.
     pub summary: String,
     /// `(accounts/<file>.html, page)`, in population order.
     pub accounts: Vec<(String, String)>,
+    /// `(ous/<file>.html, page)`: each OU's pages, the worst OU first, then `ous/index.html`.
+    pub ous: Vec<(String, String)>,
 }
 
 /// Renders the report's pages to strings.
 pub fn render(input: &ReportInput<'_>) -> Result<Pages> {
+    let mut pages = Pages {
+        summary: String::new(),
+        accounts: Vec::new(),
+        ous: Vec::new(),
+    };
+    render_pages(input, |file, page| {
+        let html = page.dyn_render().map_err(|e| render_error(file, e))?;
+        if file == FILE_NAME {
+            pages.summary = html;
+        } else if file.starts_with(ACCOUNTS_DIR) {
+            pages.accounts.push((file.to_owned(), html));
+        } else {
+            pages.ous.push((file.to_owned(), html));
+        }
+        Ok(())
+    })?;
+    Ok(pages)
+}
+
+/// Renders every page, handing each to `emit` with its path in the run directory: the account
+/// pages as their findings are judged, then the OU pages, then the summary.
+fn render_pages(
+    input: &ReportInput<'_>,
+    mut emit: impl FnMut(&str, &dyn DynTemplate) -> Result<()>,
+) -> Result<()> {
     let population = population(input.run);
     let regions = &input.run.header.regions;
     let indexes = Indexes::new(&population, regions);
     let linker = Linker::new(input.run, &indexes, &population);
-    let mut accounts = Vec::new();
-    let lines = account_pages(input, &population, &indexes, &linker, |file, page| {
-        let html = page.render().map_err(|e| render_error(file, e))?;
-        accounts.push((file.to_owned(), html));
-        Ok(())
-    })?;
-    let report = Report::build(input, &population, regions, &linker, lines);
-    let summary = report.render().map_err(|e| render_error(FILE_NAME, e))?;
-    Ok(Pages { summary, accounts })
+    let chrome = PageChrome::new(input.metadata);
+    let ou_files = ous::OuFiles::new(input.run);
+    let lines = account_pages(
+        input,
+        &population,
+        &indexes,
+        &linker,
+        &chrome,
+        &ou_files,
+        &mut emit,
+    )?;
+    let groups = ous::groups(&lines, input.metadata, &ou_files);
+    ous::pages(&chrome, &groups, input.metadata, regions, &mut emit)?;
+    let report = Report::build(input, &chrome, &population, &linker, &lines, &groups);
+    emit(FILE_NAME, &report)
 }
 
 fn render_error(file: &str, error: askama::Error) -> Error {
     Error::output(Path::new(file), std::io::Error::other(error))
 }
 
-/// Removes account pages a previous rendering into the same directory left and this one did not
-/// write (an account no longer in the run), so that the manifest covers only this report.
-fn remove_stale_pages(pages: &Path, written: &HashSet<String>) -> Result<()> {
+/// Removes the pages a previous rendering into the same directory left under `pages` (`name/`)
+/// and this one did not write (an account or OU no longer in the run), so that the manifest
+/// covers only this report.
+fn remove_stale_pages(pages: &Path, name: &str, written: &HashSet<String>) -> Result<()> {
     let entries = fs::read_dir(pages).map_err(|e| Error::output(pages, e))?;
     for entry in entries.filter_map(|entry| entry.ok()) {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let file = format!("{ACCOUNTS_DIR}/{name}");
-        if name.ends_with(".html") && !written.contains(&file) {
+        let file = format!("{name}/{}", entry.file_name().to_string_lossy());
+        if file.ends_with(".html") && !written.contains(&file) {
             fs::remove_file(entry.path()).map_err(|e| Error::output(entry.path(), e))?;
         }
     }
@@ -164,12 +212,13 @@ fn account_pages<'a>(
     population: &'a [AccountRef<'a>],
     indexes: &'a Indexes<'a>,
     linker: &'a Linker<'a>,
-    mut emit: impl FnMut(&str, &AccountPage<'_>) -> Result<()>,
+    chrome: &PageChrome<'_>,
+    ou_files: &ous::OuFiles<'_>,
+    emit: &mut impl FnMut(&str, &dyn DynTemplate) -> Result<()>,
 ) -> Result<Vec<AccountLine<'a>>> {
     let meta = input.metadata;
     let regions = &input.run.header.regions;
     let evidence = input.findings.evidence();
-    let chrome = PageChrome::new(meta);
     let mut lines = Vec::with_capacity(population.len());
     for findings in input.findings.accounts() {
         let findings = findings?;
@@ -187,6 +236,7 @@ fn account_pages<'a>(
             regions,
             indexes,
             &findings,
+            ou_files,
         );
         let group = GroupItem {
             account,
@@ -206,7 +256,7 @@ fn account_pages<'a>(
         let page = AccountPage {
             buckets,
             keys,
-            chrome: &chrome,
+            chrome,
             title: format!(
                 "Account {} — Macie discovery results repository audit, run {}",
                 account.id, meta.run_id
@@ -504,6 +554,8 @@ struct AccountLine<'a> {
     file: String,
     /// Its OU path (`o-…/r-…/ou-…/`), or "" when the run did not walk the organization.
     ou_path: &'a str,
+    /// Its OU's first page (`ous/<file>.html`).
+    ou_file: String,
     /// One cell per Region of the run.
     cells: Vec<Cell>,
     /// Findings by status, in `Status::ALL` order; `by_region[g]` the same per Region.
@@ -527,6 +579,7 @@ impl<'a> AccountLine<'a> {
         regions: &[String],
         indexes: &Indexes<'_>,
         findings: &[Finding],
+        ou_files: &ous::OuFiles<'_>,
     ) -> AccountLine<'a> {
         let mut by_region = vec![[0usize; 6]; regions.len()];
         let mut region_worst: Vec<Option<Severity>> = vec![None; regions.len()];
@@ -562,10 +615,12 @@ impl<'a> AccountLine<'a> {
                 })
             })
             .collect();
+        let ou_path = evidence.account.ou_path.as_deref().unwrap_or_default();
         AccountLine {
             account,
             file: account.file.clone(),
-            ou_path: evidence.account.ou_path.as_deref().unwrap_or_default(),
+            ou_path,
+            ou_file: ou_files.page(ou_path, 0),
             cells,
             attention: Status::ALL
                 .iter()
@@ -690,18 +745,6 @@ fn severity_fail_label(severity: Severity) -> &'static str {
         Severity::Low => "FAIL low",
         Severity::Informational => "FAIL informational",
     }
-}
-
-/// The accounts of one OU in the matrix, worst first.
-struct OuGroup<'r, 'a> {
-    index: usize,
-    path: &'a str,
-    /// The OUs below the root ([`ou_label`]).
-    label: String,
-    lines: Vec<&'r AccountLine<'a>>,
-    /// Its accounts that need attention.
-    problems: usize,
-    counts: Counts,
 }
 
 /// A horizontal bar of a chart: a label and the share it shows (0–100), as SVG coordinates.
@@ -901,6 +944,13 @@ fn provenance_rows(provenance: &Provenance) -> Vec<ProvenanceRow> {
     rows
 }
 
+/// An account's row in a scope table, with the link to its page from the page that lists it
+/// (none for an account without findings, which has no page).
+struct ScopeRow<'a> {
+    account: &'a AccountScope,
+    page: Option<String>,
+}
+
 /// A pair of label and value for the scope's description lists.
 struct Fact {
     label: &'static str,
@@ -1021,10 +1071,11 @@ struct AccountPage<'a> {
     regions: &'a [String],
 }
 
+/// The summary: what a person opens first, bounded whatever the organization's size.
 #[derive(Template)]
 #[template(path = "report.html", whitespace = "minimize")]
-struct Report<'a> {
-    chrome: PageChrome<'a>,
+struct Report<'r, 'a> {
+    chrome: &'r PageChrome<'a>,
     meta: &'a RunMetadata,
     data: String,
     title: String,
@@ -1043,16 +1094,36 @@ struct Report<'a> {
     rule_bars: Vec<Bar>,
     by_severity: Vec<SeverityView>,
     regions: &'a [String],
-    lines: Vec<AccountLine<'a>>,
+    /// Every account's line (for the charts), and the accounts by OU, the worst OU first.
+    lines: &'r [AccountLine<'a>],
+    groups: &'r [ous::OuGroup<'r, 'a>],
+    /// The worst accounts that need attention, at most [`SUMMARY_ACCOUNTS`], by OU.
+    shown: Vec<ous::Shown<'r, 'a>>,
+    /// How many accounts `shown` lists.
+    shown_accounts: usize,
+    /// The OUs of the compliance table, at most [`SUMMARY_OUS`].
+    top_ous: &'r [ous::OuGroup<'r, 'a>],
+    /// The accounts not evaluated (ERROR, SKIPPED), at most [`SUMMARY_LIST`], and how many
+    /// there are.
+    not_evaluated: Vec<ScopeRow<'a>>,
+    not_evaluated_total: usize,
+    /// The accounts excluded by configuration, at most [`SUMMARY_LIST`].
+    excluded: &'a [ExcludedAccount],
     run_facts: Vec<Fact>,
     counts_facts: Vec<Fact>,
     run_obs: Vec<Obs<'a>>,
     buckets: Vec<ResourceEv<'a>>,
     keys: Vec<ResourceEv<'a>>,
-    /// The population's pages by account id, for the scope table.
-    pages: HashMap<&'a str, &'a str>,
     /// The baseline comparison as bars: new, unchanged, resolved.
     baseline_bars: Vec<Bar>,
+}
+
+/// The statuses as column headings (N/A short) with their classes, in `Status::ALL` order.
+fn status_columns() -> Vec<(&'static str, &'static str)> {
+    Status::ALL
+        .iter()
+        .map(|s| (status_short(*s), status_class(*s)))
+        .collect()
 }
 
 fn status_options() -> Vec<(&'static str, &'static str)> {
@@ -1094,14 +1165,16 @@ fn population(run: &RunEvidence) -> Vec<AccountRef<'_>> {
         .collect()
 }
 
-impl<'a> Report<'a> {
+impl<'r, 'a> Report<'r, 'a> {
     fn build(
         input: &ReportInput<'a>,
+        chrome: &'r PageChrome<'a>,
         population: &'a [AccountRef<'a>],
-        regions: &'a [String],
         linker: &Linker<'a>,
-        lines: Vec<AccountLine<'a>>,
-    ) -> Report<'a> {
+        lines: &'r [AccountLine<'a>],
+        groups: &'r [ous::OuGroup<'r, 'a>],
+    ) -> Report<'r, 'a> {
+        let regions = &input.run.header.regions;
         let (run, tally, meta) = (input.run, input.tally, input.metadata);
         let by_status = tally.by_status();
         let total = tally.total();
@@ -1186,7 +1259,9 @@ impl<'a> Report<'a> {
             counts.accounts_excluded,
             if counts.accounts_excluded == 1 { " was" } else { "s were" },
         ));
-        const PROBLEMS_SHOWN: usize = 50;
+        // The first screen names a few accounts with an ERROR; the accounts not evaluated
+        // (section 4) and the matrix list more.
+        const PROBLEMS_SHOWN: usize = 5;
         let problems: Vec<_> = meta
             .accounts
             .iter()
@@ -1432,10 +1507,19 @@ impl<'a> Report<'a> {
         // The repositories no account of the run owns: the others are on their owner's page.
         let (buckets, keys) = linker.resources_of(None);
 
+        let worst_by_index: HashMap<usize, &str> = lines
+            .iter()
+            .map(|l| (l.account.index, l.worst_status()))
+            .collect();
         let data = script_json(&serde_json::json!({
             "run_id": meta.run_id,
             "findings": total,
-            "accounts": population.iter().map(|a| serde_json::json!([a.index, a.id, a.name])).collect::<Vec<_>>(),
+            // Every account, for the search across the organization: [index, id, name, page,
+            // worst status ("" with no finding)].
+            "accounts": population.iter().map(|a| {
+                let worst = worst_by_index.get(&a.index).copied().unwrap_or_default();
+                serde_json::json!([a.index, a.id, a.name, a.file, worst])
+            }).collect::<Vec<_>>(),
             "regions": regions,
             "rules": CATALOGUE.iter().map(|r| r.id).collect::<Vec<_>>(),
         }));
@@ -1467,8 +1551,16 @@ impl<'a> Report<'a> {
                 .iter()
                 .map(|view: &RuleView| (view.rule.id.to_owned(), &view.counts)),
         );
+        let (shown, shown_accounts) = ous::shown(groups, SUMMARY_ACCOUNTS);
+        let pages: HashMap<&str, &str> =
+            population.iter().map(|a| (a.id, a.file.as_str())).collect();
+        let not_evaluated: Vec<&AccountScope> = meta
+            .accounts
+            .iter()
+            .filter(|a| a.outcome != "evaluated")
+            .collect();
         Report {
-            chrome: PageChrome::new(meta),
+            chrome,
             meta,
             data,
             title: format!(
@@ -1484,19 +1576,26 @@ impl<'a> Report<'a> {
             tiles,
             total,
             attention_accounts: lines.iter().filter(|l| l.attention > 0).count(),
-            statuses: Status::ALL
-                .iter()
-                .map(|s| (status_short(*s), status_class(*s)))
-                .collect(),
+            statuses: status_columns(),
             rules,
             rule_bars,
             by_severity: by_severity_view,
             regions,
-            pages: lines
-                .iter()
-                .map(|l| (l.account.id, l.account.file.as_str()))
-                .collect(),
             lines,
+            groups,
+            top_ous: &groups[..groups.len().min(SUMMARY_OUS)],
+            shown,
+            shown_accounts,
+            not_evaluated_total: not_evaluated.len(),
+            not_evaluated: not_evaluated
+                .into_iter()
+                .take(SUMMARY_LIST)
+                .map(|account| ScopeRow {
+                    account,
+                    page: pages.get(account.id.as_str()).map(|p| (*p).to_owned()),
+                })
+                .collect(),
+            excluded: &meta.excluded_accounts[..meta.excluded_accounts.len().min(SUMMARY_LIST)],
             run_facts,
             counts_facts,
             run_obs,
@@ -1506,54 +1605,10 @@ impl<'a> Report<'a> {
         }
     }
 
-    /// The matrix's groups: one per OU (the accounts of a run that did not walk the organization
-    /// form one group), the OU with the worst account first; in each, the worst account first.
-    fn ou_groups(&self) -> Vec<OuGroup<'_, 'a>> {
-        let mut by_path: BTreeMap<&'a str, Vec<&AccountLine<'a>>> = BTreeMap::new();
-        for line in &self.lines {
-            by_path.entry(line.ou_path).or_default().push(line);
-        }
-        let mut groups: Vec<OuGroup<'_, 'a>> = by_path
-            .into_iter()
-            .map(|(path, mut lines)| {
-                lines.sort_by_key(|l| {
-                    (l.worst.unwrap_or((usize::MAX, usize::MAX)), l.account.index)
-                });
-                let mut counts = [0usize; 6];
-                for line in &lines {
-                    for (total, n) in counts.iter_mut().zip(line.counts) {
-                        *total += n;
-                    }
-                }
-                OuGroup {
-                    index: 0,
-                    path,
-                    label: ou_label(path),
-                    problems: lines.iter().filter(|l| l.attention > 0).count(),
-                    lines,
-                    counts: Counts::new(counts),
-                }
-            })
-            .collect();
-        groups.sort_by_key(|g| {
-            (
-                g.lines
-                    .first()
-                    .and_then(|l| l.worst)
-                    .unwrap_or((usize::MAX, usize::MAX)),
-                g.path,
-            )
-        });
-        for (index, group) in groups.iter_mut().enumerate() {
-            group.index = index;
-        }
-        groups
-    }
-
     /// Compliance per OU as chart bars, the least compliant first, labelled by the innermost OU
     /// (at most 12, so that the executive summary prints on two pages: the table lists every OU).
-    fn ou_bars(&self, groups: &[OuGroup<'_, 'a>]) -> Vec<Bar> {
-        let mut ranked: Vec<&OuGroup<'_, 'a>> = groups.iter().collect();
+    fn ou_bars(&self) -> Vec<Bar> {
+        let mut ranked: Vec<&ous::OuGroup<'_, 'a>> = self.groups.iter().collect();
         ranked.sort_by(|a, b| {
             a.counts
                 .share
@@ -1574,7 +1629,7 @@ impl<'a> Report<'a> {
             .enumerate()
             .map(|(g, region)| {
                 let mut counts = [0usize; 6];
-                for line in &self.lines {
+                for line in self.lines {
                     for (total, n) in counts.iter_mut().zip(line.by_region[g]) {
                         *total += n;
                     }
@@ -1604,19 +1659,6 @@ impl<'a> Report<'a> {
                 }
             })
             .collect()
-    }
-}
-
-/// An OU path as a label: the OUs below the root, or "(root)"; a run that did not walk the
-/// organization has one group of all its accounts.
-fn ou_label(path: &str) -> String {
-    if path.is_empty() {
-        return "all accounts (OUs not listed)".into();
-    }
-    let parts: Vec<&str> = path.split('/').filter(|p| !p.is_empty()).collect();
-    match parts.len() {
-        0..=2 => format!("{path} (root)"),
-        _ => parts[2..].join(" / "),
     }
 }
 

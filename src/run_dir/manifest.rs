@@ -16,7 +16,7 @@ use crate::error::{Error, Result};
 pub const FILE_NAME: &str = "SHA256SUMS";
 
 /// Writes `dir/SHA256SUMS` over every regular file of `dir` but itself and temporary files, and
-/// over the HTML report's account pages (`accounts/…`), sorted by name.
+/// over the HTML report's account and OU pages (`accounts/…`, `ous/…`), sorted by name.
 pub fn write(dir: &Path) -> Result<()> {
     let mut lines = String::new();
     for name in &covered_files(dir)? {
@@ -54,12 +54,14 @@ pub fn write_staged(staging: &Path, dir: &Path) -> Result<()> {
 }
 
 /// The files of `dir` a manifest covers, sorted by name: every regular file but the manifest
-/// itself and temporary (dot) files, and the HTML report's account pages (`accounts/…`).
+/// itself and temporary (dot) files, and the HTML report's pages (`accounts/…`, `ous/…`).
 fn covered_files(dir: &Path) -> Result<Vec<String>> {
     let mut names = file_names(dir, "")?;
-    let pages = dir.join(super::ACCOUNTS_DIR);
-    if pages.is_dir() {
-        names.extend(file_names(&pages, super::ACCOUNTS_DIR)?);
+    for name in super::PAGE_DIRS {
+        let pages = dir.join(name);
+        if pages.is_dir() {
+            names.extend(file_names(&pages, name)?);
+        }
     }
     names.sort();
     Ok(names)
@@ -192,8 +194,8 @@ pub fn check(dir: &Path) -> Result<Option<ManifestCheck>> {
 }
 
 /// `<64 hex digits>  <name>` (text mode) or `<64 hex digits> *<name>` (binary mode); the name
-/// a plain file name of the directory or of its account pages (`accounts/<name>`), so that a
-/// hostile manifest cannot point outside it.
+/// a plain file name of the directory or of its HTML pages (`accounts/<name>`, `ous/<name>`), so
+/// that a hostile manifest cannot point outside it.
 fn parse_line(line: &str) -> Option<(&str, &str)> {
     let (digest, rest) = line.split_at_checked(64)?;
     if !digest.bytes().all(|b| b.is_ascii_hexdigit()) {
@@ -206,7 +208,7 @@ fn parse_line(line: &str) -> Option<(&str, &str)> {
         !name.is_empty() && name != "." && name != ".." && !name.contains(['/', '\\', '\0'])
     };
     let covered = match name.split_once('/') {
-        Some((dir, page)) => dir == super::ACCOUNTS_DIR && plain(page),
+        Some((dir, page)) => super::PAGE_DIRS.contains(&dir) && plain(page),
         None => plain(name),
     };
     covered.then_some((digest, name))
@@ -222,6 +224,37 @@ mod tests {
         fs::write(dir.path().join("run.json"), "{}\n").expect("write");
         write(dir.path()).expect("manifest");
         dir
+    }
+
+    #[test]
+    fn the_account_and_ou_pages_are_covered() {
+        let dir = run_dir();
+        for page in ["accounts/111111111111.html", "ous/ou-ab12-cd34ef56.html"] {
+            let path = dir.path().join(page);
+            fs::create_dir_all(path.parent().expect("a directory")).expect("mkdir");
+            fs::write(&path, "<!DOCTYPE html>").expect("write");
+        }
+        let unlisted = check(dir.path())
+            .expect("checked")
+            .expect("a manifest")
+            .unlisted;
+        assert_eq!(
+            unlisted,
+            ["accounts/111111111111.html", "ous/ou-ab12-cd34ef56.html"]
+        );
+        write(dir.path()).expect("manifest");
+        let check = check(dir.path()).expect("checked").expect("a manifest");
+        assert!(check.matches(), "{}", check.describe());
+        let manifest = fs::read_to_string(dir.path().join(FILE_NAME)).expect("read");
+        assert!(
+            manifest.contains("  ous/ou-ab12-cd34ef56.html\n"),
+            "{manifest}"
+        );
+        fs::write(dir.path().join("ous/ou-ab12-cd34ef56.html"), "changed").expect("edit");
+        let check = super::check(dir.path())
+            .expect("checked")
+            .expect("a manifest");
+        assert_eq!(check.modified, ["ous/ou-ab12-cd34ef56.html"]);
     }
 
     #[test]

@@ -19,6 +19,13 @@ pub const EVIDENCE_FILE: &str = "evidence.jsonl";
 /// The directory of the HTML report's account pages in a run directory.
 pub const ACCOUNTS_DIR: &str = "accounts";
 
+/// The directory of the HTML report's OU pages in a run directory.
+pub const OUS_DIR: &str = "ous";
+
+/// The directories of the report's pages besides the summary: the account pages and the OU
+/// pages. The manifest, uploads and copies of a run cover exactly these.
+pub const PAGE_DIRS: [&str; 2] = [ACCOUNTS_DIR, OUS_DIR];
+
 /// The name of the pointer to the newest full run in an output directory (see
 /// [`update_latest_if_full`]).
 pub const LATEST: &str = "latest";

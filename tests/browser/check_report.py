@@ -15,15 +15,19 @@ and exits 0 when every check passed, 1 when one failed, 2 when the browser could
 
 Checks on the summary: it loads from file:// with no console error, no uncaught exception, no
 dialog and no request but the report's own pages; its counts and charts show; the matrix fits
-1,400px, shows the accounts that need attention by default, and its filters (all, FAIL, OU, name
-or id) work; every account page it links to exists and following one opens it; printed to PDF,
-its text has the scope table's columns, the matrix starts within two pages and no page is blank.
-On the account pages (every one, or --sample problem accounts): the rows add up to the expected
-counts; no link dangles; on one with FAIL and PASS rows the status, rule, Region and severity
-filters work, an evidence link opens its collapsed section, collapsed evidence prints open and the
-filter form does not, and the PDF has an aws command unbroken (wrapped at spaces only).
-Artefacts (NAME- prefixed): screenshots of the summary, its matrix and an account page, and both
-printed to PDF.
+1,400px, lists at most the 50 worst accounts, all of them needing attention, and its filters
+(FAIL, ERROR, OU, name or id, an account beyond the matrix found in the whole organization) work;
+every page it links to exists and following an account opens its page; printed to PDF, the table
+of accounts not evaluated keeps its columns, the matrix starts within two pages and no page is
+blank. On the first OU's page, opened from the summary: the accounts that need attention show by
+default, "all" and "need nothing" work, the scope table lists every account, no link dangles, and
+printed its scope table keeps its columns; every OU page (from ous/index.html) lists each account
+once. On the account pages (every one, or --sample problem accounts): the rows add up to the
+expected counts; no link dangles; on one with FAIL and PASS rows the status, rule, Region and
+severity filters work, an evidence link opens its collapsed section, collapsed evidence prints
+open and the filter form does not, and the PDF has an aws command unbroken (wrapped at spaces
+only). Artefacts (NAME- prefixed): screenshots of the summary, its matrix, an OU page and an
+account page, and each printed to PDF.
 """
 
 import argparse
@@ -263,6 +267,13 @@ window.__t = {
 true
 """
 
+# The summary's matrix lists at most this many accounts (src/report/html.rs, SUMMARY_ACCOUNTS).
+SUMMARY_ACCOUNTS = 50
+
+# Links to other pages of the run (anchors stripped later).
+LINKS = ("Array.prototype.map.call(document.querySelectorAll('a[href]'), function (a) { return a.getAttribute('href'); })"
+         ".filter(function (h) { return h.charAt(0) !== '#'; })")
+
 # Links to anchors of the page that has none of that id.
 DANGLING = ("Array.prototype.filter.call(document.querySelectorAll('a[href^=\"#\"]'), function (a) {"
             " return a.getAttribute('href').length > 1 && !document.getElementById(decodeURIComponent(a.getAttribute('href').slice(1))); })"
@@ -351,41 +362,54 @@ def run_checks(browser, report, args):
     browser.evaluate("document.getElementById('matrix').scrollIntoView()")
     screenshot(browser, args.artifacts / f"{prefix}report-matrix.png", artifacts)
 
-    # The matrix: problem accounts by default, then each filter.
+    # The summary's matrix: the worst accounts that need attention, then each filter.
     m = browser.evaluate("window.__t.matrix()")
     facts["matrix_default"] = {"shown": m["shown"], "total": m["total"], "result": m["result"]}
-    check(m["shown"] == m["attention"], f"by default {m['shown']} accounts show, {m['attention']} need attention")
+    check(m["shown"] == m["attention"] == m["total"],
+          f"the summary's matrix shows {m['shown']} of {m['total']} rows, {m['attention']} need attention")
+    check(m["total"] <= SUMMARY_ACCOUNTS, f"the summary's matrix lists {m['total']} accounts")
     check(all(w in ("ERROR", "FAIL", "WARN") for w in m["shownWorst"]),
-          f"by default the matrix shows accounts that need nothing: {m['shownWorst']}")
-    browser.evaluate("window.__t.set('m-show', 'all')")
-    every = browser.evaluate("window.__t.matrix()")
-    check(every["shown"] == every["total"], f"'all accounts' shows {every['shown']} of {every['total']}")
+          f"the summary's matrix shows accounts that need nothing: {m['shownWorst']}")
     browser.evaluate("window.__t.set('m-show', 'FAIL')")
     failing = browser.evaluate("window.__t.matrix()")
-    check(failing["shown"] > 0 and all(v != "" for v in failing["shownSeverity"]),
+    check(all(v != "" for v in failing["shownSeverity"]),
           f"'with a FAIL' shows accounts without a FAIL: {failing['shownSeverity'][:10]}")
-    browser.evaluate("window.__t.set('m-show', 'all'); window.__t.set('m-ou', '0')")
+    browser.evaluate("window.__t.set('m-show', 'ERROR')")
+    erring = browser.evaluate("window.__t.matrix()")
+    check(all(w == "ERROR" for w in erring["shownWorst"]), f"'with an ERROR' shows {erring['shownWorst'][:10]}")
+    first_ou = browser.evaluate("document.querySelector('#m-ou option[value]:not([value=\"\"])').value")
+    browser.evaluate(f"window.__t.set('m-show', 'attention'); window.__t.set('m-ou', {json.dumps(first_ou)})")
     ou = browser.evaluate("window.__t.matrix()")
-    check(ou["shownOus"] == ["0"], f"the OU filter shows OUs {ou['shownOus']}")
+    check(ou["shownOus"] == [first_ou] and ou["shown"] > 0, f"the OU filter shows OUs {ou['shownOus']}")
     one = browser.evaluate("document.querySelector('table.matrix tr[data-a] .id').textContent")
     browser.evaluate(f"window.__t.set('m-ou', ''); window.__t.search({json.dumps(one)})")
     found = browser.evaluate("window.__t.matrix()")
     check(found["shown"] == 1, f"searching for account {one} shows {found['shown']} accounts")
+    # An account the matrix does not list is found in the whole organization, with its page.
+    other = browser.evaluate(
+        "(function () { var shown = {}; document.querySelectorAll('table.matrix tr[data-a]').forEach(function (r) {"
+        " shown[r.getAttribute('data-a')] = true; });"
+        " var all = JSON.parse(document.getElementById('report-data').textContent).accounts;"
+        " var a = all.filter(function (a) { return !shown[String(a[0])]; })[0]; return a ? [a[1], a[3]] : null; })()")
+    if other is not None:
+        browser.evaluate(f"window.__t.search({json.dumps(other[0])})")
+        hits = browser.evaluate(
+            "Array.prototype.map.call(document.querySelectorAll('#m-found-list a'), function (a) { return a.getAttribute('href'); })")
+        facts["found_beyond_matrix"] = hits
+        check(hits == [other[1]] and browser.evaluate("!document.getElementById('m-found').hidden"),
+              f"searching for {other[0]}, not in the matrix, lists {hits}")
+        check((pathlib.Path(report).resolve().parent / other[1]).is_file(), f"{other[1]} is missing")
     browser.evaluate("document.getElementById('m-filters').reset()")
     browser.pump(0.2)
     back = browser.evaluate("window.__t.matrix()")
     check(back["shown"] == m["shown"], "resetting the matrix filters does not restore the default")
+    check(browser.evaluate("document.getElementById('m-found').hidden"), "the search's list stays after a reset")
 
-    # Every account page the summary links to exists; the first problem account's is reachable.
-    pages = browser.evaluate(
-        "Array.prototype.map.call(document.querySelectorAll('table.matrix tr[data-a] th a'),"
-        " function (a) { return [a.getAttribute('href'), a.closest('tr').getAttribute('data-w')]; })")
-    facts["account_pages"] = len(pages)
     base_dir = pathlib.Path(report).resolve().parent
-    missing = [href for href, _ in pages if not (base_dir / href).is_file()]
-    check(not missing, f"account pages linked from the summary are missing: {missing[:5]}")
     dangling = browser.evaluate(DANGLING)
     check(not dangling, f"summary links to missing anchors: {dangling}")
+    missing = [h for h in browser.evaluate(LINKS) if not (base_dir / h.split("#")[0]).is_file()]
+    check(not missing, f"the summary links to missing pages: {missing[:5]}")
     first_problem = browser.evaluate(
         "(function () { var a = document.querySelector('table.matrix tr[data-a]:not([hidden]) th a');"
         " return a ? a.getAttribute('href') : null; })()")
@@ -399,8 +423,8 @@ def run_checks(browser, report, args):
         check(browser.evaluate("document.querySelectorAll('#findings tr[data-s]').length") > 0,
               "the account page opened from the summary has no finding")
 
-    # Print the summary: PDF text has the scope table's columns, the page count is known, no page
-    # is blank.
+    # Print the summary: its text has the columns of the table of accounts not evaluated, the
+    # page count is known, no page is blank, the executive summary takes at most two pages.
     visit(report)
     summary_pdf = print_pdf(browser, args.artifacts / f"{prefix}report.pdf", artifacts)
     summary_pages = pdf_text(summary_pdf, failures)
@@ -408,15 +432,18 @@ def run_checks(browser, report, args):
         facts["summary_pdf_pages"] = len(summary_pages)
         blank = [i + 1 for i, page in enumerate(summary_pages) if not page.strip()]
         check(not blank, f"blank pages in the printed summary: {blank}")
-        scope_pages = [p for p in summary_pages if "Every account in scope" in p]
-        if check(scope_pages, "the printed summary has no scope table"):
-            for column in ("Role assumed", "Identity", "Outcome", "Reason"):
-                check(any(column in p for p in scope_pages), f"the printed scope table lost its {column} column")
+        scope_columns(check, summary_pages, "Accounts not evaluated", "the printed summary")
         executive = next((i for i, p in enumerate(summary_pages) if "Accounts that need attention" in p
                           and "Worst status per account" in p), None)
         facts["matrix_starts_on_pdf_page"] = None if executive is None else executive + 1
         check(executive is not None and executive <= 2,
               f"the executive summary is longer than two pages (the matrix starts on page {executive and executive + 1})")
+
+    # -- OU pages: every account of the run is on one, reached from the summary -----------------
+    pages = ou_checks(browser, base_dir, check, facts, artifacts, args, prefix, visit)
+    facts["account_pages"] = len(pages)
+    missing = [href for href, _ in pages if not (base_dir / href).is_file()]
+    check(not missing, f"account pages linked from the OU pages are missing: {missing[:5]}")
 
     # -- Account pages -------------------------------------------------------------------------
     targets = [href for href, _ in pages]
@@ -478,6 +505,77 @@ def run_checks(browser, report, args):
     foreign = [r for r in requests if r not in visited]
     check(not foreign, f"network requests besides the report's own pages: {foreign[:10]}")
     return failures, facts, artifacts
+
+
+def scope_columns(check, pdf_pages, caption, what):
+    """The printed scope table under `caption` keeps every column."""
+    pages = [p for p in pdf_pages if caption in p]
+    if check(pages, f"{what} has no table '{caption}'"):
+        for column in ("Role assumed", "Identity", "Outcome", "Reason"):
+            check(any(column in p for p in pages), f"{what}: the scope table lost its {column} column")
+
+
+def ou_checks(browser, base_dir, check, facts, artifacts, args, prefix, visit):
+    """The OU pages: the first OU of the summary's matrix, opened from it, shows the accounts that
+    need attention by default and every account with "all"; it links only to pages that exist;
+    printed, its scope table keeps its columns. Then every OU page, from ous/index.html: returns
+    the (account page, worst status) of every account they list, each once."""
+    visit(base_dir / "report.html")
+    ou_href = browser.evaluate("document.querySelector('table.matrix tr.ou a').getAttribute('href')")
+    browser.evaluate(f"document.querySelector('table.matrix tr.ou a[href={json.dumps(ou_href)}]').click()")
+    browser.wait_for("Page.loadEventFired", timeout=120)
+    page = (base_dir / ou_href).resolve()
+    check(browser.evaluate("location.href") == page.as_uri(), "following an OU from the summary does not open its page")
+    visit(page)
+    facts["ou_page"] = ou_href
+    check(browser.evaluate("!document.getElementById('m-filters').hidden"),
+          "the OU page's filters did not appear: the script did not run")
+    m = browser.evaluate("window.__t.matrix()")
+    facts["ou_default"] = {"shown": m["shown"], "total": m["total"], "result": m["result"]}
+    check(m["shown"] == m["attention"] and m["shown"] > 0,
+          f"by default the OU page shows {m['shown']} accounts, {m['attention']} need attention")
+    check(str(m["shown"]) in m["result"], f"the result line does not count the accounts: {m['result']!r}")
+    screenshot(browser, args.artifacts / f"{prefix}ou-top.png", artifacts)
+    right = browser.evaluate("document.querySelector('table.matrix').getBoundingClientRect().right")
+    check(right <= 1400, f"the OU page's matrix is wider than the 1,400px screen: {right}px")
+    browser.evaluate("window.__t.set('m-show', 'all')")
+    every = browser.evaluate("window.__t.matrix()")
+    check(every["shown"] == every["total"], f"'all accounts' shows {every['shown']} of {every['total']}")
+    browser.evaluate("window.__t.set('m-show', 'ok')")
+    fine = browser.evaluate("window.__t.matrix()")
+    check(fine["shown"] == every["total"] - m["attention"] and
+          all(w not in ("ERROR", "FAIL", "WARN") for w in fine["shownWorst"]),
+          f"'accounts that need nothing' shows {fine['shownWorst'][:10]}")
+    browser.evaluate("document.getElementById('m-filters').reset()")
+    browser.pump(0.2)
+    check(browser.evaluate("window.__t.matrix()")["shown"] == m["shown"], "resetting the OU page's filters")
+    check(browser.evaluate("document.querySelectorAll('table.scope tbody tr').length") == every["total"],
+          "the OU page's scope table does not list every account of its matrix")
+    dangling = browser.evaluate(DANGLING)
+    check(not dangling, f"{ou_href}: links to missing anchors: {dangling}")
+    missing = [h for h in browser.evaluate(LINKS) if not page.parent.joinpath(h.split("#")[0]).resolve().is_file()]
+    check(not missing, f"{ou_href}: links to missing pages: {missing[:5]}")
+    pdf = print_pdf(browser, args.artifacts / f"{prefix}ou.pdf", artifacts)
+    text = pdf_text(pdf, [])
+    if text is not None:
+        facts["ou_pdf_pages"] = len(text)
+        check(all(p.strip() for p in text), "blank pages in the printed OU page")
+        scope_columns(check, text, "Every account of this page", "the printed OU page")
+
+    visit(base_dir / "ous" / "index.html")
+    ou_pages = browser.evaluate(
+        "Array.prototype.map.call(document.querySelectorAll('#ous td a'), function (a) { return a.getAttribute('href'); })")
+    facts["ou_pages"] = len(ou_pages)
+    listed = {}
+    for href in ou_pages:
+        visit(base_dir / "ous" / href)
+        for account, worst in browser.evaluate(
+                "Array.prototype.map.call(document.querySelectorAll('table.matrix tr[data-a] th a'),"
+                " function (a) { return [a.getAttribute('href'), a.closest('tr').getAttribute('data-w')]; })"):
+            target = str((base_dir / "ous" / account).resolve().relative_to(base_dir))
+            check(target not in listed, f"{target} is on two OU pages")
+            listed[target] = worst
+    return sorted(listed.items())
 
 
 def account_checks(browser, page, check, facts, artifacts, args, prefix, visit):

@@ -594,14 +594,17 @@ pub fn judged(run: &macie_audit::evidence::RunEvidence) -> Vec<macie_audit::find
     .expect("judged")
 }
 
-/// Every HTML page of a run: the summary (`report.html`) and the account pages (`accounts/`).
+/// Every HTML page of a run: the summary (`report.html`), the account pages (`accounts/`) and
+/// the OU pages (`ous/`).
 pub fn all_html(run_dir: &Path) -> String {
     let mut html = std::fs::read_to_string(run_dir.join("report.html")).expect("report.html");
-    if let Ok(pages) = std::fs::read_dir(run_dir.join("accounts")) {
-        let mut pages: Vec<PathBuf> = pages.filter_map(Result::ok).map(|e| e.path()).collect();
-        pages.sort();
-        for page in pages {
-            html.push_str(&std::fs::read_to_string(&page).expect("an account page"));
+    for dir in ["accounts", "ous"] {
+        if let Ok(pages) = std::fs::read_dir(run_dir.join(dir)) {
+            let mut pages: Vec<PathBuf> = pages.filter_map(Result::ok).map(|e| e.path()).collect();
+            pages.sort();
+            for page in pages {
+                html.push_str(&std::fs::read_to_string(&page).expect("a page"));
+            }
         }
     }
     html

@@ -1,5 +1,7 @@
-//! `report.html` without a browser: hostile strings are escaped, nothing external is referenced,
-//! every section, count and evidence link is there, and 100,000 findings render.
+//! The HTML report without a browser: hostile strings are escaped, nothing external is
+//! referenced, every section, count and evidence link is there, every account is reachable from
+//! the summary through its OU's pages, and 100,000 findings render with a summary that lists only
+//! the worst accounts.
 
 use crate::common;
 use crate::hostile;
@@ -365,27 +367,35 @@ fn render(run: &RunEvidence) -> Rendered {
     }
 }
 
-/// The summary and every account page, one after the other.
+/// The summary, every account page and every OU page, one after the other.
 fn all_pages(pages: &html::Pages) -> String {
     let mut html = pages.summary.clone();
-    for (_, page) in &pages.accounts {
+    for (_, page) in pages.accounts.iter().chain(&pages.ous) {
         html.push_str(page);
     }
     html
 }
 
-/// The summary and the account pages of a run directory, one after the other.
+/// The summary, the account pages and the OU pages of a run directory, one after the other.
 fn pages_on_disk(dir: &std::path::Path) -> String {
     let mut html = std::fs::read_to_string(dir.join(html::FILE_NAME)).expect("report.html");
-    let mut pages: Vec<_> = std::fs::read_dir(dir.join(macie_audit::run_dir::ACCOUNTS_DIR))
-        .expect("accounts/")
+    for name in macie_audit::run_dir::PAGE_DIRS {
+        html.push_str(&pages_under(&dir.join(name)).concat());
+    }
+    html
+}
+
+/// The pages of a directory of the run (`accounts/`, `ous/`), sorted by name.
+fn pages_under(dir: &std::path::Path) -> Vec<String> {
+    let mut pages: Vec<_> = std::fs::read_dir(dir)
+        .unwrap_or_else(|e| panic!("{}: {e}", dir.display()))
         .map(|entry| entry.expect("an entry").path())
         .collect();
     pages.sort();
-    for page in pages {
-        html.push_str(&std::fs::read_to_string(page).expect("an account page"));
-    }
-    html
+    pages
+        .iter()
+        .map(|page| std::fs::read_to_string(page).expect("a page"))
+        .collect()
 }
 
 /// Calls `render` with the report input of `evidence` (no triage), as `write_all` prepares it.
@@ -533,12 +543,13 @@ fn hostile_strings_are_escaped_everywhere() {
         }
     }
 
-    // Account pages: their script only, and file names made of account ids.
-    for (file, page) in &pages.accounts {
+    // Account and OU pages: their script only, and file names made of account and OU ids.
+    for (file, page) in pages.accounts.iter().chain(&pages.ous) {
+        let (dir, name) = file.split_once('/').expect("a page in a directory");
         assert!(
-            file.starts_with("accounts/")
-                && file.ends_with(".html")
-                && file["accounts/".len()..file.len() - 5]
+            macie_audit::run_dir::PAGE_DIRS.contains(&dir)
+                && name.ends_with(".html")
+                && name[..name.len() - 5]
                     .chars()
                     .all(|c| c.is_ascii_alphanumeric() || c == '-'),
             "{file}"
@@ -598,6 +609,10 @@ fn sections_counts_and_evidence_links_are_complete() {
     } = render(&run);
     let summary = &pages.summary;
     assert_eq!(pages.accounts.len(), accounts.len(), "a page per account");
+    // The synthetic run did not walk the organization: its accounts form one group, on one page.
+    let ou_files: Vec<&str> = pages.ous.iter().map(|(file, _)| file.as_str()).collect();
+    assert_eq!(ou_files, ["ous/group-0.html", "ous/index.html"]);
+    let ou_page = &pages.ous[0].1;
 
     // The document.
     assert!(html.starts_with("<!DOCTYPE html>"), "{}", &html[..60]);
@@ -622,6 +637,9 @@ fn sections_counts_and_evidence_links_are_complete() {
             );
         }
     }
+    for section in ["matrix", "scope"] {
+        assert!(ou_page.contains(&format!("<section id=\"{section}\"")));
+    }
 
     // Accessibility: every table has a caption, headers have a scope, controls a label.
     let tables = count(&html, "<table");
@@ -640,6 +658,7 @@ fn sections_counts_and_evidence_links_are_complete() {
         (first_page, "f-region"),
         (summary, "m-show"),
         (summary, "m-ou"),
+        (ou_page, "m-show"),
     ] {
         assert!(
             page.contains(&format!("<label for=\"{control}\">")),
@@ -695,27 +714,47 @@ fn sections_counts_and_evidence_links_are_complete() {
         );
     }
 
-    // Matrix: one row per account, one cell per Region, each with a text label; the accounts
-    // that need nothing are hidden.
-    assert_eq!(count(summary, "<tr data-a="), accounts.len(), "matrix rows");
+    // Matrix: on the summary the accounts that need attention (fewer than it lists at most),
+    // on the OU's page one row per account, the accounts that need nothing hidden; one cell per
+    // Region, each with a text label.
     let configured = accounts
         .iter()
         .filter(|(_, _, kind)| *kind == Kind::Configured)
         .count();
     assert_eq!(
+        count(summary, "<tr data-a="),
+        accounts.len() - configured,
+        "the summary's matrix rows"
+    );
+    assert_eq!(
         count(summary, "\" hidden><th scope=\"row\" class=\"acol\">"),
+        0
+    );
+    assert_eq!(
+        count(ou_page, "<tr data-a="),
+        accounts.len(),
+        "the OU's rows"
+    );
+    assert_eq!(
+        count(ou_page, "\" hidden><th scope=\"row\" class=\"acol\">"),
         configured,
         "accounts that need nothing are hidden"
     );
+    assert_eq!(
+        count(ou_page, "<td class=\"s-"),
+        accounts.len() * regions.len(),
+        "a cell per account and Region"
+    );
 
-    // Scope: every account in scope with its outcome; the excluded one; the configuration.
-    for (id, name, _) in &accounts {
-        assert!(
-            summary.contains(&format!(
-                "<bdi>{}</bdi></a></th><td>{id}</td>",
-                escaped(name)
-            )),
-            "{id} in scope"
+    // Scope: every account in scope with its outcome on its OU's page, those not evaluated on
+    // the summary too; the excluded one; the configuration.
+    for (id, name, kind) in &accounts {
+        let row = format!("<bdi>{}</bdi></a></th><td>{id}</td>", escaped(name));
+        assert!(ou_page.contains(&row), "{id} in scope");
+        assert_eq!(
+            summary.contains(&row),
+            matches!(kind, Kind::Denied | Kind::Throttled | Kind::Suspended),
+            "{id} ({kind:?}) among the accounts not evaluated"
         );
     }
     assert!(html.contains(&escaped("<b>excluded</b>")));
@@ -765,12 +804,19 @@ fn sections_counts_and_evidence_links_are_complete() {
     let mut ids: HashMap<String, HashSet<String>> = pages
         .accounts
         .iter()
+        .chain(&pages.ous)
         .map(|(file, page)| (file.clone(), ids_of(page)))
         .collect();
     ids.insert(html::FILE_NAME.to_owned(), ids_of(summary));
     let mut links = 0;
     let mut pages_in_run = vec![(html::FILE_NAME.to_owned(), summary.as_str())];
-    pages_in_run.extend(pages.accounts.iter().map(|(f, p)| (f.clone(), p.as_str())));
+    pages_in_run.extend(
+        pages
+            .accounts
+            .iter()
+            .chain(&pages.ous)
+            .map(|(f, p)| (f.clone(), p.as_str())),
+    );
     for (file, page) in &pages_in_run {
         let directory = file.rsplit_once('/').map_or("", |(dir, _)| dir);
         for link in attribute_values(page, "href") {
@@ -969,8 +1015,37 @@ fn one_hundred_thousand_findings_render() {
         0,
         "no finding row in the summary"
     );
+    // The summary lists the worst accounts only; the one group of 1,000 accounts (the run did
+    // not walk the organization) is on five pages of 200, the worst first, each account once.
+    assert_eq!(count(&summary, "<tr data-a="), html::SUMMARY_ACCOUNTS);
+    let attention: HashSet<&str> = findings
+        .iter()
+        .filter(|f| matches!(f.status, Status::Fail | Status::Warn | Status::Error))
+        .map(|f| f.account_id.as_str())
+        .collect();
+    assert!(summary.contains(&format!(
+        "the 50 worst of {} accounts that need attention",
+        attention.len()
+    )));
+    let ou_pages = pages_under(&dir.path().join("ous"));
+    assert_eq!(ou_pages.len(), 5 + 1, "five pages and the index");
+    for page in &ou_pages[..5] {
+        assert_eq!(count(page, "<tr data-a="), 200);
+        assert_eq!(
+            count(page, "<td><span class=\"o o-"),
+            200,
+            "a scope row per account"
+        );
+    }
+    let mut listed: Vec<&str> = ou_pages
+        .iter()
+        .flat_map(|page| attribute_values(page, "data-a"))
+        .collect();
+    listed.sort_unstable();
+    listed.dedup();
+    assert_eq!(listed.len(), 1000, "every account on an OU page");
     assert!(
-        summary.len() < 5_000_000,
+        summary.len() < 500_000,
         "the summary stays small: {} bytes",
         summary.len()
     );

@@ -68,14 +68,20 @@ fn run_directory_holds_every_report_and_a_verifiable_manifest() {
         assert!(dir.join(name).is_file(), "{name} missing");
     }
     let manifest = std::fs::read_to_string(dir.join("SHA256SUMS")).expect("manifest");
-    let pages = std::fs::read_dir(dir.join("accounts"))
+    let accounts = std::fs::read_dir(dir.join("accounts"))
         .expect("accounts/")
         .count();
-    assert!(pages > 0, "an HTML page per account");
+    assert!(accounts > 0, "an HTML page per account");
+    let ous = std::fs::read_dir(dir.join("ous")).expect("ous/").count();
+    assert!(ous > 1, "a page per OU and the index of OUs");
+    assert!(
+        manifest.contains("  ous/index.html\n"),
+        "the OU pages are covered: {manifest}"
+    );
     assert_eq!(
         manifest.lines().count(),
-        6 + pages,
-        "every other file and every account page: {manifest}"
+        6 + accounts + ous,
+        "every other file, every account page and every OU page: {manifest}"
     );
     let check = Command::new("sha256sum")
         .arg("-c")

@@ -115,10 +115,12 @@ fn run_id(run: &ScanRun) -> String {
         .to_owned()
 }
 
-/// The local run's files, its account pages (`accounts/…`) included: name → bytes.
+/// The local run's files, its account and OU pages (`accounts/…`, `ous/…`) included: name →
+/// bytes.
 fn local_files(dir: &Path) -> BTreeMap<String, Vec<u8>> {
     let mut files = files_in(dir, "");
     files.extend(files_in(&dir.join("accounts"), "accounts/"));
+    files.extend(files_in(&dir.join("ous"), "ous/"));
     files
 }
 
@@ -208,6 +210,7 @@ fn assert_complete_local_run(run: &ScanRun) {
         files.keys().any(|name| name.starts_with("accounts/")),
         "with its account pages"
     );
+    assert!(files.contains_key("ous/index.html"), "with its OU pages");
     assert_manifest_verifies(run.dir());
 }
 
