@@ -165,25 +165,35 @@ impl Staging {
         }
     }
 
-    /// Moves the staged files into the run directory: the reports, then the account pages (the
-    /// earlier ones replaced as a whole), then the manifest over them all.
+    /// Moves the staged files into the run directory: the reports, then each directory of pages
+    /// (account pages, OU pages: the earlier ones replaced as a whole), then the manifest over
+    /// them all.
     fn commit(mut self) -> Result<()> {
         let moved = (|| -> std::io::Result<()> {
-            let pages = Path::new(crate::run_dir::ACCOUNTS_DIR);
             let manifest = Path::new(crate::run_dir::manifest::FILE_NAME);
+            let is_pages = |name: &std::ffi::OsStr| {
+                crate::run_dir::PAGE_DIRS
+                    .iter()
+                    .any(|pages| Path::new(pages).as_os_str() == name)
+            };
             for entry in fs::read_dir(&self.path)? {
                 let name = entry?.file_name();
-                if name != pages.as_os_str() && name != manifest.as_os_str() {
+                if !is_pages(&name) && name != manifest.as_os_str() {
                     fs::rename(self.path.join(&name), self.dir.join(&name))?;
                 }
             }
-            let staged_pages = self.path.join(pages);
-            if staged_pages.is_dir() {
-                let pages = self.dir.join(pages);
-                if pages.exists() {
-                    fs::rename(&pages, self.path.join(".replaced-accounts"))?;
+            for pages in crate::run_dir::PAGE_DIRS {
+                let staged_pages = self.path.join(pages);
+                if staged_pages.is_dir() {
+                    let pages_in_place = self.dir.join(pages);
+                    if pages_in_place.exists() {
+                        fs::rename(
+                            &pages_in_place,
+                            self.path.join(format!(".replaced-{pages}")),
+                        )?;
+                    }
+                    fs::rename(&staged_pages, &pages_in_place)?;
                 }
-                fs::rename(&staged_pages, &pages)?;
             }
             let staged_manifest = self.path.join(manifest);
             if staged_manifest.exists() {
@@ -193,7 +203,7 @@ impl Staging {
         })();
         moved.map_err(|e| Error::output(&self.dir, e))?;
         self.committed = true;
-        // What is left is the earlier account pages: their removal failing leaves a hidden
+        // What is left is the earlier pages: their removal failing leaves a hidden
         // directory no manifest covers, never a wrong report.
         let _ = fs::remove_dir_all(&self.path);
         Ok(())
