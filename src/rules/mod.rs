@@ -522,6 +522,25 @@ pub(crate) mod testing {
         run
     }
 
+    /// Asserts a verdict's status and that its message says each of `words`.
+    #[track_caller]
+    pub fn assert_says(verdict: &super::Verdict, status: crate::findings::Status, words: &[&str]) {
+        assert_eq!(verdict.status, status, "{}", verdict.message);
+        for said in words {
+            assert!(
+                verdict.message.contains(said),
+                "{said:?} not in {}",
+                verdict.message
+            );
+        }
+    }
+
+    /// An account-Region whose GetMacieSession failed with `kind` and AWS's error `code` (AWS
+    /// answers `AccessDeniedException` both when Macie is off and when the caller may not ask).
+    pub fn macie_session_error(kind: ErrorKind, code: &str) -> AccountRegionEvidence {
+        evidence(err("macie2:GetMacieSession", kind, code), None)
+    }
+
     /// A rule's verdict on the run's account-Region 111111111111 / us-east-1.
     pub fn judge(rule: &super::Rule, run: &RunEvidence) -> super::Verdict {
         let evidence = run
