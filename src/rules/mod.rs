@@ -311,10 +311,10 @@ pub(crate) mod testing {
     use chrono::{DateTime, TimeZone, Utc};
 
     use crate::evidence::{
-        Account, AccountRegionEvidence, ApiError, BucketEvidence, BucketOwner, CallerIdentity,
-        ErrorKind, KeyEvidence, KeyMetadata, MacieAdministrator, MacieSession, Observation,
-        OrganizationInfo, OrganizationListing, Outcome, PublicAccessBlock, RunEvidence, RunHeader,
-        S3Destination,
+        Account, AccountAccess, AccountEvidence, AccountRegionEvidence, ApiError, BucketEvidence,
+        BucketOwner, CallerIdentity, ErrorKind, KeyEvidence, KeyMetadata, MacieAdministrator,
+        MacieSession, Observation, OrganizationInfo, OrganizationListing, Outcome,
+        PublicAccessBlock, RunEvidence, RunHeader, S3Destination,
     };
 
     /// A run holding one account-Region's evidence and nothing else.
@@ -362,6 +362,34 @@ pub(crate) mod testing {
             evidence.clone(),
         );
         run
+    }
+
+    /// An account the audit role reached, owning `buckets`.
+    pub fn account(id: &str, buckets: &[&str]) -> AccountEvidence {
+        AccountEvidence {
+            account: Account {
+                id: id.into(),
+                name: format!("account {id}"),
+                email: None,
+                status: "ACTIVE".into(),
+                ou_path: None,
+            },
+            access: Some(AccountAccess {
+                role_arn: None,
+                identity: ok(
+                    "sts:GetCallerIdentity",
+                    CallerIdentity {
+                        account: id.into(),
+                        arn: format!("arn:aws:sts::{id}:assumed-role/audit/x"),
+                        user_id: "AROA".into(),
+                    },
+                ),
+            }),
+            buckets: Some(ok(
+                "s3:ListBuckets",
+                buckets.iter().map(|b| (*b).to_owned()).collect(),
+            )),
+        }
     }
 
     pub fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
