@@ -14,6 +14,7 @@ use crate::evidence::{
     OrganizationListing, PolicyDocument, PolicySummary, RESOURCE_CONTROL_POLICY,
     ResourceControlEvidence, TargetPolicies, targets_of_account,
 };
+use crate::scope::organizations_pages;
 
 /// How many Organizations calls are in flight at once, as in the organization's walk: the rate
 /// limiter keeps them inside the quota.
@@ -91,24 +92,18 @@ async fn list_target(
     client: &aws_sdk_organizations::Client,
     target_id: String,
 ) -> TargetPolicies {
-    let mut pages = Vec::new();
-    let mut next_token: Option<String> = None;
-    loop {
-        let result = env
-            .organizations_call(
-                env.limited(
-                    client
-                        .list_policies_for_target()
-                        .target_id(&target_id)
-                        .filter(aws_sdk_organizations::types::PolicyType::ResourceControlPolicy)
-                        .set_next_token(next_token.take())
-                        .send(),
-                ),
-            )
+    let target = target_id.as_str();
+    let pages = organizations_pages(env, |token| async move {
+        let result = client
+            .list_policies_for_target()
+            .target_id(target)
+            .filter(aws_sdk_organizations::types::PolicyType::ResourceControlPolicy)
+            .set_next_token(token)
+            .send()
             .await;
-        let mut token = None;
+        let mut next = None;
         let page = observation("organizations:ListPoliciesForTarget", result, |output| {
-            token = output.next_token().map(str::to_owned);
+            next = output.next_token().map(str::to_owned);
             output
                 .policies()
                 .iter()
@@ -121,13 +116,10 @@ async fn list_target(
                 })
                 .collect::<Vec<_>>()
         });
-        let failed = page.error().is_some();
-        pages.push(page);
-        match token.filter(|t| !t.is_empty()) {
-            Some(token) if !failed => next_token = Some(token),
-            _ => return TargetPolicies { target_id, pages },
-        }
-    }
+        (page, next)
+    })
+    .await;
+    TargetPolicies { target_id, pages }
 }
 
 /// DescribePolicy.
