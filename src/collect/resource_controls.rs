@@ -151,3 +151,50 @@ async fn describe_policy(
         described,
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_organizations::Client;
+    use aws_sdk_organizations::config::retry::RetryConfig;
+    use aws_sdk_organizations::operation::list_policies_for_target::ListPoliciesForTargetOutput;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    use super::*;
+    use crate::collect::mocked::{environment, internal_error};
+    use crate::evidence::ErrorKind;
+
+    /// A listing whose second page fails (the emulator always answers every page) keeps the
+    /// first page and ends with the error, so the RCPs over the target are known unknown.
+    #[tokio::test]
+    async fn a_500_on_the_second_page_ends_the_listing_with_the_error() {
+        let listing = mock!(Client::list_policies_for_target)
+            .sequence()
+            .output(|| {
+                ListPoliciesForTargetOutput::builder()
+                    .policies(
+                        aws_sdk_organizations::types::PolicySummary::builder()
+                            .id("p-first")
+                            .name("first page")
+                            .build(),
+                    )
+                    .next_token("page-2")
+                    .build()
+            })
+            .http_response(|| internal_error("req-page-2"))
+            .build();
+        let client = mock_client!(
+            aws_sdk_organizations,
+            RuleMode::Sequential,
+            [&listing],
+            |config| config.retry_config(RetryConfig::disabled())
+        );
+        let listed = list_target(&environment().await, &client, "ou-ab12-11111111".into()).await;
+        assert_eq!(listing.num_calls(), 2);
+        assert_eq!(listed.pages.len(), 2);
+        let first = listed.pages[0].response().expect("the first page");
+        assert_eq!(first[0].id, "p-first");
+        let error = listed.pages[1].error().expect("the second page failed");
+        assert_eq!(error.kind, ErrorKind::ServiceUnavailable, "{error:?}");
+        assert_eq!(listed.pages[1].request_id.as_deref(), Some("req-page-2"));
+    }
+}

@@ -118,61 +118,110 @@ async fn run_group(
     let env = context.env;
     let credentials = env.credentials_for(&group.account_id, context.caller_account);
     let role_arn = credentials.role_arn().map(str::to_owned);
-    let mut stop: Option<String> = blocked.map(str::to_owned);
-    let mut records = Vec::new();
-    let conf = if stop.is_none() {
+    let conf = if blocked.is_none() {
         Some(env.account_config(&credentials).await)
     } else {
         None
     };
-    let mut keys: HashMap<String, String> = HashMap::new();
-    for step in &group.steps {
-        if stop.is_none() && context.cancellation.is_cancelled() {
-            stop = Some("not attempted: interrupted".into());
-        }
-        let (Some(conf), None) = (&conf, &stop) else {
-            records.push(not_attempted(
+    let clients = conf
+        .as_ref()
+        .map(|conf| move |step: &Step| StepClients::new(env, conf, step));
+    let steps = Steps {
+        role_arn,
+        force: context.force,
+        cancellation: context.cancellation,
+    };
+    steps.run(group, blocked, clients).await
+}
+
+/// How an account's steps are run.
+struct Steps<'a> {
+    /// The role they are made with (`None`: the caller's own credentials).
+    role_arn: Option<String>,
+    /// Repoint configurations that name another repository.
+    force: bool,
+    /// Raised by Ctrl-C / SIGTERM: no step starts after it.
+    cancellation: &'a Cancellation,
+}
+
+impl Steps<'_> {
+    /// Runs `group`'s steps in order with the clients `clients` gives each, stopping at the first
+    /// failure; none is attempted when `blocked` says why (and `clients` is then `None`).
+    async fn run(
+        &self,
+        group: &StepGroup,
+        blocked: Option<&str>,
+        clients: Option<impl Fn(&Step) -> StepClients>,
+    ) -> Vec<StepRecord> {
+        let role_arn = &self.role_arn;
+        let mut stop: Option<String> = blocked.map(str::to_owned);
+        let mut records = Vec::new();
+        let mut keys: HashMap<String, String> = HashMap::new();
+        for step in &group.steps {
+            if stop.is_none() && self.cancellation.is_cancelled() {
+                stop = Some("not attempted: interrupted".into());
+            }
+            let (Some(clients), None) = (&clients, &stop) else {
+                records.push(not_attempted(
+                    step,
+                    role_arn.clone(),
+                    stop.clone().unwrap_or_default(),
+                ));
+                continue;
+            };
+            let mut runner = Runner {
+                clients: clients(step),
                 step,
-                role_arn.clone(),
-                stop.clone().unwrap_or_default(),
-            ));
-            continue;
-        };
-        let mut runner = Runner {
-            env,
-            conf,
-            step,
-            force: context.force,
-            calls: Vec::new(),
-            keys: &mut keys,
-        };
-        let result = runner.run().await;
-        let calls = runner.calls;
-        let record = StepRecord {
-            step: step.number,
-            account_id: step.account_id.clone(),
-            region: step.region.clone(),
-            operation: step.action.operation().to_owned(),
-            resource: step.action.resource(&step.account_id, &step.region),
-            role_arn: role_arn.clone(),
-            status: result.status,
-            message: result.message,
-            before: result.before,
-            after: result.after,
-            calls,
-            error: result.error,
-            at: Utc::now(),
-        };
-        if record.status == StepStatus::Failed {
-            stop = Some(format!(
-                "not attempted: step {} ({}) failed in this account",
-                step.number,
-                step.action.operation()
-            ));
+                force: self.force,
+                calls: Vec::new(),
+                keys: &mut keys,
+            };
+            let result = runner.run().await;
+            let calls = runner.calls;
+            let record = StepRecord {
+                step: step.number,
+                account_id: step.account_id.clone(),
+                region: step.region.clone(),
+                operation: step.action.operation().to_owned(),
+                resource: step.action.resource(&step.account_id, &step.region),
+                role_arn: role_arn.clone(),
+                status: result.status,
+                message: result.message,
+                before: result.before,
+                after: result.after,
+                calls,
+                error: result.error,
+                at: Utc::now(),
+            };
+            if record.status == StepStatus::Failed {
+                stop = Some(format!(
+                    "not attempted: step {} ({}) failed in this account",
+                    step.number,
+                    step.action.operation()
+                ));
+            }
+            records.push(record);
         }
-        records.push(record);
+        records
     }
-    records
+}
+
+/// The clients of one step, in its account and Region.
+struct StepClients {
+    kms: aws_sdk_kms::Client,
+    s3: aws_sdk_s3::Client,
+    macie: aws_sdk_macie2::Client,
+}
+
+impl StepClients {
+    fn new(env: &AwsEnvironment, conf: &SdkConfig, step: &Step) -> StepClients {
+        let (account, region) = (step.account_id.as_str(), step.region.as_str());
+        StepClients {
+            kms: env.kms(conf, account, region),
+            s3: env.s3(conf, account, region),
+            macie: env.macie(conf, account, region),
+        }
+    }
 }
 
 fn not_attempted(step: &Step, role_arn: Option<String>, message: String) -> StepRecord {
@@ -240,8 +289,7 @@ impl StepResult {
 
 /// Runs one step.
 struct Runner<'a, 'k> {
-    env: &'a AwsEnvironment,
-    conf: &'a SdkConfig,
+    clients: StepClients,
     step: &'a Step,
     force: bool,
     calls: Vec<CallRecord>,
@@ -290,20 +338,16 @@ impl Runner<'_, '_> {
         }
     }
 
-    fn account(&self) -> &str {
-        &self.step.account_id
-    }
-
     fn region(&self) -> &str {
         &self.step.region
     }
 
     fn kms(&self) -> aws_sdk_kms::Client {
-        self.env.kms(self.conf, self.account(), self.region())
+        self.clients.kms.clone()
     }
 
     fn s3(&self) -> aws_sdk_s3::Client {
-        self.env.s3(self.conf, self.account(), self.region())
+        self.clients.s3.clone()
     }
 
     async fn run(&mut self) -> StepResult {
@@ -808,7 +852,7 @@ impl Runner<'_, '_> {
         planned: Option<&S3Destination>,
     ) -> Ran {
         let arn = self.resolve(&destination.key).await?;
-        let macie = self.env.macie(self.conf, self.account(), self.region());
+        let macie = self.clients.macie.clone();
         let result = macie.get_classification_export_configuration().send().await;
         let current = self
             .record("macie2:GetClassificationExportConfiguration", result)
@@ -946,6 +990,132 @@ impl PolicyStep<'_> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_kms::config::retry::RetryConfig;
+    use aws_sdk_kms::operation::enable_key_rotation::EnableKeyRotationOutput;
+    use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+
+    use crate::collect::mocked::{answer, internal_error};
+
+    const ACCOUNT: &str = "111111111111";
+    const KEY: &str = "arn:aws:kms:us-east-1:111111111111:key/k";
+
+    fn step(number: usize, action: Action) -> Step {
+        Step {
+            number,
+            account_id: ACCOUNT.into(),
+            region: "us-east-1".into(),
+            action,
+            summary: String::new(),
+            commands: Vec::new(),
+            diff: Vec::new(),
+            serves: Vec::new(),
+        }
+    }
+
+    fn key() -> KeyRef {
+        KeyRef::Arn { arn: KEY.into() }
+    }
+
+    /// Rotation, the key policy, then a bucket, in one account.
+    fn group() -> StepGroup {
+        StepGroup {
+            account_id: ACCOUNT.into(),
+            kind: GroupKind::Account,
+            steps: vec![
+                step(1, Action::EnableKeyRotation { key: key() }),
+                step(
+                    2,
+                    Action::PutKeyPolicy {
+                        key: key(),
+                        statements: Vec::new(),
+                        sources: Vec::new(),
+                        before: None,
+                        after: None,
+                    },
+                ),
+                step(
+                    3,
+                    Action::CreateBucket {
+                        bucket: "macie-results".into(),
+                    },
+                ),
+            ],
+        }
+    }
+
+    /// Runs `group()` with KMS answering as `kms_rules` say; S3 and Macie must not be called.
+    async fn applied(kms_rules: &[&Rule]) -> Vec<StepRecord> {
+        let s3_rule = mock!(aws_sdk_s3::Client::get_bucket_location)
+            .then_http_response(|| answer(500, "req-s3", "{}"));
+        let macie_rule = mock!(aws_sdk_macie2::Client::get_classification_export_configuration)
+            .then_http_response(|| answer(500, "req-macie", "{}"));
+        let clients = |_: &Step| StepClients {
+            kms: mock_client!(aws_sdk_kms, RuleMode::MatchAny, kms_rules, |config| config
+                .retry_config(RetryConfig::disabled())),
+            s3: mock_client!(aws_sdk_s3, [&s3_rule]),
+            macie: mock_client!(aws_sdk_macie2, [&macie_rule]),
+        };
+        let cancellation = Cancellation::new();
+        let steps = Steps {
+            role_arn: None,
+            force: false,
+            cancellation: &cancellation,
+        };
+        let records = steps.run(&group(), None, Some(clients)).await;
+        assert_eq!(s3_rule.num_calls() + macie_rule.num_calls(), 0);
+        records
+    }
+
+    /// The key policy step's GetKeyPolicy answers `answer`: the step fails with the call's
+    /// error and request id, and the account's later steps are not attempted.
+    async fn failed_key_policy_step(answer: fn() -> HttpResponse) -> StepRecord {
+        let rotation = mock!(aws_sdk_kms::Client::enable_key_rotation)
+            .then_output(|| EnableKeyRotationOutput::builder().build());
+        let read = mock!(aws_sdk_kms::Client::get_key_policy).then_http_response(answer);
+        let records = applied(&[&rotation, &read]).await;
+        assert_eq!(read.num_calls(), 1);
+        let statuses: Vec<StepStatus> = records.iter().map(|r| r.status).collect();
+        assert_eq!(
+            statuses,
+            [
+                StepStatus::Changed,
+                StepStatus::Failed,
+                StepStatus::NotAttempted
+            ]
+        );
+        assert_eq!(
+            records[2].message,
+            "not attempted: step 2 (kms:PutKeyPolicy) failed in this account"
+        );
+        let failed = records[1].clone();
+        assert!(
+            failed.message.starts_with("cannot read the key policy: "),
+            "{}",
+            failed.message
+        );
+        assert_eq!(failed.calls.len(), 1);
+        assert_eq!(failed.calls[0].operation, "kms:GetKeyPolicy");
+        assert_eq!(failed.calls[0].error, failed.error);
+        failed
+    }
+
+    #[tokio::test]
+    async fn a_500_mid_account_fails_its_step_and_stops_the_account() {
+        let failed = failed_key_policy_step(|| internal_error("req-500")).await;
+        let error = failed.error.expect("the call's error");
+        assert_eq!(error.kind, ErrorKind::ServiceUnavailable, "{error:?}");
+        assert_eq!(error.http_status, Some(500));
+        assert_eq!(failed.calls[0].request_id.as_deref(), Some("req-500"));
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_cannot_be_read_fails_its_step_and_stops_the_account() {
+        let failed = failed_key_policy_step(|| answer(200, "req-garbled", "{\"Policy\": ")).await;
+        let error = failed.error.expect("the call's error");
+        assert_eq!(error.kind, ErrorKind::Other, "{error:?}");
+        assert_eq!(error.http_status, Some(200));
+        assert_eq!(failed.calls[0].request_id.as_deref(), Some("req-garbled"));
+    }
 
     #[test]
     fn the_remediation_role_grants_every_call() {
