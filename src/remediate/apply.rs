@@ -957,6 +957,8 @@ struct PolicyStep<'a> {
 impl PolicyStep<'_> {
     /// The policy as read (`text`; `None`: there is none) and the merged policy to write; or the
     /// step's result when there is nothing to write (no gap `gaps` finds) or a merge cannot fix it.
+    // The `Err` is the step's result, returned once per step as its async callers return theirs.
+    #[allow(clippy::result_large_err)]
     fn merged(
         &self,
         text: Option<&str>,
