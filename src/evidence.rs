@@ -145,6 +145,15 @@ impl MergedShards {
     }
 }
 
+/// Shards of a split into `count`, for people: `1/4, 3/4`.
+pub fn shards_in_words(indexes: &[u32], count: u32) -> String {
+    indexes
+        .iter()
+        .map(|index| format!("{index}/{count}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 impl RunHeader {
     /// The organization's id (`o-…`), when the run listed an organization and described it.
     pub fn organization_id(&self) -> Option<&str> {
@@ -200,17 +209,10 @@ impl RunHeader {
         if let Some(merged) = &self.scope.merged_shards {
             let missing = merged.missing();
             if !missing.is_empty() {
-                let list = |indexes: &[u32]| {
-                    indexes
-                        .iter()
-                        .map(|index| format!("{index}/{}", merged.count))
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                };
                 reasons.push(format!(
                     "a merge of shards {} without {}",
-                    list(&merged.indexes),
-                    list(&missing)
+                    shards_in_words(&merged.indexes, merged.count),
+                    shards_in_words(&missing, merged.count)
                 ));
             }
         }

@@ -104,7 +104,7 @@ pub struct Request<'a> {
 impl<'a> Request<'a> {
     /// A request whose every condition key is in `context`: any other key is absent.
     #[must_use]
-    pub fn complete(
+    pub const fn complete(
         principal: Principal<'a>,
         action: &'a str,
         resource: &'a str,
@@ -1179,97 +1179,56 @@ mod tests {
     const NO_TLS: &[(&str, &str)] = &[("aws:SecureTransport", "false")];
     const NONE: &[(&str, &str)] = &[];
 
+    /// The confused-deputy condition of the user guide's Macie statements, for Macie in account
+    /// 111111111111 in us-east-1: a macro, so that `concat!` writes it into the policies below.
+    macro_rules! macie_source_condition {
+        () => {
+            r#""Condition": {"StringEquals": {"aws:SourceAccount": "111111111111"},
+            "ArnLike": {"aws:SourceArn": [
+              "arn:aws:macie2:us-east-1:111111111111:export-configuration:*",
+              "arn:aws:macie2:us-east-1:111111111111:classification-job/*"]}}"#
+        };
+    }
+
     /// The bucket policy of the Macie user guide ("Storing and retaining sensitive data
     /// discovery results"), with key prefix `prefix`.
-    const MACIE_BUCKET_POLICY: &str = r#"{
-      "Version": "2012-10-17",
-      "Statement": [
-        {
-          "Sid": "Deny non-HTTPS access",
-          "Effect": "Deny",
-          "Principal": "*",
-          "Action": "s3:*",
-          "Resource": ["arn:aws:s3:::macie-results", "arn:aws:s3:::macie-results/*"],
-          "Condition": {"Bool": {"aws:SecureTransport": "false"}}
-        },
-        {
-          "Sid": "Deny unencrypted object uploads",
-          "Effect": "Deny",
-          "Principal": {"Service": "macie.amazonaws.com"},
-          "Action": "s3:PutObject",
-          "Resource": "arn:aws:s3:::macie-results/*",
-          "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}}
-        },
-        {
-          "Sid": "Deny incorrect encryption header",
-          "Effect": "Deny",
-          "Principal": {"Service": "macie.amazonaws.com"},
-          "Action": "s3:PutObject",
-          "Resource": "arn:aws:s3:::macie-results/*",
-          "Condition": {"StringNotEquals": {
-            "s3:x-amz-server-side-encryption-aws-kms-key-id":
-              "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-          }}
-        },
-        {
-          "Sid": "Allow Macie to upload objects to the bucket",
-          "Effect": "Allow",
-          "Principal": {"Service": "macie.amazonaws.com"},
-          "Action": "s3:PutObject",
-          "Resource": "arn:aws:s3:::macie-results/prefix*",
-          "Condition": {
-            "StringEquals": {"aws:SourceAccount": "111111111111"},
-            "ArnLike": {"aws:SourceArn": [
-              "arn:aws:macie2:us-east-1:111111111111:export-configuration:*",
-              "arn:aws:macie2:us-east-1:111111111111:classification-job/*"
-            ]}
-          }
-        },
-        {
-          "Sid": "Allow Macie to use the GetBucketLocation operation",
-          "Effect": "Allow",
-          "Principal": {"Service": "macie.amazonaws.com"},
-          "Action": "s3:GetBucketLocation",
-          "Resource": "arn:aws:s3:::macie-results",
-          "Condition": {
-            "StringEquals": {"aws:SourceAccount": "111111111111"},
-            "ArnLike": {"aws:SourceArn": [
-              "arn:aws:macie2:us-east-1:111111111111:export-configuration:*",
-              "arn:aws:macie2:us-east-1:111111111111:classification-job/*"
-            ]}
-          }
-        }
-      ]
-    }"#;
+    const MACIE_BUCKET_POLICY: &str = concat!(
+        r#"{"Version": "2012-10-17", "Statement": [
+        {"Sid": "Deny non-HTTPS access", "Effect": "Deny", "Principal": "*", "Action": "s3:*",
+         "Resource": ["arn:aws:s3:::macie-results", "arn:aws:s3:::macie-results/*"],
+         "Condition": {"Bool": {"aws:SecureTransport": "false"}}},
+        {"Sid": "Deny unencrypted object uploads", "Effect": "Deny",
+         "Principal": {"Service": "macie.amazonaws.com"}, "Action": "s3:PutObject",
+         "Resource": "arn:aws:s3:::macie-results/*",
+         "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption": "aws:kms"}}},
+        {"Sid": "Deny incorrect encryption header", "Effect": "Deny",
+         "Principal": {"Service": "macie.amazonaws.com"}, "Action": "s3:PutObject",
+         "Resource": "arn:aws:s3:::macie-results/*",
+         "Condition": {"StringNotEquals": {"s3:x-amz-server-side-encryption-aws-kms-key-id":
+           "arn:aws:kms:us-east-1:111111111111:key/1234abcd-12ab-34cd-56ef-1234567890ab"}}},
+        {"Sid": "Allow Macie to upload objects to the bucket", "Effect": "Allow",
+         "Principal": {"Service": "macie.amazonaws.com"}, "Action": "s3:PutObject",
+         "Resource": "arn:aws:s3:::macie-results/prefix*", "#,
+        macie_source_condition!(),
+        r#"},
+        {"Sid": "Allow Macie to use the GetBucketLocation operation", "Effect": "Allow",
+         "Principal": {"Service": "macie.amazonaws.com"}, "Action": "s3:GetBucketLocation",
+         "Resource": "arn:aws:s3:::macie-results", "#,
+        macie_source_condition!(),
+        r#"}]}"#
+    );
 
     /// A KMS key policy: the default root statement plus the Macie statement of the user guide.
-    const MACIE_KEY_POLICY: &str = r#"{
-      "Version": "2012-10-17",
-      "Id": "key-default-1",
-      "Statement": [
-        {
-          "Sid": "Enable IAM User Permissions",
-          "Effect": "Allow",
-          "Principal": {"AWS": "arn:aws:iam::111111111111:root"},
-          "Action": "kms:*",
-          "Resource": "*"
-        },
-        {
-          "Sid": "Allow Macie to use the key",
-          "Effect": "Allow",
-          "Principal": {"Service": "macie.amazonaws.com"},
-          "Action": ["kms:GenerateDataKey", "kms:Encrypt"],
-          "Resource": "*",
-          "Condition": {
-            "StringEquals": {"aws:SourceAccount": "111111111111"},
-            "ArnLike": {"aws:SourceArn": [
-              "arn:aws:macie2:us-east-1:111111111111:export-configuration:*",
-              "arn:aws:macie2:us-east-1:111111111111:classification-job/*"
-            ]}
-          }
-        }
-      ]
-    }"#;
+    const MACIE_KEY_POLICY: &str = concat!(
+        r#"{"Version": "2012-10-17", "Id": "key-default-1", "Statement": [
+        {"Sid": "Enable IAM User Permissions", "Effect": "Allow",
+         "Principal": {"AWS": "arn:aws:iam::111111111111:root"}, "Action": "kms:*", "Resource": "*"},
+        {"Sid": "Allow Macie to use the key", "Effect": "Allow",
+         "Principal": {"Service": "macie.amazonaws.com"},
+         "Action": ["kms:GenerateDataKey", "kms:Encrypt"], "Resource": "*", "#,
+        macie_source_condition!(),
+        r#"}]}"#
+    );
 
     const WRONG_SERVICE: &str = r#"{"Statement": [{"Effect": "Allow",
       "Principal": {"Service": "macie2.amazonaws.com"},
@@ -1410,12 +1369,7 @@ mod tests {
     struct Case {
         name: &'static str,
         policy: &'static str,
-        principal: Principal<'static>,
-        action: &'static str,
-        resource: &'static str,
-        context: &'static [(&'static str, &'static str)],
-        absent: &'static [&'static str],
-        unlisted: UnlistedKeys,
+        request: Request<'static>,
         expected: Decision,
     }
 
@@ -1428,42 +1382,22 @@ mod tests {
         context: &'static [(&'static str, &'static str)],
         expected: Decision,
     ) -> Case {
+        let request = Request::complete(principal, action, resource, context);
         Case {
             name,
             policy,
-            principal,
-            action,
-            resource,
-            context,
-            absent: &[],
-            unlisted: UnlistedKeys::Absent,
+            request,
             expected,
         }
     }
 
-    /// A case whose request lists the keys known absent; every other key not in the context is
-    /// unknown (as in Macie's requests).
-    #[allow(clippy::too_many_arguments)]
-    const fn partial(
-        name: &'static str,
-        policy: &'static str,
-        principal: Principal<'static>,
-        action: &'static str,
-        resource: &'static str,
-        context: &'static [(&'static str, &'static str)],
-        absent: &'static [&'static str],
-        expected: Decision,
-    ) -> Case {
-        Case {
-            name,
-            policy,
-            principal,
-            action,
-            resource,
-            context,
-            absent,
-            unlisted: UnlistedKeys::Unknown,
-            expected,
+    impl Case {
+        /// The case with a request that lists the keys known `absent`; every other key not in
+        /// the context is unknown (as in Macie's requests).
+        const fn partial(mut self, absent: &'static [&'static str]) -> Case {
+            self.request.absent = absent;
+            self.request.unlisted = UnlistedKeys::Unknown;
+            self
         }
     }
 
@@ -1541,32 +1475,32 @@ mod tests {
         case("policy variable is literal", POLICY_VARIABLE, Principal::Anonymous, "s3:GetObject", "arn:aws:s3:::home/${aws:username}/a", NONE, Allow),
         case("policy variable is not substituted", POLICY_VARIABLE, Principal::Anonymous, "s3:GetObject", "arn:aws:s3:::home/bob/a", &[("aws:username", "bob")], ImplicitDeny),
         // 4. Three-valued: keys absent, present, or of unknown value.
-        partial("SRA: the ACL header decides", SRA_BUCKET_POLICY, MACIE, "s3:PutObject", OBJECT, MACIE_WRITE, SERVICE_ABSENT, Uncertain),
+        case("SRA: the ACL header decides", SRA_BUCKET_POLICY, MACIE, "s3:PutObject", OBJECT, MACIE_WRITE, Uncertain).partial(SERVICE_ABSENT),
         case("SRA: the ACL header absent", SRA_BUCKET_POLICY, MACIE, "s3:PutObject", OBJECT, MACIE_WRITE, ImplicitDeny),
-        partial("SRA: with the ACL header", SRA_BUCKET_POLICY, MACIE, "s3:PutObject", OBJECT, &[("s3:x-amz-acl", "bucket-owner-full-control"), ("aws:SecureTransport", "true")], SERVICE_ABSENT, Allow),
-        partial("SRA: CalledVia unknown", SRA_BUCKET_POLICY, MACIE, "s3:PutObject", OBJECT, &[("s3:x-amz-acl", "bucket-owner-full-control")], NO_KEYS, Uncertain),
-        partial("SRA: GetBucketLocation", SRA_BUCKET_POLICY, MACIE, "s3:GetBucketLocation", BUCKET, TLS, SERVICE_ABSENT, Allow),
-        partial("SRA: certain deny without TLS", SRA_BUCKET_POLICY, MACIE, "s3:PutObject", OBJECT, NO_TLS, SERVICE_ABSENT, ExplicitDeny),
-        partial("unknown key in a deny flips an allow", ACL_DENY, MACIE, "s3:PutObject", OBJECT, NONE, NO_KEYS, Uncertain),
-        partial("unknown key in a deny, nothing allows", ACL_DENY_ONLY, MACIE, "s3:PutObject", OBJECT, NONE, NO_KEYS, ImplicitDeny),
-        partial("known key in a deny", ACL_DENY, MACIE, "s3:PutObject", OBJECT, &[("s3:x-amz-acl", "private")], NO_KEYS, ExplicitDeny),
-        partial("IfExists with the key unknown", IF_EXISTS, MACIE, "s3:PutObject", OBJECT, NONE, NO_KEYS, Uncertain),
-        partial("IfExists with the key known absent", IF_EXISTS, MACIE, "s3:PutObject", OBJECT, NONE, &["AWS:SOURCEACCOUNT"], Allow),
-        partial("ForAllValues with the key absent", FOR_ALL_VALUES, Principal::Anonymous, "s3:GetObject", OBJECT, NONE, &["aws:TagKeys"], Allow),
-        partial("ForAllValues with the key unknown", FOR_ALL_VALUES, Principal::Anonymous, "s3:GetObject", OBJECT, NONE, NO_KEYS, Uncertain),
-        partial("ForAnyValue with the key absent", FOR_ANY_VALUE, Principal::Anonymous, "s3:GetObject", OBJECT, NONE, &["aws:TagKeys"], ImplicitDeny),
-        partial("ForAnyValue with the key unknown", FOR_ANY_VALUE, Principal::Anonymous, "s3:GetObject", OBJECT, NONE, NO_KEYS, Uncertain),
-        partial("SourceOrgID equal", ORG_ID, MACIE, "kms:GenerateDataKey", KEY_ARN, &[("aws:SourceOrgID", "o-a1b2c3d4e5")], NO_KEYS, Allow),
-        partial("SourceOrgID of another organization", ORG_ID, MACIE, "kms:GenerateDataKey", KEY_ARN, &[("aws:SourceOrgID", "o-zzzzzzzzzz")], NO_KEYS, ImplicitDeny),
-        partial("SourceOrgID absent (standalone)", ORG_ID, MACIE, "kms:GenerateDataKey", KEY_ARN, NONE, &["aws:SourceOrgID"], ImplicitDeny),
-        partial("SourceOrgID unknown", ORG_ID, MACIE, "kms:GenerateDataKey", KEY_ARN, NONE, NO_KEYS, Uncertain),
-        partial("SourceOrgPaths under the OU", ORG_PATHS, MACIE, "s3:PutObject", OBJECT, IN_OU, NO_KEYS, Allow),
-        partial("SourceOrgPaths in another OU", ORG_PATHS, MACIE, "s3:PutObject", OBJECT, OTHER_OU, NO_KEYS, ImplicitDeny),
-        partial("SourceOrgPaths unknown", ORG_PATHS, MACIE, "s3:PutObject", OBJECT, NONE, NO_KEYS, Uncertain),
-        partial("tag prefix known absent", PRINCIPAL_TAG, MACIE, "s3:GetObject", OBJECT, NONE, SERVICE_ABSENT, ImplicitDeny),
-        partial("tag prefix does not name other keys", PRINCIPAL_TAG, MACIE, "s3:GetObject", OBJECT, NONE, &["aws:PrincipalTag"], Uncertain),
-        partial("Null with the key unknown", NULL_ACL, MACIE, "s3:GetObject", OBJECT, NONE, NO_KEYS, Uncertain),
-        partial("Null with the key known absent", NULL_ACL, MACIE, "s3:GetObject", OBJECT, NONE, &["s3:x-amz-acl"], Allow),
+        case("SRA: with the ACL header", SRA_BUCKET_POLICY, MACIE, "s3:PutObject", OBJECT, &[("s3:x-amz-acl", "bucket-owner-full-control"), ("aws:SecureTransport", "true")], Allow).partial(SERVICE_ABSENT),
+        case("SRA: CalledVia unknown", SRA_BUCKET_POLICY, MACIE, "s3:PutObject", OBJECT, &[("s3:x-amz-acl", "bucket-owner-full-control")], Uncertain).partial(NO_KEYS),
+        case("SRA: GetBucketLocation", SRA_BUCKET_POLICY, MACIE, "s3:GetBucketLocation", BUCKET, TLS, Allow).partial(SERVICE_ABSENT),
+        case("SRA: certain deny without TLS", SRA_BUCKET_POLICY, MACIE, "s3:PutObject", OBJECT, NO_TLS, ExplicitDeny).partial(SERVICE_ABSENT),
+        case("unknown key in a deny flips an allow", ACL_DENY, MACIE, "s3:PutObject", OBJECT, NONE, Uncertain).partial(NO_KEYS),
+        case("unknown key in a deny, nothing allows", ACL_DENY_ONLY, MACIE, "s3:PutObject", OBJECT, NONE, ImplicitDeny).partial(NO_KEYS),
+        case("known key in a deny", ACL_DENY, MACIE, "s3:PutObject", OBJECT, &[("s3:x-amz-acl", "private")], ExplicitDeny).partial(NO_KEYS),
+        case("IfExists with the key unknown", IF_EXISTS, MACIE, "s3:PutObject", OBJECT, NONE, Uncertain).partial(NO_KEYS),
+        case("IfExists with the key known absent", IF_EXISTS, MACIE, "s3:PutObject", OBJECT, NONE, Allow).partial(&["AWS:SOURCEACCOUNT"]),
+        case("ForAllValues with the key absent", FOR_ALL_VALUES, Principal::Anonymous, "s3:GetObject", OBJECT, NONE, Allow).partial(&["aws:TagKeys"]),
+        case("ForAllValues with the key unknown", FOR_ALL_VALUES, Principal::Anonymous, "s3:GetObject", OBJECT, NONE, Uncertain).partial(NO_KEYS),
+        case("ForAnyValue with the key absent", FOR_ANY_VALUE, Principal::Anonymous, "s3:GetObject", OBJECT, NONE, ImplicitDeny).partial(&["aws:TagKeys"]),
+        case("ForAnyValue with the key unknown", FOR_ANY_VALUE, Principal::Anonymous, "s3:GetObject", OBJECT, NONE, Uncertain).partial(NO_KEYS),
+        case("SourceOrgID equal", ORG_ID, MACIE, "kms:GenerateDataKey", KEY_ARN, &[("aws:SourceOrgID", "o-a1b2c3d4e5")], Allow).partial(NO_KEYS),
+        case("SourceOrgID of another organization", ORG_ID, MACIE, "kms:GenerateDataKey", KEY_ARN, &[("aws:SourceOrgID", "o-zzzzzzzzzz")], ImplicitDeny).partial(NO_KEYS),
+        case("SourceOrgID absent (standalone)", ORG_ID, MACIE, "kms:GenerateDataKey", KEY_ARN, NONE, ImplicitDeny).partial(&["aws:SourceOrgID"]),
+        case("SourceOrgID unknown", ORG_ID, MACIE, "kms:GenerateDataKey", KEY_ARN, NONE, Uncertain).partial(NO_KEYS),
+        case("SourceOrgPaths under the OU", ORG_PATHS, MACIE, "s3:PutObject", OBJECT, IN_OU, Allow).partial(NO_KEYS),
+        case("SourceOrgPaths in another OU", ORG_PATHS, MACIE, "s3:PutObject", OBJECT, OTHER_OU, ImplicitDeny).partial(NO_KEYS),
+        case("SourceOrgPaths unknown", ORG_PATHS, MACIE, "s3:PutObject", OBJECT, NONE, Uncertain).partial(NO_KEYS),
+        case("tag prefix known absent", PRINCIPAL_TAG, MACIE, "s3:GetObject", OBJECT, NONE, ImplicitDeny).partial(SERVICE_ABSENT),
+        case("tag prefix does not name other keys", PRINCIPAL_TAG, MACIE, "s3:GetObject", OBJECT, NONE, Uncertain).partial(&["aws:PrincipalTag"]),
+        case("Null with the key unknown", NULL_ACL, MACIE, "s3:GetObject", OBJECT, NONE, Uncertain).partial(NO_KEYS),
+        case("Null with the key known absent", NULL_ACL, MACIE, "s3:GetObject", OBJECT, NONE, Allow).partial(&["s3:x-amz-acl"]),
     ];
 
     #[test]
@@ -1580,15 +1514,7 @@ mod tests {
                     continue;
                 }
             };
-            let request = Request {
-                principal: c.principal,
-                action: c.action,
-                resource: c.resource,
-                context: c.context,
-                absent: c.absent,
-                unlisted: c.unlisted,
-            };
-            let evaluation = policy.evaluate(&request);
+            let evaluation = policy.evaluate(&c.request);
             if evaluation.decision != c.expected {
                 failures.push(format!(
                     "{}: expected {:?}, got {evaluation:?}",

@@ -381,22 +381,12 @@ async fn list_roots(
     pages: &mut Vec<Observation<u32>>,
 ) -> Result<Vec<OrganizationRoot>> {
     let mut roots = Vec::new();
-    let mut next_token: Option<String> = None;
-    loop {
-        let result = env
-            .organizations_call(
-                env.limited(
-                    client
-                        .list_roots()
-                        .set_next_token(next_token.clone())
-                        .send(),
-                ),
-            )
-            .await;
-        let mut token = None;
-        let observed = observation("organizations:ListRoots", result, |output| {
-            token = output.next_token().map(str::to_owned);
-            let page: Vec<OrganizationRoot> = output
+    let listed = organizations_pages(env, |token| async move {
+        let result = client.list_roots().set_next_token(token).send().await;
+        let mut next = None;
+        let page = observation("organizations:ListRoots", result, |output| {
+            next = output.next_token().map(str::to_owned);
+            output
                 .roots()
                 .iter()
                 .filter_map(|root| {
@@ -411,20 +401,48 @@ async fn list_roots(
                             .collect(),
                     })
                 })
-                .collect();
-            let count = page.len() as u32;
-            roots.extend(page);
-            count
+                .collect::<Vec<_>>()
         });
+        (page, next)
+    })
+    .await;
+    for observed in listed {
         if let Some(error) = observed.error() {
             return Err(Error::Scope(format!(
                 "cannot list the organization's roots (organizations:ListRoots): {error}"
             )));
         }
+        pages.push(observed.map_response(|page| {
+            let count = page.len() as u32;
+            roots.extend(page);
+            count
+        }));
+    }
+    Ok(roots)
+}
+
+/// Every page of one Organizations listing, each call under the Organizations rate limit:
+/// `page` asks for the page after a token (`None`: the first) and observes it, saying its next
+/// token. The listing ends at its last page, or at a failed one, which is then the last
+/// observation.
+pub(crate) async fn organizations_pages<T, Page>(
+    env: &AwsEnvironment,
+    mut page: impl FnMut(Option<String>) -> Page,
+) -> Vec<Observation<T>>
+where
+    Page: Future<Output = (Observation<T>, Option<String>)>,
+{
+    let mut pages = Vec::new();
+    let mut next_token: Option<String> = None;
+    loop {
+        let (observed, token) = env
+            .organizations_call(env.limited(page(next_token.take())))
+            .await;
+        let failed = observed.error().is_some();
         pages.push(observed);
         match token.filter(|t| !t.is_empty()) {
-            Some(token) => next_token = Some(token),
-            None => return Ok(roots),
+            Some(token) if !failed => next_token = Some(token),
+            _ => return pages,
         }
     }
 }

@@ -4,6 +4,8 @@
 //! Collection never decides a verdict: it records what AWS answered.
 
 mod macie;
+#[cfg(test)]
+pub(crate) mod mocked;
 mod progress;
 pub mod repository;
 mod resource_controls;

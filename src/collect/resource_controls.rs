@@ -14,6 +14,7 @@ use crate::evidence::{
     OrganizationListing, PolicyDocument, PolicySummary, RESOURCE_CONTROL_POLICY,
     ResourceControlEvidence, TargetPolicies, targets_of_account,
 };
+use crate::scope::organizations_pages;
 
 /// How many Organizations calls are in flight at once, as in the organization's walk: the rate
 /// limiter keeps them inside the quota.
@@ -91,24 +92,18 @@ async fn list_target(
     client: &aws_sdk_organizations::Client,
     target_id: String,
 ) -> TargetPolicies {
-    let mut pages = Vec::new();
-    let mut next_token: Option<String> = None;
-    loop {
-        let result = env
-            .organizations_call(
-                env.limited(
-                    client
-                        .list_policies_for_target()
-                        .target_id(&target_id)
-                        .filter(aws_sdk_organizations::types::PolicyType::ResourceControlPolicy)
-                        .set_next_token(next_token.take())
-                        .send(),
-                ),
-            )
+    let target = target_id.as_str();
+    let pages = organizations_pages(env, |token| async move {
+        let result = client
+            .list_policies_for_target()
+            .target_id(target)
+            .filter(aws_sdk_organizations::types::PolicyType::ResourceControlPolicy)
+            .set_next_token(token)
+            .send()
             .await;
-        let mut token = None;
+        let mut next = None;
         let page = observation("organizations:ListPoliciesForTarget", result, |output| {
-            token = output.next_token().map(str::to_owned);
+            next = output.next_token().map(str::to_owned);
             output
                 .policies()
                 .iter()
@@ -121,13 +116,10 @@ async fn list_target(
                 })
                 .collect::<Vec<_>>()
         });
-        let failed = page.error().is_some();
-        pages.push(page);
-        match token.filter(|t| !t.is_empty()) {
-            Some(token) if !failed => next_token = Some(token),
-            _ => return TargetPolicies { target_id, pages },
-        }
-    }
+        (page, next)
+    })
+    .await;
+    TargetPolicies { target_id, pages }
 }
 
 /// DescribePolicy.
@@ -157,5 +149,52 @@ async fn describe_policy(
     DescribedPolicy {
         policy_id,
         described,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use aws_sdk_organizations::Client;
+    use aws_sdk_organizations::config::retry::RetryConfig;
+    use aws_sdk_organizations::operation::list_policies_for_target::ListPoliciesForTargetOutput;
+    use aws_smithy_mocks::{RuleMode, mock, mock_client};
+
+    use super::*;
+    use crate::collect::mocked::{environment, internal_error};
+    use crate::evidence::ErrorKind;
+
+    /// A listing whose second page fails (the emulator always answers every page) keeps the
+    /// first page and ends with the error, so the RCPs over the target are known unknown.
+    #[tokio::test]
+    async fn a_500_on_the_second_page_ends_the_listing_with_the_error() {
+        let listing = mock!(Client::list_policies_for_target)
+            .sequence()
+            .output(|| {
+                ListPoliciesForTargetOutput::builder()
+                    .policies(
+                        aws_sdk_organizations::types::PolicySummary::builder()
+                            .id("p-first")
+                            .name("first page")
+                            .build(),
+                    )
+                    .next_token("page-2")
+                    .build()
+            })
+            .http_response(|| internal_error("req-page-2"))
+            .build();
+        let client = mock_client!(
+            aws_sdk_organizations,
+            RuleMode::Sequential,
+            [&listing],
+            |config| config.retry_config(RetryConfig::disabled())
+        );
+        let listed = list_target(&environment().await, &client, "ou-ab12-11111111".into()).await;
+        assert_eq!(listing.num_calls(), 2);
+        assert_eq!(listed.pages.len(), 2);
+        let first = listed.pages[0].response().expect("the first page");
+        assert_eq!(first[0].id, "p-first");
+        let error = listed.pages[1].error().expect("the second page failed");
+        assert_eq!(error.kind, ErrorKind::ServiceUnavailable, "{error:?}");
+        assert_eq!(listed.pages[1].request_id.as_deref(), Some("req-page-2"));
     }
 }

@@ -309,35 +309,8 @@ pub(super) fn check_version(header: &RunHeader) -> std::result::Result<(), Strin
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::evidence::{
-        Account, AccountAccess, AccountEvidence, AccountSink, EvidenceWriter, MacieAdministrator,
-        RunEnd,
-    };
-    use crate::rules::testing::{at, destination, evidence, ok, run_of, session};
-
-    fn account(id: &str) -> AccountEvidence {
-        AccountEvidence {
-            account: Account {
-                id: id.into(),
-                name: format!("account {id}"),
-                email: None,
-                status: "ACTIVE".into(),
-                ou_path: None,
-            },
-            access: Some(AccountAccess {
-                role_arn: None,
-                identity: ok(
-                    "sts:GetCallerIdentity",
-                    crate::evidence::CallerIdentity {
-                        account: id.into(),
-                        arn: format!("arn:aws:sts::{id}:assumed-role/audit/x"),
-                        user_id: "AROA".into(),
-                    },
-                ),
-            }),
-            buckets: Some(ok("s3:ListBuckets", Vec::new())),
-        }
-    }
+    use crate::evidence::{AccountSink, EvidenceWriter, MacieAdministrator, RunEnd};
+    use crate::rules::testing::{account, at, destination, evidence, ok, run_of, session};
 
     fn region(account_id: &str, region: &str, admin: Option<&str>) -> AccountRegionEvidence {
         let mut record = evidence(
@@ -366,7 +339,7 @@ mod tests {
         let path = dir.join("evidence.jsonl");
         let writer = EvidenceWriter::create(&path, &header).expect("created");
         for (id, regions) in accounts {
-            writer.account(&account(id), regions);
+            writer.account(&account(id, &[]), regions);
         }
         let end = RunEnd {
             ended_at: at(2026, 1, 2),

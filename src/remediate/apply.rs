@@ -10,7 +10,6 @@
 
 use std::collections::HashMap;
 use std::error::Error as StdError;
-use std::ops::ControlFlow;
 
 use aws_config::SdkConfig;
 use aws_smithy_runtime_api::client::orchestrator::HttpResponse;
@@ -24,12 +23,13 @@ use serde_json::{Value, json};
 use super::commands::{KEY_TAG, encryption_configuration};
 use super::log::{CallRecord, StepRecord, StepStatus};
 use super::plan::{Action, Destination, GroupKind, KeyRef, Plan, Step, StepGroup, decide_policy};
-use super::statements::{self, KEY_ARN_PLACEHOLDER, bucket_gaps, key_gaps};
+use super::statements::{self, Gap, KEY_ARN_PLACEHOLDER, bucket_gaps, key_gaps};
 use crate::aws::AwsEnvironment;
 use crate::aws::errors::classify;
 use crate::collect::repository::bucket_region;
 use crate::evidence::{ApiError, ErrorKind, S3Destination};
 use crate::interrupt::Cancellation;
+use crate::policy::Policy;
 
 /// Every AWS operation an apply makes, with the IAM action that authorises it: the remediation
 /// role must grant each (checked against `permissions::REMEDIATION_ACTIONS` by the tests).
@@ -118,61 +118,110 @@ async fn run_group(
     let env = context.env;
     let credentials = env.credentials_for(&group.account_id, context.caller_account);
     let role_arn = credentials.role_arn().map(str::to_owned);
-    let mut stop: Option<String> = blocked.map(str::to_owned);
-    let mut records = Vec::new();
-    let conf = if stop.is_none() {
+    let conf = if blocked.is_none() {
         Some(env.account_config(&credentials).await)
     } else {
         None
     };
-    let mut keys: HashMap<String, String> = HashMap::new();
-    for step in &group.steps {
-        if stop.is_none() && context.cancellation.is_cancelled() {
-            stop = Some("not attempted: interrupted".into());
-        }
-        let (Some(conf), None) = (&conf, &stop) else {
-            records.push(not_attempted(
+    let clients = conf
+        .as_ref()
+        .map(|conf| move |step: &Step| StepClients::new(env, conf, step));
+    let steps = Steps {
+        role_arn,
+        force: context.force,
+        cancellation: context.cancellation,
+    };
+    steps.run(group, blocked, clients).await
+}
+
+/// How an account's steps are run.
+struct Steps<'a> {
+    /// The role they are made with (`None`: the caller's own credentials).
+    role_arn: Option<String>,
+    /// Repoint configurations that name another repository.
+    force: bool,
+    /// Raised by Ctrl-C / SIGTERM: no step starts after it.
+    cancellation: &'a Cancellation,
+}
+
+impl Steps<'_> {
+    /// Runs `group`'s steps in order with the clients `clients` gives each, stopping at the first
+    /// failure; none is attempted when `blocked` says why (and `clients` is then `None`).
+    async fn run(
+        &self,
+        group: &StepGroup,
+        blocked: Option<&str>,
+        clients: Option<impl Fn(&Step) -> StepClients>,
+    ) -> Vec<StepRecord> {
+        let role_arn = &self.role_arn;
+        let mut stop: Option<String> = blocked.map(str::to_owned);
+        let mut records = Vec::new();
+        let mut keys: HashMap<String, String> = HashMap::new();
+        for step in &group.steps {
+            if stop.is_none() && self.cancellation.is_cancelled() {
+                stop = Some("not attempted: interrupted".into());
+            }
+            let (Some(clients), None) = (&clients, &stop) else {
+                records.push(not_attempted(
+                    step,
+                    role_arn.clone(),
+                    stop.clone().unwrap_or_default(),
+                ));
+                continue;
+            };
+            let mut runner = Runner {
+                clients: clients(step),
                 step,
-                role_arn.clone(),
-                stop.clone().unwrap_or_default(),
-            ));
-            continue;
-        };
-        let mut runner = Runner {
-            env,
-            conf,
-            step,
-            force: context.force,
-            calls: Vec::new(),
-            keys: &mut keys,
-        };
-        let result = runner.run().await;
-        let calls = runner.calls;
-        let record = StepRecord {
-            step: step.number,
-            account_id: step.account_id.clone(),
-            region: step.region.clone(),
-            operation: step.action.operation().to_owned(),
-            resource: step.action.resource(&step.account_id, &step.region),
-            role_arn: role_arn.clone(),
-            status: result.status,
-            message: result.message,
-            before: result.before,
-            after: result.after,
-            calls,
-            error: result.error,
-            at: Utc::now(),
-        };
-        if record.status == StepStatus::Failed {
-            stop = Some(format!(
-                "not attempted: step {} ({}) failed in this account",
-                step.number,
-                step.action.operation()
-            ));
+                force: self.force,
+                calls: Vec::new(),
+                keys: &mut keys,
+            };
+            let result = runner.run().await;
+            let calls = runner.calls;
+            let record = StepRecord {
+                step: step.number,
+                account_id: step.account_id.clone(),
+                region: step.region.clone(),
+                operation: step.action.operation().to_owned(),
+                resource: step.action.resource(&step.account_id, &step.region),
+                role_arn: role_arn.clone(),
+                status: result.status,
+                message: result.message,
+                before: result.before,
+                after: result.after,
+                calls,
+                error: result.error,
+                at: Utc::now(),
+            };
+            if record.status == StepStatus::Failed {
+                stop = Some(format!(
+                    "not attempted: step {} ({}) failed in this account",
+                    step.number,
+                    step.action.operation()
+                ));
+            }
+            records.push(record);
         }
-        records.push(record);
+        records
     }
-    records
+}
+
+/// The clients of one step, in its account and Region.
+struct StepClients {
+    kms: aws_sdk_kms::Client,
+    s3: aws_sdk_s3::Client,
+    macie: aws_sdk_macie2::Client,
+}
+
+impl StepClients {
+    fn new(env: &AwsEnvironment, conf: &SdkConfig, step: &Step) -> StepClients {
+        let (account, region) = (step.account_id.as_str(), step.region.as_str());
+        StepClients {
+            kms: env.kms(conf, account, region),
+            s3: env.s3(conf, account, region),
+            macie: env.macie(conf, account, region),
+        }
+    }
 }
 
 fn not_attempted(step: &Step, role_arn: Option<String>, message: String) -> StepRecord {
@@ -240,8 +289,7 @@ impl StepResult {
 
 /// Runs one step.
 struct Runner<'a, 'k> {
-    env: &'a AwsEnvironment,
-    conf: &'a SdkConfig,
+    clients: StepClients,
     step: &'a Step,
     force: bool,
     calls: Vec<CallRecord>,
@@ -290,25 +338,21 @@ impl Runner<'_, '_> {
         }
     }
 
-    fn account(&self) -> &str {
-        &self.step.account_id
-    }
-
     fn region(&self) -> &str {
         &self.step.region
     }
 
     fn kms(&self) -> aws_sdk_kms::Client {
-        self.env.kms(self.conf, self.account(), self.region())
+        self.clients.kms.clone()
     }
 
     fn s3(&self) -> aws_sdk_s3::Client {
-        self.env.s3(self.conf, self.account(), self.region())
+        self.clients.s3.clone()
     }
 
     async fn run(&mut self) -> StepResult {
         let step = self.step;
-        match &step.action {
+        let ran = match &step.action {
             Action::CreateKey {
                 alias,
                 description,
@@ -352,7 +396,8 @@ impl Runner<'_, '_> {
                 destination,
                 before,
             } => self.put_export(destination, before.as_ref()).await,
-        }
+        };
+        ran.unwrap_or_else(|ended| ended)
     }
 
     /// DescribeKey: the key's ARN and whether it can hold Macie's results; `Ok(None)` when absent.
@@ -412,36 +457,40 @@ impl Runner<'_, '_> {
         }
     }
 
-    async fn create_key(&mut self, alias: &str, description: &str, policy: &Value) -> StepResult {
-        match self.describe(alias).await {
-            Ok(Some((arn, None))) => {
+    /// DescribeKey of the alias a step is about to create or name: `Ok(None)` when it is free.
+    async fn alias_target(
+        &mut self,
+        alias: &str,
+    ) -> Result<Option<(String, Option<String>)>, StepResult> {
+        self.describe(alias)
+            .await
+            .map_err(|error| StepResult::call_failed(&format!("cannot look up {alias}"), error))
+    }
+
+    async fn create_key(&mut self, alias: &str, description: &str, policy: &Value) -> Ran {
+        match self.alias_target(alias).await? {
+            Some((arn, None)) => {
                 self.keys.insert(self.region().to_owned(), arn.clone());
-                return StepResult::unchanged(
+                return Ok(StepResult::unchanged(
                     format!("{alias} already names key {arn}: reused"),
                     Some(json!({"key_arn": arn})),
-                );
+                ));
             }
-            Ok(Some((arn, Some(problem)))) => {
-                return StepResult::failed(
+            Some((arn, Some(problem))) => {
+                return Err(StepResult::failed(
                     format!(
                         "{alias} names key {arn}, which cannot hold Macie's results ({problem})"
                     ),
                     None,
-                );
+                ));
             }
-            Ok(None) => {}
-            Err(error) => {
-                return StepResult::call_failed(&format!("cannot look up {alias}"), error);
-            }
+            None => {}
         }
-        let tag = match aws_sdk_kms::types::Tag::builder()
+        let tag = aws_sdk_kms::types::Tag::builder()
             .tag_key(KEY_TAG.0)
             .tag_value(KEY_TAG.1)
             .build()
-        {
-            Ok(tag) => tag,
-            Err(error) => return StepResult::failed(error.to_string(), None),
-        };
+            .map_err(|error| StepResult::failed(error.to_string(), None))?;
         let kms = self.kms();
         let result = kms
             .create_key()
@@ -452,46 +501,38 @@ impl Runner<'_, '_> {
             .tags(tag)
             .send()
             .await;
-        match self.record("kms:CreateKey", result) {
-            Ok(output) => {
-                let arn = output
-                    .key_metadata()
-                    .and_then(|m| m.arn())
-                    .unwrap_or_default()
-                    .to_owned();
-                self.keys.insert(self.region().to_owned(), arn.clone());
-                StepResult::changed(
-                    format!("created key {arn}"),
-                    None,
-                    json!({"key_arn": arn, "policy": policy}),
-                )
-            }
-            Err(error) => StepResult::call_failed("cannot create the key", error),
-        }
+        let output = self
+            .record("kms:CreateKey", result)
+            .map_err(call_failed("cannot create the key"))?;
+        let arn = output
+            .key_metadata()
+            .and_then(|m| m.arn())
+            .unwrap_or_default()
+            .to_owned();
+        self.keys.insert(self.region().to_owned(), arn.clone());
+        Ok(StepResult::changed(
+            format!("created key {arn}"),
+            None,
+            json!({"key_arn": arn, "policy": policy}),
+        ))
     }
 
-    async fn create_alias(&mut self, alias: &str, key: &KeyRef) -> StepResult {
-        let arn = match self.resolve(key).await {
-            Ok(arn) => arn,
-            Err(failed) => return failed,
-        };
-        match self.describe(alias).await {
-            Ok(Some((named, _))) if named == arn => {
-                return StepResult::unchanged(
+    async fn create_alias(&mut self, alias: &str, key: &KeyRef) -> Ran {
+        let arn = self.resolve(key).await?;
+        match self.alias_target(alias).await? {
+            Some((named, _)) if named == arn => {
+                return Ok(StepResult::unchanged(
                     format!("{alias} already names {arn}"),
                     Some(json!({"alias": alias, "key_arn": arn})),
-                );
+                ));
             }
-            Ok(Some((named, _))) => {
-                return StepResult::failed(
+            Some((named, _)) => {
+                return Err(StepResult::failed(
                     format!("{alias} already names another key, {named}"),
                     None,
-                );
+                ));
             }
-            Ok(None) => {}
-            Err(error) => {
-                return StepResult::call_failed(&format!("cannot look up {alias}"), error);
-            }
+            None => {}
         }
         let kms = self.kms();
         let result = kms
@@ -500,111 +541,90 @@ impl Runner<'_, '_> {
             .target_key_id(&arn)
             .send()
             .await;
-        match self.record("kms:CreateAlias", result) {
-            Ok(_) => StepResult::changed(
-                format!("{alias} names {arn}"),
-                None,
-                json!({"alias": alias, "key_arn": arn}),
-            ),
-            Err(error) => StepResult::call_failed("cannot create the alias", error),
-        }
-    }
-
-    /// DescribeKey: the key's state (`Enabled`, `Disabled`, `PendingDeletion`…).
-    async fn key_state(&mut self, arn: &str) -> Result<String, ApiError> {
-        let kms = self.kms();
-        let result = kms.describe_key().key_id(arn).send().await;
-        self.record("kms:DescribeKey", result).map(|output| {
-            output
-                .key_metadata()
-                .and_then(|m| m.key_state())
-                .map(|s| s.as_str().to_owned())
-                .unwrap_or_default()
-        })
-    }
-
-    async fn cancel_key_deletion(&mut self, key: &KeyRef) -> StepResult {
-        let (arn, state, before) = match self.key_and_state(key).await {
-            Ok(found) => found,
-            Err(failed) => return failed,
-        };
-        if state != "PendingDeletion" {
-            return StepResult::unchanged(
-                format!("key {arn} is not pending deletion ({state})"),
-                Some(before),
-            );
-        }
-        let kms = self.kms();
-        let result = kms.cancel_key_deletion().key_id(&arn).send().await;
-        match self.record("kms:CancelKeyDeletion", result) {
-            Ok(_) => StepResult::changed(
-                format!("the deletion of key {arn} is cancelled (the key is disabled)"),
-                Some(before),
-                json!({"key_arn": arn, "state": "Disabled"}),
-            ),
-            Err(error) => StepResult::call_failed("cannot cancel the key's deletion", error),
-        }
+        self.record("kms:CreateAlias", result)
+            .map_err(call_failed("cannot create the alias"))?;
+        Ok(StepResult::changed(
+            format!("{alias} names {arn}"),
+            None,
+            json!({"alias": alias, "key_arn": arn}),
+        ))
     }
 
     /// The key's ARN, its state and the step's "before" record, for the steps that recover a
     /// key (each reads the state first, so a step already made is unchanged).
-    async fn key_and_state(
-        &mut self,
-        key: &KeyRef,
-    ) -> std::result::Result<(String, String, serde_json::Value), StepResult> {
+    async fn key_and_state(&mut self, key: &KeyRef) -> Result<(String, String, Value), StepResult> {
         let arn = self.resolve(key).await?;
+        let kms = self.kms();
+        let result = kms.describe_key().key_id(&arn).send().await;
         let state = self
-            .key_state(&arn)
-            .await
-            .map_err(|error| StepResult::call_failed("cannot describe the key", error))?;
+            .record("kms:DescribeKey", result)
+            .map_err(call_failed("cannot describe the key"))?
+            .key_metadata()
+            .and_then(|m| m.key_state())
+            .map(|s| s.as_str().to_owned())
+            .unwrap_or_default();
         let before = json!({"key_arn": arn, "state": state});
         Ok((arn, state, before))
     }
 
-    async fn enable_key(&mut self, key: &KeyRef) -> StepResult {
-        let (arn, state, before) = match self.key_and_state(key).await {
-            Ok(found) => found,
-            Err(failed) => return failed,
-        };
+    async fn cancel_key_deletion(&mut self, key: &KeyRef) -> Ran {
+        let (arn, state, before) = self.key_and_state(key).await?;
+        if state != "PendingDeletion" {
+            return Ok(StepResult::unchanged(
+                format!("key {arn} is not pending deletion ({state})"),
+                Some(before),
+            ));
+        }
+        let kms = self.kms();
+        let result = kms.cancel_key_deletion().key_id(&arn).send().await;
+        self.record("kms:CancelKeyDeletion", result)
+            .map_err(call_failed("cannot cancel the key's deletion"))?;
+        Ok(StepResult::changed(
+            format!("the deletion of key {arn} is cancelled (the key is disabled)"),
+            Some(before),
+            json!({"key_arn": arn, "state": "Disabled"}),
+        ))
+    }
+
+    async fn enable_key(&mut self, key: &KeyRef) -> Ran {
+        let (arn, state, before) = self.key_and_state(key).await?;
         match state.as_str() {
             "Enabled" => {
-                return StepResult::unchanged(format!("key {arn} is enabled"), Some(before));
+                return Ok(StepResult::unchanged(
+                    format!("key {arn} is enabled"),
+                    Some(before),
+                ));
             }
             "Disabled" => {}
             other => {
-                return StepResult::failed(
+                return Err(StepResult::failed(
                     format!("key {arn} is {other}: only a disabled key can be enabled"),
                     None,
-                );
+                ));
             }
         }
         let kms = self.kms();
         let result = kms.enable_key().key_id(&arn).send().await;
-        match self.record("kms:EnableKey", result) {
-            Ok(_) => StepResult::changed(
-                format!("key {arn} is enabled"),
-                Some(before),
-                json!({"key_arn": arn, "state": "Enabled"}),
-            ),
-            Err(error) => StepResult::call_failed("cannot enable the key", error),
-        }
+        self.record("kms:EnableKey", result)
+            .map_err(call_failed("cannot enable the key"))?;
+        Ok(StepResult::changed(
+            format!("key {arn} is enabled"),
+            Some(before),
+            json!({"key_arn": arn, "state": "Enabled"}),
+        ))
     }
 
-    async fn enable_rotation(&mut self, key: &KeyRef) -> StepResult {
-        let arn = match self.resolve(key).await {
-            Ok(arn) => arn,
-            Err(failed) => return failed,
-        };
+    async fn enable_rotation(&mut self, key: &KeyRef) -> Ran {
+        let arn = self.resolve(key).await?;
         let kms = self.kms();
         let result = kms.enable_key_rotation().key_id(&arn).send().await;
-        match self.record("kms:EnableKeyRotation", result) {
-            Ok(_) => StepResult::changed(
-                format!("automatic rotation of {arn} is on"),
-                None,
-                json!({"key_arn": arn, "rotation_enabled": true}),
-            ),
-            Err(error) => StepResult::call_failed("cannot enable key rotation", error),
-        }
+        self.record("kms:EnableKeyRotation", result)
+            .map_err(call_failed("cannot enable key rotation"))?;
+        Ok(StepResult::changed(
+            format!("automatic rotation of {arn} is on"),
+            None,
+            json!({"key_arn": arn, "rotation_enabled": true}),
+        ))
     }
 
     async fn put_key_policy(
@@ -612,11 +632,8 @@ impl Runner<'_, '_> {
         key: &KeyRef,
         desired: &[Value],
         sources: &[statements::MacieSource],
-    ) -> StepResult {
-        let arn = match self.resolve(key).await {
-            Ok(arn) => arn,
-            Err(failed) => return failed,
-        };
+    ) -> Ran {
+        let arn = self.resolve(key).await?;
         let kms = self.kms();
         let result = kms
             .get_key_policy()
@@ -624,34 +641,21 @@ impl Runner<'_, '_> {
             .policy_name("default")
             .send()
             .await;
-        let text = match self.record("kms:GetKeyPolicy", result) {
-            Ok(output) => output.policy().unwrap_or_default().to_owned(),
-            Err(error) => return StepResult::call_failed("cannot read the key policy", error),
+        let text = self
+            .record("kms:GetKeyPolicy", result)
+            .map_err(call_failed("cannot read the key policy"))?
+            .policy()
+            .unwrap_or_default()
+            .to_owned();
+        let policy = PolicyStep {
+            policy: "the key policy",
+            satisfied: "already lets Macie use the key",
+            desired,
+            arn: &arn,
         };
-        let parsed = match statements::parse(&text) {
-            Ok(parsed) => parsed,
-            Err(error) => {
-                return StepResult::failed(format!("the key policy cannot be read: {error}"), None);
-            }
-        };
-        let desired: Vec<Value> = desired
-            .iter()
-            .map(|s| statements::substitute(s, KEY_ARN_PLACEHOLDER, &arn))
-            .collect();
-        let decided = decide_policy(Some(&parsed), &desired, |policy| {
+        let (current, after) = policy.merged(Some(&text), |policy| {
             policy.map_or_else(Vec::new, |p| key_gaps(p, &arn, sources))
-        });
-        let (current, _) = parsed;
-        let after = match policy_to_write(
-            decided,
-            "the key policy",
-            "already lets Macie use the key",
-            Some(&current),
-        ) {
-            ControlFlow::Continue(after) => after,
-            ControlFlow::Break(result) => return result,
-        };
-        let kms = self.kms();
+        })?;
         let result = kms
             .put_key_policy()
             .key_id(&arn)
@@ -659,13 +663,12 @@ impl Runner<'_, '_> {
             .policy(statements::to_text(&after))
             .send()
             .await;
-        match self.record("kms:PutKeyPolicy", result) {
-            Ok(_) => StepResult::changed("key policy updated", Some(current), after),
-            Err(error) => StepResult::call_failed("cannot write the key policy", error),
-        }
+        self.record("kms:PutKeyPolicy", result)
+            .map_err(call_failed("cannot write the key policy"))?;
+        Ok(StepResult::changed("key policy updated", current, after))
     }
 
-    async fn create_bucket(&mut self, bucket: &str) -> StepResult {
+    async fn create_bucket(&mut self, bucket: &str) -> Ran {
         let region = self.region().to_owned();
         let s3 = self.s3();
         let result = s3.get_bucket_location().bucket(bucket).send().await;
@@ -673,30 +676,30 @@ impl Runner<'_, '_> {
             Ok(output) => {
                 let location = bucket_region(output.location_constraint().map(|c| c.as_str()));
                 return if location == region {
-                    StepResult::unchanged(
+                    Ok(StepResult::unchanged(
                         format!("bucket {bucket} already exists in {region}"),
                         Some(json!({"bucket": bucket, "region": region})),
-                    )
+                    ))
                 } else {
-                    StepResult::failed(
+                    Err(StepResult::failed(
                         format!(
                             "bucket {bucket} already exists, in {location} instead of {region}"
                         ),
                         None,
-                    )
+                    ))
                 };
             }
             Err(error) if error.kind == ErrorKind::NotFound => {}
             Err(error) if error.kind == ErrorKind::AccessDenied => {
-                return StepResult::failed(
+                return Err(StepResult::failed(
                     format!(
                         "bucket name {bucket} is taken by another account (GetBucketLocation was denied): choose another \
                          remediation.bucket_name_template"
                     ),
                     Some(error),
-                );
+                ));
             }
-            Err(error) => return StepResult::call_failed("cannot look up the bucket", error),
+            Err(error) => return Err(StepResult::call_failed("cannot look up the bucket", error)),
         }
         let mut request = s3.create_bucket().bucket(bucket);
         if region != "us-east-1" {
@@ -709,17 +712,16 @@ impl Runner<'_, '_> {
             );
         }
         let result = request.send().await;
-        match self.record("s3:CreateBucket", result) {
-            Ok(_) => StepResult::changed(
-                format!("created bucket {bucket} in {region}"),
-                None,
-                json!({"bucket": bucket, "region": region}),
-            ),
-            Err(error) => StepResult::call_failed("cannot create the bucket", error),
-        }
+        self.record("s3:CreateBucket", result)
+            .map_err(call_failed("cannot create the bucket"))?;
+        Ok(StepResult::changed(
+            format!("created bucket {bucket} in {region}"),
+            None,
+            json!({"bucket": bucket, "region": region}),
+        ))
     }
 
-    async fn put_public_access_block(&mut self, bucket: &str, before: Option<Value>) -> StepResult {
+    async fn put_public_access_block(&mut self, bucket: &str, before: Option<Value>) -> Ran {
         let configuration = aws_sdk_s3::types::PublicAccessBlockConfiguration::builder()
             .block_public_acls(true)
             .ignore_public_acls(true)
@@ -733,40 +735,31 @@ impl Runner<'_, '_> {
             .public_access_block_configuration(configuration)
             .send()
             .await;
-        match self.record("s3:PutPublicAccessBlock", result) {
-            Ok(_) => StepResult::changed(
-                "all four Block Public Access settings are on",
-                before,
-                json!(crate::evidence::PublicAccessBlock {
-                    block_public_acls: true,
-                    ignore_public_acls: true,
-                    block_public_policy: true,
-                    restrict_public_buckets: true,
-                }),
-            ),
-            Err(error) => StepResult::call_failed("cannot set Block Public Access", error),
-        }
+        self.record("s3:PutPublicAccessBlock", result)
+            .map_err(call_failed("cannot set Block Public Access"))?;
+        Ok(StepResult::changed(
+            "all four Block Public Access settings are on",
+            before,
+            json!(crate::evidence::PublicAccessBlock {
+                block_public_acls: true,
+                ignore_public_acls: true,
+                block_public_policy: true,
+                restrict_public_buckets: true,
+            }),
+        ))
     }
 
-    async fn put_encryption(
-        &mut self,
-        bucket: &str,
-        key: &KeyRef,
-        before: Option<Value>,
-    ) -> StepResult {
-        let arn = match self.resolve(key).await {
-            Ok(arn) => arn,
-            Err(failed) => return failed,
+    async fn put_encryption(&mut self, bucket: &str, key: &KeyRef, before: Option<Value>) -> Ran {
+        let arn = self.resolve(key).await?;
+        let unbuilt = |error: aws_smithy_types::error::operation::BuildError| {
+            StepResult::failed(error.to_string(), None)
         };
-        let by_default = match aws_sdk_s3::types::ServerSideEncryptionByDefault::builder()
+        let by_default = aws_sdk_s3::types::ServerSideEncryptionByDefault::builder()
             .sse_algorithm(aws_sdk_s3::types::ServerSideEncryption::AwsKms)
             .kms_master_key_id(&arn)
             .build()
-        {
-            Ok(by_default) => by_default,
-            Err(error) => return StepResult::failed(error.to_string(), None),
-        };
-        let configuration = match aws_sdk_s3::types::ServerSideEncryptionConfiguration::builder()
+            .map_err(unbuilt)?;
+        let configuration = aws_sdk_s3::types::ServerSideEncryptionConfiguration::builder()
             .rules(
                 aws_sdk_s3::types::ServerSideEncryptionRule::builder()
                     .apply_server_side_encryption_by_default(by_default)
@@ -774,10 +767,7 @@ impl Runner<'_, '_> {
                     .build(),
             )
             .build()
-        {
-            Ok(configuration) => configuration,
-            Err(error) => return StepResult::failed(error.to_string(), None),
-        };
+            .map_err(unbuilt)?;
         let s3 = self.s3();
         let result = s3
             .put_bucket_encryption()
@@ -785,17 +775,16 @@ impl Runner<'_, '_> {
             .server_side_encryption_configuration(configuration)
             .send()
             .await;
-        match self.record("s3:PutBucketEncryption", result) {
-            Ok(_) => StepResult::changed(
-                format!("default encryption: SSE-KMS with {arn}"),
-                before,
-                encryption_configuration(&arn),
-            ),
-            Err(error) => StepResult::call_failed("cannot set default encryption", error),
-        }
+        self.record("s3:PutBucketEncryption", result)
+            .map_err(call_failed("cannot set default encryption"))?;
+        Ok(StepResult::changed(
+            format!("default encryption: SSE-KMS with {arn}"),
+            before,
+            encryption_configuration(&arn),
+        ))
     }
 
-    async fn put_versioning(&mut self, bucket: &str, before: Option<String>) -> StepResult {
+    async fn put_versioning(&mut self, bucket: &str, before: Option<String>) -> Ran {
         let s3 = self.s3();
         let result = s3
             .put_bucket_versioning()
@@ -807,14 +796,13 @@ impl Runner<'_, '_> {
             )
             .send()
             .await;
-        match self.record("s3:PutBucketVersioning", result) {
-            Ok(_) => StepResult::changed(
-                "versioning is on",
-                before.map(|status| json!({"status": status})),
-                json!({"status": "Enabled"}),
-            ),
-            Err(error) => StepResult::call_failed("cannot turn on versioning", error),
-        }
+        self.record("s3:PutBucketVersioning", result)
+            .map_err(call_failed("cannot turn on versioning"))?;
+        Ok(StepResult::changed(
+            "versioning is on",
+            before.map(|status| json!({"status": status})),
+            json!({"status": "Enabled"}),
+        ))
     }
 
     async fn put_bucket_policy(
@@ -824,82 +812,59 @@ impl Runner<'_, '_> {
         prefix: &str,
         desired: &[Value],
         sources: &[statements::MacieSource],
-    ) -> StepResult {
-        let arn = match self.resolve(key).await {
-            Ok(arn) => arn,
-            Err(failed) => return failed,
-        };
+    ) -> Ran {
+        let arn = self.resolve(key).await?;
         let s3 = self.s3();
         let result = s3.get_bucket_policy().bucket(bucket).send().await;
         let text = match self.record("s3:GetBucketPolicy", result) {
             Ok(output) => Some(output.policy().unwrap_or_default().to_owned()),
             Err(error) if is_code(&error, &["NoSuchBucketPolicy"]) => None,
-            Err(error) => return StepResult::call_failed("cannot read the bucket policy", error),
-        };
-        let parsed = match text.as_deref().map(statements::parse).transpose() {
-            Ok(parsed) => parsed,
             Err(error) => {
-                return StepResult::failed(
-                    format!("the bucket policy cannot be read: {error}"),
-                    None,
-                );
+                return Err(StepResult::call_failed(
+                    "cannot read the bucket policy",
+                    error,
+                ));
             }
         };
-        let desired: Vec<Value> = desired
-            .iter()
-            .map(|s| statements::substitute(s, KEY_ARN_PLACEHOLDER, &arn))
-            .collect();
-        let decided = decide_policy(parsed.as_ref(), &desired, |policy| {
-            bucket_gaps(policy, bucket, prefix, &arn, sources)
-        });
-        let current = parsed.map(|(value, _)| value);
-        let after = match policy_to_write(
-            decided,
-            "the bucket policy",
-            "already denies non-TLS requests and lets Macie write",
-            current.as_ref(),
-        ) {
-            ControlFlow::Continue(after) => after,
-            ControlFlow::Break(result) => return result,
+        let policy = PolicyStep {
+            policy: "the bucket policy",
+            satisfied: "already denies non-TLS requests and lets Macie write",
+            desired,
+            arn: &arn,
         };
-        let s3 = self.s3();
+        let (current, after) = policy.merged(text.as_deref(), |policy| {
+            bucket_gaps(policy, bucket, prefix, &arn, sources)
+        })?;
         let result = s3
             .put_bucket_policy()
             .bucket(bucket)
             .policy(statements::to_text(&after))
             .send()
             .await;
-        match self.record("s3:PutBucketPolicy", result) {
-            Ok(_) => StepResult::changed("bucket policy updated", current, after),
-            Err(error) => StepResult::call_failed("cannot write the bucket policy", error),
-        }
+        self.record("s3:PutBucketPolicy", result)
+            .map_err(call_failed("cannot write the bucket policy"))?;
+        Ok(StepResult::changed("bucket policy updated", current, after))
     }
 
     async fn put_export(
         &mut self,
         destination: &Destination,
         planned: Option<&S3Destination>,
-    ) -> StepResult {
-        let arn = match self.resolve(&destination.key).await {
-            Ok(arn) => arn,
-            Err(failed) => return failed,
-        };
-        let macie = self.env.macie(self.conf, self.account(), self.region());
+    ) -> Ran {
+        let arn = self.resolve(&destination.key).await?;
+        let macie = self.clients.macie.clone();
         let result = macie.get_classification_export_configuration().send().await;
-        let current = match self.record("macie2:GetClassificationExportConfiguration", result) {
-            Ok(output) => output
-                .configuration()
-                .and_then(|c| c.s3_destination())
-                .map(|d| S3Destination {
-                    bucket_name: d.bucket_name().map(str::to_owned),
-                    key_prefix: d.key_prefix().map(str::to_owned),
-                    kms_key_arn: d.kms_key_arn().map(str::to_owned),
-                    expected_bucket_owner: d.expected_bucket_owner().map(str::to_owned),
-                }),
-            Err(error) => {
-                return StepResult::call_failed("cannot read the export configuration", error);
-            }
-        };
+        let current = self
+            .record("macie2:GetClassificationExportConfiguration", result)
+            .map_err(call_failed("cannot read the export configuration"))?
+            .configuration()
+            .and_then(|c| c.s3_destination())
+            .map(|d| S3Destination {
+                bucket_name: d.bucket_name().map(str::to_owned),
+                key_prefix: d.key_prefix().map(str::to_owned),
+                kms_key_arn: d.kms_key_arn().map(str::to_owned),
+                expected_bucket_owner: d.expected_bucket_owner().map(str::to_owned),
+            });
         let target = S3Destination {
             bucket_name: Some(destination.bucket.clone()),
             key_prefix: Some(destination.key_prefix.clone()),
@@ -913,7 +878,10 @@ impl Runner<'_, '_> {
                 && c.key_prefix.as_deref().unwrap_or_default() == destination.key_prefix
         };
         if current.as_ref().is_some_and(same) {
-            return StepResult::unchanged("the export configuration already points there", before);
+            return Ok(StepResult::unchanged(
+                "the export configuration already points there",
+                before,
+            ));
         }
         let named = |value: &Option<String>| value.as_deref().is_some_and(|v| !v.trim().is_empty());
         let elsewhere = current.as_ref().is_some_and(|c| {
@@ -921,7 +889,7 @@ impl Runner<'_, '_> {
                 || (named(&c.kms_key_arn) && c.kms_key_arn != target.kms_key_arn)
         });
         if current.as_ref() != planned {
-            return StepResult::failed(
+            return Err(StepResult::failed(
                 format!(
                     "the export configuration changed since the plan was made (now {}): re-run to plan again",
                     current
@@ -929,13 +897,13 @@ impl Runner<'_, '_> {
                         .map_or_else(|| "none".to_owned(), |c| json!(c).to_string())
                 ),
                 None,
-            );
+            ));
         }
         if elsewhere && !self.force {
-            return StepResult::failed(
+            return Err(StepResult::failed(
                 "the export configuration names another repository: --force repoints it",
                 None,
-            );
+            ));
         }
         let s3_destination = aws_sdk_macie2::types::S3Destination::builder()
             .bucket_name(&destination.bucket)
@@ -952,44 +920,204 @@ impl Runner<'_, '_> {
             )
             .send()
             .await;
-        match self.record("macie2:PutClassificationExportConfiguration", result) {
-            Ok(_) => StepResult::changed(
-                format!(
-                    "Macie exports to s3://{}/{} encrypted with {arn}",
-                    destination.bucket, destination.key_prefix
-                ),
-                before,
-                json!(target),
+        self.record("macie2:PutClassificationExportConfiguration", result)
+            .map_err(call_failed("cannot write the export configuration"))?;
+        Ok(StepResult::changed(
+            format!(
+                "Macie exports to s3://{}/{} encrypted with {arn}",
+                destination.bucket, destination.key_prefix
             ),
-            Err(error) => StepResult::call_failed("cannot write the export configuration", error),
-        }
+            before,
+            json!(target),
+        ))
     }
 }
 
-/// The merged policy a policy step writes, or the step's result when there is nothing to write
-/// (`policy` already `satisfied`) or a merge cannot fix it.
-fn policy_to_write(
-    decided: Result<Option<Value>, String>,
-    policy: &str,
-    satisfied: &str,
-    current: Option<&Value>,
-) -> ControlFlow<StepResult, Value> {
-    match decided {
-        Ok(Some(after)) => ControlFlow::Continue(after),
-        Ok(None) => ControlFlow::Break(StepResult::unchanged(
-            format!("{policy} {satisfied}"),
-            current.cloned(),
-        )),
-        Err(reason) => ControlFlow::Break(StepResult::failed(
-            format!("{policy} cannot be fixed by adding statements: {reason}"),
-            None,
-        )),
+/// A step's result: `Err` is the result of a step that ended before its write (it failed, or
+/// found nothing to change), so that `?` ends the step there.
+type Ran = Result<StepResult, StepResult>;
+
+/// The failed step a failed call makes, `what` saying what the step could not do.
+fn call_failed(what: &str) -> impl FnOnce(ApiError) -> StepResult + '_ {
+    move |error| StepResult::call_failed(what, error)
+}
+
+/// What a key- or bucket-policy step merges into the policy it reads.
+struct PolicyStep<'a> {
+    /// The policy, in messages ("the key policy").
+    policy: &'a str,
+    /// What a policy that needs nothing already does, in messages.
+    satisfied: &'a str,
+    /// The planned statements, naming the key by [`KEY_ARN_PLACEHOLDER`].
+    desired: &'a [Value],
+    /// The key's ARN now.
+    arn: &'a str,
+}
+
+impl PolicyStep<'_> {
+    /// The policy as read (`text`; `None`: there is none) and the merged policy to write; or the
+    /// step's result when there is nothing to write (no gap `gaps` finds) or a merge cannot fix it.
+    // The `Err` is the step's result, returned once per step as its async callers return theirs.
+    #[allow(clippy::result_large_err)]
+    fn merged(
+        &self,
+        text: Option<&str>,
+        gaps: impl Fn(Option<&Policy>) -> Vec<Gap>,
+    ) -> Result<(Option<Value>, Value), StepResult> {
+        let policy = self.policy;
+        let parsed = text.map(statements::parse).transpose().map_err(|error| {
+            StepResult::failed(format!("{policy} cannot be read: {error}"), None)
+        })?;
+        let desired: Vec<Value> = self
+            .desired
+            .iter()
+            .map(|s| statements::substitute(s, KEY_ARN_PLACEHOLDER, self.arn))
+            .collect();
+        let decided = decide_policy(parsed.as_ref(), &desired, gaps);
+        let current = parsed.map(|(value, _)| value);
+        match decided {
+            Ok(Some(after)) => Ok((current, after)),
+            Ok(None) => Err(StepResult::unchanged(
+                format!("{policy} {}", self.satisfied),
+                current,
+            )),
+            Err(reason) => Err(StepResult::failed(
+                format!("{policy} cannot be fixed by adding statements: {reason}"),
+                None,
+            )),
+        }
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_sdk_kms::config::retry::RetryConfig;
+    use aws_sdk_kms::operation::enable_key_rotation::EnableKeyRotationOutput;
+    use aws_smithy_mocks::{Rule, RuleMode, mock, mock_client};
+
+    use crate::collect::mocked::{answer, internal_error};
+
+    const ACCOUNT: &str = "111111111111";
+    const KEY: &str = "arn:aws:kms:us-east-1:111111111111:key/k";
+
+    fn step(number: usize, action: Action) -> Step {
+        Step {
+            number,
+            account_id: ACCOUNT.into(),
+            region: "us-east-1".into(),
+            action,
+            summary: String::new(),
+            commands: Vec::new(),
+            diff: Vec::new(),
+            serves: Vec::new(),
+        }
+    }
+
+    fn key() -> KeyRef {
+        KeyRef::Arn { arn: KEY.into() }
+    }
+
+    /// Rotation, the key policy, then a bucket, in one account.
+    fn group() -> StepGroup {
+        StepGroup {
+            account_id: ACCOUNT.into(),
+            kind: GroupKind::Account,
+            steps: vec![
+                step(1, Action::EnableKeyRotation { key: key() }),
+                step(
+                    2,
+                    Action::PutKeyPolicy {
+                        key: key(),
+                        statements: Vec::new(),
+                        sources: Vec::new(),
+                        before: None,
+                        after: None,
+                    },
+                ),
+                step(
+                    3,
+                    Action::CreateBucket {
+                        bucket: "macie-results".into(),
+                    },
+                ),
+            ],
+        }
+    }
+
+    /// Runs `group()` with KMS answering as `kms_rules` say; S3 and Macie must not be called.
+    async fn applied(kms_rules: &[&Rule]) -> Vec<StepRecord> {
+        let s3_rule = mock!(aws_sdk_s3::Client::get_bucket_location)
+            .then_http_response(|| answer(500, "req-s3", "{}"));
+        let macie_rule = mock!(aws_sdk_macie2::Client::get_classification_export_configuration)
+            .then_http_response(|| answer(500, "req-macie", "{}"));
+        let clients = |_: &Step| StepClients {
+            kms: mock_client!(aws_sdk_kms, RuleMode::MatchAny, kms_rules, |config| config
+                .retry_config(RetryConfig::disabled())),
+            s3: mock_client!(aws_sdk_s3, [&s3_rule]),
+            macie: mock_client!(aws_sdk_macie2, [&macie_rule]),
+        };
+        let cancellation = Cancellation::new();
+        let steps = Steps {
+            role_arn: None,
+            force: false,
+            cancellation: &cancellation,
+        };
+        let records = steps.run(&group(), None, Some(clients)).await;
+        assert_eq!(s3_rule.num_calls() + macie_rule.num_calls(), 0);
+        records
+    }
+
+    /// The key policy step's GetKeyPolicy answers `answer`: the step fails with the call's
+    /// error and request id, and the account's later steps are not attempted.
+    async fn failed_key_policy_step(answer: fn() -> HttpResponse) -> StepRecord {
+        let rotation = mock!(aws_sdk_kms::Client::enable_key_rotation)
+            .then_output(|| EnableKeyRotationOutput::builder().build());
+        let read = mock!(aws_sdk_kms::Client::get_key_policy).then_http_response(answer);
+        let records = applied(&[&rotation, &read]).await;
+        assert_eq!(read.num_calls(), 1);
+        let statuses: Vec<StepStatus> = records.iter().map(|r| r.status).collect();
+        assert_eq!(
+            statuses,
+            [
+                StepStatus::Changed,
+                StepStatus::Failed,
+                StepStatus::NotAttempted
+            ]
+        );
+        assert_eq!(
+            records[2].message,
+            "not attempted: step 2 (kms:PutKeyPolicy) failed in this account"
+        );
+        let failed = records[1].clone();
+        assert!(
+            failed.message.starts_with("cannot read the key policy: "),
+            "{}",
+            failed.message
+        );
+        assert_eq!(failed.calls.len(), 1);
+        assert_eq!(failed.calls[0].operation, "kms:GetKeyPolicy");
+        assert_eq!(failed.calls[0].error, failed.error);
+        failed
+    }
+
+    #[tokio::test]
+    async fn a_500_mid_account_fails_its_step_and_stops_the_account() {
+        let failed = failed_key_policy_step(|| internal_error("req-500")).await;
+        let error = failed.error.expect("the call's error");
+        assert_eq!(error.kind, ErrorKind::ServiceUnavailable, "{error:?}");
+        assert_eq!(error.http_status, Some(500));
+        assert_eq!(failed.calls[0].request_id.as_deref(), Some("req-500"));
+    }
+
+    #[tokio::test]
+    async fn an_answer_that_cannot_be_read_fails_its_step_and_stops_the_account() {
+        let failed = failed_key_policy_step(|| answer(200, "req-garbled", "{\"Policy\": ")).await;
+        let error = failed.error.expect("the call's error");
+        assert_eq!(error.kind, ErrorKind::Other, "{error:?}");
+        assert_eq!(error.http_status, Some(200));
+        assert_eq!(failed.calls[0].request_id.as_deref(), Some("req-garbled"));
+    }
 
     #[test]
     fn the_remediation_role_grants_every_call() {
@@ -1009,8 +1137,9 @@ mod tests {
             .map(|(operation, _)| *operation)
             .collect();
         let mut rest = source;
-        while let Some(index) = rest.find("self.record(\"") {
-            rest = &rest[index + "self.record(\"".len()..];
+        // rustfmt may put `.record(` on the line after `self`.
+        while let Some(index) = rest.find(".record(\"") {
+            rest = &rest[index + ".record(\"".len()..];
             let label = &rest[..rest.find('"').unwrap_or(0)];
             assert!(listed.contains(&label), "{label} is not in APPLY_CALLS");
         }

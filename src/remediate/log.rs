@@ -24,6 +24,8 @@ use crate::run_dir::write_atomically;
 pub const FILE_NAME: &str = "remediation.jsonl";
 
 /// One line of `remediation.jsonl`.
+// Records are made one at a time, to be written or read: boxing the step would save nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Deserialize, Serialize)]
 #[serde(tag = "record", rename_all = "snake_case")]
 pub enum LogRecord {

@@ -8,8 +8,9 @@ use super::plan::{
     account_owns, bucket_public_access, decide_policy, describe, export_draft, key_evidence,
     key_region_of, key_unusable, non_empty,
 };
-use super::statements::{self, bucket_gaps, key_gaps, macie_principal};
+use super::statements::{self, Gap, bucket_gaps, key_gaps, macie_principal};
 use crate::evidence::{BucketOwner, Observation, Outcome, PublicAccessBlock};
+use crate::policy::Policy;
 
 /// `--strategy own`: the account-Region's own key and bucket, created or fixed, then pointed at.
 pub(super) fn plan_own(
@@ -79,12 +80,12 @@ pub(super) fn plan_own(
         }
     }
 
+    let draft =
+        |action: Action, summary: String| Draft::new(&account, &region, action, summary, &serves);
     let mut steps: Vec<Draft> = Vec::new();
     let key = match &existing_key {
         None => {
-            steps.push(Draft::new(
-                &account,
-                &region,
+            steps.push(draft(
                 Action::CreateKey {
                     alias: alias.clone(),
                     description: "Macie sensitive data discovery results".into(),
@@ -95,27 +96,20 @@ pub(super) fn plan_own(
                      the account's administrators manage it and {principal} use it for account {account} in \
                      {region} (aws:SourceAccount, aws:SourceArn)"
                 ),
-                &serves,
-            ));
+));
             let key = KeyRef::Created {
                 alias: alias.clone(),
             };
-            steps.push(Draft::new(
-                &account,
-                &region,
+            steps.push(draft(
                 Action::CreateAlias {
                     alias: alias.clone(),
                     key: key.clone(),
                 },
                 format!("name the new key {alias}"),
-                &serves,
             ));
-            steps.push(Draft::new(
-                &account,
-                &region,
+            steps.push(draft(
                 Action::EnableKeyRotation { key: key.clone() },
                 "turn on automatic rotation of the new key".into(),
-                &serves,
             ));
             key
         }
@@ -127,66 +121,56 @@ pub(super) fn plan_own(
                 .and_then(Observation::response)
                 .and_then(|text| statements::parse(text).ok());
             let desired = vec![statements::own_key_statement(&account, &region)];
-            match policy {
-                Some(current) => {
-                    let decided = decide_policy(Some(&current), &desired, |policy| {
-                        policy.map_or_else(Vec::new, |p| key_gaps(p, arn, &serves))
-                    });
-                    let (value, _) = current;
-                    match decided {
-                        Ok(None) => {}
-                        Ok(Some(after)) => steps.push(Draft::new(
-                            &account,
-                            &region,
-                            Action::PutKeyPolicy {
-                                key: key.clone(),
-                                statements: desired,
-                                sources: serves.to_vec(),
-                                before: Some(value),
-                                after: Some(after),
-                            },
-                            format!(
-                                "key policy of {arn}: let {principal} use the key for account {account} in {region} \
-                                 (existing statements kept)"
-                            ),
-                            &serves,
-                        )),
-                        Err(reason) => {
-                            return block(
-                                target,
-                                format!("the key policy of {arn} cannot be fixed by adding statements: {reason}"),
-                            );
-                        }
-                    }
+            let merge = planned_merge(policy.map(Some), &desired, |policy| {
+                policy.map_or_else(Vec::new, |p| key_gaps(p, arn, &serves))
+            });
+            let step = match merge {
+                Err(reason) => {
+                    return block(
+                        target,
+                        format!(
+                            "the key policy of {arn} cannot be fixed by adding statements: {reason}"
+                        ),
+                    );
                 }
-                None => steps.push(Draft::new(
-                    &account,
-                    &region,
-                    Action::PutKeyPolicy {
-                        key: key.clone(),
-                        statements: desired,
-                        sources: serves.to_vec(),
-                        before: None,
-                        after: None,
-                    },
+                Ok(Merge::Needless) => None,
+                Ok(Merge::Planned { before, after }) => Some((
+                    before,
+                    Some(after),
+                    format!(
+                        "key policy of {arn}: let {principal} use the key for account {account} in {region} \
+                         (existing statements kept)"
+                    ),
+                )),
+                Ok(Merge::WhenApplied) => Some((
+                    None,
+                    None,
                     format!(
                         "key policy of {arn}: let {principal} use the key for account {account} in {region}, if it \
                          does not already (read and merged when applied; existing statements kept)"
                     ),
-                    &serves,
                 )),
+            };
+            if let Some((before, after, summary)) = step {
+                steps.push(draft(
+                    Action::PutKeyPolicy {
+                        key: key.clone(),
+                        statements: desired,
+                        sources: serves.to_vec(),
+                        before,
+                        after,
+                    },
+                    summary,
+                ));
             }
             let rotation = evidence
                 .and_then(|k| k.rotation_enabled.as_ref())
                 .and_then(Observation::response)
                 .copied();
             if rotation != Some(true) {
-                steps.push(Draft::new(
-                    &account,
-                    &region,
+                steps.push(draft(
                     Action::EnableKeyRotation { key: key.clone() },
                     format!("turn on automatic rotation of {arn}"),
-                    &serves,
                 ));
             }
             key
@@ -202,14 +186,11 @@ pub(super) fn plan_own(
     let desired_policy =
         statements::own_bucket_statements(&bucket, &prefix, &key_arn, &account, &region);
     if owned != Some(true) {
-        steps.push(Draft::new(
-            &account,
-            &region,
+        steps.push(draft(
             Action::CreateBucket {
                 bucket: bucket.clone(),
             },
             format!("create bucket {bucket} in {region}"),
-            &serves,
         ));
     }
     let new_bucket = owned != Some(true);
@@ -232,9 +213,7 @@ pub(super) fn plan_own(
             .as_ref()
             .is_none_or(|(_, missing)| !missing.is_empty())
     {
-        steps.push(Draft::new(
-            &account,
-            &region,
+        steps.push(draft(
             Action::PutPublicAccessBlock {
                 bucket: bucket.clone(),
                 before: if new_bucket {
@@ -244,7 +223,6 @@ pub(super) fn plan_own(
                 },
             },
             format!("turn on all four Block Public Access settings of {bucket}"),
-            &serves,
         ));
     }
     let encryption = evidence
@@ -257,16 +235,13 @@ pub(super) fn plan_own(
                 .is_some_and(|id| id == key_arn || id == alias_arn || id == alias)
     });
     if new_bucket || !encrypted_with_key {
-        steps.push(Draft::new(
-            &account,
-            &region,
+        steps.push(draft(
             Action::PutBucketEncryption {
                 bucket: bucket.clone(),
                 key: key.clone(),
                 before: encryption.map(|e| serde_json::to_value(e).unwrap_or(Value::Null)),
             },
             format!("default encryption of {bucket}: SSE-KMS with {key}, S3 Bucket Key on"),
-            &serves,
         ));
     }
     let versioning = evidence
@@ -278,15 +253,12 @@ pub(super) fn plan_own(
         .copied()
         == Some(true);
     if new_bucket || (versioning.and_then(Option::as_deref) != Some("Enabled") && !locked) {
-        steps.push(Draft::new(
-            &account,
-            &region,
+        steps.push(draft(
             Action::PutBucketVersioning {
                 bucket: bucket.clone(),
                 before: versioning.and_then(Option::clone),
             },
             format!("turn on versioning of {bucket}"),
-            &serves,
         ));
     }
     let policy_summary = format!(
@@ -301,54 +273,48 @@ pub(super) fn plan_own(
             .and_then(Observation::response)
             .cloned()
     };
-    match known_policy {
-        Some(text) => {
-            let parsed = match text.as_deref().map(statements::parse).transpose() {
-                Ok(parsed) => parsed,
-                Err(error) => {
-                    return block(
-                        target,
-                        format!("the policy of bucket {bucket} cannot be read: {error}"),
-                    );
-                }
-            };
-            let decided = decide_policy(parsed.as_ref(), &desired_policy, |policy| {
-                bucket_gaps(policy, &bucket, &prefix, &key_arn, &serves)
-            });
-            let current = parsed.map(|(value, _)| value);
-            match decided {
-                Ok(None) => {}
-                Ok(Some(after)) => steps.push(Draft::new(
-                    &account,
-                    &region,
-                    Action::PutBucketPolicy {
-                        bucket: bucket.clone(),
-                        key: key.clone(),
-                        key_prefix: prefix.clone(),
-                        statements: desired_policy,
-                        sources: serves.to_vec(),
-                        deny_insecure: true,
-                        before: PolicyBefore::from(current),
-                        after: Some(after),
-                    },
-                    if new_bucket {
-                        policy_summary
-                    } else {
-                        format!("{policy_summary} (existing statements kept)")
-                    },
-                    &serves,
-                )),
-                Err(reason) => {
-                    return block(
-                        target,
-                        format!("the policy of bucket {bucket} cannot be fixed by adding statements: {reason}"),
-                    );
-                }
-            }
+    let parsed = match known_policy.map(|text| text.as_deref().map(statements::parse).transpose()) {
+        None => None,
+        Some(Ok(parsed)) => Some(parsed),
+        Some(Err(error)) => {
+            return block(
+                target,
+                format!("the policy of bucket {bucket} cannot be read: {error}"),
+            );
         }
-        None => steps.push(Draft::new(
-            &account,
-            &region,
+    };
+    let merge = planned_merge(parsed, &desired_policy, |policy| {
+        bucket_gaps(policy, &bucket, &prefix, &key_arn, &serves)
+    });
+    let step = match merge {
+        Err(reason) => {
+            return block(
+                target,
+                format!(
+                    "the policy of bucket {bucket} cannot be fixed by adding statements: {reason}"
+                ),
+            );
+        }
+        Ok(Merge::Needless) => None,
+        Ok(Merge::Planned { before, after }) => Some((
+            PolicyBefore::from(before),
+            Some(after),
+            if new_bucket {
+                policy_summary
+            } else {
+                format!("{policy_summary} (existing statements kept)")
+            },
+        )),
+        Ok(Merge::WhenApplied) => Some((
+            PolicyBefore::NotRead,
+            None,
+            format!(
+                "{policy_summary}, if it does not already (read and merged when applied; existing statements kept)"
+            ),
+        )),
+    };
+    if let Some((before, after, summary)) = step {
+        steps.push(draft(
             Action::PutBucketPolicy {
                 bucket: bucket.clone(),
                 key: key.clone(),
@@ -356,12 +322,11 @@ pub(super) fn plan_own(
                 statements: desired_policy,
                 sources: serves.to_vec(),
                 deny_insecure: true,
-                before: PolicyBefore::NotRead,
-                after: None,
+                before,
+                after,
             },
-            format!("{policy_summary}, if it does not already (read and merged when applied; existing statements kept)"),
-            &serves,
-        )),
+            summary,
+        ));
     }
 
     let destination = Destination {
@@ -391,4 +356,30 @@ pub(super) fn plan_own(
     }
     target.destination = Some(destination);
     drafts.extend(steps.into_iter().map(|s| (GroupKind::Account, s)));
+}
+
+/// What a policy step plans, from what the scan read of the policy.
+enum Merge {
+    /// The policy already lets Macie in: no step.
+    Needless,
+    /// The scan read the policy (`before`; `None`: there is none): `after` is written.
+    Planned { before: Option<Value>, after: Value },
+    /// The scan did not read it: it is read and merged when the step runs.
+    WhenApplied,
+}
+
+/// The plan of a policy step: `known` is the policy as the scan read and parsed it (`Some(None)`:
+/// there is none; `None`: not read), `desired` the statements merged into it, `gaps` what it
+/// lacks; `Err` says why a merge cannot fix it.
+fn planned_merge(
+    known: Option<Option<(Value, Policy)>>,
+    desired: &[Value],
+    gaps: impl Fn(Option<&Policy>) -> Vec<Gap>,
+) -> Result<Merge, String> {
+    let Some(parsed) = known else {
+        return Ok(Merge::WhenApplied);
+    };
+    let decided = decide_policy(parsed.as_ref(), desired, gaps)?;
+    let before = parsed.map(|(value, _)| value);
+    Ok(decided.map_or(Merge::Needless, |after| Merge::Planned { before, after }))
 }

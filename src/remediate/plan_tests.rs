@@ -5,12 +5,9 @@ use serde_json::json;
 use super::*;
 use crate::config::RemediationConfig;
 use crate::evidence::BucketOwner;
-use crate::evidence::{
-    Account, AccountAccess, AccountEvidence, BucketEncryption, CallerIdentity, ErrorKind,
-    KeyEvidence, MacieAdministrator,
-};
+use crate::evidence::{BucketEncryption, ErrorKind, KeyEvidence, MacieAdministrator};
 use crate::remediate::statements::{self, key_gaps};
-use crate::rules::testing::{at, err, ok, run_of, session};
+use crate::rules::testing::{self, at, err, ok, run_of, session};
 
 /// The findings of a run held in memory.
 fn judged(run: &RunEvidence) -> Vec<Finding> {
@@ -56,30 +53,7 @@ impl World {
         export: Option<S3Destination>,
         buckets: &[&str],
     ) -> &mut Self {
-        self.run.accounts.push(AccountEvidence {
-            account: Account {
-                id: id.into(),
-                name: format!("name-{id}"),
-                email: None,
-                status: "ACTIVE".into(),
-                ou_path: None,
-            },
-            access: Some(AccountAccess {
-                role_arn: None,
-                identity: ok(
-                    "sts:GetCallerIdentity",
-                    CallerIdentity {
-                        account: id.into(),
-                        arn: format!("arn:aws:iam::{id}:role/x"),
-                        user_id: "AROA".into(),
-                    },
-                ),
-            }),
-            buckets: Some(ok(
-                "s3:ListBuckets",
-                buckets.iter().map(|b| (*b).to_owned()).collect(),
-            )),
-        });
+        self.run.accounts.push(testing::account(id, buckets));
         self.run
             .accounts
             .sort_by(|a, b| a.account.id.cmp(&b.account.id));

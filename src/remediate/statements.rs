@@ -661,9 +661,27 @@ pub fn diff(before: Option<&Value>, after: &Value) -> Vec<String> {
     lines
 }
 
-/// Canonical JSON text of a document (for policies sent to AWS and compared).
+/// Canonical JSON text of a document (for policies sent to AWS and compared): object keys in
+/// sorted order, whatever order the document's maps keep (with serde_json's `preserve_order`,
+/// which a dependency may turn on, they keep the order keys were inserted in).
 pub fn to_text(document: &Value) -> String {
-    serde_json::to_string(document).unwrap_or_default()
+    serde_json::to_string(&sorted_keys(document)).unwrap_or_default()
+}
+
+fn sorted_keys(value: &Value) -> Value {
+    match value {
+        Value::Object(map) => {
+            let mut keys: Vec<&String> = map.keys().collect();
+            keys.sort();
+            Value::Object(
+                keys.into_iter()
+                    .map(|key| (key.clone(), sorted_keys(&map[key])))
+                    .collect(),
+            )
+        }
+        Value::Array(items) => Value::Array(items.iter().map(sorted_keys).collect()),
+        other => other.clone(),
+    }
 }
 
 #[cfg(test)]

@@ -1,7 +1,7 @@
 //! MACIE-004: the repository bucket is protected and writable.
 
-use super::repository::{Repository, judge_guardrails, list, macie_principal, repository};
-use super::{Absence, Rule, RuleInput, Verdict, remediation};
+use super::repository::{Repository, judge_guardrails, judging, list, macie_principal, not_read};
+use super::{Rule, RuleInput, Verdict, remediation};
 use crate::evidence::{BucketEvidence, BucketOwner, Outcome, PublicAccessBlock};
 use crate::findings::{Severity, Status};
 use crate::macie_access::{self, Answer};
@@ -26,21 +26,13 @@ pub(super) const RULE: Rule = Rule {
 };
 
 fn check(input: &RuleInput<'_>) -> Verdict {
-    let repository = match repository(input) {
-        Ok(repository) => repository,
+    let (repository, note, verdict) = match judging(input, Repository::bucket_arn) {
+        Ok(judging) => judging,
         Err(verdict) => return verdict,
     };
-    let note = repository.note.clone();
-    let bucket_arn = repository.bucket_arn();
-    let verdict = |status, message: String| Verdict::new(status, message).about(bucket_arn.clone());
     let Some(bucket) = input.run.bucket(repository.bucket) else {
-        return verdict(
-            Status::Error,
-            format!(
-                "{}.{note}",
-                Absence::of(input.run).not_read(&format!("Bucket {}", repository.bucket))
-            ),
-        );
+        let subject = format!("Bucket {}", repository.bucket);
+        return verdict(Status::Error, not_read(input, &subject, &note));
     };
     if bucket.missing() {
         return verdict(
@@ -406,7 +398,7 @@ fn judge_policy(
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::rules::testing::{judge, repository_run};
+    use crate::rules::testing::{assert_says, judge, repository_run};
 
     const OU_PATH: &str = "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/ou-ab12-22222222/";
     /// A key policy that lets Macie use the key: MACIE-004 does not look at it.
@@ -457,16 +449,15 @@ mod tests {
               "Action": "s3:PutObject", "Resource": "arn:aws:s3:::macie-results/*",
               "Condition": {"StringEquals": {"s3:x-amz-acl": "bucket-owner-full-control"}}}"#,
         ]);
-        assert_eq!(verdict.status, Status::Warn, "{}", verdict.message);
-        assert!(
-            verdict.message.contains(
+        assert_says(
+            &verdict,
+            Status::Warn,
+            &[
                 "its policy allows macie.amazonaws.com s3:PutObject under \"macie/\" only when \
                  s3:x-amz-acl is bucket-owner-full-control (statement \"AWSBucketDelivery\"); AWS \
                  does not document what Macie's request holds for s3:x-amz-acl, so whether Macie \
-                 can write cannot be proven"
-            ),
-            "{}",
-            verdict.message
+                 can write cannot be proven",
+            ],
         );
         assert!(!verdict.remediation.is_empty());
     }
@@ -482,14 +473,13 @@ mod tests {
             r#"{"Sid": "Writes", "Effect": "Allow", "Principal": {"Service": "macie.amazonaws.com"},
               "Action": "s3:PutObject", "Resource": "arn:aws:s3:::macie-results/*"}"#,
         ]);
-        assert_eq!(verdict.status, Status::Warn, "{}", verdict.message);
-        assert!(
-            verdict.message.contains(
+        assert_says(
+            &verdict,
+            Status::Warn,
+            &[
                 "denies macie.amazonaws.com s3:PutObject under \"macie/\" when s3:x-amz-acl is \
-                 not bucket-owner-full-control (statement \"OwnerMustOwn\")"
-            ),
-            "{}",
-            verdict.message
+                 not bucket-owner-full-control (statement \"OwnerMustOwn\")",
+            ],
         );
         assert!(verdict.remediation.is_empty());
     }
@@ -503,15 +493,14 @@ mod tests {
               "Action": "s3:PutObject", "Resource": "arn:aws:s3:::macie-results/macie/*",
               "Condition": {"ArnLike": {"aws:SourceArn": "arn:aws:macie2:eu-west-1:111111111111:export-configuration:*"}}}"#,
         ]);
-        assert_eq!(verdict.status, Status::Fail, "{}", verdict.message);
-        assert!(
-            verdict.message.contains(
+        assert_says(
+            &verdict,
+            Status::Fail,
+            &[
                 "its policy does not allow macie.amazonaws.com s3:PutObject under \"macie/\" for \
                  account 111111111111: statement \"MacieEU\" allows it only when aws:SourceArn \
-                 matches arn:aws:macie2:eu-west-1:111111111111:export-configuration:* (another Region)"
-            ),
-            "{}",
-            verdict.message
+                 matches arn:aws:macie2:eu-west-1:111111111111:export-configuration:* (another Region)",
+            ],
         );
     }
 }

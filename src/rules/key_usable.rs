@@ -1,7 +1,7 @@
 //! MACIE-003: the repository key is usable by Macie.
 
-use super::repository::{judge_guardrails, list, repository};
-use super::{Absence, Rule, RuleInput, Verdict, remediation, unreadable};
+use super::repository::{Repository, judge_guardrails, judging, list, not_read};
+use super::{Rule, RuleInput, Verdict, remediation, unreadable};
 use crate::evidence::Outcome;
 use crate::findings::{Severity, Status};
 use crate::macie_access::{self, Answer};
@@ -24,21 +24,13 @@ pub(super) const RULE: Rule = Rule {
 };
 
 fn check(input: &RuleInput<'_>) -> Verdict {
-    let repository = match repository(input) {
-        Ok(repository) => repository,
+    let (repository, note, verdict) = match judging(input, Repository::key_resource) {
+        Ok(judging) => judging,
         Err(verdict) => return verdict,
     };
-    let resource = repository.key_arn.to_owned();
-    let note = repository.note.clone();
-    let verdict = |status, message: String| Verdict::new(status, message).about(resource.clone());
     let Some(key) = input.run.key(repository.key_arn) else {
-        return verdict(
-            Status::Error,
-            format!(
-                "{}.{note}",
-                Absence::of(input.run).not_read(&format!("The key {}", repository.key_arn))
-            ),
-        );
+        let subject = format!("The key {}", repository.key_arn);
+        return verdict(Status::Error, not_read(input, &subject, &note));
     };
     if let Some(reason) = &key.unverifiable {
         return verdict(Status::Error, format!("Key {}: {reason}.{note}", key.arn));
@@ -61,7 +53,7 @@ fn check(input: &RuleInput<'_>) -> Verdict {
     let metadata = match key.metadata.as_ref().map(|m| &m.outcome) {
         Some(Outcome::Response(metadata)) => metadata,
         Some(Outcome::Error(error)) => {
-            return unreadable("the key (kms:DescribeKey)", error).about(resource.clone());
+            return unreadable("the key (kms:DescribeKey)", error).about(repository.key_arn);
         }
         None => {
             return verdict(
@@ -378,7 +370,7 @@ pub(super) fn quoted(labels: &[String]) -> String {
 mod tests {
     use super::*;
     use crate::evidence::OrganizationListing;
-    use crate::rules::testing::{ORGANIZATION_ID, judge, repository_run};
+    use crate::rules::testing::{ORGANIZATION_ID, assert_says, judge, repository_run};
 
     const OU_PATH: &str = "o-a1b2c3d4e5/r-ab12/ou-ab12-11111111/";
     /// A bucket policy that lets Macie write: MACIE-003 does not look at it.
@@ -423,18 +415,13 @@ mod tests {
             roots: None,
         };
         let verdict = judge(&RULE, &run);
-        assert_eq!(verdict.status, Status::Warn, "{}", verdict.message);
-        assert!(
-            verdict
-                .message
-                .contains("only when aws:SourceOrgID is o-a1b2c3d4e5 (statement \"OrgMacie\")"),
-            "{}",
-            verdict.message
-        );
-        assert!(
-            verdict.message.contains("cannot be proven"),
-            "{}",
-            verdict.message
+        assert_says(
+            &verdict,
+            Status::Warn,
+            &[
+                "only when aws:SourceOrgID is o-a1b2c3d4e5 (statement \"OrgMacie\")",
+                "cannot be proven",
+            ],
         );
     }
 
@@ -456,18 +443,13 @@ mod tests {
               "Principal": {"Service": "macie.amazonaws.com"}, "Action": "kms:GenerateDataKey",
               "Resource": "*"}"#,
         );
-        assert_eq!(verdict.status, Status::Warn, "{}", verdict.message);
-        assert!(
-            verdict
-                .message
-                .contains("allows macie.amazonaws.com kms:GenerateDataKey but not kms:Encrypt"),
-            "{}",
-            verdict.message
-        );
-        assert!(
-            verdict.message.contains("(confused deputy: "),
-            "{}",
-            verdict.message
+        assert_says(
+            &verdict,
+            Status::Warn,
+            &[
+                "allows macie.amazonaws.com kms:GenerateDataKey but not kms:Encrypt",
+                "(confused deputy: ",
+            ],
         );
         assert!(!verdict.remediation.is_empty());
     }
@@ -480,14 +462,13 @@ mod tests {
               "Condition": {"StringEquals": {"aws:SourceAccount": "111111111111"},
                 "ArnLike": {"aws:SourceArn": "arn:aws:macie2:eu-west-1:111111111111:export-configuration:*"}}}"#,
         );
-        assert_eq!(verdict.status, Status::Fail, "{}", verdict.message);
-        assert!(
-            verdict.message.contains(
+        assert_says(
+            &verdict,
+            Status::Fail,
+            &[
                 "statement \"MacieEU\" allows it only when aws:SourceArn matches \
-                 arn:aws:macie2:eu-west-1:111111111111:export-configuration:* (another Region)"
-            ),
-            "{}",
-            verdict.message
+                 arn:aws:macie2:eu-west-1:111111111111:export-configuration:* (another Region)",
+            ],
         );
     }
 

@@ -84,36 +84,15 @@ mod tests {
 
     #[test]
     fn not_enabled_fails() {
-        let e = evidence(
-            err(
-                "macie2:GetMacieSession",
-                ErrorKind::MacieNotEnabled,
-                "AccessDeniedException",
-            ),
-            None,
-        );
+        let e = macie_session_error(ErrorKind::MacieNotEnabled, "AccessDeniedException");
         assert_eq!(judge(&e).status, Status::Fail);
     }
 
     #[test]
     fn permission_problem_is_an_error_not_a_failure() {
-        let e = evidence(
-            err(
-                "macie2:GetMacieSession",
-                ErrorKind::AccessDenied,
-                "AccessDeniedException",
-            ),
-            None,
-        );
+        let e = macie_session_error(ErrorKind::AccessDenied, "AccessDeniedException");
         assert_eq!(judge(&e).status, Status::Error);
-        let e = evidence(
-            err(
-                "macie2:GetMacieSession",
-                ErrorKind::Throttled,
-                "ThrottlingException",
-            ),
-            None,
-        );
+        let e = macie_session_error(ErrorKind::Throttled, "ThrottlingException");
         assert_eq!(judge(&e).status, Status::Error);
     }
 }

@@ -311,10 +311,10 @@ pub(crate) mod testing {
     use chrono::{DateTime, TimeZone, Utc};
 
     use crate::evidence::{
-        Account, AccountRegionEvidence, ApiError, BucketEvidence, BucketOwner, CallerIdentity,
-        ErrorKind, KeyEvidence, KeyMetadata, MacieAdministrator, MacieSession, Observation,
-        OrganizationInfo, OrganizationListing, Outcome, PublicAccessBlock, RunEvidence, RunHeader,
-        S3Destination,
+        Account, AccountAccess, AccountEvidence, AccountRegionEvidence, ApiError, BucketEvidence,
+        BucketOwner, CallerIdentity, ErrorKind, KeyEvidence, KeyMetadata, MacieAdministrator,
+        MacieSession, Observation, OrganizationInfo, OrganizationListing, Outcome,
+        PublicAccessBlock, RunEvidence, RunHeader, S3Destination,
     };
 
     /// A run holding one account-Region's evidence and nothing else.
@@ -362,6 +362,34 @@ pub(crate) mod testing {
             evidence.clone(),
         );
         run
+    }
+
+    /// An account the audit role reached, owning `buckets`.
+    pub fn account(id: &str, buckets: &[&str]) -> AccountEvidence {
+        AccountEvidence {
+            account: Account {
+                id: id.into(),
+                name: format!("account {id}"),
+                email: None,
+                status: "ACTIVE".into(),
+                ou_path: None,
+            },
+            access: Some(AccountAccess {
+                role_arn: None,
+                identity: ok(
+                    "sts:GetCallerIdentity",
+                    CallerIdentity {
+                        account: id.into(),
+                        arn: format!("arn:aws:sts::{id}:assumed-role/audit/x"),
+                        user_id: "AROA".into(),
+                    },
+                ),
+            }),
+            buckets: Some(ok(
+                "s3:ListBuckets",
+                buckets.iter().map(|b| (*b).to_owned()).collect(),
+            )),
+        }
     }
 
     pub fn at(y: i32, m: u32, d: u32) -> DateTime<Utc> {
@@ -520,6 +548,25 @@ pub(crate) mod testing {
             },
         );
         run
+    }
+
+    /// Asserts a verdict's status and that its message says each of `words`.
+    #[track_caller]
+    pub fn assert_says(verdict: &super::Verdict, status: crate::findings::Status, words: &[&str]) {
+        assert_eq!(verdict.status, status, "{}", verdict.message);
+        for said in words {
+            assert!(
+                verdict.message.contains(said),
+                "{said:?} not in {}",
+                verdict.message
+            );
+        }
+    }
+
+    /// An account-Region whose GetMacieSession failed with `kind` and AWS's error `code` (AWS
+    /// answers `AccessDeniedException` both when Macie is off and when the caller may not ask).
+    pub fn macie_session_error(kind: ErrorKind, code: &str) -> AccountRegionEvidence {
+        evidence(err("macie2:GetMacieSession", kind, code), None)
     }
 
     /// A rule's verdict on the run's account-Region 111111111111 / us-east-1.

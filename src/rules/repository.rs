@@ -45,6 +45,11 @@ impl Repository<'_> {
         format!("arn:aws:s3:::{}", self.bucket)
     }
 
+    /// The key's ARN as configured, for a verdict about the key.
+    pub fn key_resource(&self) -> String {
+        self.key_arn.to_owned()
+    }
+
     /// Macie writing to it: the account and Region of the export configuration.
     pub fn exporter(&self) -> Exporter<'_> {
         Exporter {
@@ -147,6 +152,33 @@ pub(super) fn repository<'a>(input: &RuleInput<'a>) -> Result<Repository<'a>, Ve
         },
         note: export.note,
     })
+}
+
+/// What a rule judging one resource of the repository starts from: the repository (or the verdict
+/// that stands instead), the note its messages end with, and its verdicts, each about the
+/// resource `about` names.
+#[allow(clippy::type_complexity)]
+pub(super) fn judging<'a>(
+    input: &RuleInput<'a>,
+    about: fn(&Repository<'a>) -> String,
+) -> Result<
+    (
+        Repository<'a>,
+        String,
+        impl Fn(Status, String) -> Verdict + use<'a>,
+    ),
+    Verdict,
+> {
+    let repository = repository(input)?;
+    let note = repository.note.clone();
+    let resource = about(&repository);
+    let verdict = move |status, message| Verdict::new(status, message).about(resource.clone());
+    Ok((repository, note, verdict))
+}
+
+/// The message of a verdict on a resource the scan did not read (`subject`: "Bucket b").
+pub(super) fn not_read(input: &RuleInput<'_>, subject: &str, note: &str) -> String {
+    format!("{}.{note}", Absence::of(input.run).not_read(subject))
 }
 
 /// A message listing problems, ending with the note.

@@ -193,14 +193,7 @@ mod tests {
 
     #[test]
     fn not_enabled_is_not_applicable() {
-        let e = evidence(
-            err(
-                "macie2:GetMacieSession",
-                ErrorKind::MacieNotEnabled,
-                "AccessDeniedException",
-            ),
-            None,
-        );
+        let e = macie_session_error(ErrorKind::MacieNotEnabled, "AccessDeniedException");
         assert_eq!(judge(&e).status, Status::NotApplicable);
     }
 

@@ -1,6 +1,6 @@
 //! MACIE-005: repository hardening (default encryption, versioning or Object Lock, key rotation).
 
-use super::repository::{Repository, list, repository};
+use super::repository::{Repository, judging, list};
 use super::{Absence, Rule, RuleInput, Verdict};
 use crate::evidence::{BucketEvidence, BucketOwner, KeyEvidence, Outcome};
 use crate::findings::{Severity, Status};
@@ -38,16 +38,13 @@ enum Item {
 }
 
 fn check(input: &RuleInput<'_>) -> Verdict {
-    let repository = match repository(input) {
-        Ok(repository) => repository,
+    let absence = Absence::of(input.run);
+    let (repository, note, verdict) = match judging(input, Repository::bucket_arn) {
+        Ok(judging) => judging,
         Err(verdict) => return verdict,
     };
-    let note = repository.note.clone();
-    let bucket_arn = repository.bucket_arn();
-    let verdict = |status, message: String| Verdict::new(status, message).about(bucket_arn.clone());
     let bucket = input.run.bucket(repository.bucket);
     let key = input.run.key(repository.key_arn);
-    let absence = Absence::of(input.run);
     let items = [
         encryption_item(bucket, key, &repository, absence),
         retention_item(bucket, absence),
@@ -152,21 +149,34 @@ fn check(input: &RuleInput<'_>) -> Verdict {
     )
 }
 
+/// The bucket both bucket items are judged on, or the item both are when it was not read, could
+/// not be verified or does not exist.
+fn readable_bucket(
+    bucket: Option<&BucketEvidence>,
+    absence: Absence,
+) -> Result<&BucketEvidence, Item> {
+    let Some(bucket) = bucket else {
+        return Err(Item::Unknown(absence.not_read("the bucket")));
+    };
+    if let Some(reason) = &bucket.unverifiable {
+        return Err(Item::Unknown(unverifiable_bucket(reason)));
+    }
+    if bucket.missing() {
+        return Err(Item::Missing(MISSING_BUCKET.into()));
+    }
+    Ok(bucket)
+}
+
 fn encryption_item(
     bucket: Option<&BucketEvidence>,
     key: Option<&KeyEvidence>,
     repository: &Repository<'_>,
     absence: Absence,
 ) -> Item {
-    let Some(bucket) = bucket else {
-        return Item::Unknown(absence.not_read("the bucket"));
+    let bucket = match readable_bucket(bucket, absence) {
+        Ok(bucket) => bucket,
+        Err(item) => return item,
     };
-    if let Some(reason) = &bucket.unverifiable {
-        return Item::Unknown(unverifiable_bucket(reason));
-    }
-    if bucket.missing() {
-        return Item::Missing(MISSING_BUCKET.into());
-    }
     match bucket.encryption.as_ref().map(|e| &e.outcome) {
         Some(Outcome::Response(None)) => {
             Item::Missing("the bucket has no default encryption".into())
@@ -227,15 +237,10 @@ fn same_key(configured: &str, repository_arn: &str, described_arn: Option<&str>)
 }
 
 fn retention_item(bucket: Option<&BucketEvidence>, absence: Absence) -> Item {
-    let Some(bucket) = bucket else {
-        return Item::Unknown(absence.not_read("the bucket"));
+    let bucket = match readable_bucket(bucket, absence) {
+        Ok(bucket) => bucket,
+        Err(item) => return item,
     };
-    if let Some(reason) = &bucket.unverifiable {
-        return Item::Unknown(unverifiable_bucket(reason));
-    }
-    if bucket.missing() {
-        return Item::Missing(MISSING_BUCKET.into());
-    }
     let versioning = bucket.versioning.as_ref().map(|v| &v.outcome);
     let object_lock = bucket.object_lock.as_ref().map(|o| &o.outcome);
     match (versioning, object_lock) {

@@ -334,31 +334,15 @@ mod tests {
 
     #[test]
     fn active_expired_malformed_and_unused() {
+        // The entries as an array of inline tables, one a line (the same array as `[[suppression]]`
+        // tables): active, expired, malformed (no justification) and unused.
         let file = SuppressionFile::parse(
-            r#"
-[[suppression]]
-rule = "MACIE-005"
-resource = "arn:aws:s3:::legacy-*"
-justification = "migrating"
-owner = "sec"
-expires = 2027-01-01
-
-[[suppression]]
-account = "222222222222"
-justification = "old"
-owner = "sec"
-expires = 2026-01-01
-
-[[suppression]]
-rule = "MACIE-004"
-owner = "sec"
-expires = 2027-01-01
-
-[[suppression]]
-account = "999999999999"
-justification = "nobody"
-owner = "sec"
-expires = 2027-01-01
+            r#"suppression = [
+  { rule = "MACIE-005", resource = "arn:aws:s3:::legacy-*", justification = "migrating", owner = "sec", expires = 2027-01-01 },
+  { account = "222222222222", justification = "old", owner = "sec", expires = 2026-01-01 },
+  { rule = "MACIE-004", owner = "sec", expires = 2027-01-01 },
+  { account = "999999999999", justification = "nobody", owner = "sec", expires = 2027-01-01 },
+]
 "#,
         )
         .expect("parses");

@@ -12,29 +12,16 @@
 use crate::common;
 use crate::hostile;
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::Command;
 
-use common::{Emulator, repo_root};
+use common::{Emulator, python, repo_root};
 use macie_audit::evidence::Evidence;
 use macie_audit::report::ReportInput;
 use macie_audit::triage::Findings;
 use macie_audit::triage::TriageMarks;
 
 const CHROMIUM: &str = "/usr/bin/chromium";
-
-fn python() -> PathBuf {
-    if let Ok(python) = std::env::var("MACIE_AUDIT_PYTHON") {
-        return PathBuf::from(python);
-    }
-    let python = repo_root().join(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run `make venv` (or `make test`)",
-        python.display()
-    );
-    python
-}
 
 #[test]
 fn the_report_works_in_headless_chromium_offline() {

@@ -7,102 +7,74 @@ use crate::common;
 
 use std::collections::BTreeMap;
 
-use common::Emulator;
+use common::{Account, Emulator, Scenario, export};
 
 const REGIONS: &str = "us-east-1,eu-west-1";
 
 /// Two Regions; every kind of account the minimum distinguishes.
-const MIXED: &str = r#"
-[organization]
-enabled = true
+fn mixed() -> Scenario {
+    let central = export(
+        "calls-central",
+        Some("macie/"),
+        "key:111111111111:us-east-1:org",
+    );
+    Scenario::new()
+        .raw("[organization]\nenabled = true")
+        // The caller's own account: no AssumeRole. Exports to the central repository in one Region.
+        .account(
+            Account::new("123456789012", "management")
+                .macie("us-east-1", 90)
+                .with(&central),
+        )
+        // Owns the central repository (Block Public Access on: no account-level read) and uses it.
+        .account(
+            Account::new("111111111111", "security")
+                .macie("us-east-1", 90)
+                .with(&central)
+                .macie("eu-west-1", 90)
+                .with(&central)
+                .key("org", "us-east-1")
+                .with("rotation = true")
+                .bucket("calls-central", "us-east-1")
+                .with("block_public_access = true\nversioning = true")
+                .with("encryption = { sse = \"aws:kms\", kms_key = \"key:org\" }"),
+        )
+        // A repository of its own without Block Public Access (the account-level setting is read
+        // too) in one Region, the central one in the other.
+        .account(
+            Account::new("222222222222", "own-repository")
+                .with("ou = \"Workloads/Prod\"")
+                .macie("us-east-1", 90)
+                .with(&export(
+                    "calls-own-222",
+                    None,
+                    "key:222222222222:us-east-1:own",
+                ))
+                .macie("eu-west-1", 90)
+                .with(&central)
+                .key("own", "us-east-1")
+                .bucket("calls-own-222", "us-east-1"),
+        )
+        // Macie off everywhere: one GetMacieSession per Region.
+        .account(Account::new("333333333333", "no-macie").with("ou = \"Workloads\""))
+        // Macie on (then paused) without a repository: nothing to read beyond Macie.
+        .account(
+            Account::new("444444444444", "no-repository")
+                .macie("us-east-1", 10)
+                .macie("eu-west-1", 90)
+                .with("status = \"PAUSED\""),
+        )
+        // The audit role cannot be assumed: one AssumeRole, nothing else.
+        .account(
+            Account::new("555555555555", "denied")
+                .with("assume_role = \"deny\"")
+                .with("[[accounts.macie]]\nregion = \"us-east-1\""),
+        )
+        // Not active: no call at all.
+        .account(Account::new("666666666666", "suspended").with("status = \"SUSPENDED\""))
+}
 
-# The caller's own account: no AssumeRole. Exports to the central repository in one Region.
-[[accounts]]
-id = "123456789012"
-name = "management"
-[[accounts.macie]]
-region = "us-east-1"
-created_days_ago = 90
-export = { bucket = "calls-central", key_prefix = "macie/", kms_key_arn = "key:111111111111:us-east-1:org" }
-
-# Owns the central repository (Block Public Access on: no account-level read) and uses it.
-[[accounts]]
-id = "111111111111"
-name = "security"
-[[accounts.macie]]
-region = "us-east-1"
-created_days_ago = 90
-export = { bucket = "calls-central", key_prefix = "macie/", kms_key_arn = "key:111111111111:us-east-1:org" }
-[[accounts.macie]]
-region = "eu-west-1"
-created_days_ago = 90
-export = { bucket = "calls-central", key_prefix = "macie/", kms_key_arn = "key:111111111111:us-east-1:org" }
-[[accounts.keys]]
-alias = "org"
-region = "us-east-1"
-rotation = true
-[[accounts.buckets]]
-name = "calls-central"
-region = "us-east-1"
-block_public_access = true
-versioning = true
-encryption = { sse = "aws:kms", kms_key = "key:org" }
-
-# A repository of its own without Block Public Access (the account-level setting is read too)
-# in one Region, the central one in the other.
-[[accounts]]
-id = "222222222222"
-name = "own-repository"
-ou = "Workloads/Prod"
-[[accounts.macie]]
-region = "us-east-1"
-created_days_ago = 90
-export = { bucket = "calls-own-222", kms_key_arn = "key:222222222222:us-east-1:own" }
-[[accounts.macie]]
-region = "eu-west-1"
-created_days_ago = 90
-export = { bucket = "calls-central", key_prefix = "macie/", kms_key_arn = "key:111111111111:us-east-1:org" }
-[[accounts.keys]]
-alias = "own"
-region = "us-east-1"
-[[accounts.buckets]]
-name = "calls-own-222"
-region = "us-east-1"
-
-# Macie off everywhere: one GetMacieSession per Region.
-[[accounts]]
-id = "333333333333"
-name = "no-macie"
-ou = "Workloads"
-
-# Macie on (then paused) without a repository: nothing to read beyond Macie.
-[[accounts]]
-id = "444444444444"
-name = "no-repository"
-[[accounts.macie]]
-region = "us-east-1"
-created_days_ago = 10
-[[accounts.macie]]
-region = "eu-west-1"
-status = "PAUSED"
-created_days_ago = 90
-
-# The audit role cannot be assumed: one AssumeRole, nothing else.
-[[accounts]]
-id = "555555555555"
-name = "denied"
-assume_role = "deny"
-[[accounts.macie]]
-region = "us-east-1"
-
-# Not active: no call at all.
-[[accounts]]
-id = "666666666666"
-name = "suspended"
-status = "SUSPENDED"
-"#;
-
-/// The documented minimum for `MIXED`, operation by operation.
+/// The documented minimum for [`mixed`], operation by operation.
 fn minimum() -> BTreeMap<&'static str, u64> {
     let reachable = 5; // management, security, own-repository, no-macie, no-repository
     let assumed = 5; // every active account but the caller's own, the denied one included
@@ -151,7 +123,7 @@ fn minimum() -> BTreeMap<&'static str, u64> {
 #[test]
 fn a_mixed_organization_costs_exactly_the_documented_minimum() {
     let mut emulator = Emulator::start();
-    emulator.load_scenario(MIXED);
+    emulator.load_scenario(mixed().toml());
     emulator.reset_counters();
     let run = emulator.scan().regions(REGIONS).run();
     assert!(

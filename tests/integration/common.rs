@@ -21,18 +21,35 @@ pub fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
 
-/// The Python interpreter of the emulator's virtual environment (`make venv` creates it).
-fn python() -> PathBuf {
+/// The Python interpreter of the project's virtual environment (`make venv` creates it), with the
+/// pinned emulator and PyYAML; `MACIE_AUDIT_PYTHON` names another.
+pub fn python() -> PathBuf {
     if let Ok(python) = std::env::var("MACIE_AUDIT_PYTHON") {
         return PathBuf::from(python);
     }
     let python = repo_root().join(".venv/bin/python");
     assert!(
         python.exists(),
-        "{} is missing: run `make venv` (or `make test`) to install the pinned emulator",
+        "{} is missing: run `make venv` (or `make test`) to install the pinned emulator and PyYAML",
         python.display()
     );
     python
+}
+
+/// `sha256sum -c SHA256SUMS` in `dir` succeeds: the run directory's manifest names every file
+/// as it is.
+pub fn assert_manifest_verifies(dir: &Path) {
+    let check = Command::new("sha256sum")
+        .args(["-c", "SHA256SUMS"])
+        .current_dir(dir)
+        .output()
+        .expect("sha256sum");
+    assert!(
+        check.status.success(),
+        "{}{}",
+        String::from_utf8_lossy(&check.stdout),
+        String::from_utf8_lossy(&check.stderr)
+    );
 }
 
 fn free_port() -> u16 {
@@ -624,4 +641,85 @@ pub fn copy_run(from: &Path, to: &Path) {
             std::fs::copy(entry.path(), target).expect("copy a file of the run");
         }
     }
+}
+
+/// An emulator scenario, written as the TOML the emulator takes (tests/emulator/README.md):
+/// `Scenario::new().account(Account::new(id, name).macie(region, days).with(line))`.
+#[derive(Debug, Default, Clone)]
+pub struct Scenario {
+    toml: String,
+}
+
+impl Scenario {
+    pub fn new() -> Scenario {
+        Scenario::default()
+    }
+
+    /// Adds TOML as it is: an `[organization]` table, or a table the builders do not write.
+    pub fn raw(mut self, toml: &str) -> Scenario {
+        self.toml.push_str(toml);
+        self.toml.push('\n');
+        self
+    }
+
+    pub fn account(mut self, account: Account) -> Scenario {
+        self.toml.push_str(&account.toml);
+        self
+    }
+
+    /// The scenario's TOML.
+    pub fn toml(&self) -> &str {
+        &self.toml
+    }
+}
+
+/// One `[[accounts]]` table and the tables under it, in the order they are added; `with` adds
+/// a `key = value` line to the table added last.
+#[derive(Debug, Clone)]
+pub struct Account {
+    toml: String,
+}
+
+impl Account {
+    pub fn new(id: &str, name: &str) -> Account {
+        Account {
+            toml: format!("\n[[accounts]]\nid = \"{id}\"\nname = \"{name}\"\n"),
+        }
+    }
+
+    /// A `key = value` line (TOML) in the table added last.
+    pub fn with(mut self, line: &str) -> Account {
+        self.toml.push_str(line);
+        self.toml.push('\n');
+        self
+    }
+
+    /// Macie enabled in `region` for `days` days.
+    pub fn macie(self, region: &str, days: u32) -> Account {
+        self.with(&format!(
+            "[[accounts.macie]]\nregion = \"{region}\"\ncreated_days_ago = {days}"
+        ))
+    }
+
+    /// A KMS key `alias` in `region`.
+    pub fn key(self, alias: &str, region: &str) -> Account {
+        self.with(&format!(
+            "[[accounts.keys]]\nalias = \"{alias}\"\nregion = \"{region}\""
+        ))
+    }
+
+    /// A bucket in `region`.
+    pub fn bucket(self, name: &str, region: &str) -> Account {
+        self.with(&format!(
+            "[[accounts.buckets]]\nname = \"{name}\"\nregion = \"{region}\""
+        ))
+    }
+}
+
+/// The `export` line of a Macie table: its repository (`key_prefix` only when given).
+pub fn export(bucket: &str, key_prefix: Option<&str>, kms_key_arn: &str) -> String {
+    let prefix = key_prefix
+        .map(|prefix| format!(", key_prefix = \"{prefix}\""))
+        .unwrap_or_default();
+    format!("export = {{ bucket = \"{bucket}\"{prefix}, kms_key_arn = \"{kms_key_arn}\" }}")
 }

@@ -6,7 +6,7 @@ use crate::common;
 use std::process::Command;
 use std::time::{Duration, Instant};
 
-use common::Emulator;
+use common::{Emulator, RunningScan, assert_manifest_verifies};
 use serde_json::json;
 
 fn slow_organization() -> Emulator {
@@ -25,16 +25,23 @@ fn slow_organization() -> Emulator {
 
 const SLOW_CONFIG: &str = "[concurrency]\naccounts = 2\nrequests = 4\n";
 
+/// A scan of the slow organization, two accounts at a time, in two Regions, given `seconds` to
+/// get under way.
+fn slow_scan(emulator: &Emulator, seconds: u64) -> RunningScan {
+    let running = emulator
+        .scan()
+        .config(&format!("{}\n{SLOW_CONFIG}", common::TEST_CONFIG))
+        .regions("us-east-1,eu-west-1")
+        .spawn();
+    std::thread::sleep(Duration::from_secs(seconds));
+    running
+}
+
 #[test]
 fn sigint_mid_scan_writes_an_interrupted_run_and_exits_130() {
     let emulator = slow_organization();
     for signal in ["INT", "TERM"] {
-        let running = emulator
-            .scan()
-            .config(&format!("{}\n{SLOW_CONFIG}", common::TEST_CONFIG))
-            .regions("us-east-1,eu-west-1")
-            .spawn();
-        std::thread::sleep(Duration::from_secs(3));
+        let running = slow_scan(&emulator, 3);
         let signalled = Instant::now();
         running.signal(signal);
         let run = running.wait();
@@ -46,16 +53,7 @@ fn sigint_mid_scan_writes_an_interrupted_run_and_exits_130() {
         assert!(run.stdout.contains("INTERRUPTED"), "{}", run.stdout);
 
         let dir = run.dir();
-        let check = Command::new("sha256sum")
-            .args(["-c", "SHA256SUMS"])
-            .current_dir(dir)
-            .output()
-            .expect("sha256sum");
-        assert!(
-            check.status.success(),
-            "{}",
-            String::from_utf8_lossy(&check.stdout)
-        );
+        assert_manifest_verifies(dir);
         let meta: serde_json::Value =
             serde_json::from_str(&std::fs::read_to_string(dir.join("run.json")).expect("run.json"))
                 .expect("JSON");
@@ -97,12 +95,7 @@ fn sigint_mid_scan_writes_an_interrupted_run_and_exits_130() {
 #[test]
 fn a_second_signal_exits_at_once() {
     let emulator = slow_organization();
-    let running = emulator
-        .scan()
-        .config(&format!("{}\n{SLOW_CONFIG}", common::TEST_CONFIG))
-        .regions("us-east-1,eu-west-1")
-        .spawn();
-    std::thread::sleep(Duration::from_secs(3));
+    let running = slow_scan(&emulator, 3);
     running.signal("INT");
     std::thread::sleep(Duration::from_millis(200));
     let signalled = Instant::now();
@@ -136,12 +129,7 @@ fn a_second_signal_exits_at_once() {
 #[test]
 fn a_killed_scan_keeps_the_accounts_it_finished() {
     let emulator = slow_organization();
-    let running = emulator
-        .scan()
-        .config(&format!("{}\n{SLOW_CONFIG}", common::TEST_CONFIG))
-        .regions("us-east-1,eu-west-1")
-        .spawn();
-    std::thread::sleep(Duration::from_secs(4));
+    let running = slow_scan(&emulator, 4);
     running.signal("KILL");
     let run = running.wait();
     let evidence = run.dir().join("evidence.jsonl");

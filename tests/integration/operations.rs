@@ -5,37 +5,21 @@ use crate::common;
 
 use std::path::Path;
 
-use common::{Emulator, ScanRun};
+use common::{Account, Emulator, ScanRun, Scenario};
 use serde_json::{Value, json};
 
 /// A: Macie on for 45 days without a repository (MACIE-002 FAIL, medium). B: the same.
 /// C: Macie on for 10 days without a repository (MACIE-002 WARN).
-const DRIFT: &str = r#"
-[[accounts]]
-id = "111111111111"
-name = "alpha"
-[[accounts.macie]]
-region = "us-east-1"
-created_days_ago = 45
-
-[[accounts]]
-id = "222222222222"
-name = "bravo"
-[[accounts.macie]]
-region = "us-east-1"
-created_days_ago = 45
-
-[[accounts]]
-id = "333333333333"
-name = "charlie"
-[[accounts.macie]]
-region = "us-east-1"
-created_days_ago = 10
-"#;
+fn drift() -> Scenario {
+    Scenario::new()
+        .account(Account::new("111111111111", "alpha").macie("us-east-1", 45))
+        .account(Account::new("222222222222", "bravo").macie("us-east-1", 45))
+        .account(Account::new("333333333333", "charlie").macie("us-east-1", 10))
+}
 
 fn start() -> Emulator {
     let mut emulator = Emulator::start();
-    emulator.load_scenario(DRIFT);
+    emulator.load_scenario(drift().toml());
     emulator
 }
 
@@ -351,20 +335,18 @@ fn json_logs_parse_line_by_line_and_carry_no_secret() {
 
 /// The drift scenario with a fourth account whose audit role is always denied, as some account
 /// always is in a real organization.
-const WITH_DENIED: &str = r#"
-[[accounts]]
-id = "444444444444"
-name = "delta"
-assume_role = "deny"
-[[accounts.macie]]
-region = "us-east-1"
-created_days_ago = 45
-"#;
+fn with_denied() -> Scenario {
+    drift().account(
+        Account::new("444444444444", "delta")
+            .with("assume_role = \"deny\"")
+            .macie("us-east-1", 45),
+    )
+}
 
 #[test]
 fn the_nightly_recipe_keeps_working_on_an_organization_that_is_never_complete() {
     let mut emulator = Emulator::start();
-    emulator.load_scenario(&format!("{DRIFT}{WITH_DENIED}"));
+    emulator.load_scenario(with_denied().toml());
     let out = tempfile::tempdir().expect("temp");
     // No [scope] accounts: the whole organization, whose delta account is never reachable.
     let config = format!(

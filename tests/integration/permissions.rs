@@ -19,9 +19,7 @@ use macie_audit::permissions::{
 };
 use serde_json::Value;
 
-fn repo_root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+use crate::common::{python, repo_root};
 
 // ---------------------------------------------------------------------------------------------
 // (a) The calls the code makes.
@@ -316,20 +314,6 @@ fn api_calls_name_real_rules_and_well_formed_actions() {
 
 // ---------------------------------------------------------------------------------------------
 // (b) The CloudFormation template.
-
-/// The Python interpreter of the project's virtual environment (`make venv` creates it).
-fn python() -> PathBuf {
-    if let Ok(python) = std::env::var("MACIE_AUDIT_PYTHON") {
-        return PathBuf::from(python);
-    }
-    let python = repo_root().join(".venv/bin/python");
-    assert!(
-        python.exists(),
-        "{} is missing: run `make venv` (or `make test`); PyYAML comes with the pinned emulator",
-        python.display()
-    );
-    python
-}
 
 /// A YAML file as JSON, read by PyYAML's `safe_load`: plain YAML, no application tags (a
 /// short-form intrinsic such as `!Sub` fails here).

@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 use std::process::Command;
 
-use common::{Emulator, ScanRun};
+use common::{Emulator, ScanRun, assert_manifest_verifies};
 use serde_json::Value;
 
 /// Names an attacker could give accounts, each in its own account.
@@ -83,17 +83,7 @@ fn run_directory_holds_every_report_and_a_verifiable_manifest() {
         6 + accounts + ous,
         "every other file, every account page and every OU page: {manifest}"
     );
-    let check = Command::new("sha256sum")
-        .arg("-c")
-        .arg("SHA256SUMS")
-        .current_dir(dir)
-        .output()
-        .expect("sha256sum");
-    assert!(
-        check.status.success(),
-        "{}",
-        String::from_utf8_lossy(&check.stdout)
-    );
+    assert_manifest_verifies(dir);
     let leftovers: Vec<_> = std::fs::read_dir(dir)
         .expect("dir")
         .filter_map(Result::ok)
@@ -476,12 +466,7 @@ fn report_command_reproduces_a_run_from_its_evidence() {
             .remove("renderings");
     }
     assert_eq!(original, replayed, "run.json differs beyond the rendering");
-    let check = Command::new("sha256sum")
-        .args(["-c", "SHA256SUMS"])
-        .current_dir(out.path())
-        .output()
-        .expect("sha256sum");
-    assert!(check.status.success());
+    assert_manifest_verifies(out.path());
 
     // In place: the evidence is kept byte for byte, the reports are rewritten identically.
     let before: BTreeMap<String, Vec<u8>> = ["evidence.jsonl", "findings.csv"]

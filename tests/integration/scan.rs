@@ -5,7 +5,7 @@ use crate::common;
 
 use std::collections::BTreeMap;
 
-use common::Emulator;
+use common::{Account, Emulator, Scenario};
 use serde_json::json;
 
 /// The account-Regions that export to the sound central repositories of account 111111111111.
@@ -43,88 +43,46 @@ fn every_status() -> String {
             common::bucket_policy(REPOSITORY_USERS, "false", "macie/", &principal),
         )
     };
-    format!(
-        r#"
-[organization]
-enabled = true
-
-[[accounts]]
-id = "123456789012"
-name = "management"
-[[accounts.macie]]
-region = "us-east-1"
-created_days_ago = 400
-{export_us}
-
-[[accounts]]
-id = "111111111111"
-name = "compliant"
-[[accounts.macie]]
-region = "us-east-1"
-created_days_ago = 100
-{export_us}
-[[accounts.macie]]
-region = "af-south-1"
-created_days_ago = 100
-{export_af}
-{repository_us}
-{repository_af}
-
-[[accounts]]
-id = "222222222222"
-name = "no-repository-old"
-[[accounts.macie]]
-region = "us-east-1"
-created_days_ago = 45
-
-[[accounts]]
-id = "333333333333"
-name = "no-repository-new"
-[[accounts.macie]]
-region = "us-east-1"
-created_days_ago = 10
-
-[[accounts]]
-id = "444444444444"
-name = "paused"
-[[accounts.macie]]
-region = "us-east-1"
-status = "PAUSED"
-created_days_ago = 90
-{export_us}
-
-[[accounts]]
-id = "555555555555"
-name = "denied"
-assume_role = "deny"
-
-[[accounts]]
-id = "666666666666"
-name = "suspended"
-status = "SUSPENDED"
-
-[[accounts]]
-id = "777777777777"
-name = "opt-in-disabled"
-disabled_regions = ["af-south-1"]
-[[accounts.macie]]
-region = "us-east-1"
-created_days_ago = 60
-{export_us}
-
-[[accounts]]
-id = "888888888888"
-name = "member"
-[[accounts.macie]]
-region = "us-east-1"
-created_days_ago = 200
-administrator = "111111111111"
-"#,
-        export_us = export("us-east-1"),
-        export_af = export("af-south-1"),
-        repository_us = repository("us-east-1", "org-macie-results"),
-        repository_af = repository("af-south-1", "org-macie-results-af"),
-    )
+    let export_us = export("us-east-1");
+    Scenario::new()
+        .raw("[organization]\nenabled = true")
+        .account(
+            Account::new("123456789012", "management")
+                .macie("us-east-1", 400)
+                .with(&export_us),
+        )
+        .account(
+            Account::new("111111111111", "compliant")
+                .macie("us-east-1", 100)
+                .with(&export_us)
+                .macie("af-south-1", 100)
+                .with(&export("af-south-1"))
+                .with(&repository("us-east-1", "org-macie-results"))
+                .with(&repository("af-south-1", "org-macie-results-af")),
+        )
+        .account(Account::new("222222222222", "no-repository-old").macie("us-east-1", 45))
+        .account(Account::new("333333333333", "no-repository-new").macie("us-east-1", 10))
+        .account(
+            Account::new("444444444444", "paused")
+                .macie("us-east-1", 90)
+                .with("status = \"PAUSED\"")
+                .with(&export_us),
+        )
+        .account(Account::new("555555555555", "denied").with("assume_role = \"deny\""))
+        .account(Account::new("666666666666", "suspended").with("status = \"SUSPENDED\""))
+        .account(
+            Account::new("777777777777", "opt-in-disabled")
+                .with("disabled_regions = [\"af-south-1\"]")
+                .macie("us-east-1", 60)
+                .with(&export_us),
+        )
+        .account(
+            Account::new("888888888888", "member")
+                .macie("us-east-1", 200)
+                .with("administrator = \"111111111111\""),
+        )
+        .toml()
+        .to_owned()
 }
 
 fn statuses(run: &common::ScanRun) -> BTreeMap<(String, String, String), String> {
@@ -544,14 +502,10 @@ name = "member-b"
     assert_eq!(run.status("222222222222", "us-east-1", "MACIE-001"), "FAIL");
     let counters = emulator.counters();
     // The management role once, then each member's role once, assumed from it.
-    assert_eq!(
-        counters.assume_role_into("123456789012"),
-        1,
-        "{:?}",
-        counters.0
-    );
-    assert_eq!(counters.assume_role_into("111111111111"), 1);
-    assert_eq!(counters.assume_role_into("222222222222"), 1);
+    for account in ["123456789012", "111111111111", "222222222222"] {
+        let assumed = counters.assume_role_into(account);
+        assert_eq!(assumed, 1, "into {account}: {:?}", counters.0);
+    }
     // Organizations was listed through the management role.
     assert_eq!(
         counters.in_account("123456789012", "organizations:ListAccountsForParent"),

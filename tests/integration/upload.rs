@@ -11,38 +11,23 @@ use std::process::Command;
 use aws_config::{BehaviorVersion, Region, SdkConfig};
 use aws_credential_types::Credentials;
 use aws_sdk_s3::types::{ChecksumMode, ObjectLockMode, ServerSideEncryption};
-use common::{Emulator, ScanRun};
+use common::{Account, Emulator, ScanRun, Scenario, assert_manifest_verifies};
 use macie_audit::upload::UploadTarget;
 use sha2::{Digest, Sha256};
 
 /// The management account (the scanner's own) owns the archive buckets and the key.
-const SCENARIO: &str = r#"
-[[accounts]]
-id = "123456789012"
-name = "management"
-
-[[accounts.keys]]
-alias = "archive"
-region = "us-east-1"
-
-[[accounts.buckets]]
-name = "archive-bucket"
-region = "us-east-1"
-block_public_access = true
-versioning = true
-
-[[accounts.buckets]]
-name = "locked-archive"
-region = "us-east-1"
-block_public_access = true
-object_lock = true
-
-[[accounts.buckets]]
-name = "eu-archive"
-region = "eu-west-1"
-block_public_access = true
-encryption = { sse = "AES256" }
-"#;
+fn scenario() -> Scenario {
+    Scenario::new().account(
+        Account::new("123456789012", "management")
+            .key("archive", "us-east-1")
+            .bucket("archive-bucket", "us-east-1")
+            .with("block_public_access = true\nversioning = true")
+            .bucket("locked-archive", "us-east-1")
+            .with("block_public_access = true\nobject_lock = true")
+            .bucket("eu-archive", "eu-west-1")
+            .with("block_public_access = true\nencryption = { sse = \"AES256\" }"),
+    )
+}
 
 /// Every file a run directory holds.
 const RUN_FILES: &[&str] = &[
@@ -57,7 +42,7 @@ const RUN_FILES: &[&str] = &[
 
 fn emulator() -> Emulator {
     let mut emulator = Emulator::start();
-    emulator.load_scenario(SCENARIO);
+    emulator.load_scenario(scenario().toml());
     emulator
 }
 
@@ -178,21 +163,6 @@ async fn get(client: &aws_sdk_s3::Client, bucket: &str, key: &str) -> Vec<u8> {
 
 fn sha256_base64(bytes: &[u8]) -> String {
     aws_smithy_types::base64::encode(Sha256::digest(bytes))
-}
-
-/// `sha256sum -c SHA256SUMS` in `dir` succeeds.
-fn assert_manifest_verifies(dir: &Path) {
-    let check = Command::new("sha256sum")
-        .args(["-c", "SHA256SUMS"])
-        .current_dir(dir)
-        .output()
-        .expect("sha256sum");
-    assert!(
-        check.status.success(),
-        "{}{}",
-        String::from_utf8_lossy(&check.stdout),
-        String::from_utf8_lossy(&check.stderr)
-    );
 }
 
 fn assert_complete_local_run(run: &ScanRun) {
