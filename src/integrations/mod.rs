@@ -7,26 +7,7 @@
 pub mod notify;
 pub mod security_hub;
 
-use serde::{Deserialize, Serialize};
-
-/// run.json's `delivery` section: where the run's findings were delivered, and what failed.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
-pub struct Delivery {
-    /// The Security Hub import (`scan --security-hub`).
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub security_hub: Option<security_hub::SecurityHubDelivery>,
-    /// The notifications (`scan --notify`) that could not be sent; those sent are in the log
-    /// and the console (recording them would rewrite an archived run every night).
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub notification_failures: Vec<notify::NotificationFailure>,
-}
-
-impl Delivery {
-    /// Whether there is anything to record (an empty section is not written).
-    pub fn is_empty(&self) -> bool {
-        self.security_hub.is_none() && self.notification_failures.is_empty()
-    }
-}
+pub use crate::report::delivery::Delivery;
 
 /// Keeps at most `max` characters of untrusted text (account names, AWS messages), on a
 /// character boundary, marking the cut with an ellipsis.

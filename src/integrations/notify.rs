@@ -21,7 +21,7 @@ use aws_smithy_http_client::tls::{self, rustls_provider::CryptoMode};
 use aws_smithy_runtime_api::client::http::HttpConnector;
 use aws_smithy_runtime_api::client::orchestrator::HttpRequest;
 use aws_smithy_types::body::SdkBody;
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tracing::{info, warn};
 
 use super::security_hub::SecurityHubDelivery;
@@ -34,6 +34,8 @@ use crate::findings::{Finding, Severity, Status};
 use crate::report::metadata::RunMetadata;
 use crate::report::summary::Tally;
 use crate::triage::Findings;
+
+pub use crate::report::delivery::NotificationFailure;
 
 /// NEW failures listed in the message, at most (the total is always given).
 const MAX_LISTED: usize = 50;
@@ -388,15 +390,6 @@ fn subject(notice: &RunNotice) -> String {
 
 /// What sending to one target gave: `Err` with the reason it failed.
 pub type Sent = std::result::Result<(), String>;
-
-/// A notification that could not be sent, as run.json's `delivery` section records it.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-pub struct NotificationFailure {
-    /// The target as logs show it: a webhook's scheme and host only (its path is its secret).
-    pub target: String,
-    /// Why it failed.
-    pub error: String,
-}
 
 /// Sends the message to every target, one after the other; each target's outcome in order.
 pub async fn send_all(

@@ -32,7 +32,7 @@ use aws_sdk_securityhub::types::{
 };
 use chrono::{SecondsFormat, Utc};
 use futures::stream::{self, StreamExt};
-use serde::{Deserialize, Serialize};
+use serde::Serialize;
 use tracing::{info, warn};
 
 use super::truncate_chars;
@@ -45,6 +45,8 @@ use crate::findings::{Finding, Severity, Status};
 use crate::report::sarif::fingerprint;
 use crate::rules::CATALOGUE;
 use crate::triage::Findings;
+
+pub use crate::report::delivery::{DeliveryFailure, SecurityHubDelivery};
 
 /// The ASFF schema version Security Hub accepts.
 pub const SCHEMA_VERSION: &str = "2018-10-08";
@@ -78,41 +80,6 @@ const DESCRIPTION_MAX: usize = 1024;
 const RECOMMENDATION_MAX: usize = 512;
 const RESOURCE_ID_MAX: usize = 512;
 const PRODUCT_FIELD_MAX: usize = 1024;
-
-/// The Security Hub part of run.json's `delivery` section.
-#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize, Serialize)]
-pub struct SecurityHubDelivery {
-    /// Account-Regions findings were sent to.
-    pub account_regions: usize,
-    /// Findings imported (created or updated), archived ones included.
-    pub imported: usize,
-    /// Findings of earlier runs archived because this run no longer produces them.
-    pub archived_stale: usize,
-    /// Findings not imported.
-    pub not_imported: usize,
-    /// Where the import failed, and why.
-    pub failures: Vec<DeliveryFailure>,
-}
-
-impl SecurityHubDelivery {
-    /// Whether every finding was imported.
-    pub fn complete(&self) -> bool {
-        self.failures.is_empty()
-    }
-}
-
-/// An account-Region (or a whole account) where the import failed.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize, Serialize)]
-pub struct DeliveryFailure {
-    /// The account.
-    pub account_id: String,
-    /// The Region; `None` when no Region of the account could be tried.
-    pub region: Option<String>,
-    /// Findings not imported there.
-    pub findings: usize,
-    /// Why (AWS's error, or the first failed finding's).
-    pub error: String,
-}
 
 /// One finding as it is imported: the ASFF fields we set, flat.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -68,7 +68,7 @@ pub struct RunMetadata {
     /// Where the findings were delivered besides the reports (Security Hub, notifications), and
     /// what failed; absent when nothing was delivered.
     #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub delivery: Option<crate::integrations::Delivery>,
+    pub delivery: Option<super::delivery::Delivery>,
     /// Where the reports come from: the scan that collected the evidence, and every later
     /// rendering of it (`macie-audit report`), oldest first.
     #[serde(default)]

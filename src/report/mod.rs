@@ -1,6 +1,7 @@
 //! Reports: one module per output format over one findings model, written atomically.
 
 pub mod csv;
+pub mod delivery;
 pub mod evidence;
 pub mod html;
 pub mod metadata;
